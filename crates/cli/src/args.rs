@@ -1,0 +1,85 @@
+//! Command-line arguments, and their translation into a `toss_core::Config`.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use toss_core::{Config, IceServer};
+
+/// Send files to another computer with a short code.
+#[derive(Debug, Parser)]
+#[command(name = "toss", version, about)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Send files or folders; prints a code for the receiver.
+    Send {
+        #[command(flatten)]
+        common: Common,
+        /// Files and folders to send.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Receive files with the code the sender gave you.
+    Receive {
+        #[command(flatten)]
+        common: Common,
+        /// Folder to save into (default: your Downloads folder).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Accept the offer without asking.
+        #[arg(long, short)]
+        yes: bool,
+        /// The code, like 42-orbit-lemon.
+        code: String,
+    },
+}
+
+/// Options both commands share.
+#[derive(Debug, ClapArgs)]
+pub(crate) struct Common {
+    /// Signaling server URL (ws:// or wss://).
+    #[arg(long, env = "TOSS_SIGNAL", default_value = toss_core::defaults::SIGNAL_URL)]
+    signal: String,
+    /// Extra CA certificate (PEM) to trust for a wss:// signaling server.
+    #[arg(long, env = "TOSS_SIGNAL_CA")]
+    signal_ca: Option<PathBuf>,
+    /// STUN or TURN server URL; repeat for several (default: public STUN servers).
+    #[arg(long = "ice-server")]
+    ice_servers: Vec<String>,
+    /// Use no STUN or TURN server at all (local networks).
+    #[arg(long, conflicts_with = "ice_servers")]
+    no_ice_servers: bool,
+    /// Connect over this machine's loopback interface only (both ends on one computer).
+    #[arg(long, env = "TOSS_LOOPBACK")]
+    loopback: bool,
+    /// The name the other side sees (default: this computer's name).
+    #[arg(long, env = "TOSS_DEVICE_NAME")]
+    device_name: Option<String>,
+    /// Print one JSON event per line instead of progress bars.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl Common {
+    pub(crate) fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config {
+            signal_url: self.signal.clone(),
+            extra_ca: self.signal_ca.clone(),
+            loopback_only: self.loopback,
+            ..Config::default()
+        };
+        if self.no_ice_servers || self.loopback {
+            config.ice_servers.clear();
+        } else if !self.ice_servers.is_empty() {
+            config.ice_servers = self.ice_servers.iter().map(IceServer::stun).collect();
+        }
+        if let Some(name) = &self.device_name {
+            config.device_name = name.clone();
+        }
+        Ok(config)
+    }
+}

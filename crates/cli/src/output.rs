@@ -1,0 +1,105 @@
+//! Draws core events: progress bars and sentences on a terminal, or one JSON object per
+//! line with `--json`. Peer-supplied text is already made safe by the core.
+
+use std::io::Write;
+
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use toss_core::Event;
+
+/// Where events go.
+pub(crate) struct Output {
+    json: bool,
+    sending: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool, sending: bool) -> Self {
+        Self { json, sending, bar: None }
+    }
+
+    pub(crate) fn event(&mut self, event: &Event) {
+        if self.json {
+            let mut stdout = std::io::stdout().lock();
+            if let Ok(line) = serde_json::to_string(event) {
+                let _ = writeln!(stdout, "{line}");
+                let _ = stdout.flush();
+            }
+            if let Event::Error { message, .. } = event {
+                eprintln!("toss: error: {message}");
+            }
+            return;
+        }
+        self.human(event);
+    }
+
+    fn human(&mut self, event: &Event) {
+        match event {
+            Event::Code { code } => {
+                println!("Code: {code}");
+                println!("On the other computer run: toss receive {code}");
+                eprintln!("Waiting for the receiver...");
+            }
+            Event::PeerConnected { verification } => {
+                eprintln!("Peer found. Check that both screens show: {verification}");
+            }
+            Event::Connected => eprintln!("Connected directly."),
+            Event::Offer { device, files, total_bytes } => {
+                eprintln!(
+                    "{device} wants to send {} file{} ({}):",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" },
+                    HumanBytes(*total_bytes)
+                );
+                for f in files.iter().take(20) {
+                    eprintln!("  {}  ({})", f.path, HumanBytes(f.size));
+                }
+                if files.len() > 20 {
+                    eprintln!("  ... and {} more", files.len() - 20);
+                }
+            }
+            Event::WaitingForAccept => eprintln!("Waiting for the receiver to accept..."),
+            Event::Accepted => {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta} left  {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                self.bar = Some(bar);
+            }
+            Event::Progress(p) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_length(p.total);
+                    bar.set_position(p.bytes);
+                    bar.set_message(p.file_path.clone());
+                }
+            }
+            Event::FileDone { .. } => {}
+            Event::Done { files, bytes, seconds, saved_to } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let rate = if *seconds > 0.0 { (*bytes as f64 / seconds) as u64 } else { 0 };
+                let verb = if self.sending { "Sent" } else { "Received" };
+                println!(
+                    "{verb} {files} file{} ({}) in {seconds:.1} s ({}/s), all verified.",
+                    if *files == 1 { "" } else { "s" },
+                    HumanBytes(*bytes),
+                    HumanBytes(rate)
+                );
+                if let Some(dir) = saved_to {
+                    println!("Saved to {dir}");
+                }
+            }
+            Event::Error { message, .. } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.abandon();
+                }
+                eprintln!("toss: error: {message}");
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Keys for one session: SPAKE2 over the code's words, HKDF to purpose-bound keys, explicit
+//! key confirmation, and the AEAD that seals signaling messages.
+//!
+//! Pure functions and small types; no I/O. Key material never reaches a log: the key types
+//! print as `Key(..)`.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::ChaCha20Poly1305;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use spake2::{Ed25519Group, Identity, Password as PakePassword, Spake2};
+
+use crate::code::{Nameplate, Password};
+use crate::wordlist;
+
+/// Version of the session protocol, bound into every derivation and confirmation.
+pub const SESSION_VERSION: &str = "toss-session-v1";
+
+/// Which end of the session this is; bound into keys so that the two directions differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Allocated the room and makes the WebRTC offer.
+    Sender,
+    /// Joined with the code and answers.
+    Receiver,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Sender => "sender",
+            Role::Receiver => "receiver",
+        }
+    }
+
+    /// The other end.
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Sender => Role::Receiver,
+            Role::Receiver => Role::Sender,
+        }
+    }
+}
+
+/// What a key may be used for.
+pub trait KeyPurpose {}
+/// Proves knowledge of the shared key to the other side.
+#[derive(Debug)]
+pub enum Confirm {}
+/// Seals signaling messages in one direction.
+#[derive(Debug)]
+pub enum Seal {}
+impl KeyPurpose for Confirm {}
+impl KeyPurpose for Seal {}
+
+/// A 256-bit key usable only for its purpose `P`.
+pub struct Key<P: KeyPurpose> {
+    bytes: [u8; 32],
+    _purpose: PhantomData<P>,
+}
+
+impl<P: KeyPurpose> fmt::Debug for Key<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+/// A SPAKE2 exchange in progress.
+pub struct Pake {
+    state: Spake2<Ed25519Group>,
+    nameplate: Nameplate,
+}
+
+impl fmt::Debug for Pake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pake(..)")
+    }
+}
+
+/// The keys both sides share after a successful PAKE.
+#[derive(Debug)]
+pub struct SessionKeys {
+    role: Role,
+    nameplate: Nameplate,
+    confirm_mine: Key<Confirm>,
+    confirm_theirs: Key<Confirm>,
+    seal_out: Key<Seal>,
+    seal_in: Key<Seal>,
+    verification: String,
+}
+
+/// Why a crypto step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The PAKE message or confirmation did not check out: different codes.
+    #[error("the keys do not match")]
+    Mismatch,
+    /// A sealed message did not open: tampered, replayed, reordered or from another key.
+    #[error("a sealed message failed to open")]
+    BadSeal,
+    /// Not base64 or too short.
+    #[error("malformed sealed data")]
+    Malformed,
+}
+
+impl Pake {
+    /// Starts the symmetric SPAKE2 exchange; returns the message to send to the peer.
+    pub fn start(nameplate: &Nameplate, password: &Password) -> (Pake, Vec<u8>) {
+        let identity = format!("{SESSION_VERSION}/{nameplate}");
+        let (state, outbound) = Spake2::<Ed25519Group>::start_symmetric(
+            &PakePassword::new(password.words().as_bytes()),
+            &Identity::new(identity.as_bytes()),
+        );
+        (
+            Pake {
+                state,
+                nameplate: nameplate.clone(),
+            },
+            outbound,
+        )
+    }
+
+    /// Finishes with the peer's message and derives every session key.
+    ///
+    /// # Errors
+    /// [`CryptoError::Mismatch`] when the peer's message is malformed. A wrong password is
+    /// only detected by [`SessionKeys::check_confirmation`].
+    pub fn finish(self, inbound: &[u8], role: Role) -> Result<SessionKeys, CryptoError> {
+        let shared = self.state.finish(inbound).map_err(|_| CryptoError::Mismatch)?;
+        Ok(SessionKeys::derive(&shared, role, self.nameplate))
+    }
+}
+
+fn hkdf_key<P: KeyPurpose>(hk: &Hkdf<Sha256>, info: &str) -> Key<P> {
+    let mut bytes = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
+    let _ = hk.expand(info.as_bytes(), &mut bytes);
+    Key {
+        bytes,
+        _purpose: PhantomData,
+    }
+}
+
+impl SessionKeys {
+    fn derive(shared: &[u8], role: Role, nameplate: Nameplate) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(SESSION_VERSION.as_bytes()), shared);
+        let confirm = |r: Role| hkdf_key::<Confirm>(&hk, &format!("confirm/{}", r.label()));
+        let seal = |from: Role| {
+            hkdf_key::<Seal>(
+                &hk,
+                &format!("seal/{}->{}", from.label(), from.peer().label()),
+            )
+        };
+        let mut verify = [0u8; 2];
+        let _ = hk.expand(b"verification-words", &mut verify);
+        Self {
+            role,
+            confirm_mine: confirm(role),
+            confirm_theirs: confirm(role.peer()),
+            seal_out: seal(role),
+            seal_in: seal(role.peer()),
+            verification: format!(
+                "{} {}",
+                wordlist::WORDS[usize::from(verify[0])],
+                wordlist::WORDS[usize::from(verify[1])]
+            ),
+            nameplate,
+        }
+    }
+
+    /// Two words both sides show, so that people can check they reached each other.
+    pub fn verification(&self) -> &str {
+        &self.verification
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The MAC over everything a confirmation binds: version, the confirming role and
+    /// the nameplate.
+    fn confirmation_mac(&self, key: &Key<Confirm>, role: Role) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        for part in [SESSION_VERSION, role.label(), self.nameplate.as_str()] {
+            mac.update(part.as_bytes());
+            mac.update(b"\0");
+        }
+        mac
+    }
+
+    /// This side's key confirmation, to send to the peer.
+    pub fn my_confirmation(&self) -> Vec<u8> {
+        self.confirmation_mac(&self.confirm_mine, self.role)
+            .finalize()
+            .into_bytes()
+            .to_vec()
+    }
+
+    /// Checks the peer's key confirmation in constant time.
+    ///
+    /// # Errors
+    /// [`CryptoError::Mismatch`] when the peer used another code.
+    pub fn check_confirmation(&self, theirs: &[u8]) -> Result<(), CryptoError> {
+        self.confirmation_mac(&self.confirm_theirs, self.role.peer())
+            .verify_slice(theirs)
+            .map_err(|_| CryptoError::Mismatch)
+    }
+
+    /// Splits into the sealing and opening halves for the signaling channel.
+    pub fn into_channel(self) -> (Sealer, Opener) {
+        (
+            Sealer {
+                cipher: ChaCha20Poly1305::new((&self.seal_out.bytes).into()),
+                next: 0,
+            },
+            Opener {
+                cipher: ChaCha20Poly1305::new((&self.seal_in.bytes).into()),
+                next: 0,
+            },
+        )
+    }
+}
+
+fn nonce(counter: u64) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&counter.to_be_bytes());
+    n
+}
+
+/// Seals outbound messages, numbering them so that the peer can refuse replays.
+pub struct Sealer {
+    cipher: ChaCha20Poly1305,
+    next: u64,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer").field("next", &self.next).finish()
+    }
+}
+
+impl Sealer {
+    /// Seals `plaintext` as base64 of `counter || ciphertext`.
+    pub fn seal(&mut self, plaintext: &[u8]) -> String {
+        let counter = self.next;
+        self.next += 1;
+        let sealed = self
+            .cipher
+            .encrypt(
+                (&nonce(counter)).into(),
+                Payload {
+                    msg: plaintext,
+                    aad: SESSION_VERSION.as_bytes(),
+                },
+            )
+            .unwrap_or_else(|_| unreachable!("ChaCha20Poly1305 sealing has no failure mode"));
+        let mut out = counter.to_be_bytes().to_vec();
+        out.extend_from_slice(&sealed);
+        B64.encode(out)
+    }
+}
+
+/// Opens inbound messages in order; anything replayed, reordered or forged fails.
+pub struct Opener {
+    cipher: ChaCha20Poly1305,
+    next: u64,
+}
+
+impl fmt::Debug for Opener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opener").field("next", &self.next).finish()
+    }
+}
+
+impl Opener {
+    /// Opens the next message.
+    ///
+    /// # Errors
+    /// [`CryptoError::BadSeal`] for anything but the next genuine message.
+    pub fn open(&mut self, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let raw = B64.decode(sealed).map_err(|_| CryptoError::Malformed)?;
+        if raw.len() < 8 + 16 {
+            return Err(CryptoError::Malformed);
+        }
+        let (counter, ciphertext) = raw.split_at(8);
+        let mut c = [0u8; 8];
+        c.copy_from_slice(counter);
+        let counter = u64::from_be_bytes(c);
+        if counter != self.next {
+            return Err(CryptoError::BadSeal);
+        }
+        let plain = self
+            .cipher
+            .decrypt(
+                (&nonce(counter)).into(),
+                Payload {
+                    msg: ciphertext,
+                    aad: SESSION_VERSION.as_bytes(),
+                },
+            )
+            .map_err(|_| CryptoError::BadSeal)?;
+        self.next += 1;
+        Ok(plain)
+    }
+}
+
+/// Base64 for PAKE and confirmation messages on the wire.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+/// The inverse of [`encode`].
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, CryptoError> {
+    B64.decode(text).map_err(|_| CryptoError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(a: &str, b: &str) -> (SessionKeys, SessionKeys) {
+        let np: Nameplate = "42".parse().expect("valid");
+        let pa: crate::Code = format!("42-{a}").parse().expect("valid");
+        let pb: crate::Code = format!("42-{b}").parse().expect("valid");
+        let (sa, ma) = Pake::start(&np, pa.password());
+        let (sb, mb) = Pake::start(&np, pb.password());
+        (
+            sa.finish(&mb, Role::Sender).expect("finish"),
+            sb.finish(&ma, Role::Receiver).expect("finish"),
+        )
+    }
+
+    #[test]
+    fn same_code_confirms_and_seals_both_ways() {
+        let (s, r) = pair("orbit-lemon", "orbit-lemon");
+        assert_eq!(s.verification(), r.verification());
+        r.check_confirmation(&s.my_confirmation()).expect("sender confirmed");
+        s.check_confirmation(&r.my_confirmation()).expect("receiver confirmed");
+        let (mut s_seal, mut s_open) = s.into_channel();
+        let (mut r_seal, mut r_open) = r.into_channel();
+        let m1 = s_seal.seal(b"offer");
+        assert_eq!(r_open.open(&m1).expect("opens"), b"offer");
+        let m2 = r_seal.seal(b"answer");
+        assert_eq!(s_open.open(&m2).expect("opens"), b"answer");
+        // A replay of the first message is refused.
+        assert_eq!(r_open.open(&m1), Err(CryptoError::BadSeal));
+    }
+
+    #[test]
+    fn wrong_code_fails_confirmation_on_both_sides() {
+        let (s, r) = pair("orbit-lemon", "orbit-melon");
+        assert_eq!(
+            r.check_confirmation(&s.my_confirmation()),
+            Err(CryptoError::Mismatch)
+        );
+        assert_eq!(
+            s.check_confirmation(&r.my_confirmation()),
+            Err(CryptoError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn reflected_confirmation_is_refused() {
+        let (s, _r) = pair("orbit-lemon", "orbit-lemon");
+        // A server echoing the sender's own confirmation back must not pass.
+        assert_eq!(
+            s.check_confirmation(&s.my_confirmation()),
+            Err(CryptoError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn tampered_or_own_direction_seal_is_refused() {
+        let (s, r) = pair("orbit-lemon", "orbit-lemon");
+        let (mut s_seal, mut s_open) = s.into_channel();
+        let (_r_seal, mut r_open) = r.into_channel();
+        let m = s_seal.seal(b"offer");
+        // Reflected to the sender itself: other direction's key, refused.
+        assert_eq!(s_open.open(&m), Err(CryptoError::BadSeal));
+        let mut raw = B64.decode(&m).expect("b64");
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        assert_eq!(r_open.open(&B64.encode(raw)), Err(CryptoError::BadSeal));
+        assert_eq!(r_open.open("!!"), Err(CryptoError::Malformed));
+    }
+}

@@ -1,0 +1,64 @@
+//! Tunables of the Toss engine, each with the reason for its value.
+//!
+//! Constants only; no logic.
+
+use std::time::Duration;
+
+/// Signaling server used when nothing else is configured: a local one, so nothing leaves
+/// the machine unless the user points Toss at a server.
+pub const SIGNAL_URL: &str = "ws://127.0.0.1:8787";
+
+/// STUN servers from the product guide, used unless the user configures others or none.
+pub const STUN_SERVERS: [&str; 3] = [
+    "stun:stun.l.google.com:19302",
+    "stun:stun1.l.google.com:19302",
+    "stun:stun.services.mozilla.com:3478",
+];
+
+/// File bytes per data-channel message: the size every WebRTC stack handles well.
+pub const CHUNK_SIZE: usize = 16 * 1024;
+
+/// The sender pauses while this much is queued in the data channel. A few hundred
+/// milliseconds of data at loopback speed; more only adds memory and latency.
+pub const BUFFERED_HIGH: usize = 4 * 1024 * 1024;
+
+/// The sender resumes when the queue drains below this.
+pub const BUFFERED_LOW: usize = 1024 * 1024;
+
+/// Largest data-channel message webrtc-rs sends (the SDP default max-message-size).
+/// Longer control messages are split into fragments below it.
+pub const MAX_DC_MESSAGE: usize = 64 * 1024;
+
+/// Longest control message accepted after reassembly: an offer of the largest allowed
+/// file count fits; 10 MiB of JSON from a hostile peer does not.
+pub const MAX_CONTROL_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most files in one offer.
+pub const MAX_FILES: usize = 20_000;
+
+/// Largest total size of one offer (16 TiB): beyond any real transfer, far below overflow.
+pub const MAX_TOTAL_BYTES: u64 = 16 << 40;
+
+/// Deepest folder nesting accepted in an offer.
+pub const MAX_DEPTH: usize = 32;
+
+/// Bytes kept free on the receiver's disk beyond the offer's size.
+pub const DISK_MARGIN: u64 = 16 * 1024 * 1024;
+
+/// Progress events per second, at most: enough for smooth bars, cheap for the UI.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Time allowed from the code being typed to the data channel opening.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time allowed for reaching the signaling server.
+pub const SIGNAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Keep-alive interval on the signaling connection, under common proxy idle timeouts.
+pub const SIGNAL_PING: Duration = Duration::from_secs(20);
+
+/// Chunks queued between the data channel reader and the disk writer (4 MiB).
+pub const WRITE_QUEUE: usize = 256;
+
+/// Messages queued between the data channel reader task and the protocol loop.
+pub const READ_QUEUE: usize = 64;

@@ -1,0 +1,143 @@
+//! The one error type of `toss-core`: every failure a caller can meet, each with a message
+//! a person understands and predicates for what callers decide on.
+
+use std::path::PathBuf;
+
+use crate::code::CodeError;
+
+/// Who ended a transfer early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// This computer.
+    Local,
+    /// The other computer.
+    Peer,
+}
+
+/// Everything that can go wrong in a session or transfer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The code as typed is not a code.
+    #[error("{0}")]
+    BadCode(#[from] CodeError),
+    /// The signaling server could not be reached or spoke nonsense.
+    #[error("cannot reach the signaling server at {url}: {reason}")]
+    SignalUnreachable {
+        /// The URL tried.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The signaling server refused a request.
+    #[error("{0}")]
+    SignalRefused(String),
+    /// The signaling connection dropped during setup.
+    #[error("lost the connection to the signaling server before the other side was reached")]
+    SignalLost,
+    /// The PAKE failed: the two sides used different codes.
+    #[error("wrong code: the code was mistyped, or someone tried to guess it; ask the sender for a new code")]
+    WrongCode,
+    /// A sealed signaling message did not open: tampered or forged on the way.
+    #[error("the connection setup was tampered with on the way (a message failed its integrity check); the transfer was stopped")]
+    Tampered,
+    /// The other side left during setup or transfer.
+    #[error("the other side disconnected before the transfer finished")]
+    PeerGone,
+    /// No network path was found between the two computers.
+    #[error("could not connect to the other computer: {0}")]
+    Connect(String),
+    /// The receiver said no.
+    #[error("the receiver declined the transfer")]
+    Declined,
+    /// Someone cancelled.
+    #[error("{}", match .0 { Side::Local => "the transfer was cancelled", Side::Peer => "the other side cancelled the transfer" })]
+    Cancelled(Side),
+    /// The other side reported a failure on its end.
+    #[error("the other side stopped the transfer: {0}")]
+    PeerFailed(String),
+    /// The other side broke the transfer protocol.
+    #[error("the other side sent something invalid: {0}")]
+    Protocol(String),
+    /// A received file did not match the sender's hash.
+    #[error("{0} arrived damaged (its checksum does not match); it was not kept")]
+    Corrupt(String),
+    /// The receiver's disk has too little room.
+    #[error("not enough free disk space: the transfer needs {needed} bytes but {available} are free")]
+    NoSpace {
+        /// Bytes the offer needs.
+        needed: u64,
+        /// Bytes free.
+        available: u64,
+    },
+    /// A local file or folder operation failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The caller asked for something impossible (no files, unreadable path...).
+    #[error("{0}")]
+    Input(String),
+    /// The WebRTC stack failed.
+    #[error("the peer connection failed: {0}")]
+    WebRtc(String),
+}
+
+impl Error {
+    /// The two sides used different codes.
+    pub fn is_wrong_code(&self) -> bool {
+        matches!(self, Error::WrongCode)
+    }
+
+    /// The other side went away.
+    pub fn is_peer_gone(&self) -> bool {
+        matches!(self, Error::PeerGone)
+    }
+
+    /// Someone cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled(_))
+    }
+
+    /// A short machine-readable name, for `--json` output and the app.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::BadCode(_) => "bad_code",
+            Error::SignalUnreachable { .. } => "signal_unreachable",
+            Error::SignalRefused(_) => "signal_refused",
+            Error::SignalLost => "signal_lost",
+            Error::WrongCode => "wrong_code",
+            Error::Tampered => "tampered",
+            Error::PeerGone => "peer_gone",
+            Error::Connect(_) => "connect",
+            Error::Declined => "declined",
+            Error::Cancelled(_) => "cancelled",
+            Error::PeerFailed(_) => "peer_failed",
+            Error::Protocol(_) => "protocol",
+            Error::Corrupt(_) => "corrupt",
+            Error::NoSpace { .. } => "no_space",
+            Error::Io { .. } => "io",
+            Error::Input(_) => "input",
+            Error::WebRtc(_) => "webrtc",
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<webrtc::Error> for Error {
+    fn from(e: webrtc::Error) -> Self {
+        Error::WebRtc(e.to_string())
+    }
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,25 @@
+//! `toss-core`: the product. Codes, PAKE and sealed signaling (`session`), the WebRTC data
+//! channel (`peer`), files with hashing and safe saving (`transfer`), and typed events.
+//!
+//! Headless and UI-free: the CLI and the desktop shell sit on top and only map user actions
+//! to these calls and events to output. It depends on `toss-signal` only for the wire types
+//! of the signaling protocol.
+
+pub mod code;
+pub mod config;
+pub mod crypto;
+pub mod defaults;
+mod error;
+pub mod events;
+mod handle;
+pub mod peer;
+pub mod session;
+pub mod transfer;
+pub mod wordlist;
+
+pub use code::{Code, CodeError, Nameplate, Password};
+pub use config::{Config, IceServer};
+pub use error::{Error, Result, Side};
+pub use events::{Event, Events};
+pub use handle::{start_receive, start_send, Decision, Transfer};
+pub use transfer::Summary;

@@ -1,0 +1,375 @@
+//! The WebRTC layer: one webrtc-rs peer connection with one ordered, reliable data channel,
+//! negotiated through the sealed signaling of a [`Paired`] session (trickle ICE).
+//!
+//! It hands the transfer layer a [`Link`]: framed text and binary messages with backpressure.
+//! It knows nothing of files.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+use toss_signal::protocol::ServerMsg;
+use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::APIBuilder;
+use webrtc::data::data_channel::DataChannel;
+use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
+use webrtc::data_channel::RTCDataChannel;
+use webrtc::ice::mdns::MulticastDnsMode;
+use webrtc::ice_transport::ice_candidate::{RTCIceCandidate, RTCIceCandidateInit};
+use webrtc::ice_transport::ice_server::RTCIceServer;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+
+use crate::config::Config;
+use crate::crypto::Role;
+use crate::defaults::{BUFFERED_HIGH, BUFFERED_LOW, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE};
+use crate::error::{Error, Result};
+use crate::session::{Paired, Signal};
+
+/// How long setup carries on after the signaling peer left, in case our data channel is
+/// about to open (the peer leaves signaling as soon as its own side is open).
+const PEER_LEFT_GRACE: Duration = Duration::from_secs(5);
+
+/// Fragment markers: every text message starts with one of these.
+const MORE: u8 = b'+';
+const LAST: u8 = b'.';
+
+/// What the data channel delivered.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A whole (reassembled) control message.
+    Text(String),
+    /// A binary message: file bytes.
+    Binary(Bytes),
+}
+
+/// An open data channel to the peer.
+pub struct Link {
+    pc: Arc<RTCPeerConnection>,
+    dc: Arc<DataChannel>,
+    /// Woken when the send buffer drains below [`BUFFERED_LOW`].
+    drained: Arc<Notify>,
+    /// Keeps the webrtc-level channel object alive while the detached one is used.
+    _rtc_dc: Arc<RTCDataChannel>,
+    role: Role,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("role", &self.role).finish()
+    }
+}
+
+fn build_api(config: &Config) -> webrtc::api::API {
+    let mut se = SettingEngine::default();
+    se.detach_data_channels();
+    // Never multicast on the LAN: host candidates are plain addresses, and they travel sealed.
+    se.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    if config.loopback_only {
+        se.set_include_loopback_candidate(true);
+        se.set_ip_filter(Box::new(|ip| ip.is_loopback()));
+    }
+    APIBuilder::new().with_setting_engine(se).build()
+}
+
+fn rtc_config(config: &Config) -> RTCConfiguration {
+    let ice_servers = if config.loopback_only {
+        Vec::new()
+    } else {
+        config
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            })
+            .collect()
+    };
+    RTCConfiguration {
+        ice_servers,
+        ..Default::default()
+    }
+}
+
+/// Negotiates the peer connection over `paired`'s sealed signaling and waits for the data
+/// channel to open.
+///
+/// # Errors
+/// [`Error::Tampered`] when a sealed message fails to open, [`Error::Connect`] when no path
+/// is found in time, [`Error::PeerGone`] when the peer leaves.
+pub async fn connect(mut paired: Paired, config: &Config) -> Result<Link> {
+    let api = build_api(config);
+    let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
+    let result = tokio::time::timeout(config.connect_timeout, negotiate(&mut paired, &pc)).await;
+    let failure = match result {
+        Ok(Ok((rtc_dc, dc))) => {
+            // Setup is over: leave the room so that the server forgets us.
+            paired.client.close().await;
+            return Ok(Link::new(pc, rtc_dc, dc, paired.role));
+        }
+        Ok(Err(e)) => e,
+        Err(_) => Error::Connect(
+            "no network path was found in time (a firewall may block it; a TURN server can help)"
+                .into(),
+        ),
+    };
+    if !matches!(failure, Error::Tampered | Error::PeerGone) {
+        if let Ok(msg) = paired.seal(&Signal::Abort {
+            reason: failure.to_string(),
+        }) {
+            let _ = paired.client.send(msg);
+        }
+    }
+    paired.client.close().await;
+    let _ = pc.close().await;
+    Err(failure)
+}
+
+type Opened = webrtc::error::Result<(Arc<RTCDataChannel>, Arc<DataChannel>)>;
+
+fn on_open_detach(dc: &Arc<RTCDataChannel>, tx: mpsc::UnboundedSender<Opened>) {
+    let weak = Arc::downgrade(dc);
+    dc.on_open(Box::new(move || {
+        Box::pin(async move {
+            if let Some(dc) = weak.upgrade() {
+                let _ = tx.send(dc.detach().await.map(|raw| (dc, raw)));
+            }
+        })
+    }));
+}
+
+async fn negotiate(
+    paired: &mut Paired,
+    pc: &Arc<RTCPeerConnection>,
+) -> Result<(Arc<RTCDataChannel>, Arc<DataChannel>)> {
+    let (cand_tx, mut cand_rx) = mpsc::unbounded_channel::<RTCIceCandidateInit>();
+    pc.on_ice_candidate(Box::new(move |c: Option<RTCIceCandidate>| {
+        let tx = cand_tx.clone();
+        Box::pin(async move {
+            if let Some(init) = c.and_then(|c| c.to_json().ok()) {
+                let _ = tx.send(init);
+            }
+        })
+    }));
+    let (state_tx, mut state_rx) = mpsc::unbounded_channel();
+    pc.on_peer_connection_state_change(Box::new(move |s| {
+        let _ = state_tx.send(s);
+        Box::pin(async {})
+    }));
+    let (open_tx, mut open_rx) = mpsc::unbounded_channel::<Opened>();
+    match paired.role {
+        Role::Sender => {
+            let dc = pc
+                .create_data_channel(
+                    "toss",
+                    Some(RTCDataChannelInit {
+                        ordered: Some(true),
+                        ..Default::default()
+                    }),
+                )
+                .await?;
+            on_open_detach(&dc, open_tx);
+            let offer = pc.create_offer(None).await?;
+            pc.set_local_description(offer.clone()).await?;
+            let msg = paired.seal(&Signal::Offer { sdp: offer.sdp })?;
+            paired.client.send(msg)?;
+        }
+        Role::Receiver => {
+            pc.on_data_channel(Box::new(move |dc| {
+                on_open_detach(&dc, open_tx.clone());
+                Box::pin(async {})
+            }));
+        }
+    }
+    let mut remote_set = false;
+    let mut early_candidates = Vec::new();
+    let mut peer_left: Option<tokio::time::Instant> = None;
+    loop {
+        let grace = async {
+            match peer_left {
+                Some(at) => tokio::time::sleep_until(at + PEER_LEFT_GRACE).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            opened = open_rx.recv() => match opened {
+                Some(Ok(pair)) => return Ok(pair),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(Error::WebRtc("the data channel closed during setup".into())),
+            },
+            cand = cand_rx.recv() => {
+                if let Some(candidate) = cand {
+                    let msg = paired.seal(&Signal::Candidate { candidate })?;
+                    paired.client.send(msg)?;
+                }
+            }
+            state = state_rx.recv() => {
+                if state == Some(RTCPeerConnectionState::Failed) {
+                    return Err(Error::Connect(
+                        "the two computers could not reach each other directly (a TURN server can help)".into(),
+                    ));
+                }
+            }
+            msg = paired.client.recv(), if peer_left.is_none() => match msg? {
+                ServerMsg::Message { body } => match paired.open(&body)? {
+                    Signal::Offer { sdp } if paired.role == Role::Receiver && !remote_set => {
+                        pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
+                        remote_set = true;
+                        for c in early_candidates.drain(..) {
+                            pc.add_ice_candidate(c).await?;
+                        }
+                        let answer = pc.create_answer(None).await?;
+                        pc.set_local_description(answer.clone()).await?;
+                        let msg = paired.seal(&Signal::Answer { sdp: answer.sdp })?;
+                        paired.client.send(msg)?;
+                    }
+                    Signal::Answer { sdp } if paired.role == Role::Sender && !remote_set => {
+                        pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
+                        remote_set = true;
+                        for c in early_candidates.drain(..) {
+                            pc.add_ice_candidate(c).await?;
+                        }
+                    }
+                    Signal::Candidate { candidate } => {
+                        if remote_set {
+                            pc.add_ice_candidate(candidate).await?;
+                        } else {
+                            early_candidates.push(candidate);
+                        }
+                    }
+                    Signal::Abort { reason } => return Err(Error::PeerFailed(reason)),
+                    _ => return Err(Error::Protocol("setup messages arrived out of order".into())),
+                },
+                ServerMsg::PeerLeft => peer_left = Some(tokio::time::Instant::now()),
+                other => return Err(crate::session::refused_msg(other)),
+            },
+            _ = grace => return Err(Error::PeerGone),
+        }
+    }
+}
+
+impl Link {
+    fn new(
+        pc: Arc<RTCPeerConnection>,
+        rtc_dc: Arc<RTCDataChannel>,
+        dc: Arc<DataChannel>,
+        role: Role,
+    ) -> Self {
+        let drained = Arc::new(Notify::new());
+        dc.set_buffered_amount_low_threshold(BUFFERED_LOW);
+        let notify = drained.clone();
+        dc.on_buffered_amount_low(Box::new(move || {
+            notify.notify_one();
+            Box::pin(async {})
+        }));
+        Self {
+            pc,
+            dc,
+            drained,
+            _rtc_dc: rtc_dc,
+            role,
+        }
+    }
+
+    /// This side's role in the session.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Sends a control message, split into fragments below the channel's message size.
+    pub(crate) async fn send_text(&self, text: &str) -> Result<()> {
+        let bytes = text.as_bytes();
+        let piece = MAX_DC_MESSAGE - 1;
+        let mut chunks = bytes.chunks(piece).peekable();
+        if bytes.is_empty() {
+            return self.write(Bytes::from_static(&[LAST]), true).await;
+        }
+        while let Some(chunk) = chunks.next() {
+            let mut msg = Vec::with_capacity(chunk.len() + 1);
+            msg.push(if chunks.peek().is_some() { MORE } else { LAST });
+            msg.extend_from_slice(chunk);
+            self.write(Bytes::from(msg), true).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends file bytes, first waiting while too much is queued.
+    pub(crate) async fn send_binary(&self, data: Bytes) -> Result<()> {
+        while self.dc.buffered_amount() > BUFFERED_HIGH {
+            // The timeout only guards against a missed wake-up; the notification is the path.
+            let _ = tokio::time::timeout(Duration::from_millis(50), self.drained.notified()).await;
+        }
+        self.write(data, false).await
+    }
+
+    async fn write(&self, data: Bytes, is_string: bool) -> Result<()> {
+        self.dc
+            .write_data_channel(&data, is_string)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::PeerGone)
+    }
+
+    /// Waits until everything queued has left this side (best effort, bounded).
+    pub(crate) async fn flush(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.dc.buffered_amount() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Starts the task that reads the channel and reassembles control messages.
+    /// The stream ends when the channel closes; an oversized control message ends it too,
+    /// after an error item.
+    pub(crate) fn reader(&self) -> mpsc::Receiver<Result<Incoming>> {
+        let (tx, rx) = mpsc::channel(READ_QUEUE);
+        let dc = self.dc.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; MAX_DC_MESSAGE + 1024];
+            let mut text: Vec<u8> = Vec::new();
+            loop {
+                let (n, is_string) = match dc.read_data_channel(&mut buf).await {
+                    Ok((0, false)) | Err(_) => break,
+                    Ok(r) => r,
+                };
+                let item = if is_string {
+                    let Some((&marker, body)) = buf[..n].split_first() else {
+                        continue;
+                    };
+                    if text.len() + body.len() > MAX_CONTROL_BYTES {
+                        let _ = tx
+                            .send(Err(Error::Protocol(
+                                "a control message is larger than 4 MiB".into(),
+                            )))
+                            .await;
+                        break;
+                    }
+                    text.extend_from_slice(body);
+                    if marker == MORE {
+                        continue;
+                    }
+                    match String::from_utf8(std::mem::take(&mut text)) {
+                        Ok(s) => Ok(Incoming::Text(s)),
+                        Err(_) => Err(Error::Protocol("a control message is not UTF-8".into())),
+                    }
+                } else {
+                    Ok(Incoming::Binary(Bytes::copy_from_slice(&buf[..n])))
+                };
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Closes the data channel and the peer connection.
+    pub async fn close(&self) {
+        let _ = self.dc.close().await;
+        let _ = self.pc.close().await;
+    }
+}

@@ -1,0 +1,229 @@
+//! Session setup, as phases that consume the one before: [`allocate`] -> [`Allocated`] ->
+//! [`Paired`] (PAKE done, keys confirmed) -> [`crate::peer::Link`] (data channel open).
+//! The receiver skips the first phase with [`join`].
+//!
+//! Everything the peers say to each other through the server after the PAKE is sealed;
+//! the server only ever sees the nameplate, PAKE messages, MACs and ciphertext.
+
+mod signal_client;
+
+use serde::{Deserialize, Serialize};
+use toss_signal::protocol::{ClientMsg, ErrorCode, ServerMsg};
+
+use crate::code::{Code, Nameplate, Password};
+use crate::config::Config;
+use crate::crypto::{self, Opener, Pake, Role, Sealer, SessionKeys};
+use crate::error::{Error, Result};
+
+pub(crate) use signal_client::SignalClient;
+
+/// What a Toss client puts in a relayed body: PAKE and confirmation in the clear (they are
+/// safe to show), everything else sealed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum RoomMsg {
+    Pake { msg: String },
+    Confirm { mac: String },
+    Sealed { data: String },
+}
+
+/// What travels sealed: the WebRTC negotiation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Signal {
+    Offer {
+        sdp: String,
+    },
+    Answer {
+        sdp: String,
+    },
+    Candidate {
+        candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
+    },
+    /// The peer gives up on setup, with a reason for its user.
+    Abort {
+        reason: String,
+    },
+}
+
+/// Turns an unexpected server message into the error a user sees.
+pub(crate) fn refused_msg(msg: ServerMsg) -> Error {
+    match msg {
+        ServerMsg::Error { message, .. } => Error::SignalRefused(message),
+        ServerMsg::PeerLeft => Error::PeerGone,
+        other => Error::SignalRefused(format!(
+            "the signaling server answered out of turn ({other:?})"
+        )),
+    }
+}
+
+/// The sender's room is open and the code can be read out.
+#[derive(Debug)]
+pub struct Allocated {
+    client: SignalClient,
+    code: Code,
+}
+
+/// Opens a room on the signaling server and makes a fresh code for it.
+///
+/// # Errors
+/// When the server cannot be reached or refuses.
+pub async fn allocate(config: &Config) -> Result<Allocated> {
+    let mut client = SignalClient::connect(config).await?;
+    client.send(ClientMsg::Allocate)?;
+    match client.recv().await? {
+        ServerMsg::Allocated { nameplate } => {
+            let nameplate: Nameplate = nameplate.parse().map_err(|_| {
+                Error::SignalRefused("the signaling server sent an invalid room number".into())
+            })?;
+            Ok(Allocated {
+                client,
+                code: Code::new(nameplate, Password::random()),
+            })
+        }
+        other => Err(refused_msg(other)),
+    }
+}
+
+impl Allocated {
+    /// The code to read out to the receiver.
+    pub fn code(&self) -> &Code {
+        &self.code
+    }
+
+    /// Waits for the receiver to join, then runs the PAKE.
+    ///
+    /// # Errors
+    /// [`Error::WrongCode`] when the receiver typed another code; signaling errors.
+    pub async fn wait_for_peer(mut self) -> Result<Paired> {
+        match self.client.recv().await? {
+            ServerMsg::PeerJoined => {}
+            other => return Err(refused_msg(other)),
+        }
+        pake(self.client, &self.code, Role::Sender).await
+    }
+}
+
+/// Joins the sender's room with the code and runs the PAKE.
+///
+/// # Errors
+/// [`Error::WrongCode`] when the code's words are wrong; [`Error::SignalRefused`] when the
+/// nameplate is unknown or used; signaling errors.
+pub async fn join(config: &Config, code: &Code) -> Result<Paired> {
+    let mut client = SignalClient::connect(config).await?;
+    client.send(ClientMsg::Join {
+        nameplate: code.nameplate().to_string(),
+    })?;
+    match client.recv().await? {
+        ServerMsg::Joined { .. } => {}
+        ServerMsg::Error {
+            code: ErrorCode::UnknownNameplate,
+            ..
+        } => {
+            return Err(Error::SignalRefused(format!(
+                "no transfer is waiting with the code {code}: check the number at its start, or ask the sender for a new code"
+            )))
+        }
+        other => return Err(refused_msg(other)),
+    }
+    pake(client, code, Role::Receiver).await
+}
+
+async fn next_room_msg(client: &mut SignalClient) -> Result<RoomMsg> {
+    match client.recv().await? {
+        ServerMsg::Message { body } => serde_json::from_str(&body)
+            .map_err(|_| Error::Protocol("an unreadable setup message arrived".into())),
+        other => Err(refused_msg(other)),
+    }
+}
+
+fn send_room_msg(client: &SignalClient, msg: &RoomMsg) -> Result<()> {
+    let body = serde_json::to_string(msg)
+        .map_err(|e| Error::Protocol(format!("cannot encode a setup message: {e}")))?;
+    client.send(ClientMsg::Send { body })
+}
+
+async fn pake(mut client: SignalClient, code: &Code, role: Role) -> Result<Paired> {
+    let (state, outbound) = Pake::start(code.nameplate(), code.password());
+    send_room_msg(
+        &client,
+        &RoomMsg::Pake {
+            msg: crypto::encode(&outbound),
+        },
+    )?;
+    let inbound = match next_room_msg(&mut client).await? {
+        RoomMsg::Pake { msg } => crypto::decode(&msg).map_err(|_| Error::WrongCode)?,
+        _ => return Err(Error::Protocol("expected the key exchange".into())),
+    };
+    let keys = state.finish(&inbound, role).map_err(|_| Error::WrongCode)?;
+    send_room_msg(
+        &client,
+        &RoomMsg::Confirm {
+            mac: crypto::encode(&keys.my_confirmation()),
+        },
+    )?;
+    let mac = match next_room_msg(&mut client).await {
+        Ok(RoomMsg::Confirm { mac }) => crypto::decode(&mac).map_err(|_| Error::WrongCode)?,
+        Ok(_) => return Err(Error::Protocol("expected the key confirmation".into())),
+        // A peer whose confirmation failed leaves at once: to us that is a wrong code too.
+        Err(Error::PeerGone) => return Err(Error::WrongCode),
+        Err(e) => return Err(e),
+    };
+    if keys.check_confirmation(&mac).is_err() {
+        // Burn the room: one guess per code.
+        client.close().await;
+        return Err(Error::WrongCode);
+    }
+    Ok(Paired::new(client, keys))
+}
+
+/// Both sides proved they hold the same code; signaling from here on is sealed.
+#[derive(Debug)]
+pub struct Paired {
+    pub(crate) client: SignalClient,
+    pub(crate) role: Role,
+    verification: String,
+    sealer: Sealer,
+    opener: Opener,
+}
+
+impl Paired {
+    fn new(client: SignalClient, keys: SessionKeys) -> Self {
+        let role = keys.role();
+        let verification = keys.verification().to_owned();
+        let (sealer, opener) = keys.into_channel();
+        Self {
+            client,
+            role,
+            verification,
+            sealer,
+            opener,
+        }
+    }
+
+    /// Two words both screens show.
+    pub fn verification(&self) -> &str {
+        &self.verification
+    }
+
+    /// Seals a signal into a relayed body.
+    pub(crate) fn seal(&mut self, signal: &Signal) -> Result<ClientMsg> {
+        let plain = serde_json::to_vec(signal)
+            .map_err(|e| Error::Protocol(format!("cannot encode a setup message: {e}")))?;
+        let body = serde_json::to_string(&RoomMsg::Sealed {
+            data: self.sealer.seal(&plain),
+        })
+        .map_err(|e| Error::Protocol(format!("cannot encode a setup message: {e}")))?;
+        Ok(ClientMsg::Send { body })
+    }
+
+    /// Opens a relayed body; anything but a genuine next message fails closed.
+    pub(crate) fn open(&mut self, body: &str) -> Result<Signal> {
+        let RoomMsg::Sealed { data } = serde_json::from_str(body).map_err(|_| Error::Tampered)?
+        else {
+            return Err(Error::Tampered);
+        };
+        let plain = self.opener.open(&data).map_err(|_| Error::Tampered)?;
+        serde_json::from_slice(&plain).map_err(|_| Error::Tampered)
+    }
+}

@@ -1,0 +1,157 @@
+//! The WebSocket client for `toss-signal`: connects (`ws://` or `wss://` via rustls), then
+//! runs one task that owns the socket, so that the session can send from ICE callbacks while
+//! it waits for the next server message.
+//!
+//! It speaks the signaling protocol's typed messages and never looks inside relayed bodies.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::Connector;
+use toss_signal::protocol::{self, ClientMsg, ServerMsg};
+
+use crate::config::Config;
+use crate::defaults::{SIGNAL_CONNECT_TIMEOUT, SIGNAL_PING};
+use crate::error::{Error, Result};
+
+/// A live connection to the signaling server; dropping it closes the socket.
+#[derive(Debug)]
+pub(crate) struct SignalClient {
+    outbound: mpsc::UnboundedSender<ClientMsg>,
+    inbound: mpsc::UnboundedReceiver<ServerMsg>,
+    /// Owns the socket; aborted on drop.
+    task: JoinHandle<()>,
+}
+
+impl Drop for SignalClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = &config.extra_ca {
+        let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| Error::io(path, e))?;
+            roots.add(cert).map_err(|e| {
+                Error::Input(format!("{}: not a usable CA certificate: {e}", path.display()))
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Input(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl SignalClient {
+    /// Connects to `config.signal_url`.
+    ///
+    /// # Errors
+    /// [`Error::SignalUnreachable`] when the server cannot be reached in time or refuses
+    /// the WebSocket handshake; [`Error::Input`] for a URL that is not `ws://` or `wss://`.
+    pub(crate) async fn connect(config: &Config) -> Result<Self> {
+        let url = config.signal_url.trim().to_owned();
+        let connector = if url.starts_with("wss://") {
+            Connector::Rustls(Arc::new(tls_config(config)?))
+        } else if url.starts_with("ws://") {
+            Connector::Plain
+        } else {
+            return Err(Error::Input(format!(
+                "the signaling server URL must start with ws:// or wss:// (got \"{url}\")"
+            )));
+        };
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(toss_signal::defaults::MAX_WS_MESSAGE_BYTES))
+            .max_frame_size(Some(toss_signal::defaults::MAX_WS_FRAME_BYTES));
+        let unreachable = |reason: String| Error::SignalUnreachable {
+            url: url.clone(),
+            reason,
+        };
+        let (ws, _) = tokio::time::timeout(
+            SIGNAL_CONNECT_TIMEOUT,
+            tokio_tungstenite::connect_async_tls_with_config(
+                url.as_str(),
+                Some(ws_config),
+                true,
+                Some(connector),
+            ),
+        )
+        .await
+        .map_err(|_| unreachable("no answer in time".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMsg>();
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let (mut sink, mut stream) = ws.split();
+            let mut ping = tokio::time::interval(SIGNAL_PING);
+            ping.tick().await;
+            loop {
+                tokio::select! {
+                    msg = out_rx.recv() => {
+                        let Some(msg) = msg else { break };
+                        let last = msg == ClientMsg::Leave;
+                        if sink.send(Message::Text(protocol::to_text(&msg).into())).await.is_err() || last {
+                            break;
+                        }
+                    }
+                    frame = stream.next() => match frame {
+                        Some(Ok(Message::Text(text))) => match protocol::parse_server(text.as_str()) {
+                            Ok(msg) => if in_tx.send(msg).is_err() { break },
+                            Err(code) => tracing::warn!("unreadable message from the signaling server: {}", code.as_str()),
+                        },
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                        Some(Ok(_)) => {}
+                    },
+                    _ = ping.tick() => {
+                        if sink.send(Message::Text(protocol::to_text(&ClientMsg::Ping).into())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = sink.close().await;
+        });
+        Ok(Self {
+            outbound: out_tx,
+            inbound: in_rx,
+            task,
+        })
+    }
+
+    /// Queues a message for the server.
+    pub(crate) fn send(&self, msg: ClientMsg) -> Result<()> {
+        self.outbound.send(msg).map_err(|_| Error::SignalLost)
+    }
+
+    /// The next message from the server, keep-alive answers skipped.
+    ///
+    /// # Errors
+    /// [`Error::SignalLost`] when the connection closed.
+    pub(crate) async fn recv(&mut self) -> Result<ServerMsg> {
+        loop {
+            match self.inbound.recv().await {
+                Some(ServerMsg::Pong | ServerMsg::Unknown) => continue,
+                Some(msg) => return Ok(msg),
+                None => return Err(Error::SignalLost),
+            }
+        }
+    }
+
+    /// Leaves the room and closes the connection, letting queued messages go out first.
+    /// `leave` is the last message the task sends before it closes the socket.
+    pub(crate) async fn close(mut self) {
+        let _ = self.outbound.send(ClientMsg::Leave);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.task).await;
+    }
+}

@@ -1,0 +1,33 @@
+//! File transfer over an open [`Link`]: the sender offers, the receiver accepts or declines,
+//! then each file flows as 16 KiB binary messages framed by `file_start`/`file_end` and is
+//! verified with BLAKE3 before it gets its final name.
+//!
+//! Sits on top of `peer`; knows nothing of signaling or the UI, and reports through
+//! [`Events`](crate::Events).
+
+mod manifest;
+pub mod names;
+mod progress;
+pub mod protocol;
+mod receive;
+mod send;
+mod sink;
+
+use std::path::PathBuf;
+
+pub use manifest::Manifest;
+pub use receive::{receive_offer, IncomingOffer};
+pub use send::send;
+
+/// What a finished transfer did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Files transferred.
+    pub files: usize,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Seconds from the first byte to the last verification.
+    pub seconds: f64,
+    /// Receiver: the output folder.
+    pub saved_to: Option<PathBuf>,
+}

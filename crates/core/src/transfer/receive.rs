@@ -1,0 +1,321 @@
+//! The receiving side of a transfer: read and vet the offer, let the user decide, then take
+//! in each file, check every byte count against the offer, and hand the bytes to the disk
+//! writer thread (`sink`), which verifies and saves.
+//!
+//! Everything the sender says is checked here before it reaches the disk.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::defaults::{DISK_MARGIN, MAX_FILES, MAX_TOTAL_BYTES, WRITE_QUEUE};
+use crate::error::{Error, Result, Side};
+use crate::events::{Direction, Event, Events, OfferedFile};
+use crate::peer::{Incoming, Link};
+use crate::transfer::names::{display, sanitize_path};
+use crate::transfer::progress::Meter;
+use crate::transfer::protocol::{self, Control, FileEntry};
+use crate::transfer::sink::{Sink, WriteCmd, WriteResult};
+use crate::transfer::Summary;
+
+/// How long the receiver waits for the sender to close after `done`.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Longest device name shown, in characters.
+const MAX_DEVICE_CHARS: usize = 64;
+
+/// An offer that has been read and vetted; the user decides what happens to it.
+#[derive(Debug)]
+pub struct IncomingOffer {
+    link: Link,
+    inbox: mpsc::Receiver<Result<Incoming>>,
+    device: String,
+    files: Vec<FileEntry>,
+    safe_paths: Vec<Vec<String>>,
+}
+
+async fn tell(link: &Link, msg: Control) {
+    let _ = link.send_text(&protocol::encode(&msg)).await;
+    link.flush().await;
+}
+
+/// Waits for the sender's offer and vets it: counts, sizes and every name.
+///
+/// # Errors
+/// [`Error::Protocol`] for an offer that breaks the limits or has unusable names (the
+/// sender is told why); [`Error::PeerGone`], [`Error::Cancelled`].
+pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<IncomingOffer> {
+    let mut inbox = link.reader();
+    let first = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            tell(&link, Control::Cancel).await;
+            link.close().await;
+            return Err(Error::Cancelled(Side::Local));
+        }
+        item = inbox.recv() => item,
+    };
+    let vetted = match first {
+        None => Err(Error::PeerGone),
+        Some(Err(e)) => Err(e),
+        Some(Ok(Incoming::Binary(_))) => Err(Error::Protocol("file data arrived before the offer".into())),
+        Some(Ok(Incoming::Text(text))) => match protocol::decode(&text) {
+            Ok(Control::Offer { device, files }) => vet(files).map(|(files, safe)| (device, files, safe)),
+            Ok(Control::Cancel) => Err(Error::Cancelled(Side::Peer)),
+            Ok(Control::Error { message }) => Err(Error::PeerFailed(display(&message))),
+            Ok(_) => Err(Error::Protocol("the first message was not an offer".into())),
+            Err(e) => Err(Error::Protocol(e.to_string())),
+        },
+    };
+    match vetted {
+        Ok((device, files, safe_paths)) => {
+            let device: String = display(&device).chars().take(MAX_DEVICE_CHARS).collect();
+            Ok(IncomingOffer {
+                link,
+                inbox,
+                device: if device.trim().is_empty() { "Unnamed device".into() } else { device },
+                files,
+                safe_paths,
+            })
+        }
+        Err(e) => {
+            if let Error::Protocol(_) = &e {
+                tell(&link, Control::Error { message: e.to_string() }).await;
+            }
+            link.close().await;
+            Err(e)
+        }
+    }
+}
+
+type Vetted = (Vec<FileEntry>, Vec<Vec<String>>);
+
+fn vet(files: Vec<FileEntry>) -> Result<Vetted> {
+    if files.is_empty() {
+        return Err(Error::Protocol("the offer lists no files".into()));
+    }
+    if files.len() > MAX_FILES {
+        return Err(Error::Protocol(format!(
+            "the offer lists {} files; Toss accepts at most {MAX_FILES} at once",
+            files.len()
+        )));
+    }
+    let mut total: u64 = 0;
+    let mut seen = HashSet::new();
+    let mut safe = Vec::with_capacity(files.len());
+    for f in &files {
+        total = total
+            .checked_add(f.size)
+            .filter(|&t| t <= MAX_TOTAL_BYTES)
+            .ok_or_else(|| Error::Protocol("the offer is larger than Toss accepts (16 TiB)".into()))?;
+        let parts = sanitize_path(&f.path).map_err(|e| Error::Protocol(e.to_string()))?;
+        if !seen.insert(parts.join("/")) {
+            return Err(Error::Protocol(format!(
+                "the offer lists \"{}\" twice",
+                display(&f.path)
+            )));
+        }
+        safe.push(parts);
+    }
+    Ok((files, safe))
+}
+
+impl IncomingOffer {
+    /// The sender's device name, safe to display.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// The offered files with safe display paths.
+    pub fn files(&self) -> Vec<OfferedFile> {
+        self.files
+            .iter()
+            .zip(&self.safe_paths)
+            .map(|(f, p)| OfferedFile {
+                path: p.join("/"),
+                size: f.size,
+            })
+            .collect()
+    }
+
+    /// Sum of the offered sizes.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Tells the sender that the user cancelled before deciding.
+    pub async fn accept_cancelled(self) {
+        tell(&self.link, Control::Cancel).await;
+        self.link.close().await;
+    }
+
+    /// Says no to the sender.
+    pub async fn decline(self) {
+        tell(&self.link, Control::Decline).await;
+        self.link.close().await;
+    }
+
+    /// Says yes and receives every file into `out_dir`.
+    ///
+    /// # Errors
+    /// [`Error::NoSpace`] before anything is written when the disk is too full; afterwards
+    /// [`Error::Corrupt`], [`Error::Protocol`] (the sender broke its own offer),
+    /// [`Error::Cancelled`], [`Error::PeerGone`], [`Error::Io`]. No `.part` file and no
+    /// unverified final file is left behind.
+    pub async fn accept(
+        mut self,
+        out_dir: PathBuf,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<Summary> {
+        let result = self.receive(out_dir, events, cancel).await;
+        if let Err(e) = &result {
+            let msg = match e {
+                Error::Cancelled(Side::Local) => Some(Control::Cancel),
+                Error::Cancelled(Side::Peer) | Error::PeerGone | Error::PeerFailed(_) => None,
+                other => Some(Control::Error { message: other.to_string() }),
+            };
+            if let Some(msg) = msg {
+                tell(&self.link, msg).await;
+            }
+        }
+        self.link.close().await;
+        result
+    }
+
+    async fn receive(
+        &mut self,
+        out_dir: PathBuf,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<Summary> {
+        std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+        let needed = self.total_bytes().saturating_add(DISK_MARGIN);
+        let available = fs4::available_space(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+        if available < needed {
+            return Err(Error::NoSpace { needed: self.total_bytes(), available });
+        }
+        let accept = Control::Accept { offsets: vec![0; self.files.len()] };
+        self.link.send_text(&protocol::encode(&accept)).await?;
+
+        let (cmd_tx, cmd_rx) = mpsc::channel(WRITE_QUEUE);
+        let (res_tx, mut results) = mpsc::unbounded_channel();
+        let sink = Sink::new(out_dir.clone());
+        let writer = tokio::task::spawn_blocking(move || sink.run(cmd_rx, res_tx));
+        let outcome = self
+            .pump(&cmd_tx, &mut results, events, cancel)
+            .await;
+        // Closing the command channel stops the writer; it removes any unfinished .part.
+        drop(cmd_tx);
+        let _ = writer.await;
+        let (bytes, seconds) = outcome?;
+        let summary = Summary {
+            files: self.files.len(),
+            bytes,
+            seconds,
+            saved_to: Some(out_dir.clone()),
+        };
+        events.emit(Event::Done {
+            files: summary.files,
+            bytes,
+            seconds,
+            saved_to: Some(out_dir.to_string_lossy().into_owned()),
+        });
+        Ok(summary)
+    }
+
+    /// Moves messages from the channel to the writer until every file is saved.
+    async fn pump(
+        &mut self,
+        writer: &mpsc::Sender<WriteCmd>,
+        results: &mut mpsc::UnboundedReceiver<WriteResult>,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<(u64, f64)> {
+        let n = self.files.len();
+        let mut meter = Meter::new(Direction::Receive, self.files.clone());
+        let mut next = 0usize;
+        let mut current: Option<(usize, u64)> = None;
+        let mut saved = 0usize;
+        let writer_gone = || Error::Input("the disk writer stopped".into());
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
+                result = results.recv() => match result {
+                    Some(WriteResult::Saved { index, path }) => {
+                        self.link.send_text(&protocol::encode(&Control::FileOk { index })).await?;
+                        events.emit(Event::FileDone { index, path, bytes: self.files[index].size });
+                        saved += 1;
+                        if saved == n {
+                            let elapsed = meter.elapsed();
+                            self.link.send_text(&protocol::encode(&Control::Done)).await?;
+                            // The sender closes the channel when it reads `done`: that is
+                            // the acknowledgement that it arrived.
+                            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                                while self.inbox.recv().await.is_some() {}
+                            })
+                            .await;
+                            return Ok((meter.total(), elapsed));
+                        }
+                    }
+                    Some(WriteResult::Failed(e)) => return Err(e),
+                    None => return Err(writer_gone()),
+                },
+                item = self.inbox.recv() => match item {
+                    None => return Err(Error::PeerGone),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(Incoming::Binary(data))) => {
+                        let Some((index, got)) = current.as_mut() else {
+                            return Err(Error::Protocol("file data arrived outside a file".into()));
+                        };
+                        let size = self.files[*index].size;
+                        *got += data.len() as u64;
+                        if *got > size {
+                            return Err(Error::Protocol(format!(
+                                "more bytes arrived for {} than the {size} offered",
+                                self.safe_paths[*index].join("/")
+                            )));
+                        }
+                        meter.add(data.len() as u64, events);
+                        writer.send(WriteCmd::Data(data)).await.map_err(|_| writer_gone())?;
+                    }
+                    Some(Ok(Incoming::Text(text))) => {
+                        match protocol::decode(&text).map_err(|e| Error::Protocol(e.to_string()))? {
+                            Control::FileStart { index, offset } => {
+                                if current.is_some() || index != next || index >= n || offset != 0 {
+                                    return Err(Error::Protocol("a file started out of order".into()));
+                                }
+                                next += 1;
+                                current = Some((index, 0));
+                                meter.start_file(index);
+                                let components = self.safe_paths[index].clone();
+                                writer.send(WriteCmd::Start { index, components }).await.map_err(|_| writer_gone())?;
+                            }
+                            Control::FileEnd { index, blake3 } => {
+                                match current.take() {
+                                    Some((i, got)) if i == index && got == self.files[i].size => {}
+                                    Some((i, got)) if i == index => {
+                                        return Err(Error::Protocol(format!(
+                                            "{} ended after {got} of its {} bytes",
+                                            self.safe_paths[i].join("/"),
+                                            self.files[i].size
+                                        )));
+                                    }
+                                    _ => return Err(Error::Protocol("a file ended that never started".into())),
+                                }
+                                meter.emit(events);
+                                writer.send(WriteCmd::Finish { blake3 }).await.map_err(|_| writer_gone())?;
+                            }
+                            Control::Cancel => return Err(Error::Cancelled(Side::Peer)),
+                            Control::Error { message } => return Err(Error::PeerFailed(display(&message))),
+                            other => return Err(Error::Protocol(format!("unexpected {other:?} during the transfer"))),
+                        }
+                    }
+                },
+            }
+        }
+    }
+}

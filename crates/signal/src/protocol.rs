@@ -1,0 +1,347 @@
+//! The signaling wire protocol: one JSON text message per WebSocket message, each with a
+//! protocol version `v` and a `type` tag.
+//!
+//! This module turns text into typed messages and back; it never touches sockets or rooms.
+//! `docs/protocol.md` describes the same messages, and the tests below pin their exact JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::defaults::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientMsg {
+    /// Open a new room; the server answers with its nameplate.
+    Allocate,
+    /// Enter the room that another peer allocated.
+    Join {
+        /// The room's nameplate, as read from the code.
+        nameplate: String,
+    },
+    /// Relay an opaque body to the other peer in the room.
+    Send {
+        /// Opaque to the server; Toss clients put sealed ciphertext here.
+        body: String,
+    },
+    /// Leave the room.
+    Leave,
+    /// Keep-alive; answered with `pong`.
+    Ping,
+    /// Any type this server does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerMsg {
+    /// A room was opened for you.
+    Allocated {
+        /// The room's short number.
+        nameplate: String,
+    },
+    /// You are in the room; the peer who allocated it is there.
+    Joined {
+        /// The room's short number.
+        nameplate: String,
+    },
+    /// The other peer entered your room.
+    PeerJoined,
+    /// The other peer left your room (or lost its connection).
+    PeerLeft,
+    /// A body relayed from the other peer.
+    Message {
+        /// Exactly what the other peer sent.
+        body: String,
+    },
+    /// Answer to `ping`.
+    Pong,
+    /// A request was refused; the connection stays usable unless said otherwise.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// One sentence for a person.
+        message: String,
+    },
+    /// Any type this client does not know (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// Why the server refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Not JSON, or JSON of the wrong shape.
+    Malformed,
+    /// A missing or different protocol version.
+    UnsupportedVersion,
+    /// A `type` this server does not know.
+    UnknownType,
+    /// Larger than the server accepts.
+    TooLarge,
+    /// Binary WebSocket messages are not part of the protocol.
+    BinaryNotSupported,
+    /// No room has that nameplate.
+    UnknownNameplate,
+    /// The room already has had its two peers.
+    RoomFull,
+    /// `send` or `leave` outside a room.
+    NotInRoom,
+    /// `allocate` or `join` while already in a room.
+    AlreadyInRoom,
+    /// `send` while the other peer is not in the room.
+    PeerAbsent,
+    /// The room passed its idle time or lifetime.
+    RoomExpired,
+    /// The server has reached a limit; try again later.
+    ServerBusy,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+impl ErrorCode {
+    /// Every code, for metrics.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::Malformed,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::UnknownType,
+        ErrorCode::TooLarge,
+        ErrorCode::BinaryNotSupported,
+        ErrorCode::UnknownNameplate,
+        ErrorCode::RoomFull,
+        ErrorCode::NotInRoom,
+        ErrorCode::AlreadyInRoom,
+        ErrorCode::PeerAbsent,
+        ErrorCode::RoomExpired,
+        ErrorCode::ServerBusy,
+        ErrorCode::ShuttingDown,
+    ];
+
+    /// The snake_case name used on the wire and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::BinaryNotSupported => "binary_not_supported",
+            ErrorCode::UnknownNameplate => "unknown_nameplate",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::AlreadyInRoom => "already_in_room",
+            ErrorCode::PeerAbsent => "peer_absent",
+            ErrorCode::RoomExpired => "room_expired",
+            ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// The error message with its standard sentence.
+    pub fn reply(self) -> ServerMsg {
+        let message = match self {
+            ErrorCode::Malformed => "The message is not valid JSON of the signaling protocol.",
+            ErrorCode::UnsupportedVersion => {
+                "This server speaks signaling protocol version 1; update Toss."
+            }
+            ErrorCode::UnknownType => "The server does not know this message type.",
+            ErrorCode::TooLarge => "The message is larger than the server accepts (64 KiB).",
+            ErrorCode::BinaryNotSupported => "The server only accepts text messages.",
+            ErrorCode::UnknownNameplate => {
+                "No transfer is waiting with this code; check the number at its start."
+            }
+            ErrorCode::RoomFull => "This code has already been used; ask the sender for a new one.",
+            ErrorCode::NotInRoom => "Join or allocate a room first.",
+            ErrorCode::AlreadyInRoom => "This connection is already in a room.",
+            ErrorCode::PeerAbsent => "The other side is not connected to the room.",
+            ErrorCode::RoomExpired => "The code expired; ask the sender for a new one.",
+            ErrorCode::ServerBusy => "The signaling server is busy; try again in a minute.",
+            ErrorCode::ShuttingDown => "The signaling server is restarting; try again.",
+        };
+        ServerMsg::Error {
+            code: self,
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// The version field every message carries, read before the rest.
+#[derive(Deserialize)]
+struct Version {
+    v: Option<serde_json::Value>,
+}
+
+/// Serializing wrapper that adds the version field.
+#[derive(Serialize)]
+struct Versioned<'a, T> {
+    v: u32,
+    #[serde(flatten)]
+    msg: &'a T,
+}
+
+/// Parses a client message, checking size and version first.
+///
+/// # Errors
+/// The [`ErrorCode`] to send back: `TooLarge`, `Malformed`, `UnsupportedVersion` or
+/// `UnknownType`.
+pub fn parse_client(text: &str) -> Result<ClientMsg, ErrorCode> {
+    let msg: ClientMsg = parse_versioned(text)?;
+    match msg {
+        ClientMsg::Unknown => Err(ErrorCode::UnknownType),
+        msg => Ok(msg),
+    }
+}
+
+/// Parses a server message (the client side of the protocol).
+///
+/// # Errors
+/// As [`parse_client`]; an unknown type is returned as [`ServerMsg::Unknown`].
+pub fn parse_server(text: &str) -> Result<ServerMsg, ErrorCode> {
+    parse_versioned(text)
+}
+
+fn parse_versioned<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ErrorCode> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ErrorCode::TooLarge);
+    }
+    let version: Version = serde_json::from_str(text).map_err(|_| ErrorCode::Malformed)?;
+    match version.v {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(PROTOCOL_VERSION)) => {}
+        _ => return Err(ErrorCode::UnsupportedVersion),
+    }
+    serde_json::from_str(text).map_err(|_| ErrorCode::Malformed)
+}
+
+/// Serializes a message with the current protocol version.
+pub fn to_text<T: Serialize>(msg: &T) -> String {
+    // Serializing these enums of strings cannot fail: no maps with non-string keys, no
+    // non-finite floats.
+    serde_json::to_string(&Versioned {
+        v: PROTOCOL_VERSION,
+        msg,
+    })
+    .unwrap_or_else(|_| String::from("{}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn as_json<T: Serialize>(msg: &T) -> Value {
+        serde_json::from_str(&to_text(msg)).expect("valid json")
+    }
+
+    #[test]
+    fn client_messages_pin_their_json() {
+        assert_eq!(
+            as_json(&ClientMsg::Allocate),
+            json!({"v": 1, "type": "allocate"})
+        );
+        assert_eq!(
+            as_json(&ClientMsg::Join {
+                nameplate: "42".into()
+            }),
+            json!({"v": 1, "type": "join", "nameplate": "42"})
+        );
+        assert_eq!(
+            as_json(&ClientMsg::Send { body: "x".into() }),
+            json!({"v": 1, "type": "send", "body": "x"})
+        );
+        assert_eq!(as_json(&ClientMsg::Leave), json!({"v": 1, "type": "leave"}));
+        assert_eq!(as_json(&ClientMsg::Ping), json!({"v": 1, "type": "ping"}));
+    }
+
+    #[test]
+    fn server_messages_pin_their_json() {
+        assert_eq!(
+            as_json(&ServerMsg::Allocated {
+                nameplate: "7".into()
+            }),
+            json!({"v": 1, "type": "allocated", "nameplate": "7"})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::Joined {
+                nameplate: "7".into()
+            }),
+            json!({"v": 1, "type": "joined", "nameplate": "7"})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::PeerJoined),
+            json!({"v": 1, "type": "peer_joined"})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::PeerLeft),
+            json!({"v": 1, "type": "peer_left"})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::Message { body: "b".into() }),
+            json!({"v": 1, "type": "message", "body": "b"})
+        );
+        assert_eq!(as_json(&ServerMsg::Pong), json!({"v": 1, "type": "pong"}));
+        assert_eq!(
+            as_json(&ErrorCode::RoomFull.reply()),
+            json!({"v": 1, "type": "error", "code": "room_full",
+                   "message": "This code has already been used; ask the sender for a new one."})
+        );
+    }
+
+    #[test]
+    fn parse_round_trips_and_refuses_bad_input() {
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"join","nameplate":"12"}"#),
+            Ok(ClientMsg::Join {
+                nameplate: "12".into()
+            })
+        );
+        assert_eq!(parse_client("not json"), Err(ErrorCode::Malformed));
+        assert_eq!(parse_client("[1,2]"), Err(ErrorCode::Malformed));
+        assert_eq!(
+            parse_client(r#"{"type":"ping"}"#),
+            Err(ErrorCode::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse_client(r#"{"v":2,"type":"ping"}"#),
+            Err(ErrorCode::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1e400,"type":"ping"}"#),
+            Err(ErrorCode::Malformed)
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"teleport"}"#),
+            Err(ErrorCode::UnknownType)
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"join"}"#),
+            Err(ErrorCode::Malformed)
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"join","nameplate":99999999999999999999999}"#),
+            Err(ErrorCode::Malformed)
+        );
+        let big = format!(
+            r#"{{"v":1,"type":"send","body":"{}"}}"#,
+            "a".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(parse_client(&big), Err(ErrorCode::TooLarge));
+    }
+
+    #[test]
+    fn every_error_code_has_a_distinct_name() {
+        let names: std::collections::HashSet<_> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).expect("serializes"),
+                Value::String(code.as_str().into())
+            );
+        }
+    }
+}
