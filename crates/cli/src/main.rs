@@ -46,13 +46,21 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             let out = Output::new(common.json, true);
             (toss_core::start_send(config, paths, events), true, out)
         }
-        Command::Receive { common, out, yes, code } => {
+        Command::Receive {
+            common,
+            out,
+            yes,
+            code,
+        } => {
             let config = common.config()?;
             let code: toss_core::Code = match code.parse() {
                 Ok(code) => code,
                 Err(e) => {
                     let mut output = Output::new(common.json, false);
-                    output.event(&Event::Error { message: e.to_string(), kind: "bad_code".into() });
+                    output.event(&Event::Error {
+                        message: e.to_string(),
+                        kind: "bad_code".into(),
+                    });
                     return Ok(ExitCode::FAILURE);
                 }
             };

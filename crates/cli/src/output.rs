@@ -15,7 +15,11 @@ pub(crate) struct Output {
 
 impl Output {
     pub(crate) fn new(json: bool, sending: bool) -> Self {
-        Self { json, sending, bar: None }
+        Self {
+            json,
+            sending,
+            bar: None,
+        }
     }
 
     pub(crate) fn event(&mut self, event: &Event) {
@@ -44,7 +48,11 @@ impl Output {
                 eprintln!("Peer found. Check that both screens show: {verification}");
             }
             Event::Connected => eprintln!("Connected directly."),
-            Event::Offer { device, files, total_bytes } => {
+            Event::Offer {
+                device,
+                files,
+                total_bytes,
+            } => {
                 eprintln!(
                     "{device} wants to send {} file{} ({}):",
                     files.len(),
@@ -77,11 +85,20 @@ impl Output {
                 }
             }
             Event::FileDone { .. } => {}
-            Event::Done { files, bytes, seconds, saved_to } => {
+            Event::Done {
+                files,
+                bytes,
+                seconds,
+                saved_to,
+            } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                let rate = if *seconds > 0.0 { (*bytes as f64 / seconds) as u64 } else { 0 };
+                let rate = if *seconds > 0.0 {
+                    (*bytes as f64 / seconds) as u64
+                } else {
+                    0
+                };
                 let verb = if self.sending { "Sent" } else { "Received" };
                 println!(
                     "{verb} {files} file{} ({}) in {seconds:.1} s ({}/s), all verified.",

@@ -36,7 +36,9 @@ impl FromStr for Nameplate {
         }
         // Canonical form without leading zeros, so "042" and "42" name the same room.
         let trimmed = s.trim_start_matches('0');
-        Ok(Nameplate(if trimmed.is_empty() { "0" } else { trimmed }.to_owned()))
+        Ok(Nameplate(
+            if trimmed.is_empty() { "0" } else { trimmed }.to_owned(),
+        ))
     }
 }
 
@@ -120,8 +122,10 @@ impl FromStr for Code {
             [] => Err(CodeError::Empty),
             [nameplate, w1, w2] => {
                 let nameplate: Nameplate = nameplate.parse()?;
-                let a = wordlist::index_of(w1).ok_or_else(|| CodeError::UnknownWord((*w1).into()))?;
-                let b = wordlist::index_of(w2).ok_or_else(|| CodeError::UnknownWord((*w2).into()))?;
+                let a =
+                    wordlist::index_of(w1).ok_or_else(|| CodeError::UnknownWord((*w1).into()))?;
+                let b =
+                    wordlist::index_of(w2).ok_or_else(|| CodeError::UnknownWord((*w2).into()))?;
                 Ok(Code::new(nameplate, Password([a, b])))
             }
             [first, ..] if first.parse::<Nameplate>().is_err() => {

@@ -133,7 +133,10 @@ impl Pake {
     /// [`CryptoError::Mismatch`] when the peer's message is malformed. A wrong password is
     /// only detected by [`SessionKeys::check_confirmation`].
     pub fn finish(self, inbound: &[u8], role: Role) -> Result<SessionKeys, CryptoError> {
-        let shared = self.state.finish(inbound).map_err(|_| CryptoError::Mismatch)?;
+        let shared = self
+            .state
+            .finish(inbound)
+            .map_err(|_| CryptoError::Mismatch)?;
         Ok(SessionKeys::derive(&shared, role, self.nameplate))
     }
 }
@@ -343,8 +346,10 @@ mod tests {
     fn same_code_confirms_and_seals_both_ways() {
         let (s, r) = pair("orbit-lemon", "orbit-lemon");
         assert_eq!(s.verification(), r.verification());
-        r.check_confirmation(&s.my_confirmation()).expect("sender confirmed");
-        s.check_confirmation(&r.my_confirmation()).expect("receiver confirmed");
+        r.check_confirmation(&s.my_confirmation())
+            .expect("sender confirmed");
+        s.check_confirmation(&r.my_confirmation())
+            .expect("receiver confirmed");
         let (mut s_seal, mut s_open) = s.into_channel();
         let (mut r_seal, mut r_open) = r.into_channel();
         let m1 = s_seal.seal(b"offer");

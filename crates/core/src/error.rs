@@ -63,7 +63,9 @@ pub enum Error {
     #[error("{0} arrived damaged (its checksum does not match); it was not kept")]
     Corrupt(String),
     /// The receiver's disk has too little room.
-    #[error("not enough free disk space: the transfer needs {needed} bytes but {available} are free")]
+    #[error(
+        "not enough free disk space: the transfer needs {needed} bytes but {available} are free"
+    )]
     NoSpace {
         /// Bytes the offer needs.
         needed: u64,

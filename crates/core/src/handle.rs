@@ -70,7 +70,10 @@ impl Drop for Transfer {
     }
 }
 
-async fn or_cancel<T>(cancel: &CancellationToken, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+async fn or_cancel<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(Error::Cancelled(Side::Local)),
@@ -97,9 +100,13 @@ pub fn start_send(config: Config, paths: Vec<PathBuf>, events: Events) -> Transf
         let result = async {
             let manifest = Manifest::from_paths(&paths)?;
             let allocated = or_cancel(&token, session::allocate(&config)).await?;
-            events.emit(Event::Code { code: allocated.code().to_string() });
+            events.emit(Event::Code {
+                code: allocated.code().to_string(),
+            });
             let paired = or_cancel(&token, allocated.wait_for_peer()).await?;
-            events.emit(Event::PeerConnected { verification: paired.verification().to_owned() });
+            events.emit(Event::PeerConnected {
+                verification: paired.verification().to_owned(),
+            });
             let link = or_cancel(&token, peer::connect(paired, &config)).await?;
             events.emit(Event::Connected);
             transfer::send(&link, manifest, &config.device_name, &events, &token).await
@@ -107,7 +114,11 @@ pub fn start_send(config: Config, paths: Vec<PathBuf>, events: Events) -> Transf
         .await;
         finish(&events, result)
     });
-    Transfer { cancel, decision: None, task: Some(task) }
+    Transfer {
+        cancel,
+        decision: None,
+        task: Some(task),
+    }
 }
 
 /// Starts receiving with `code` into `out_dir`: joins, connects, emits [`Event::Offer`] and
@@ -119,7 +130,9 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     let task = tokio::spawn(async move {
         let result = async {
             let paired = or_cancel(&token, session::join(&config, &code)).await?;
-            events.emit(Event::PeerConnected { verification: paired.verification().to_owned() });
+            events.emit(Event::PeerConnected {
+                verification: paired.verification().to_owned(),
+            });
             let link = or_cancel(&token, peer::connect(paired, &config)).await?;
             events.emit(Event::Connected);
             let offer = transfer::receive_offer(link, &token).await?;
@@ -151,5 +164,9 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
         .await;
         finish(&events, result)
     });
-    Transfer { cancel, decision: Some(decision_tx), task: Some(task) }
+    Transfer {
+        cancel,
+        decision: Some(decision_tx),
+        task: Some(task),
+    }
 }

@@ -37,6 +37,16 @@ const PEER_LEFT_GRACE: Duration = Duration::from_secs(5);
 const MORE: u8 = b'+';
 const LAST: u8 = b'.';
 
+/// How long a side that said its last word waits for the peer to close the channel.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits (bounded) until the peer closes the channel, which it does once it has read our
+/// last message: the only acknowledgement that `done`, `cancel` or `error` arrived.
+/// Anything still arriving is discarded.
+pub(crate) async fn await_peer_close(inbox: &mut mpsc::Receiver<Result<Incoming>>) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, async { while inbox.recv().await.is_some() {} }).await;
+}
+
 /// What the data channel delivered.
 #[derive(Debug)]
 pub(crate) enum Incoming {
@@ -297,12 +307,21 @@ impl Link {
         Ok(())
     }
 
-    /// Sends file bytes, first waiting while too much is queued.
+    /// Whether so much is queued that the sender should wait before the next chunk.
+    pub(crate) fn congested(&self) -> bool {
+        self.dc.buffered_amount() > BUFFERED_HIGH
+    }
+
+    /// Resolves when the queue may have drained; cancel-safe, so callers can race it
+    /// against other events and re-check [`Link::congested`].
+    pub(crate) async fn drained(&self) {
+        // The timeout only guards against a missed wake-up; the notification is the path.
+        let _ = tokio::time::timeout(Duration::from_millis(50), self.drained.notified()).await;
+    }
+
+    /// Sends file bytes. Never race this against anything: dropping a write half-way leaves
+    /// webrtc-rs's buffered-amount count wrong for good. Wait on [`Link::drained`] instead.
     pub(crate) async fn send_binary(&self, data: Bytes) -> Result<()> {
-        while self.dc.buffered_amount() > BUFFERED_HIGH {
-            // The timeout only guards against a missed wake-up; the notification is the path.
-            let _ = tokio::time::timeout(Duration::from_millis(50), self.drained.notified()).await;
-        }
         self.write(data, false).await
     }
 
@@ -312,14 +331,6 @@ impl Link {
             .await
             .map(|_| ())
             .map_err(|_| Error::PeerGone)
-    }
-
-    /// Waits until everything queued has left this side (best effort, bounded).
-    pub(crate) async fn flush(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.dc.buffered_amount() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 
     /// Starts the task that reads the channel and reassembles control messages.

@@ -42,7 +42,10 @@ fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             let cert = cert.map_err(|e| Error::io(path, e))?;
             roots.add(cert).map_err(|e| {
-                Error::Input(format!("{}: not a usable CA certificate: {e}", path.display()))
+                Error::Input(format!(
+                    "{}: not a usable CA certificate: {e}",
+                    path.display()
+                ))
             })?;
         }
     }

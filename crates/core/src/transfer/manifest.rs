@@ -33,7 +33,9 @@ impl Manifest {
     /// total passes the limits; [`Error::Io`] when a folder cannot be read.
     pub fn from_paths(paths: &[PathBuf]) -> Result<Manifest> {
         if paths.is_empty() {
-            return Err(Error::Input("nothing to send: give at least one file or folder".into()));
+            return Err(Error::Input(
+                "nothing to send: give at least one file or folder".into(),
+            ));
         }
         let mut manifest = Manifest {
             entries: Vec::new(),
@@ -77,7 +79,11 @@ impl Manifest {
         for entry in walker {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(dir).to_path_buf();
-                Error::io(path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("loop")))
+                Error::io(
+                    path,
+                    e.into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("loop")),
+                )
             })?;
             let meta = match std::fs::metadata(entry.path()) {
                 Ok(m) => m,
@@ -106,7 +112,9 @@ impl Manifest {
             )));
         }
         if self.total_bytes().saturating_add(size) > MAX_TOTAL_BYTES {
-            return Err(Error::Input("too much data for one transfer (16 TiB at most)".into()));
+            return Err(Error::Input(
+                "too much data for one transfer (16 TiB at most)".into(),
+            ));
         }
         self.entries.push(FileEntry { path, size });
         self.sources.push(source);
@@ -137,7 +145,11 @@ mod tests {
         std::fs::write(root.join("2024/summer/b.txt"), b"bb").map_err(|e| Error::io("b", e))?;
         std::fs::create_dir(root.join("empty")).map_err(|e| Error::io("e", e))?;
         let m = Manifest::from_paths(&[root])?;
-        let got: Vec<_> = m.entries().iter().map(|e| (e.path.as_str(), e.size)).collect();
+        let got: Vec<_> = m
+            .entries()
+            .iter()
+            .map(|e| (e.path.as_str(), e.size))
+            .collect();
         assert_eq!(got, [("album/2024/summer/b.txt", 2), ("album/a.txt", 1)]);
         Ok(())
     }

@@ -108,7 +108,11 @@ pub fn sanitize_path(raw: &str) -> Result<Vec<String>, NameError> {
             return Err(escapes());
         }
         // A drive letter at the start ("C:") means an absolute Windows path.
-        if i == 0 && part.len() >= 2 && part.as_bytes()[1] == b':' && part.as_bytes()[0].is_ascii_alphabetic() {
+        if i == 0
+            && part.len() >= 2
+            && part.as_bytes()[1] == b':'
+            && part.as_bytes()[0].is_ascii_alphabetic()
+        {
             return Err(escapes());
         }
         out.push(sanitize_component(part).ok_or_else(|| NameError::Empty(display(raw)))?);
@@ -137,24 +141,52 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass_unchanged() {
-        assert_eq!(sanitize_path("photos/2024/img 1.jpg").expect("ok"), ["photos", "2024", "img 1.jpg"]);
+        assert_eq!(
+            sanitize_path("photos/2024/img 1.jpg").expect("ok"),
+            ["photos", "2024", "img 1.jpg"]
+        );
         assert_eq!(sanitize_path(".bashrc").expect("ok"), [".bashrc"]);
     }
 
     #[test]
     fn traversal_and_absolute_paths_are_refused() {
-        for bad in ["../../x", "/etc/x", "a/../b", "a//b", "./a", "C:\\x", "c:x", "\\\\srv\\s\\x", "a/"] {
-            assert!(matches!(sanitize_path(bad), Err(NameError::Escapes(_))), "{bad}");
+        for bad in [
+            "../../x",
+            "/etc/x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "C:\\x",
+            "c:x",
+            "\\\\srv\\s\\x",
+            "a/",
+        ] {
+            assert!(
+                matches!(sanitize_path(bad), Err(NameError::Escapes(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn hostile_characters_are_neutralized() {
         assert_eq!(sanitize_component("a:b").as_deref(), Some("a_b"));
-        assert_eq!(sanitize_component("<img src=x onerror=alert(1)>").as_deref(), Some("_img src=x onerror=alert(1)_"));
-        assert_eq!(sanitize_component("evil\u{1b}[31m.txt").as_deref(), Some("evil_[31m.txt"));
-        assert_eq!(sanitize_component("cod\u{202e}gpj.exe").as_deref(), Some("codgpj.exe"));
-        assert_eq!(sanitize_component("zero\u{200b}width").as_deref(), Some("zerowidth"));
+        assert_eq!(
+            sanitize_component("<img src=x onerror=alert(1)>").as_deref(),
+            Some("_img src=x onerror=alert(1)_")
+        );
+        assert_eq!(
+            sanitize_component("evil\u{1b}[31m.txt").as_deref(),
+            Some("evil_[31m.txt")
+        );
+        assert_eq!(
+            sanitize_component("cod\u{202e}gpj.exe").as_deref(),
+            Some("codgpj.exe")
+        );
+        assert_eq!(
+            sanitize_component("zero\u{200b}width").as_deref(),
+            Some("zerowidth")
+        );
         assert_eq!(sanitize_component("trail. . ").as_deref(), Some("trail"));
         assert_eq!(sanitize_component("CON.txt").as_deref(), Some("_CON.txt"));
         assert_eq!(sanitize_component("NUL").as_deref(), Some("_NUL"));
@@ -178,7 +210,14 @@ mod tests {
 
     #[test]
     fn sanitizing_is_idempotent() {
-        for raw in ["a:b", "CON.txt", "x\u{202e}y", "trail. ", "<b>", "é".repeat(300).as_str()] {
+        for raw in [
+            "a:b",
+            "CON.txt",
+            "x\u{202e}y",
+            "trail. ",
+            "<b>",
+            "é".repeat(300).as_str(),
+        ] {
             let once = sanitize_component(raw).expect("usable");
             assert_eq!(sanitize_component(&once).as_deref(), Some(once.as_str()));
         }

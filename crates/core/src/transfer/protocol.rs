@@ -181,8 +181,14 @@ mod tests {
         let msg = Control::FileOk { index: 7 };
         assert_eq!(decode(&encode(&msg)), Ok(msg));
         assert_eq!(decode("nope"), Err(ParseError::Malformed));
-        assert_eq!(decode(r#"{"v":2,"type":"done"}"#), Err(ParseError::Version(2)));
-        assert_eq!(decode(r#"{"v":1,"type":"warp"}"#), Err(ParseError::UnknownType));
+        assert_eq!(
+            decode(r#"{"v":2,"type":"done"}"#),
+            Err(ParseError::Version(2))
+        );
+        assert_eq!(
+            decode(r#"{"v":1,"type":"warp"}"#),
+            Err(ParseError::UnknownType)
+        );
         assert_eq!(
             decode(r#"{"v":1,"type":"file_start","index":-1,"offset":0}"#),
             Err(ParseError::Malformed)

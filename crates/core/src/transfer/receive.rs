@@ -13,15 +13,12 @@ use tokio_util::sync::CancellationToken;
 use crate::defaults::{DISK_MARGIN, MAX_FILES, MAX_TOTAL_BYTES, WRITE_QUEUE};
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
-use crate::peer::{Incoming, Link};
+use crate::peer::{await_peer_close, Incoming, Link};
 use crate::transfer::names::{display, sanitize_path};
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control, FileEntry};
 use crate::transfer::sink::{Sink, WriteCmd, WriteResult};
 use crate::transfer::Summary;
-
-/// How long the receiver waits for the sender to close after `done`.
-const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Longest device name shown, in characters.
 const MAX_DEVICE_CHARS: usize = 64;
@@ -36,9 +33,11 @@ pub struct IncomingOffer {
     safe_paths: Vec<Vec<String>>,
 }
 
-async fn tell(link: &Link, msg: Control) {
-    let _ = link.send_text(&protocol::encode(&msg)).await;
-    link.flush().await;
+/// Says a last word to the sender and waits for it to hang up.
+async fn tell(link: &Link, inbox: &mut mpsc::Receiver<Result<Incoming>>, msg: Control) {
+    if link.send_text(&protocol::encode(&msg)).await.is_ok() {
+        await_peer_close(inbox).await;
+    }
 }
 
 /// Waits for the sender's offer and vets it: counts, sizes and every name.
@@ -51,7 +50,7 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
     let first = tokio::select! {
         biased;
         _ = cancel.cancelled() => {
-            tell(&link, Control::Cancel).await;
+            tell(&link, &mut inbox, Control::Cancel).await;
             link.close().await;
             return Err(Error::Cancelled(Side::Local));
         }
@@ -60,9 +59,13 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
     let vetted = match first {
         None => Err(Error::PeerGone),
         Some(Err(e)) => Err(e),
-        Some(Ok(Incoming::Binary(_))) => Err(Error::Protocol("file data arrived before the offer".into())),
+        Some(Ok(Incoming::Binary(_))) => {
+            Err(Error::Protocol("file data arrived before the offer".into()))
+        }
         Some(Ok(Incoming::Text(text))) => match protocol::decode(&text) {
-            Ok(Control::Offer { device, files }) => vet(files).map(|(files, safe)| (device, files, safe)),
+            Ok(Control::Offer { device, files }) => {
+                vet(files).map(|(files, safe)| (device, files, safe))
+            }
             Ok(Control::Cancel) => Err(Error::Cancelled(Side::Peer)),
             Ok(Control::Error { message }) => Err(Error::PeerFailed(display(&message))),
             Ok(_) => Err(Error::Protocol("the first message was not an offer".into())),
@@ -75,14 +78,25 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
             Ok(IncomingOffer {
                 link,
                 inbox,
-                device: if device.trim().is_empty() { "Unnamed device".into() } else { device },
+                device: if device.trim().is_empty() {
+                    "Unnamed device".into()
+                } else {
+                    device
+                },
                 files,
                 safe_paths,
             })
         }
         Err(e) => {
             if let Error::Protocol(_) = &e {
-                tell(&link, Control::Error { message: e.to_string() }).await;
+                tell(
+                    &link,
+                    &mut inbox,
+                    Control::Error {
+                        message: e.to_string(),
+                    },
+                )
+                .await;
             }
             link.close().await;
             Err(e)
@@ -109,7 +123,9 @@ fn vet(files: Vec<FileEntry>) -> Result<Vetted> {
         total = total
             .checked_add(f.size)
             .filter(|&t| t <= MAX_TOTAL_BYTES)
-            .ok_or_else(|| Error::Protocol("the offer is larger than Toss accepts (16 TiB)".into()))?;
+            .ok_or_else(|| {
+                Error::Protocol("the offer is larger than Toss accepts (16 TiB)".into())
+            })?;
         let parts = sanitize_path(&f.path).map_err(|e| Error::Protocol(e.to_string()))?;
         if !seen.insert(parts.join("/")) {
             return Err(Error::Protocol(format!(
@@ -146,14 +162,14 @@ impl IncomingOffer {
     }
 
     /// Tells the sender that the user cancelled before deciding.
-    pub async fn accept_cancelled(self) {
-        tell(&self.link, Control::Cancel).await;
+    pub async fn accept_cancelled(mut self) {
+        tell(&self.link, &mut self.inbox, Control::Cancel).await;
         self.link.close().await;
     }
 
     /// Says no to the sender.
-    pub async fn decline(self) {
-        tell(&self.link, Control::Decline).await;
+    pub async fn decline(mut self) {
+        tell(&self.link, &mut self.inbox, Control::Decline).await;
         self.link.close().await;
     }
 
@@ -175,10 +191,12 @@ impl IncomingOffer {
             let msg = match e {
                 Error::Cancelled(Side::Local) => Some(Control::Cancel),
                 Error::Cancelled(Side::Peer) | Error::PeerGone | Error::PeerFailed(_) => None,
-                other => Some(Control::Error { message: other.to_string() }),
+                other => Some(Control::Error {
+                    message: other.to_string(),
+                }),
             };
             if let Some(msg) = msg {
-                tell(&self.link, msg).await;
+                tell(&self.link, &mut self.inbox, msg).await;
             }
         }
         self.link.close().await;
@@ -195,18 +213,21 @@ impl IncomingOffer {
         let needed = self.total_bytes().saturating_add(DISK_MARGIN);
         let available = fs4::available_space(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
         if available < needed {
-            return Err(Error::NoSpace { needed: self.total_bytes(), available });
+            return Err(Error::NoSpace {
+                needed: self.total_bytes(),
+                available,
+            });
         }
-        let accept = Control::Accept { offsets: vec![0; self.files.len()] };
+        let accept = Control::Accept {
+            offsets: vec![0; self.files.len()],
+        };
         self.link.send_text(&protocol::encode(&accept)).await?;
 
         let (cmd_tx, cmd_rx) = mpsc::channel(WRITE_QUEUE);
         let (res_tx, mut results) = mpsc::unbounded_channel();
         let sink = Sink::new(out_dir.clone());
         let writer = tokio::task::spawn_blocking(move || sink.run(cmd_rx, res_tx));
-        let outcome = self
-            .pump(&cmd_tx, &mut results, events, cancel)
-            .await;
+        let outcome = self.pump(&cmd_tx, &mut results, events, cancel).await;
         // Closing the command channel stops the writer; it removes any unfinished .part.
         drop(cmd_tx);
         let _ = writer.await;
@@ -252,12 +273,7 @@ impl IncomingOffer {
                         if saved == n {
                             let elapsed = meter.elapsed();
                             self.link.send_text(&protocol::encode(&Control::Done)).await?;
-                            // The sender closes the channel when it reads `done`: that is
-                            // the acknowledgement that it arrived.
-                            let _ = tokio::time::timeout(CLOSE_WAIT, async {
-                                while self.inbox.recv().await.is_some() {}
-                            })
-                            .await;
+                            await_peer_close(&mut self.inbox).await;
                             return Ok((meter.total(), elapsed));
                         }
                     }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::defaults::CHUNK_SIZE;
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events};
-use crate::peer::{Incoming, Link};
+use crate::peer::{await_peer_close, Incoming, Link};
 use crate::transfer::names::display;
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control};
@@ -70,7 +70,7 @@ fn read_files(manifest: &Manifest, tx: &mpsc::Sender<ReadItem>) {
 }
 
 /// Tells the peer why we stop, then returns the error.
-async fn stop(link: &Link, err: Error) -> Error {
+async fn stop(link: &Link, inbox: &mut mpsc::Receiver<Result<Incoming>>, err: Error) -> Error {
     let msg = match &err {
         Error::Cancelled(Side::Local) => Some(Control::Cancel),
         Error::Cancelled(Side::Peer) | Error::PeerGone | Error::PeerFailed(_) | Error::Declined => {
@@ -81,8 +81,9 @@ async fn stop(link: &Link, err: Error) -> Error {
         }),
     };
     if let Some(msg) = msg {
-        let _ = link.send_text(&protocol::encode(&msg)).await;
-        link.flush().await;
+        if link.send_text(&protocol::encode(&msg)).await.is_ok() {
+            await_peer_close(inbox).await;
+        }
     }
     err
 }
@@ -116,7 +117,9 @@ fn on_control(
         Control::Done if *confirmed == manifest.entries.len() => Ok(true),
         Control::Cancel => Err(Error::Cancelled(Side::Peer)),
         Control::Error { message } => Err(Error::PeerFailed(display(&message))),
-        other => Err(Error::Protocol(format!("unexpected {other:?} from the receiver"))),
+        other => Err(Error::Protocol(format!(
+            "unexpected {other:?} from the receiver"
+        ))),
     }
 }
 
@@ -132,6 +135,19 @@ pub async fn send(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Summary> {
+    let result = offer_and_stream(link, manifest, device, events, cancel).await;
+    // Closing is how the receiver learns that our last word was read.
+    link.close().await;
+    result
+}
+
+async fn offer_and_stream(
+    link: &Link,
+    manifest: Manifest,
+    device: &str,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<Summary> {
     let mut inbox = link.reader();
     let offer = Control::Offer {
         device: device.to_owned(),
@@ -141,7 +157,7 @@ pub async fn send(
     events.emit(Event::WaitingForAccept);
     let answer = tokio::select! {
         biased;
-        _ = cancel.cancelled() => return Err(stop(link, Error::Cancelled(Side::Local)).await),
+        _ = cancel.cancelled() => return Err(stop(link, &mut inbox, Error::Cancelled(Side::Local)).await),
         item = inbox.recv() => item,
     };
     match answer {
@@ -152,26 +168,24 @@ pub async fn send(
             Ok(Control::Error { message }) => return Err(Error::PeerFailed(display(&message))),
             _ => {
                 let err = Error::Protocol("the receiver's answer makes no sense".into());
-                return Err(stop(link, err).await);
+                return Err(stop(link, &mut inbox, err).await);
             }
         },
         None => return Err(Error::PeerGone),
-        Some(Err(e)) => return Err(stop(link, e).await),
+        Some(Err(e)) => return Err(stop(link, &mut inbox, e).await),
         Some(Ok(Incoming::Binary(_))) => {
-            return Err(stop(link, Error::Protocol("the receiver sent file data".into())).await)
+            return Err(stop(
+                link,
+                &mut inbox,
+                Error::Protocol("the receiver sent file data".into()),
+            )
+            .await)
         }
     }
     events.emit(Event::Accepted);
     match stream(link, &manifest, &mut inbox, events, cancel).await {
-        Ok(summary) => {
-            link.close().await;
-            Ok(summary)
-        }
-        Err(e) => {
-            let e = stop(link, e).await;
-            link.close().await;
-            Err(e)
-        }
+        Ok(summary) => Ok(summary),
+        Err(e) => Err(stop(link, &mut inbox, e).await),
     }
 }
 
@@ -206,11 +220,17 @@ async fn stream(
                     let mut at = 0;
                     while at < block.len() {
                         let end = (at + CHUNK_SIZE).min(block.len());
-                        tokio::select! {
-                            biased;
-                            _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
-                            sent = link.send_binary(block.slice(at..end)) => sent?,
+                        while link.congested() {
+                            tokio::select! {
+                                biased;
+                                _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
+                                item = inbox.recv() => {
+                                    on_control(item, &mut confirmed, manifest, events)?;
+                                }
+                                _ = link.drained() => {}
+                            }
                         }
+                        link.send_binary(block.slice(at..end)).await?;
                         meter.add((end - at) as u64, events);
                         at = end;
                     }

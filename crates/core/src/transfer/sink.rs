@@ -99,7 +99,9 @@ impl Sink {
     ) {
         while let Some(cmd) = cmds.blocking_recv() {
             let outcome = match cmd {
-                WriteCmd::Start { index, components } => self.start(index, &components).map(|_| None),
+                WriteCmd::Start { index, components } => {
+                    self.start(index, &components).map(|_| None)
+                }
                 WriteCmd::Data(bytes) => self.write(&bytes).map(|_| None),
                 WriteCmd::Finish { blake3 } => self.finish(&blake3).map(Some),
             };
@@ -209,7 +211,9 @@ impl Sink {
             .as_mut()
             .ok_or_else(|| Error::Protocol("file bytes arrived outside a file".into()))?;
         cur.hasher.update(bytes);
-        cur.file.write_all(bytes).map_err(|e| Error::io(&cur.part, e))
+        cur.file
+            .write_all(bytes)
+            .map_err(|e| Error::io(&cur.part, e))
     }
 
     fn finish(&mut self, expected: &str) -> Result<WriteResult> {
@@ -325,8 +329,14 @@ mod tests {
         let results = run(Sink::new(out.clone()), cmds);
         assert!(matches!(&results[0], WriteResult::Saved { path, .. } if path == "a (1).txt"));
         assert!(matches!(&results[1], WriteResult::Saved { path, .. } if path == "b (1).txt"));
-        assert_eq!(fs::read(out.join("a.txt")).map_err(|e| Error::io("a", e))?, b"old");
-        assert_eq!(fs::read(out.join("a (1).txt")).map_err(|e| Error::io("a1", e))?, b"new");
+        assert_eq!(
+            fs::read(out.join("a.txt")).map_err(|e| Error::io("a", e))?,
+            b"old"
+        );
+        assert_eq!(
+            fs::read(out.join("a (1).txt")).map_err(|e| Error::io("a1", e))?,
+            b"new"
+        );
         assert!(!outside.exists(), "nothing written through the symlink");
         Ok(())
     }
@@ -347,7 +357,10 @@ mod tests {
                 },
             ],
         );
-        assert!(matches!(&results[0], WriteResult::Failed(Error::Corrupt(_))));
+        assert!(matches!(
+            &results[0],
+            WriteResult::Failed(Error::Corrupt(_))
+        ));
         let left: Vec<_> = fs::read_dir(tmp.path())
             .map_err(|e| Error::io("tmp", e))?
             .collect();
@@ -360,9 +373,17 @@ mod tests {
         let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
         let out = tmp.path().to_path_buf();
         fs::create_dir(out.join("photos")).map_err(|e| Error::io("p", e))?;
-        let results = run(Sink::new(out.clone()), file(0, &["photos", "sub", "x.jpg"], b"jpg"));
-        assert!(matches!(&results[0], WriteResult::Saved { path, .. } if path == "photos (1)/sub/x.jpg"));
-        assert!(fs::read_dir(out.join("photos")).map_err(|e| Error::io("p", e))?.next().is_none());
+        let results = run(
+            Sink::new(out.clone()),
+            file(0, &["photos", "sub", "x.jpg"], b"jpg"),
+        );
+        assert!(
+            matches!(&results[0], WriteResult::Saved { path, .. } if path == "photos (1)/sub/x.jpg")
+        );
+        assert!(fs::read_dir(out.join("photos"))
+            .map_err(|e| Error::io("p", e))?
+            .next()
+            .is_none());
         Ok(())
     }
 }
