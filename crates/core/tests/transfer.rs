@@ -372,3 +372,52 @@ async fn unreachable_signaling_server_says_so() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signaling_over_wss_with_a_private_certificate() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    let cert_path = tmp.path().join("cert.pem");
+    let key_path = tmp.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem())?;
+    std::fs::write(&key_path, cert.key_pair.serialize_pem())?;
+    let mut server_config = toss_signal::Config::new("127.0.0.1:0".parse()?);
+    server_config.tls = Some(toss_signal::TlsFiles {
+        cert: cert_path.clone(),
+        key: key_path,
+    });
+    let server = toss_signal::Server::spawn(server_config).await?;
+    let url = format!("wss://localhost:{}", server.local_addr().port());
+    let src = tmp.path().join("tls.txt");
+    std::fs::write(&src, b"over tls")?;
+    let out = tmp.path().join("out");
+
+    // Without trusting the certificate, the client refuses the server.
+    let (events, _rx) = Events::channel();
+    let untrusting = toss_core::start_send(Config::local(url.clone()), vec![src.clone()], events);
+    let err = tokio::time::timeout(LIMIT, untrusting.wait())
+        .await?
+        .expect_err("untrusted");
+    assert!(
+        err.to_string()
+            .starts_with("cannot reach the signaling server"),
+        "{err}"
+    );
+
+    let mut config = Config::local(url);
+    config.extra_ca = Some(cert_path);
+    let (send_events, mut send_rx) = Events::channel();
+    let sender = toss_core::start_send(config.clone(), vec![src], send_events);
+    let code = code_of(&mut send_rx).await.expect("code");
+    let (recv_events, _recv_rx) = Events::channel();
+    let mut receiver = toss_core::start_receive(config, code.parse()?, out.clone(), recv_events);
+    receiver.decide(Decision::Accept);
+    let (s, r) = tokio::time::timeout(LIMIT, async {
+        tokio::join!(sender.wait(), receiver.wait())
+    })
+    .await?;
+    s?;
+    r?;
+    assert_eq!(std::fs::read(out.join("tls.txt"))?, b"over tls");
+    Ok(())
+}

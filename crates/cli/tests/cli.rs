@@ -1,0 +1,432 @@
+//! The `toss` binary as a user runs it: two real processes through a real `toss-signal`
+//! process on loopback, files in temp folders, exit codes, `--json` events and the
+//! sentences people read on stderr.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Longest a CLI process may run in a test.
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn toss_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_toss"))
+}
+
+/// `toss-signal` is built into the same folder by `cargo build --workspace --bins`.
+fn signal_bin() -> PathBuf {
+    let path = toss_bin().with_file_name("toss-signal");
+    assert!(
+        path.exists(),
+        "build toss-signal first: cargo build --workspace --bins"
+    );
+    path
+}
+
+/// A `toss-signal` process on a free loopback port, killed on drop.
+struct Signal {
+    child: Child,
+    url: String,
+}
+
+impl Signal {
+    fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        let mut child = Command::new(signal_bin())
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.trim().rsplit(' ').next().ok_or("url")?.to_owned();
+        assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn toss(signal: &Signal, args: &[&str]) -> Command {
+    let mut cmd = Command::new(toss_bin());
+    cmd.args(args)
+        .env("TOSS_SIGNAL", &signal.url)
+        .env("TOSS_LOOPBACK", "true")
+        .env("TOSS_DEVICE_NAME", "test-sender")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// A running `toss send --json`, with its code read from the first event.
+struct Sending {
+    child: Child,
+    code: String,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+fn start_send(signal: &Signal, paths: &[&Path]) -> Result<Sending, Box<dyn std::error::Error>> {
+    let mut args = vec!["send", "--json"];
+    let strs: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    args.extend(strs.iter().map(String::as_str));
+    let mut child = toss(signal, &args).spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let first: Value = serde_json::from_str(&lines.next().ok_or("no event")??)?;
+    assert_eq!(first["event"], "code", "{first}");
+    let code = first["code"].as_str().ok_or("code")?.to_owned();
+    Ok(Sending { child, code, lines })
+}
+
+struct Finished {
+    ok: bool,
+    events: Vec<Value>,
+    stderr: String,
+}
+
+fn finish(
+    mut child: Child,
+    mut lines: Option<std::io::Lines<BufReader<std::process::ChildStdout>>>,
+) -> Result<Finished, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > LIMIT {
+            child.kill()?;
+            return Err("toss did not finish in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut events = Vec::new();
+    let mut rest = match lines.take() {
+        Some(l) => l.collect::<Result<Vec<_>, _>>()?,
+        None => BufReader::new(child.stdout.take().ok_or("stdout")?)
+            .lines()
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    for line in rest.drain(..) {
+        events.push(serde_json::from_str(&line)?);
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("stderr")?, &mut stderr)?;
+    Ok(Finished {
+        ok: status.success(),
+        events,
+        stderr,
+    })
+}
+
+fn has_event(f: &Finished, name: &str) -> bool {
+    f.events.iter().any(|e| e["event"] == name)
+}
+
+fn error_kind(f: &Finished) -> String {
+    f.events
+        .iter()
+        .find(|e| e["event"] == "error")
+        .and_then(|e| e["kind"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn random_file(path: &Path, len: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut data = vec![0u8; len];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ len as u64;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(path, &data)?;
+    Ok(data)
+}
+
+#[test]
+fn sends_a_file_and_a_folder_between_two_processes() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("src");
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(src.join("docs/deep/er"))?;
+    let a = random_file(&src.join("movie.bin"), 3 * 1024 * 1024 + 7)?;
+    let b = random_file(&src.join("docs/deep/er/notes.txt"), 999)?;
+    let sending = start_send(&signal, &[&src.join("movie.bin"), &src.join("docs")])?;
+    let recv = toss(
+        &signal,
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--out",
+            &out.to_string_lossy(),
+            &sending.code,
+        ],
+    )
+    .spawn()?;
+    let r = finish(recv, None)?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(r.ok && s.ok, "receiver: {} sender: {}", r.stderr, s.stderr);
+    assert_eq!(std::fs::read(out.join("movie.bin"))?, a);
+    assert_eq!(std::fs::read(out.join("docs/deep/er/notes.txt"))?, b);
+    let offer = r
+        .events
+        .iter()
+        .find(|e| e["event"] == "offer")
+        .ok_or("offer event")?;
+    assert_eq!(offer["device"], "test-sender");
+    assert_eq!(offer["total_bytes"], (a.len() + b.len()) as u64);
+    assert!(has_event(&r, "progress") && has_event(&r, "done"));
+    assert!(has_event(&s, "done"));
+    Ok(())
+}
+
+#[test]
+fn human_mode_prints_the_code_and_a_summary() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("hello.txt");
+    std::fs::write(&file, b"hello")?;
+    let mut child = toss(&signal, &["send", &file.to_string_lossy()]).spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let first = lines.next().ok_or("line")??;
+    let code = first
+        .strip_prefix("Code: ")
+        .ok_or(first.clone())?
+        .to_owned();
+    let out = tmp.path().join("out");
+    let recv = toss(
+        &signal,
+        &["receive", "--yes", "--out", &out.to_string_lossy(), &code],
+    )
+    .output()?;
+    let s = finish(child, Some(lines));
+    assert!(recv.status.success());
+    let recv_out = String::from_utf8_lossy(&recv.stdout);
+    assert!(recv_out.contains("Received 1 file (5 B)"), "{recv_out}");
+    assert!(recv_out.contains("all verified"), "{recv_out}");
+    let recv_err = String::from_utf8_lossy(&recv.stderr);
+    assert!(
+        recv_err.contains("test-sender wants to send 1 file (5 B):"),
+        "{recv_err}"
+    );
+    assert!(
+        recv_err.contains("Check that both screens show:"),
+        "{recv_err}"
+    );
+    assert_eq!(std::fs::read(out.join("hello.txt"))?, b"hello");
+    // The sender's human output ends in its own summary (read as raw lines, not JSON).
+    let _ = s;
+    Ok(())
+}
+
+#[test]
+fn wrong_code_exits_non_zero_on_both_sides_and_says_so() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("secret.txt");
+    std::fs::write(&file, b"secret")?;
+    let sending = start_send(&signal, &[&file])?;
+    let nameplate = sending.code.split('-').next().ok_or("nameplate")?;
+    let wrong = if sending.code.ends_with("-acid-acid") {
+        format!("{nameplate}-acorn-acorn")
+    } else {
+        format!("{nameplate}-acid-acid")
+    };
+    let out = tmp.path().join("out");
+    let recv = toss(
+        &signal,
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--out",
+            &out.to_string_lossy(),
+            &wrong,
+        ],
+    )
+    .spawn()?;
+    let r = finish(recv, None)?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(!r.ok && !s.ok);
+    assert_eq!(error_kind(&r), "wrong_code");
+    assert_eq!(error_kind(&s), "wrong_code");
+    assert!(r.stderr.contains("wrong code"), "{}", r.stderr);
+    assert!(s.stderr.contains("wrong code"), "{}", s.stderr);
+    assert!(!out.exists() || std::fs::read_dir(&out)?.next().is_none());
+    Ok(())
+}
+
+#[test]
+fn declining_at_the_prompt_stops_both_sides() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("unwanted.zip");
+    std::fs::write(&file, b"zip")?;
+    let sending = start_send(&signal, &[&file])?;
+    let out = tmp.path().join("out");
+    let mut recv = toss(
+        &signal,
+        &[
+            "receive",
+            "--json",
+            "--out",
+            &out.to_string_lossy(),
+            &sending.code,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .spawn()?;
+    recv.stdin.take().ok_or("stdin")?.write_all(b"n\n")?;
+    let r = finish(recv, None)?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(!r.ok && !s.ok);
+    assert_eq!(error_kind(&s), "declined");
+    assert!(
+        s.stderr.contains("the receiver declined the transfer"),
+        "{}",
+        s.stderr
+    );
+    assert!(r.stderr.contains("Accept? [y/N]"));
+    assert!(!out.join("unwanted.zip").exists());
+    Ok(())
+}
+
+#[test]
+fn collision_with_an_existing_file_keeps_both() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("photo.jpg"), b"mine")?;
+    let file = tmp.path().join("photo.jpg");
+    std::fs::write(&file, b"theirs")?;
+    let sending = start_send(&signal, &[&file])?;
+    let recv = toss(
+        &signal,
+        &[
+            "receive",
+            "--json",
+            "-y",
+            "-o",
+            &out.to_string_lossy(),
+            &sending.code,
+        ],
+    )
+    .spawn()?;
+    let r = finish(recv, None)?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(r.ok && s.ok, "{}", r.stderr);
+    assert_eq!(std::fs::read(out.join("photo.jpg"))?, b"mine");
+    assert_eq!(std::fs::read(out.join("photo (1).jpg"))?, b"theirs");
+    Ok(())
+}
+
+fn interrupt(child: &Child) -> TestResult {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    assert!(status.success());
+    Ok(())
+}
+
+/// Ctrl-C on one side mid-transfer: both exit non-zero, the other is told, nothing is kept.
+fn interrupt_midway(receiver: bool) -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("large.bin");
+    random_file(&file, 96 * 1024 * 1024)?;
+    let sending = start_send(&signal, &[&file])?;
+    let out = tmp.path().join("out");
+    let mut recv = toss(
+        &signal,
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--out",
+            &out.to_string_lossy(),
+            &sending.code,
+        ],
+    )
+    .spawn()?;
+    let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
+    let start = Instant::now();
+    loop {
+        let line = recv_lines.next().ok_or("receiver ended early")??;
+        let event: Value = serde_json::from_str(&line)?;
+        if event["event"] == "progress" && event["bytes"].as_u64() > Some(0) {
+            break;
+        }
+        assert!(start.elapsed() < LIMIT, "no progress");
+    }
+    if receiver {
+        interrupt(&recv)?;
+    } else {
+        interrupt(&sending.child)?;
+    }
+    let r = finish(recv, Some(recv_lines))?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(!r.ok && !s.ok);
+    assert_eq!(error_kind(&r), "cancelled");
+    assert_eq!(error_kind(&s), "cancelled");
+    let (local, remote) = if receiver { (&r, &s) } else { (&s, &r) };
+    assert!(
+        local.stderr.contains("the transfer was cancelled"),
+        "{}",
+        local.stderr
+    );
+    assert!(
+        remote
+            .stderr
+            .contains("the other side cancelled the transfer"),
+        "{}",
+        remote.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)?.collect();
+    assert!(left.is_empty(), "no partial or final file: {left:?}");
+    Ok(())
+}
+
+#[test]
+fn receiver_interrupt_midway_cancels_both() -> TestResult {
+    interrupt_midway(true)
+}
+
+#[test]
+fn sender_interrupt_midway_cancels_both() -> TestResult {
+    interrupt_midway(false)
+}
+
+#[test]
+fn bad_input_gets_one_sentence_and_no_code() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let missing = tmp.path().join("nope.txt");
+    let out = toss(&signal, &["send", &missing.to_string_lossy()]).output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no such file or folder"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Code:"));
+
+    let out = toss(&signal, &["receive", "orbit-lemon"]).output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a code starts with a number"), "{err}");
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! The signaling server through real WebSocket clients on loopback: pairing, relaying,
+//! departures, every refusal, TLS, and the `toss-signal` binary itself.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use toss_signal::{Config, Server};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Longest wait for one server reply.
+const REPLY: Duration = Duration::from_secs(5);
+
+async fn server() -> Result<Server, Box<dyn std::error::Error>> {
+    Ok(Server::spawn(Config::new("127.0.0.1:0".parse()?)).await?)
+}
+
+async fn client(server: &Server) -> Result<Ws, Box<dyn std::error::Error>> {
+    let (ws, _) = tokio_tungstenite::connect_async(server.url()).await?;
+    Ok(ws)
+}
+
+async fn send(ws: &mut Ws, v: Value) -> TestResult {
+    ws.send(Message::Text(v.to_string().into())).await?;
+    Ok(())
+}
+
+async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
+    loop {
+        let msg = tokio::time::timeout(REPLY, ws.next())
+            .await?
+            .ok_or("closed")??;
+        if let Message::Text(t) = msg {
+            return Ok(serde_json::from_str(t.as_str())?);
+        }
+    }
+}
+
+async fn pair(server: &Server) -> Result<(Ws, Ws, String), Box<dyn std::error::Error>> {
+    let mut a = client(server).await?;
+    send(&mut a, json!({"v":1,"type":"allocate"})).await?;
+    let allocated = recv(&mut a).await?;
+    assert_eq!(allocated["type"], "allocated");
+    let nameplate = allocated["nameplate"]
+        .as_str()
+        .ok_or("nameplate")?
+        .to_owned();
+    assert!(
+        nameplate.len() <= 2,
+        "a quiet server hands out short nameplates: {nameplate}"
+    );
+    let mut b = client(server).await?;
+    send(&mut b, json!({"v":1,"type":"join","nameplate":nameplate})).await?;
+    assert_eq!(
+        recv(&mut b).await?,
+        json!({"v":1,"type":"joined","nameplate":nameplate})
+    );
+    assert_eq!(recv(&mut a).await?, json!({"v":1,"type":"peer_joined"}));
+    Ok((a, b, nameplate))
+}
+
+fn error_code(v: &Value) -> &str {
+    assert_eq!(v["type"], "error", "{v}");
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.ends_with('.')),
+        "a sentence: {v}"
+    );
+    v["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn pairs_two_peers_and_relays_both_ways() -> TestResult {
+    let server = server().await?;
+    let (mut a, mut b, _) = pair(&server).await?;
+    send(&mut a, json!({"v":1,"type":"send","body":"hello"})).await?;
+    assert_eq!(
+        recv(&mut b).await?,
+        json!({"v":1,"type":"message","body":"hello"})
+    );
+    send(&mut b, json!({"v":1,"type":"send","body":"hi"})).await?;
+    assert_eq!(
+        recv(&mut a).await?,
+        json!({"v":1,"type":"message","body":"hi"})
+    );
+    send(&mut a, json!({"v":1,"type":"ping"})).await?;
+    assert_eq!(recv(&mut a).await?, json!({"v":1,"type":"pong"}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn departures_are_announced_and_empty_rooms_freed() -> TestResult {
+    let server = server().await?;
+    let (mut a, mut b, nameplate) = pair(&server).await?;
+    send(&mut a, json!({"v":1,"type":"leave"})).await?;
+    assert_eq!(recv(&mut b).await?, json!({"v":1,"type":"peer_left"}));
+    send(&mut b, json!({"v":1,"type":"send","body":"anyone?"})).await?;
+    assert_eq!(error_code(&recv(&mut b).await?), "peer_absent");
+    drop(b);
+    // Both gone: the room is freed, its nameplate unknown.
+    let mut c = client(&server).await?;
+    for _ in 0..50 {
+        send(&mut c, json!({"v":1,"type":"join","nameplate":nameplate})).await?;
+        if error_code(&recv(&mut c).await?) == "unknown_nameplate" {
+            assert_eq!(server.metrics().rooms_open(), 0);
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err("the room was never freed".into())
+}
+
+#[tokio::test]
+async fn a_third_peer_is_refused_and_the_pair_carries_on() -> TestResult {
+    let server = server().await?;
+    let (mut a, mut b, nameplate) = pair(&server).await?;
+    let mut c = client(&server).await?;
+    send(&mut c, json!({"v":1,"type":"join","nameplate":nameplate})).await?;
+    assert_eq!(error_code(&recv(&mut c).await?), "room_full");
+    send(&mut a, json!({"v":1,"type":"send","body":"still here"})).await?;
+    assert_eq!(recv(&mut b).await?["body"], "still here");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_input_gets_an_error_and_other_rooms_carry_on() -> TestResult {
+    let server = server().await?;
+    let (mut a, mut b, _) = pair(&server).await?;
+    let mut bad = client(&server).await?;
+    let cases: Vec<(String, &str)> = vec![
+        ("{not json".into(), "malformed"),
+        (json!({"v":1,"type":"teleport"}).to_string(), "unknown_type"),
+        (json!({"type":"allocate"}).to_string(), "unsupported_version"),
+        (json!({"v":99,"type":"allocate"}).to_string(), "unsupported_version"),
+        (r#"{"v":1,"type":"join","nameplate":123456789012345678901234567890}"#.into(), "malformed"),
+        (json!({"v":1,"type":"join","nameplate":"4242"}).to_string(), "unknown_nameplate"),
+        (json!({"v":1,"type":"send","body":"x"}).to_string(), "not_in_room"),
+        (json!({"v":1,"type":"leave"}).to_string(), "not_in_room"),
+        (
+            json!({"v":1,"type":"send","body":"x".repeat(toss_signal::defaults::MAX_MESSAGE_BYTES)}).to_string(),
+            "too_large",
+        ),
+    ];
+    for (text, code) in &cases {
+        bad.send(Message::Text(text.clone().into())).await?;
+        assert_eq!(error_code(&recv(&mut bad).await?), *code, "for {text:.60}");
+    }
+    bad.send(Message::Binary(vec![1, 2, 3].into())).await?;
+    assert_eq!(error_code(&recv(&mut bad).await?), "binary_not_supported");
+    // A message exactly at the cap is accepted.
+    let overhead = json!({"v":1,"type":"send","body":""}).to_string().len();
+    let at_cap = json!({"v":1,"type":"send","body":"y".repeat(toss_signal::defaults::MAX_MESSAGE_BYTES - overhead)});
+    assert_eq!(
+        at_cap.to_string().len(),
+        toss_signal::defaults::MAX_MESSAGE_BYTES
+    );
+    send(&mut a, at_cap).await?;
+    assert_eq!(recv(&mut b).await?["type"], "message");
+    // Allocating twice on one connection is refused.
+    send(&mut a, json!({"v":1,"type":"allocate"})).await?;
+    assert_eq!(error_code(&recv(&mut a).await?), "already_in_room");
+    let metrics = server.metrics();
+    assert!(metrics.errors(toss_signal::protocol::ErrorCode::Malformed) >= 2);
+    Ok(())
+}
+
+async fn http_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut out = String::new();
+    tokio::time::timeout(REPLY, tcp.read_to_string(&mut out)).await??;
+    Ok(out)
+}
+
+#[tokio::test]
+async fn healthz_and_metrics_answer_over_http() -> TestResult {
+    let server = server().await?;
+    let health = http_get(server.local_addr(), "/healthz").await?;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let mut c = client(&server).await?;
+    send(&mut c, json!({"v":1,"type":"nope"})).await?;
+    recv(&mut c).await?;
+    let metrics = http_get(server.local_addr(), "/metrics").await?;
+    assert!(metrics.starts_with("HTTP/1.1 200"));
+    assert!(
+        metrics.contains("toss_signal_refusals_total{reason=\"unknown_type\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("toss_signal_connections_open 1"),
+        "{metrics}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn serves_wss_with_a_test_certificate() -> TestResult {
+    let tmp = tempfile_dir()?;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    let cert_path = tmp.join("cert.pem");
+    let key_path = tmp.join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem())?;
+    std::fs::write(&key_path, cert.key_pair.serialize_pem())?;
+    let mut config = Config::new("127.0.0.1:0".parse()?);
+    config.tls = Some(toss_signal::TlsFiles {
+        cert: cert_path,
+        key: key_path,
+    });
+    let server = Server::spawn(config).await?;
+    assert!(server.url().starts_with("wss://"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone())?;
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let url = format!("wss://localhost:{}", server.local_addr().port());
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        url,
+        None,
+        true,
+        Some(tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(
+            tls,
+        ))),
+    )
+    .await?;
+    send(&mut ws, json!({"v":1,"type":"allocate"})).await?;
+    assert_eq!(recv(&mut ws).await?["type"], "allocated");
+    // A plain client cannot talk to the TLS port.
+    let plain =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}", server.local_addr().port()))
+            .await;
+    assert!(plain.is_err());
+    std::fs::remove_dir_all(tmp)?;
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!(
+        "toss-signal-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[tokio::test]
+async fn the_binary_listens_where_told_and_reports_its_url() -> TestResult {
+    use tokio::io::AsyncBufReadExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_toss-signal"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(REPLY, lines.next_line())
+        .await??
+        .ok_or("no line")?;
+    assert_eq!(
+        line,
+        format!("toss-signal listening on ws://127.0.0.1:{port}")
+    );
+    let health = http_get(format!("127.0.0.1:{port}").parse()?, "/healthz").await?;
+    assert!(health.starts_with("HTTP/1.1 200"));
+    child.kill().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_busy_port_with_a_sentence() -> TestResult {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = busy.local_addr()?;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_toss-signal"))
+        .args(["--listen", &addr.to_string()])
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    Ok(())
+}
