@@ -54,7 +54,7 @@ pub(crate) struct Common {
     #[arg(long, conflicts_with = "ice_servers")]
     no_ice_servers: bool,
     /// Connect over this machine's loopback interface only (both ends on one computer).
-    #[arg(long, env = "TOSS_LOOPBACK")]
+    #[arg(long, env = "TOSS_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new())]
     loopback: bool,
     /// The name the other side sees (default: this computer's name).
     #[arg(long, env = "TOSS_DEVICE_NAME")]
