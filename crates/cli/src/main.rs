@@ -35,7 +35,10 @@ fn run() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async_main(args))
+    let result = runtime.block_on(async_main(args));
+    // Do not wait for a terminal read that nobody will answer any more.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
 }
 
 async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
@@ -73,20 +76,24 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut interrupted = false;
+    // The accept prompt runs beside the event loop so that Ctrl-C still cancels while the
+    // user is being asked.
+    let (answer_tx, mut answers) = tokio::sync::mpsc::channel::<Decision>(1);
     loop {
         tokio::select! {
             event = rx.recv() => {
                 let Some(event) = event else { break };
                 out.event(&event);
-                if let Event::Offer { .. } = event {
-                    if !auto_accept {
-                        let decision = ask_accept().await;
-                        transfer.decide(decision);
-                    }
+                if matches!(event, Event::Offer { .. }) && !auto_accept {
+                    let answer_tx = answer_tx.clone();
+                    tokio::spawn(async move { answer_tx.send(ask_accept().await).await });
                 }
             }
+            Some(decision) = answers.recv() => transfer.decide(decision),
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
+                // End the line the terminal's "^C" was echoed on.
+                eprintln!();
                 transfer.cancel();
             }
         }

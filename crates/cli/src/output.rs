@@ -47,7 +47,7 @@ impl Output {
             Event::PeerConnected { verification } => {
                 eprintln!("Peer found. Check that both screens show: {verification}");
             }
-            Event::Connected => eprintln!("Connected directly."),
+            Event::Connected => eprintln!("Connected."),
             Event::Offer {
                 device,
                 files,
