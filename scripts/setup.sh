@@ -10,8 +10,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages: a C compiler for ring and blake3, pkg-config, and the tools the scripts use.
-apt_packages=(build-essential pkg-config curl time)
+# Debian packages: a C compiler for ring and blake3, pkg-config, the tools the scripts use,
+# the WebKitGTK stack the desktop app builds against, and what its end-to-end tests run:
+# WebKitWebDriver, Xvfb, and ImageMagick's `import` for screenshots.
+apt_packages=(build-essential pkg-config curl time libssl-dev
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+  webkit2gtk-driver xvfb imagemagick xdotool)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -30,6 +34,10 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   say "installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  say "installing tauri-driver"
+  cargo install tauri-driver --locked --version '^2'
 fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   say "installing rustfmt and clippy"

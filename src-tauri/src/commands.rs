@@ -1,0 +1,342 @@
+//! Tauri commands: each maps one user action to a `toss-core` call. Transfer events stream
+//! to the UI through a `tauri::ipc::Channel`; the end of a transfer is also emitted as a
+//! `transfer-ended` event, recorded in the history and announced by a notification.
+//!
+//! No transfer logic lives here.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Emitter, Manager, State};
+use tauri_plugin_opener::OpenerExt;
+use toss_core::{Code, Decision, Event, Events, Transfer};
+
+use crate::error::AppError;
+use crate::history::{self, Recent};
+use crate::notify::notify;
+use crate::settings::Settings;
+use crate::signal::LocalSignal;
+
+/// Everything the commands share, managed by Tauri.
+pub(crate) struct AppState {
+    /// Current settings (validated).
+    pub(crate) settings: Mutex<Settings>,
+    /// Where settings are saved.
+    pub(crate) settings_path: PathBuf,
+    /// Why the saved settings could not be used, shown once by the UI.
+    pub(crate) settings_warning: Mutex<Option<String>>,
+    /// Where the history is kept.
+    pub(crate) history_path: PathBuf,
+    /// The in-process signaling server, when no other is reachable.
+    pub(crate) signal: LocalSignal,
+    /// Running transfers by id; a finished one removes itself.
+    pub(crate) transfers: Mutex<HashMap<u64, Transfer>>,
+    /// Next transfer id.
+    pub(crate) next_id: AtomicU64,
+    /// Files given on the command line ("Open with").
+    pub(crate) initial_paths: Mutex<Vec<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these short locks cannot leave the data half-written.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Answer of [`check_code`].
+#[derive(Debug, Serialize)]
+pub(crate) struct CodeCheck {
+    ok: bool,
+    message: Option<String>,
+}
+
+/// Checks a code's format as the user types.
+#[tauri::command]
+pub(crate) fn check_code(code: String) -> CodeCheck {
+    if code.trim().is_empty() {
+        return CodeCheck {
+            ok: false,
+            message: None,
+        };
+    }
+    match code.parse::<Code>() {
+        Ok(_) => CodeCheck {
+            ok: true,
+            message: None,
+        },
+        Err(e) => CodeCheck {
+            ok: false,
+            message: Some(capitalize(&e.to_string())),
+        },
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => {
+            f.to_uppercase().chain(c).collect::<String>() + if s.ends_with('.') { "" } else { "." }
+        }
+        None => String::new(),
+    }
+}
+
+/// Starts sending `paths`; events arrive on `on_event`.
+#[tauri::command]
+pub(crate) async fn start_send(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    if paths.is_empty() {
+        return Err(AppError::Io(
+            "Choose at least one file or folder to send.".into(),
+        ));
+    }
+    let settings = lock(&state.settings).clone();
+    let url = state.signal.url_for(&settings.signal_url).await;
+    let (events, rx) = Events::channel();
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let name = describe(&paths);
+    let transfer = toss_core::start_send(settings.to_config(&url), paths, events);
+    Ok(track(
+        &app,
+        &state,
+        transfer,
+        rx,
+        on_event,
+        Direction::Send(name),
+    ))
+}
+
+/// Starts receiving with `code` into the download folder; events arrive on `on_event`.
+#[tauri::command]
+pub(crate) async fn start_receive(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    code: String,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    let code: Code = code
+        .parse()
+        .map_err(|e: toss_core::CodeError| AppError::Core(e.into()))?;
+    let settings = lock(&state.settings).clone();
+    let url = state.signal.url_for(&settings.signal_url).await;
+    let (events, rx) = Events::channel();
+    let out_dir = PathBuf::from(&settings.download_dir);
+    let transfer = toss_core::start_receive(settings.to_config(&url), code, out_dir, events);
+    Ok(track(
+        &app,
+        &state,
+        transfer,
+        rx,
+        on_event,
+        Direction::Receive,
+    ))
+}
+
+enum Direction {
+    /// Sending; the name of what is sent.
+    Send(String),
+    Receive,
+}
+
+fn describe(paths: &[PathBuf]) -> String {
+    let first = paths
+        .first()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match paths.len() {
+        0 | 1 => first,
+        n => format!("{first} and {} more", n - 1),
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Registers the transfer and forwards its events to the UI until it ends.
+fn track(
+    app: &AppHandle,
+    state: &AppState,
+    transfer: Transfer,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    channel: Channel<Event>,
+    direction: Direction,
+) -> u64 {
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    lock(&state.transfers).insert(id, transfer);
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let (dir, mut name) = match direction {
+            Direction::Send(name) => ("send", name),
+            Direction::Receive => ("receive", String::new()),
+        };
+        let (mut peer, mut files, mut size) = (String::new(), 0usize, 0u64);
+        while let Some(event) = rx.recv().await {
+            let ended = match &event {
+                Event::Offer {
+                    device,
+                    files: offered,
+                    total_bytes,
+                } => {
+                    peer = device.clone();
+                    files = offered.len();
+                    size = *total_bytes;
+                    name = offered
+                        .first()
+                        .map(|f| f.path.split('/').next().unwrap_or_default().to_owned())
+                        .unwrap_or_default();
+                    let focused = app
+                        .get_webview_window("main")
+                        .and_then(|w| w.is_focused().ok())
+                        .unwrap_or(false);
+                    if !focused {
+                        notify(
+                            "Incoming files",
+                            &format!(
+                                "{device} wants to send you {} file{}.",
+                                offered.len(),
+                                if offered.len() == 1 { "" } else { "s" }
+                            ),
+                        );
+                    }
+                    None
+                }
+                Event::Progress(p) => {
+                    size = p.total;
+                    None
+                }
+                Event::Done {
+                    files: n, bytes, ..
+                } => {
+                    files = *n;
+                    size = *bytes;
+                    let verb = if dir == "send" { "Sent" } else { "Received" };
+                    notify("Transfer complete", &format!("{verb} {name}."));
+                    Some("ok")
+                }
+                Event::Error { kind, message } => {
+                    notify("Transfer failed", message);
+                    Some(match kind.as_str() {
+                        "cancelled" => "cancelled",
+                        "declined" => "declined",
+                        _ => "failed",
+                    })
+                }
+                _ => None,
+            };
+            let _ = channel.send(event);
+            if let Some(result) = ended {
+                let state = app.state::<AppState>();
+                history::record(
+                    &state.history_path,
+                    Recent {
+                        name: name.clone(),
+                        files,
+                        size,
+                        direction: dir.into(),
+                        peer: peer.clone(),
+                        when: now_secs(),
+                        result: result.into(),
+                    },
+                );
+                let _ = app.emit(
+                    "transfer-ended",
+                    serde_json::json!({ "id": id, "result": result }),
+                );
+            }
+        }
+        let state = app.state::<AppState>();
+        let transfer = lock(&state.transfers).remove(&id);
+        if let Some(t) = transfer {
+            let _ = t.wait().await;
+        }
+    });
+    id
+}
+
+/// Accepts or declines the offer of transfer `id`.
+#[tauri::command]
+pub(crate) fn decide(state: State<'_, AppState>, id: u64, accept: bool) -> Result<(), AppError> {
+    let mut transfers = lock(&state.transfers);
+    let t = transfers.get_mut(&id).ok_or(AppError::NoSuchTransfer)?;
+    t.decide(if accept {
+        Decision::Accept
+    } else {
+        Decision::Decline
+    });
+    Ok(())
+}
+
+/// Cancels transfer `id` (either side).
+#[tauri::command]
+pub(crate) fn cancel(state: State<'_, AppState>, id: u64) -> Result<(), AppError> {
+    lock(&state.transfers)
+        .get(&id)
+        .ok_or(AppError::NoSuchTransfer)?
+        .cancel();
+    Ok(())
+}
+
+/// The current settings, and why the saved ones were not used (once).
+#[tauri::command]
+pub(crate) fn get_settings(state: State<'_, AppState>) -> Settings {
+    lock(&state.settings).clone()
+}
+
+/// A sentence about damaged settings, given once.
+#[tauri::command]
+pub(crate) fn settings_warning(state: State<'_, AppState>) -> Option<String> {
+    lock(&state.settings_warning).take()
+}
+
+/// Validates and saves settings; returns what was saved.
+#[tauri::command]
+pub(crate) fn save_settings(
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<Settings, AppError> {
+    let saved = settings.save(&state.settings_path)?;
+    *lock(&state.settings) = saved.clone();
+    Ok(saved)
+}
+
+/// Recent transfers, newest first.
+#[tauri::command]
+pub(crate) fn recent(state: State<'_, AppState>) -> Vec<Recent> {
+    history::load(&state.history_path)
+}
+
+/// An SVG QR code of `text` (the code the sender shows).
+#[tauri::command]
+pub(crate) fn qr_svg(text: String) -> Result<String, AppError> {
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| AppError::Io(e.to_string()))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
+/// Opens the folder where files were saved.
+#[tauri::command]
+pub(crate) fn show_in_folder(app: AppHandle, path: String) -> Result<(), AppError> {
+    app.opener()
+        .open_path(path, None::<&str>)
+        .map_err(|e| AppError::Io(format!("Could not open the folder: {e}")))
+}
+
+/// Files passed on the command line, given once.
+#[tauri::command]
+pub(crate) fn initial_paths(state: State<'_, AppState>) -> Vec<String> {
+    std::mem::take(&mut *lock(&state.initial_paths))
+}

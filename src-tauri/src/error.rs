@@ -1,0 +1,27 @@
+//! The shell's one error type; it serializes to its message so the UI can show it as text.
+
+use serde::Serialize;
+
+/// What a command can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum AppError {
+    /// Settings that do not validate.
+    #[error("{0}")]
+    Settings(String),
+    /// The core refused (bad code, bad paths...).
+    #[error("{0}")]
+    Core(#[from] toss_core::Error),
+    /// A file could not be read or written.
+    #[error("{0}")]
+    Io(String),
+    /// No transfer has that id (it ended already).
+    #[error("That transfer has already ended.")]
+    NoSuchTransfer,
+}
+
+impl Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}

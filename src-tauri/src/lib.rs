@@ -1,0 +1,77 @@
+//! `toss-desktop`: the Tauri 2 shell. It loads settings, wires commands (`commands`) to
+//! `toss-core`, runs the built-in signaling server when needed (`signal`), and hosts the
+//! plain HTML UI in `ui/`.
+//!
+//! Thin by design: no transfer logic here; the UI only talks to the commands.
+
+mod commands;
+mod error;
+mod history;
+mod notify;
+mod settings;
+mod signal;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use commands::AppState;
+use settings::{settings_path, Settings};
+
+/// Paths given on the command line (what a file manager's "Open with" passes).
+fn paths_from_args() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(|a| {
+            std::fs::canonicalize(&a)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(a)
+        })
+        .collect()
+}
+
+/// Starts the app and runs until its window closes.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOSS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let path = settings_path();
+    let (settings, warning) = Settings::load(&path);
+    let state = AppState {
+        settings: Mutex::new(settings),
+        settings_path: path,
+        settings_warning: Mutex::new(warning),
+        history_path: history::history_path(),
+        signal: signal::LocalSignal::default(),
+        transfers: Mutex::new(Default::default()),
+        next_id: AtomicU64::new(1),
+        initial_paths: Mutex::new(paths_from_args()),
+    };
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::check_code,
+            commands::start_send,
+            commands::start_receive,
+            commands::decide,
+            commands::cancel,
+            commands::get_settings,
+            commands::settings_warning,
+            commands::save_settings,
+            commands::recent,
+            commands::qr_svg,
+            commands::show_in_folder,
+            commands::initial_paths,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("toss-desktop: could not start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,207 @@
+//! The app's settings: download folder, signaling server, ICE servers, device name. Kept as
+//! JSON in the user's config folder; validated on load and on save. A damaged file never
+//! stops the app: the defaults are used and the user is told why.
+//!
+//! Shell layer: turns settings into a `toss_core::Config`; knows nothing of transfers.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toss_core::{Config, IceServer};
+
+use crate::error::AppError;
+
+/// What the user can change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Settings {
+    /// The name the other side sees.
+    pub(crate) device_name: String,
+    /// Where received files go.
+    pub(crate) download_dir: String,
+    /// `ws://` or `wss://` URL of the signaling server.
+    pub(crate) signal_url: String,
+    /// STUN and TURN servers.
+    pub(crate) ice_servers: Vec<IceServer>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            device_name: toss_core::config::device_name(),
+            download_dir: toss_core::config::default_download_dir()
+                .to_string_lossy()
+                .into_owned(),
+            signal_url: toss_core::defaults::SIGNAL_URL.to_owned(),
+            ice_servers: toss_core::config::default_ice_servers(),
+        }
+    }
+}
+
+/// Where the settings file lives: `$XDG_CONFIG_HOME/toss/settings.json` on Linux.
+pub(crate) fn settings_path() -> PathBuf {
+    config_dir().join("settings.json")
+}
+
+/// The app's config folder.
+pub(crate) fn config_dir() -> PathBuf {
+    directories::ProjectDirs::from("org", "toss", "toss")
+        .map(|d| d.config_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".toss"))
+}
+
+impl Settings {
+    /// Checks every field; returns a sentence about the first problem.
+    ///
+    /// # Errors
+    /// [`AppError::Settings`] naming the field and what is wrong with it.
+    pub(crate) fn validate(mut self) -> Result<Self, AppError> {
+        let bad = |msg: String| Err(AppError::Settings(msg));
+        self.device_name = self.device_name.trim().to_owned();
+        if self.device_name.is_empty() || self.device_name.chars().count() > 64 {
+            return bad("The device name must be 1 to 64 characters long.".into());
+        }
+        if self.device_name.chars().any(char::is_control) {
+            return bad("The device name cannot contain control characters.".into());
+        }
+        self.signal_url = self.signal_url.trim().to_owned();
+        if !(self.signal_url.starts_with("ws://") || self.signal_url.starts_with("wss://"))
+            || self.signal_url.len() < 8
+        {
+            return bad("The signaling server must be a ws:// or wss:// address.".into());
+        }
+        self.download_dir = self.download_dir.trim().to_owned();
+        if !Path::new(&self.download_dir).is_absolute() {
+            return bad(
+                "The download folder must be a full path, like /home/you/Downloads.".into(),
+            );
+        }
+        self.ice_servers
+            .retain(|s| !s.urls.iter().all(|u| u.trim().is_empty()));
+        for server in &mut self.ice_servers {
+            server.urls = server.urls.iter().map(|u| u.trim().to_owned()).collect();
+            for url in &server.urls {
+                let turn = url.starts_with("turn:") || url.starts_with("turns:");
+                if !(turn || url.starts_with("stun:") || url.starts_with("stuns:")) {
+                    return bad(format!(
+                        "\"{url}\" is not an ICE server: use stun:host:port or turn:host:port."
+                    ));
+                }
+                if turn && (server.username.is_empty() || server.credential.is_empty()) {
+                    return bad(format!(
+                        "The TURN server {url} needs a user name and a password."
+                    ));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Loads the settings file. Returns the defaults and a sentence for the user when it is
+    /// missing (no sentence), unreadable or invalid (a sentence).
+    pub(crate) fn load(path: &Path) -> (Settings, Option<String>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None)
+            }
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(format!(
+                        "Could not read the settings ({e}); using the defaults."
+                    )),
+                )
+            }
+        };
+        let parsed = serde_json::from_str::<Settings>(&text)
+            .map_err(|e| AppError::Settings(format!("the file is damaged ({e})")))
+            .and_then(Settings::validate);
+        match parsed {
+            Ok(s) => (s, None),
+            Err(e) => (
+                Settings::default(),
+                Some(format!(
+                    "The settings could not be used: {e} The defaults are in use until you save."
+                )),
+            ),
+        }
+    }
+
+    /// Validates and writes atomically (temp file, then rename).
+    ///
+    /// # Errors
+    /// Validation errors, or the file cannot be written.
+    pub(crate) fn save(self, path: &Path) -> Result<Settings, AppError> {
+        let valid = self.validate()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AppError::Io(format!("{}: {e}", dir.display())))?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(&valid).map_err(|e| AppError::Io(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(|e| AppError::Io(format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| AppError::Io(format!("{}: {e}", path.display())))?;
+        Ok(valid)
+    }
+
+    /// The core configuration for these settings. `TOSS_LOOPBACK` (for running both ends
+    /// on one machine) keeps the connection on loopback and drops the ICE servers.
+    pub(crate) fn to_config(&self, signal_url: &str) -> Config {
+        let loopback = std::env::var("TOSS_LOOPBACK")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        Config {
+            signal_url: signal_url.to_owned(),
+            ice_servers: if loopback {
+                Vec::new()
+            } else {
+                self.ice_servers.clone()
+            },
+            loopback_only: loopback,
+            device_name: self.device_name.clone(),
+            ..Config::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("toss/settings.json");
+        let saved = Settings::default().save(&path).expect("saves");
+        assert_eq!(Settings::load(&path), (saved, None));
+    }
+
+    #[test]
+    fn a_damaged_file_keeps_the_defaults_and_says_why() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("settings.json");
+        std::fs::write(&path, "{ not json").expect("write");
+        let (s, msg) = Settings::load(&path);
+        assert_eq!(s, Settings::default());
+        assert!(msg.expect("a message").contains("damaged"));
+        std::fs::write(&path, r#"{"signal_url":"http://x"}"#).expect("write");
+        let (s, msg) = Settings::load(&path);
+        assert_eq!(s, Settings::default());
+        assert!(msg.expect("a message").contains("ws://"));
+    }
+
+    #[test]
+    fn turn_needs_credentials() {
+        let s = Settings {
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:127.0.0.1:3478".into()],
+                username: String::new(),
+                credential: String::new(),
+            }],
+            ..Settings::default()
+        };
+        let err = s.validate().expect_err("invalid");
+        assert!(err.to_string().contains("needs a user name and a password"));
+    }
+}

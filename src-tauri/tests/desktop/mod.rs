@@ -1,0 +1,468 @@
+//! Test harness for the desktop app: a private Xvfb display, tauri-driver (which starts
+//! WebKitWebDriver and the app), a WebDriver client, and "the other computer": a real
+//! `toss-signal` process and the `toss` CLI. Each test gets its own display, ports, config
+//! and download folders; everything is stopped on drop.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Interval between polls of the UI.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Longest wait for a helper process to come up.
+const STARTUP: Duration = Duration::from_secs(30);
+
+fn bin(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_toss-desktop")).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run cargo build --workspace --bins",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> Res<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ n as u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Res<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            return Err("process did not exit in time".into());
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Kills a process and its whole process group.
+fn kill_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.wait();
+}
+
+/// The other computer: a signaling server and the `toss` CLI.
+pub struct Other {
+    pub tmp: tempfile::TempDir,
+    signal: Child,
+    pub url: String,
+}
+
+impl Other {
+    pub fn start() -> Res<Self> {
+        let mut signal = Command::new(bin("toss-signal"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(signal.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
+        let url = line.trim().rsplit(' ').next().ok_or("no url")?.to_owned();
+        Ok(Self {
+            tmp: tempfile::tempdir()?,
+            signal,
+            url,
+        })
+    }
+
+    pub fn toss(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("toss"));
+        cmd.args(args)
+            .env("TOSS_SIGNAL", &self.url)
+            .env("TOSS_LOOPBACK", "1")
+            .env("TOSS_DEVICE_NAME", "cli-sender")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Starts `toss send --json FILE` and returns it with its code.
+    pub fn send_json(&self, file: &Path) -> Res<(Child, String)> {
+        let mut child = self
+            .toss(&["send", "--json", &file.to_string_lossy()])
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
+        let event: serde_json::Value = serde_json::from_str(&line)?;
+        let code = event["code"].as_str().ok_or("no code event")?.to_owned();
+        Ok((child, code))
+    }
+}
+
+impl Drop for Other {
+    fn drop(&mut self) {
+        let _ = self.signal.kill();
+        let _ = self.signal.wait();
+    }
+}
+
+/// The app under test, on its own display.
+pub struct Desktop {
+    pub client: Client,
+    xvfb: Child,
+    driver: Child,
+    home: PathBuf,
+    /// Keeps the temp home alive for the first launch; a relaunch reuses the folder.
+    _home_guard: Option<tempfile::TempDir>,
+    pub display: String,
+}
+
+fn wait_port(port: u16) -> Res<()> {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > STARTUP {
+            return Err(format!("nothing listens on port {port}").into());
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}
+
+impl Desktop {
+    /// Launches the app with fresh settings that point at `other`'s server.
+    pub async fn launch(other: &Other, args: &[&str]) -> Res<Self> {
+        let guard = tempfile::tempdir()?;
+        let home = guard.path().to_path_buf();
+        std::fs::create_dir_all(home.join("config/toss"))?;
+        std::fs::create_dir_all(home.join("downloads"))?;
+        let settings = json!({
+            "device_name": "Test desktop",
+            "download_dir": home.join("downloads"),
+            "signal_url": other.url,
+            "ice_servers": [],
+        });
+        std::fs::write(home.join("config/toss/settings.json"), settings.to_string())?;
+        let mut app = Self::start(home, args).await?;
+        app._home_guard = Some(guard);
+        Ok(app)
+    }
+
+    /// Launches the app again on the home folder of an earlier run (a restart).
+    pub async fn relaunch(home: tempfile::TempDir) -> Res<Self> {
+        let mut app = Self::start(home.path().to_path_buf(), &[]).await?;
+        app._home_guard = Some(home);
+        Ok(app)
+    }
+
+    async fn start(home: PathBuf, args: &[&str]) -> Res<Self> {
+        // Xvfb picks a free display itself and writes its number to stdout (-displayfd),
+        // so parallel tests never race for one.
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let mut number = String::new();
+        BufReader::new(xvfb.stdout.take().ok_or("stdout")?).read_line(&mut number)?;
+        let display = format!(":{}", number.trim());
+        if number.trim().is_empty() {
+            kill_group(&mut xvfb);
+            return Err("Xvfb did not start".into());
+        }
+        let port = free_port()?;
+        let native = free_port()?;
+        let driver = Command::new(bin_tauri_driver()?)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("TOSS_LOOPBACK", "1")
+            // No session bus: notifications fail fast instead of starting a bus that
+            // outlives the test; no accessibility bus either.
+            .env("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+            .env("NO_AT_BRIDGE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let mut this_driver = driver;
+        if let Err(e) = wait_port(port) {
+            kill_group(&mut this_driver);
+            kill_group(&mut xvfb);
+            return Err(e);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_toss-desktop"), "args": args }),
+        );
+        // tauri-driver answers before WebKitWebDriver behind it is ready: retry the session.
+        let mut client = None;
+        let mut last = String::new();
+        let start = Instant::now();
+        while client.is_none() && start.elapsed() < STARTUP {
+            let url = format!("http://127.0.0.1:{port}");
+            let mut builder = ClientBuilder::native();
+            builder.capabilities(caps.clone());
+            match tokio::time::timeout(STARTUP, builder.connect(&url)).await {
+                Ok(Ok(c)) => client = Some(c),
+                Ok(Err(e)) => {
+                    last = e.to_string();
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(_) => {
+                    last = "no answer".into();
+                }
+            }
+        }
+        let Some(client) = client else {
+            kill_group(&mut this_driver);
+            kill_group(&mut xvfb);
+            return Err(format!("WebDriver session failed: {last}").into());
+        };
+        let app = Self {
+            client,
+            xvfb,
+            driver: this_driver,
+            home,
+            _home_guard: None,
+            display,
+        };
+        app.wait_displayed("#screen-home, #screen-sending", STARTUP)
+            .await?;
+        Ok(app)
+    }
+
+    pub fn home_dir(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn download_dir(&self) -> PathBuf {
+        self.home.join("downloads")
+    }
+
+    async fn find(&self, css: &str) -> Res<Option<fantoccini::elements::Element>> {
+        Ok(self
+            .client
+            .find_all(Locator::Css(css))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    pub async fn displayed(&self, css: &str) -> Res<bool> {
+        match self.find(css).await? {
+            Some(e) => Ok(e.is_displayed().await?),
+            None => Ok(false),
+        }
+    }
+
+    /// Polls `probe` until it yields a value or `limit` passes. The UI re-renders while
+    /// it is polled, so an element can go stale between finding and reading it: such
+    /// errors mean "not yet", not failure.
+    async fn poll<T, F, Fut>(&self, what: &str, limit: Duration, mut probe: F) -> Res<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Res<Option<T>>>,
+    {
+        let start = Instant::now();
+        let mut last_error = None;
+        loop {
+            // One WebDriver round trip never takes seconds; a hung one must not hang the test.
+            match tokio::time::timeout(Duration::from_secs(10), probe()).await {
+                Ok(Ok(Some(v))) => return Ok(v),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => last_error = Some(e.to_string()),
+                Err(_) => last_error = Some("a WebDriver call hung".into()),
+            }
+            if start.elapsed() > limit {
+                return Err(format!(
+                    "{what}; last WebDriver error: {last_error:?}; error shown: {:?}",
+                    self.error_text().await
+                )
+                .into());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub async fn wait_displayed(&self, css: &str, limit: Duration) -> Res<()> {
+        self.poll(&format!("{css} never appeared"), limit, || async {
+            for e in self.client.find_all(Locator::Css(css)).await? {
+                if e.is_displayed().await? {
+                    return Ok(Some(()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    pub async fn wait_hidden(&self, css: &str, limit: Duration) -> Res<()> {
+        self.poll(&format!("{css} stayed visible"), limit, || async {
+            Ok((!self.displayed(css).await?).then_some(()))
+        })
+        .await
+    }
+
+    async fn error_text(&self) -> Option<String> {
+        let e = self.find("#error-message").await.ok()??;
+        if e.is_displayed().await.ok()? {
+            e.text().await.ok()
+        } else {
+            None
+        }
+    }
+
+    /// The text of `css` once it is displayed and not empty.
+    pub async fn text_when_present(&self, css: &str, limit: Duration) -> Res<String> {
+        self.poll(&format!("{css} never showed text"), limit, || async {
+            if let Some(e) = self.find(css).await? {
+                if e.is_displayed().await? {
+                    let text = e.text().await?;
+                    if !text.trim().is_empty() {
+                        return Ok(Some(text.trim().to_owned()));
+                    }
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    pub async fn click_when_enabled(&self, css: &str, limit: Duration) -> Res<()> {
+        self.poll(&format!("{css} never became clickable"), limit, || async {
+            if let Some(e) = self.find(css).await? {
+                if e.is_displayed().await? && e.is_enabled().await? {
+                    e.click().await?;
+                    return Ok(Some(()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) -> Res<()> {
+        self.wait_displayed(css, STARTUP).await?;
+        let e = self.find(css).await?.ok_or("no element")?;
+        e.click().await?;
+        e.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn replace_text(&self, css: &str, text: &str) -> Res<()> {
+        self.wait_displayed(css, STARTUP).await?;
+        let e = self.find(css).await?.ok_or("no element")?;
+        e.clear().await?;
+        e.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn value_of(&self, css: &str) -> Res<String> {
+        self.wait_displayed(css, STARTUP).await?;
+        let e = self.find(css).await?.ok_or("no element")?;
+        Ok(e.prop("value").await?.unwrap_or_default())
+    }
+
+    /// Saves a screenshot of the whole display (window decorations and all).
+    pub fn screenshot(&self, path: &Path) -> Res<()> {
+        let status = Command::new("import")
+            .args([
+                "-display",
+                &self.display,
+                "-window",
+                "root",
+                &path.to_string_lossy(),
+            ])
+            .status()?;
+        if !status.success() {
+            return Err("import failed".into());
+        }
+        Ok(())
+    }
+
+    pub async fn close(self) -> TestResult {
+        self.close_keeping_home().await.map(drop)
+    }
+
+    /// Quits the app and hands back its home folder, for a restart.
+    pub async fn close_keeping_home(mut self) -> Res<Option<tempfile::TempDir>> {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
+        kill_group(&mut self.driver);
+        kill_group(&mut self.xvfb);
+        Ok(self._home_guard.take())
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        kill_group(&mut self.driver);
+        kill_group(&mut self.xvfb);
+    }
+}
+
+fn bin_tauri_driver() -> Res<PathBuf> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    for candidate in [
+        format!("{home}/.cargo/bin/tauri-driver"),
+        "/usr/local/bin/tauri-driver".into(),
+    ] {
+        if Path::new(&candidate).exists() {
+            return Ok(candidate.into());
+        }
+    }
+    Err("tauri-driver is not installed: run make setup".into())
+}

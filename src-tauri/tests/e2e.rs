@@ -1,0 +1,136 @@
+//! End-to-end tests of the real desktop app: the `toss-desktop` binary in a real WebKitGTK
+//! webview under Xvfb, driven through WebDriver (tauri-driver + WebKitWebDriver), with the
+//! `toss` CLI and a real `toss-signal` process as the other computer. Everything stays on
+//! loopback (`TOSS_LOOPBACK`), and every wait is bounded.
+
+mod desktop;
+
+use std::time::Duration;
+
+use desktop::{Desktop, Other, TestResult};
+
+/// Longest wait for anything the UI should show.
+const UI: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn app_started_with_files_sends_them_to_toss_receive() -> TestResult {
+    let other = Other::start()?;
+    let file = other.tmp.path().join("launch args.bin");
+    let data = desktop::random_bytes(2 * 1024 * 1024 + 3);
+    std::fs::write(&file, &data)?;
+    let app = Desktop::launch(&other, &[file.to_string_lossy().as_ref()]).await?;
+    let code = app.text_when_present("#send-code", UI).await?;
+    assert!(
+        code.parse::<toss_core::Code>().is_ok(),
+        "a code is shown: {code:?}"
+    );
+    let out = other.tmp.path().join("received");
+    let recv = other
+        .toss(&[
+            "receive",
+            "--json",
+            "--yes",
+            "--out",
+            &out.to_string_lossy(),
+            &code,
+        ])
+        .output()?;
+    assert!(
+        recv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recv.stderr)
+    );
+    assert_eq!(std::fs::read(out.join("launch args.bin"))?, data);
+    let title = app.text_when_present("#done-title", UI).await?;
+    assert!(title.starts_with("Sent"), "{title}");
+    app.close().await
+}
+
+#[tokio::test]
+async fn toss_send_to_the_app_after_typing_the_code_and_accepting() -> TestResult {
+    let other = Other::start()?;
+    let file = other.tmp.path().join("holiday.jpg");
+    let data = desktop::random_bytes(1024 * 1024);
+    std::fs::write(&file, &data)?;
+    let (mut sender, code) = other.send_json(&file)?;
+    let app = Desktop::launch(&other, &[]).await?;
+    app.type_into("#code-input", &code).await?;
+    app.click_when_enabled("#receive-button", UI).await?;
+    let device = app.text_when_present("#offer-device", UI).await?;
+    assert!(device.contains("cli-sender"), "{device}");
+    let summary = app.text_when_present("#offer-summary", UI).await?;
+    assert!(summary.contains("1 file"), "{summary}");
+    app.click_when_enabled("#accept-button", UI).await?;
+    let title = app.text_when_present("#done-title", UI).await?;
+    assert!(title.starts_with("Received"), "{title}");
+    assert!(
+        app.displayed("#show-in-folder").await?,
+        "Show in folder is offered"
+    );
+    assert_eq!(std::fs::read(app.download_dir().join("holiday.jpg"))?, data);
+    assert!(desktop::wait_exit(&mut sender, UI)?.success());
+    app.close().await
+}
+
+#[tokio::test]
+async fn a_wrong_code_says_so() -> TestResult {
+    let other = Other::start()?;
+    let file = other.tmp.path().join("secret.txt");
+    std::fs::write(&file, b"secret")?;
+    let (mut sender, code) = other.send_json(&file)?;
+    let nameplate = code.split('-').next().unwrap_or_default();
+    let wrong = if code.ends_with("-acid-acid") {
+        format!("{nameplate}-acorn-acorn")
+    } else {
+        format!("{nameplate}-acid-acid")
+    };
+    let app = Desktop::launch(&other, &[]).await?;
+    app.type_into("#code-input", &wrong).await?;
+    app.click_when_enabled("#receive-button", UI).await?;
+    assert_eq!(
+        app.text_when_present("#error-title", UI).await?,
+        "Wrong code"
+    );
+    let message = app.text_when_present("#error-message", UI).await?;
+    assert!(message.to_lowercase().contains("wrong code"), "{message}");
+    assert!(!desktop::wait_exit(&mut sender, UI)?.success());
+    assert!(desktop::files_in(&app.download_dir()).is_empty());
+    app.close().await
+}
+
+#[tokio::test]
+async fn declining_leaves_nothing_on_disk() -> TestResult {
+    let other = Other::start()?;
+    let file = other.tmp.path().join("unwanted.zip");
+    std::fs::write(&file, b"zip")?;
+    let (mut sender, code) = other.send_json(&file)?;
+    let app = Desktop::launch(&other, &[]).await?;
+    app.type_into("#code-input", &code).await?;
+    app.click_when_enabled("#receive-button", UI).await?;
+    app.click_when_enabled("#decline-button", UI).await?;
+    let status = desktop::wait_exit(&mut sender, UI)?;
+    assert!(!status.success(), "the sender is told no");
+    assert!(desktop::files_in(&app.download_dir()).is_empty());
+    app.close().await
+}
+
+#[tokio::test]
+async fn settings_survive_a_restart() -> TestResult {
+    let other = Other::start()?;
+    let app = Desktop::launch(&other, &[]).await?;
+    app.click_when_enabled("#settings-button", UI).await?;
+    app.replace_text("#settings-device-name", "Kitchen laptop")
+        .await?;
+    app.click_when_enabled("#settings-save", UI).await?;
+    app.wait_hidden("#screen-settings", UI).await?;
+    let home = app.close_keeping_home().await?.ok_or("home folder")?;
+    let saved = std::fs::read_to_string(home.path().join("config/toss/settings.json"))?;
+    assert!(saved.contains("Kitchen laptop"), "{saved}");
+    let app = Desktop::relaunch(home).await?;
+    app.click_when_enabled("#settings-button", UI).await?;
+    assert_eq!(
+        app.value_of("#settings-device-name").await?,
+        "Kitchen laptop"
+    );
+    app.close().await
+}

@@ -1,0 +1,121 @@
+// api.js: the only module that touches window.__TAURI__ (the app sets withGlobalTauri).
+// Every backend command, dialog and drag-and-drop hook the UI uses is wrapped here, so the
+// rest of the UI deals in plain promises and callbacks. No state and no DOM in this file.
+
+function tauri() {
+  const t = window.__TAURI__;
+  if (!t || !t.core) {
+    throw new Error("Toss must run inside its desktop app; the Tauri bridge is missing.");
+  }
+  return t;
+}
+
+function invoke(command, args) {
+  try {
+    return tauri().core.invoke(command, args);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** A channel whose messages go to `onEvent`; the transfer commands stream on it. */
+function channel(onEvent) {
+  const ch = new (tauri().core.Channel)();
+  ch.onmessage = onEvent;
+  return ch;
+}
+
+/** The sentence to show for a rejected command (commands reject with a string). */
+export function errorMessage(error) {
+  if (typeof error === "string") return error;
+  if (error && typeof error.message === "string") return error.message;
+  return String(error);
+}
+
+/** Checks a code as typed: `{ ok, message }`, message a sentence when not ok. */
+export function checkCode(code) {
+  return invoke("check_code", { code });
+}
+
+/** Starts sending `paths`; events go to `onEvent`. Resolves to the transfer id. */
+export function startSend(paths, onEvent) {
+  return invoke("start_send", { paths, onEvent: channel(onEvent) });
+}
+
+/** Starts receiving with `code`; events go to `onEvent`. Resolves to the transfer id. */
+export function startReceive(code, onEvent) {
+  return invoke("start_receive", { code, onEvent: channel(onEvent) });
+}
+
+/** Answers an offer. */
+export function decide(id, accept) {
+  return invoke("decide", { id, accept });
+}
+
+export function cancel(id) {
+  return invoke("cancel", { id });
+}
+
+export function getSettings() {
+  return invoke("get_settings");
+}
+
+/** Saves and resolves to the stored settings; rejects with a sentence when invalid. */
+export function saveSettings(settings) {
+  return invoke("save_settings", { settings });
+}
+
+/** Past transfers, newest first as the backend keeps them. */
+export function recent() {
+  return invoke("recent");
+}
+
+/** An SVG document (text) drawing `text` as a QR code. */
+export function qrSvg(text) {
+  return invoke("qr_svg", { text });
+}
+
+export function showInFolder(path) {
+  return invoke("show_in_folder", { path });
+}
+
+/** Files given on the command line ("Open with"); empty when none. */
+export function initialPaths() {
+  return invoke("initial_paths");
+}
+
+function asList(picked) {
+  if (picked == null) return [];
+  return Array.isArray(picked) ? picked : [picked];
+}
+
+/** The system file picker; resolves to the chosen paths (empty when dismissed). */
+export async function chooseFiles() {
+  return asList(await tauri().dialog.open({ multiple: true, directory: false }));
+}
+
+/** The system folder picker, several folders allowed; resolves to the chosen paths. */
+export async function chooseFolders() {
+  return asList(await tauri().dialog.open({ multiple: true, directory: true }));
+}
+
+/** Picks one folder, starting at `current`; resolves to its path or null. */
+export async function chooseFolder(current) {
+  const options = { multiple: false, directory: true };
+  if (current) options.defaultPath = current;
+  const picked = asList(await tauri().dialog.open(options));
+  return picked.length ? picked[0] : null;
+}
+
+/**
+ * Calls `handler({ type, paths })` for files dragged over and dropped on the window.
+ * Resolves to a function that stops listening (a no-op when the bridge lacks webviews).
+ */
+export async function onDragDrop(handler) {
+  const webview = tauri().webview;
+  if (!webview || typeof webview.getCurrentWebview !== "function") return () => {};
+  return webview.getCurrentWebview().onDragDropEvent((event) => {
+    const payload = event.payload || {};
+    handler({ type: payload.type, paths: asList(payload.paths) });
+  });
+}

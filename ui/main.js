@@ -1,0 +1,444 @@
+// main.js: the UI's one state object, the actions that change it, and the render that
+// shows the active screen from it. Backend calls go through api.js only; each screen lives
+// in its own module under screens/ and never keeps state of its own beyond its DOM.
+
+import * as api from "./api.js";
+import { icon } from "./dom.js";
+import { applyEvent, createTransfer, offerAmount, statusText } from "./transfer.js";
+import { createHomeScreen } from "./screens/home.js";
+import { createSendingScreen } from "./screens/sending.js";
+import { createReceivingScreen } from "./screens/receiving.js";
+import { createErrorScreen, errorTitle } from "./screens/error.js";
+import { createSettingsScreen } from "./screens/settings.js";
+
+/** Pause after the last keystroke before the code is checked. */
+const CHECK_DELAY_MS = 150;
+/** How often relative times ("5 min ago") are redrawn. */
+const CLOCK_MS = 60000;
+
+const state = {
+  /** "home" | "sending" | "receiving" | "error"; settings shows over it when open. */
+  screen: "home",
+  settingsOpen: false,
+  /** Files are being dragged over the window. */
+  dragOver: false,
+  /** The code field: its text, what check_code said, and whether an answer is pending. */
+  code: { value: "", ok: false, message: null, pending: false },
+  /** Recent transfers; null while loading. */
+  recent: null,
+  /** Clock for relative times, refreshed every minute. */
+  now: Date.now(),
+  /** The running transfer (see transfer.js), or null. */
+  transfer: null,
+  /** What went wrong: { kind, message }. */
+  error: null,
+  settings: { generation: 0, values: null, loading: false, saving: false, error: null },
+};
+
+const quiet = (error) => console.warn(error);
+
+// ---- rendering ------------------------------------------------------------------------
+
+const sections = {};
+const screens = {};
+let active = null;
+let announcer = null;
+let lastAnnounced = "";
+
+function announce(text) {
+  if (!announcer || !text) return;
+  lastAnnounced = text;
+  // Clearing first makes screen readers repeat an identical message.
+  announcer.textContent = "";
+  setTimeout(() => {
+    announcer.textContent = text;
+  }, 50);
+}
+
+/** The sentence that sums up the visible screen, for the live region. */
+function describe() {
+  if (state.settingsOpen) return "";
+  if (state.screen === "error" && state.error) {
+    return `${errorTitle(state.error.kind)}. ${state.error.message}`;
+  }
+  const t = state.transfer;
+  if (!t || (state.screen !== "sending" && state.screen !== "receiving")) return "";
+  switch (t.phase) {
+    case "code":
+      return `Your code is ${t.code}. ${statusText(t)}`;
+    case "paired":
+      return `Check that both screens show: ${t.verification}.`;
+    case "offer":
+      return `${t.device} wants to send ${offerAmount(t)}.`;
+    default:
+      return statusText(t);
+  }
+}
+
+function render() {
+  const next = state.settingsOpen ? "settings" : state.screen;
+  const previous = active;
+  if (next !== previous) {
+    if (previous) {
+      if (screens[previous].hide) screens[previous].hide();
+      sections[previous].hidden = true;
+    }
+    sections[next].hidden = false;
+    if (screens[next].show) screens[next].show(state);
+    active = next;
+  }
+  screens[next].update(state);
+  if (next !== previous && previous !== null) {
+    window.scrollTo(0, 0);
+    const target =
+      previous === "settings" && !state.settingsOpen
+        ? document.getElementById("settings-button")
+        : screens[next].focusTarget && screens[next].focusTarget();
+    if (target && !target.contains(document.activeElement)) target.focus({ preventScroll: true });
+  }
+  const sentence = describe();
+  if (sentence && sentence !== lastAnnounced) announce(sentence);
+}
+
+// ---- transfers ------------------------------------------------------------------------
+
+function isCurrent(t) {
+  return state.transfer === t && !t.abandoned;
+}
+
+/** Runs `fn(id)` once the backend has named the transfer. */
+function withId(t, fn) {
+  if (t.id !== null) fn(t.id);
+  else t.waiting.push(fn);
+}
+
+function fail(kind, message) {
+  state.transfer = null;
+  state.error = { kind: kind ? String(kind) : "other", message: message ? String(message) : "" };
+  state.screen = "error";
+  refreshRecent();
+}
+
+function onEvent(t, event) {
+  if (!isCurrent(t)) return;
+  const outcome = applyEvent(t, event);
+  if (outcome === "ignored") return;
+  if (outcome === "error") {
+    fail(event.kind, event.message);
+  } else if (event.event === "code") {
+    fetchQr(t);
+  } else if (event.event === "done") {
+    refreshRecent();
+  }
+  render();
+}
+
+function fetchQr(t) {
+  const code = t.code;
+  api
+    .qrSvg(code)
+    .then((svg) => {
+      if (!isCurrent(t) || t.code !== code) return;
+      t.qr = `data:image/svg+xml;utf8,${encodeURIComponent(svg)}`;
+      render();
+    })
+    .catch(quiet);
+}
+
+/** Starts a transfer whose backend call is `start(onEvent)`. */
+function launch(t, start, screen) {
+  state.transfer = t;
+  state.error = null;
+  state.screen = screen;
+  render();
+  let started;
+  try {
+    started = start((event) => onEvent(t, event));
+  } catch (error) {
+    started = Promise.reject(error);
+  }
+  started.then(
+    (id) => {
+      t.id = id;
+      const waiting = t.waiting.splice(0);
+      for (const fn of waiting) fn(id);
+    },
+    (error) => {
+      if (!isCurrent(t)) return;
+      fail("other", api.errorMessage(error));
+      render();
+    },
+  );
+}
+
+function startSend(paths) {
+  const list = (paths || []).filter((p) => typeof p === "string" && p !== "");
+  if (!list.length || state.transfer) return;
+  state.dragOver = false;
+  const t = createTransfer("send", { paths: list });
+  launch(t, (handler) => api.startSend(list, handler), "sending");
+}
+
+function startReceive(code) {
+  if (state.transfer) return;
+  state.code = { value: "", ok: false, message: null, pending: false };
+  const t = createTransfer("receive", { code });
+  launch(t, (handler) => api.startReceive(code, handler), "receiving");
+}
+
+/** Leaves the transfer on the user's word; the backend hears about it once it has an id. */
+function abandon(t, tell) {
+  t.abandoned = true;
+  withId(t, (id) => tell(id).catch(quiet));
+  state.transfer = null;
+  state.screen = "home";
+  refreshRecent();
+}
+
+// ---- code field -----------------------------------------------------------------------
+
+let checkTimer = 0;
+let checkSeq = 0;
+
+/** Asks check_code about `value`; resolves to whether it is valid (false when outdated). */
+async function checkCode(value) {
+  const seq = ++checkSeq;
+  let answer;
+  try {
+    answer = await api.checkCode(value.trim());
+  } catch (error) {
+    answer = { ok: false, message: api.errorMessage(error) };
+  }
+  if (seq !== checkSeq || state.code.value !== value) return false;
+  state.code = {
+    value,
+    ok: Boolean(answer && answer.ok),
+    message: (answer && answer.message) || null,
+    pending: false,
+  };
+  render();
+  return state.code.ok;
+}
+
+// ---- settings -------------------------------------------------------------------------
+
+let settingsGeneration = 0;
+
+function openSettings() {
+  if (state.settingsOpen) return;
+  const generation = ++settingsGeneration;
+  state.settingsOpen = true;
+  state.dragOver = false;
+  state.settings = { generation, values: null, loading: true, saving: false, error: null };
+  render();
+  api.getSettings().then(
+    (values) => {
+      if (state.settings.generation !== generation) return;
+      state.settings.values = values;
+      state.settings.loading = false;
+      render();
+    },
+    (error) => {
+      if (state.settings.generation !== generation) return;
+      state.settings.loading = false;
+      state.settings.error = api.errorMessage(error);
+      render();
+    },
+  );
+}
+
+function closeSettings() {
+  if (!state.settingsOpen) return;
+  state.settingsOpen = false;
+  settingsGeneration += 1;
+  render();
+}
+
+// ---- actions the screens call ---------------------------------------------------------
+
+const actions = {
+  announce,
+
+  async chooseFiles() {
+    try {
+      startSend(await api.chooseFiles());
+    } catch (error) {
+      quiet(error);
+    }
+  },
+
+  async chooseFolders() {
+    try {
+      startSend(await api.chooseFolders());
+    } catch (error) {
+      quiet(error);
+    }
+  },
+
+  codeInput(value) {
+    // Until the answer comes the button waits, and the hint keeps saying what it said.
+    state.code = { value, ok: false, message: state.code.message, pending: value.trim() !== "" };
+    clearTimeout(checkTimer);
+    checkSeq += 1; // an answer for older text no longer counts
+    checkTimer = setTimeout(() => checkCode(value), CHECK_DELAY_MS);
+    render();
+  },
+
+  async submitCode() {
+    const value = state.code.value;
+    if (!value.trim() || state.transfer) return;
+    clearTimeout(checkTimer);
+    if (await checkCode(value)) startReceive(value.trim());
+  },
+
+  cancel() {
+    const t = state.transfer;
+    if (!t || t.phase === "done") return;
+    abandon(t, (id) => api.cancel(id));
+    announce("Transfer cancelled.");
+    render();
+  },
+
+  decide(accept) {
+    const t = state.transfer;
+    if (!t || t.phase !== "offer") return;
+    if (accept) {
+      t.phase = "transferring";
+      withId(t, (id) =>
+        api.decide(id, true).catch((error) => {
+          if (!isCurrent(t)) return;
+          fail("other", api.errorMessage(error));
+          render();
+        }),
+      );
+    } else {
+      abandon(t, (id) => api.decide(id, false));
+      announce("You declined the files.");
+    }
+    render();
+  },
+
+  showInFolder() {
+    const t = state.transfer;
+    if (!t || !t.result || !t.result.savedTo) return;
+    api.showInFolder(t.result.savedTo).catch((error) => announce(api.errorMessage(error)));
+  },
+
+  goHome() {
+    if (state.transfer && state.transfer.phase !== "done") return;
+    state.transfer = null;
+    state.error = null;
+    state.screen = "home";
+    refreshRecent();
+    render();
+  },
+
+  openSettings,
+  closeSettings,
+
+  async chooseDownloadDir(current) {
+    try {
+      return await api.chooseFolder(current);
+    } catch (error) {
+      quiet(error);
+      return null;
+    }
+  },
+
+  async saveSettings(values) {
+    if (state.settings.saving) return;
+    const generation = state.settings.generation;
+    state.settings.saving = true;
+    state.settings.error = null;
+    render();
+    try {
+      await api.saveSettings(values);
+      if (state.settings.generation !== generation) return;
+      state.settings.saving = false;
+      closeSettings();
+      announce("Settings saved.");
+    } catch (error) {
+      if (state.settings.generation !== generation) return;
+      state.settings.saving = false;
+      state.settings.error = api.errorMessage(error);
+      render();
+    }
+  },
+};
+
+// ---- start ----------------------------------------------------------------------------
+
+function refreshRecent() {
+  api.recent().then(
+    (list) => {
+      state.recent = Array.isArray(list) ? list : [];
+      render();
+    },
+    (error) => {
+      quiet(error);
+      if (state.recent === null) {
+        state.recent = [];
+        render();
+      }
+    },
+  );
+}
+
+function onDrag({ type, paths }) {
+  const canDrop = active === "home" && !state.transfer;
+  if (type === "enter" || type === "over") {
+    if (canDrop && !state.dragOver) {
+      state.dragOver = true;
+      render();
+    }
+  } else if (type === "leave") {
+    if (state.dragOver) {
+      state.dragOver = false;
+      render();
+    }
+  } else if (type === "drop") {
+    state.dragOver = false;
+    if (canDrop && paths.length) startSend(paths);
+    else render();
+  }
+}
+
+function init() {
+  for (const name of ["home", "sending", "receiving", "error", "settings"]) {
+    sections[name] = document.getElementById(`screen-${name}`);
+    sections[name].hidden = true;
+  }
+  announcer = document.getElementById("announcer");
+  screens.home = createHomeScreen(sections.home, actions);
+  screens.sending = createSendingScreen(sections.sending, actions);
+  screens.receiving = createReceivingScreen(sections.receiving, actions);
+  screens.error = createErrorScreen(sections.error, actions);
+  screens.settings = createSettingsScreen(sections.settings, actions);
+
+  const settingsButton = document.getElementById("settings-button");
+  settingsButton.prepend(icon("settings"));
+  settingsButton.addEventListener("click", openSettings);
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && state.settingsOpen && !state.settings.saving) {
+      event.preventDefault();
+      closeSettings();
+    }
+  });
+  setInterval(() => {
+    state.now = Date.now();
+    if (active === "home") render();
+  }, CLOCK_MS);
+
+  render();
+  refreshRecent();
+  api.onDragDrop(onDrag).catch(quiet);
+  api
+    .initialPaths()
+    .then((paths) => {
+      if (Array.isArray(paths) && paths.length) startSend(paths);
+    })
+    .catch(quiet);
+}
+
+init();

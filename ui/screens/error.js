@@ -1,0 +1,41 @@
+// screens/error.js: a calm card for a failed transfer: a title picked from the error kind
+// and the backend's own sentence (shown as text), with one way back home.
+
+import { h, icon, setText } from "../dom.js";
+
+const TITLES = {
+  wrong_code: "Wrong code",
+  declined: "The receiver declined",
+  cancelled: "Transfer cancelled",
+  peer_gone: "The other computer disconnected",
+};
+
+export function errorTitle(kind) {
+  return TITLES[kind] || "Something went wrong";
+}
+
+export function createErrorScreen(section, actions) {
+  const title = h("h2", { id: "error-title", class: "error-title", tabindex: "-1" });
+  const message = h("p", { id: "error-message", class: "error-message" });
+  const back = h("button", { id: "back-home", type: "button", class: "btn btn-primary", onclick: actions.goHome }, "Back to Home");
+  section.replaceChildren(
+    h(
+      "div",
+      { class: "card error-card" },
+      h("div", { class: "error-icon" }, icon("alert")),
+      title,
+      message,
+      h("div", { class: "button-row center" }, back),
+    ),
+  );
+  return {
+    focusTarget() {
+      return back;
+    },
+    update(state) {
+      const error = state.error || { kind: "", message: "" };
+      setText(title, errorTitle(error.kind));
+      setText(message, error.message);
+    },
+  };
+}

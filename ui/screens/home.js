@@ -1,0 +1,170 @@
+// screens/home.js: where everything starts: a drop zone and pickers to send, a code field
+// to receive, and the recent transfers. Built once; `update` follows the state without
+// rebuilding the code field, so typing and focus are never disturbed.
+
+import { h, icon, setText } from "../dom.js";
+import { formatBytes, formatRelativeTime, plural } from "../format.js";
+
+const RESULT_LABELS = {
+  ok: "Completed",
+  failed: "Failed",
+  cancelled: "Cancelled",
+  declined: "Declined",
+};
+
+/** Past transfers drawn at most. */
+const MAX_RECENT = 50;
+
+function recentItem(entry, nowMs) {
+  const sent = entry.direction === "send";
+  const peer = entry.peer ? String(entry.peer) : "";
+  const who = sent ? (peer ? `Sent to ${peer}` : "Sent") : peer ? `Received from ${peer}` : "Received";
+  const files = Number(entry.files);
+  const size = formatBytes(Number(entry.size));
+  const amount = files > 1 ? `${plural(files, "file")}, ${size}` : size;
+  const result = String(entry.result);
+  const when = Number(entry.when);
+  const badge =
+    result === "ok"
+      ? h("span", { class: "badge badge-ok" }, icon("check"), h("span", { class: "sr-only" }, RESULT_LABELS.ok))
+      : h("span", { class: `badge badge-${result === "failed" ? "failed" : "muted"}` }, RESULT_LABELS[result] || result);
+  return h(
+    "li",
+    { class: "recent-item" },
+    h("span", { class: `recent-icon ${sent ? "is-send" : "is-receive"}` }, icon(sent ? "arrowUp" : "arrowDown")),
+    h(
+      "div",
+      { class: "recent-main" },
+      h("span", { class: "recent-name", title: String(entry.name) }, String(entry.name)),
+      h("span", { class: "recent-meta" }, `${who} · ${amount}`),
+    ),
+    h(
+      "div",
+      { class: "recent-side" },
+      h(
+        "time",
+        { class: "recent-when", datetime: Number.isFinite(when) ? new Date(when * 1000).toISOString() : null },
+        formatRelativeTime(when, nowMs),
+      ),
+      badge,
+    ),
+  );
+}
+
+export function createHomeScreen(section, actions) {
+  const heading = h("h2", { id: "home-heading", class: "sr-only", tabindex: "-1" }, "Send or receive");
+
+  const dropZone = h(
+    "button",
+    { id: "drop-zone", type: "button", class: "drop-zone", onclick: actions.chooseFiles },
+    h("span", { class: "drop-icon" }, icon("upload")),
+    h("span", { class: "drop-title" }, "Drop files or folders to send"),
+    h("span", { class: "drop-hint" }, "or click to choose files"),
+  );
+  const sendCard = h(
+    "section",
+    { class: "card send-card", "aria-labelledby": "send-heading" },
+    h("h3", { id: "send-heading", class: "card-title" }, "Send"),
+    dropZone,
+    h(
+      "div",
+      { class: "button-row" },
+      h("button", { id: "choose-files", type: "button", class: "btn", onclick: actions.chooseFiles }, icon("file"), "Choose files"),
+      h("button", { id: "choose-folder", type: "button", class: "btn", onclick: actions.chooseFolders }, icon("folder"), "Choose folder"),
+    ),
+  );
+
+  const codeInput = h("input", {
+    id: "code-input",
+    type: "text",
+    class: "field code-field",
+    placeholder: "42-orbit-lemon",
+    autocomplete: "off",
+    autocapitalize: "off",
+    autocorrect: "off",
+    spellcheck: "false",
+    "aria-describedby": "code-hint",
+    oninput: () => actions.codeInput(codeInput.value),
+    onkeydown: (event) => {
+      // Enter submits even before the debounced check has answered.
+      if (event.key === "Enter") {
+        event.preventDefault();
+        actions.submitCode();
+      }
+    },
+  });
+  const hint = h("p", { id: "code-hint", class: "hint" });
+  const receiveButton = h("button", { id: "receive-button", type: "submit", class: "btn btn-primary", disabled: true }, icon("download"), "Receive");
+  const receiveCard = h(
+    "section",
+    { class: "card receive-card", "aria-labelledby": "receive-heading" },
+    h("h3", { id: "receive-heading", class: "card-title" }, "Receive"),
+    h(
+      "form",
+      {
+        class: "receive-form",
+        novalidate: true,
+        onsubmit: (event) => {
+          event.preventDefault();
+          actions.submitCode();
+        },
+      },
+      h("label", { for: "code-input", class: "label" }, "Enter the code from the sender"),
+      h("div", { class: "input-row" }, codeInput, receiveButton),
+      hint,
+    ),
+  );
+
+  const recentList = h("ul", { id: "recent-list", class: "recent-list" });
+  const recentSection = h(
+    "section",
+    { class: "recent", "aria-labelledby": "recent-heading" },
+    h("h3", { id: "recent-heading", class: "section-title" }, "Recent transfers"),
+    recentList,
+  );
+
+  section.replaceChildren(heading, h("div", { class: "home-grid" }, sendCard, receiveCard), recentSection);
+
+  let drawnRecent;
+  let drawnAt = 0;
+
+  return {
+    focusTarget() {
+      return heading;
+    },
+    update(state) {
+      dropZone.classList.toggle("is-dragover", state.dragOver);
+
+      const code = state.code;
+      if (codeInput.value !== code.value) codeInput.value = code.value;
+      receiveButton.disabled = !code.ok;
+      if (!code.pending) {
+        const showError = Boolean(code.message) && code.value.trim() !== "";
+        setText(
+          hint,
+          showError
+            ? code.message
+            : code.ok
+              ? "Press Enter to receive."
+              : "Ask the sender to read out their code.",
+        );
+        hint.classList.toggle("is-error", showError);
+        hint.classList.toggle("is-ok", code.ok);
+        if (showError) codeInput.setAttribute("aria-invalid", "true");
+        else codeInput.removeAttribute("aria-invalid");
+      }
+
+      if (drawnRecent !== state.recent || drawnAt !== state.now) {
+        drawnRecent = state.recent;
+        drawnAt = state.now;
+        if (state.recent === null) {
+          recentList.replaceChildren(h("li", { class: "empty" }, "Loading..."));
+        } else if (state.recent.length === 0) {
+          recentList.replaceChildren(h("li", { class: "empty" }, "Nothing sent or received yet."));
+        } else {
+          recentList.replaceChildren(...state.recent.slice(0, MAX_RECENT).map((e) => recentItem(e, state.now)));
+        }
+      }
+    },
+  };
+}

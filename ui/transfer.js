@@ -1,0 +1,209 @@
+// transfer.js: the state of one transfer and how core events change it.
+// Pure data: main.js owns the object and renders it; nothing here touches the DOM or Tauri.
+// Events arrive exactly as toss-core emits them (see crates/core/src/events.rs).
+
+import { baseName, formatBytes, plural } from "./format.js";
+
+/** Phases of both directions in the order they happen; a transfer only moves forward. */
+export const PHASES = [
+  "starting", // sender: asked for a code
+  "code", // sender: has a code, waits for the receiver
+  "connecting", // receiver: joining with the code
+  "paired", // both: the codes matched; verification words known
+  "connected", // both: direct data channel open
+  "offer", // receiver: decide on the offer
+  "waiting_accept", // sender: the offer is out
+  "transferring", // both: bytes move
+  "done", // both: every file arrived and verified
+];
+
+export function rank(phase) {
+  return PHASES.indexOf(phase);
+}
+
+let nextToken = 1;
+
+/**
+ * A new transfer. Senders list what was chosen (base names) until real file names arrive;
+ * receivers list nothing until the offer.
+ */
+export function createTransfer(direction, { code = null, paths = [] } = {}) {
+  return {
+    /** Tells this transfer's events apart from those of an abandoned one. */
+    token: nextToken++,
+    /** The backend's id, once start_send/start_receive resolves. */
+    id: null,
+    /** Calls waiting for the id (a cancel or decision made before it arrived). */
+    waiting: [],
+    direction,
+    phase: direction === "send" ? "starting" : "connecting",
+    code,
+    /** data: URL of the QR image of the code. */
+    qr: null,
+    verification: null,
+    device: null,
+    /** Rows of the file list: { name, size (null = unknown yet), done }. */
+    items: paths.map((p) => ({ name: baseName(p), size: null, done: false })),
+    /** True once items are the offered files, index for index (receiver, from the offer). */
+    exact: false,
+    /** Offer indices already counted into a chosen item's size (sender only). */
+    counted: new Set(),
+    activeIndex: -1,
+    totalBytes: null,
+    progress: null,
+    filesDone: 0,
+    result: null,
+    /** Set when the user walked away (cancel, decline); late events are ignored. */
+    abandoned: false,
+  };
+}
+
+function advance(t, phase) {
+  if (rank(phase) > rank(t.phase)) t.phase = phase;
+}
+
+/**
+ * The chosen item a sent file belongs to: the core names each file after the chosen file or
+ * folder it came from ("photos/a.jpg" from ".../photos"), in the order they were chosen.
+ */
+function itemIndexFor(t, path, fileIndex, size) {
+  const top = String(path).split("/")[0];
+  let found = -1;
+  for (let i = Math.max(t.activeIndex, 0); i < t.items.length; i++) {
+    if (t.items[i].name === top) {
+      found = i;
+      break;
+    }
+  }
+  if (found < 0) return -1;
+  for (let i = 0; i < found; i++) t.items[i].done = true; // files go in order
+  t.activeIndex = found;
+  const item = t.items[found];
+  if (!t.counted.has(fileIndex) && typeof size === "number") {
+    t.counted.add(fileIndex);
+    item.size = (item.size || 0) + size;
+  }
+  return found;
+}
+
+/**
+ * Applies one core event. Returns "error" for an error event (the caller leaves the
+ * transfer), "changed" when something changed, or "ignored" for unknown events.
+ */
+export function applyEvent(t, ev) {
+  if (!ev || typeof ev !== "object") return "ignored";
+  switch (ev.event) {
+    case "code":
+      t.code = String(ev.code);
+      advance(t, "code");
+      return "changed";
+    case "peer_connected":
+      t.verification = String(ev.verification);
+      advance(t, "paired");
+      return "changed";
+    case "connected":
+      advance(t, "connected");
+      return "changed";
+    case "offer":
+      t.device = String(ev.device ?? "");
+      t.items = (Array.isArray(ev.files) ? ev.files : []).map((f) => ({
+        name: String(f.path),
+        size: Number(f.size),
+        done: false,
+      }));
+      t.exact = true;
+      t.totalBytes = Number(ev.total_bytes);
+      if (t.direction === "receive") advance(t, "offer");
+      return "changed";
+    case "waiting_for_accept":
+      advance(t, "waiting_accept");
+      return "changed";
+    case "accepted":
+      advance(t, "transferring");
+      return "changed";
+    case "progress":
+      t.progress = {
+        bytes: Number(ev.bytes),
+        total: Number(ev.total),
+        rate: Number(ev.rate),
+        eta: typeof ev.eta_secs === "number" ? ev.eta_secs : null,
+        fileIndex: Number(ev.file_index),
+        filePath: String(ev.file_path),
+        fileBytes: Number(ev.file_bytes),
+        fileTotal: Number(ev.file_total),
+      };
+      t.totalBytes = Number(ev.total);
+      advance(t, "transferring");
+      if (t.exact) t.activeIndex = Number(ev.file_index);
+      else itemIndexFor(t, ev.file_path, Number(ev.file_index), Number(ev.file_total));
+      return "changed";
+    case "file_done": {
+      t.filesDone += 1;
+      if (t.exact) {
+        const item = t.items[Number(ev.index)];
+        if (item) item.done = true;
+      } else {
+        const i = itemIndexFor(t, ev.path, Number(ev.index), Number(ev.bytes));
+        // A chosen file is one offered file; a chosen folder ends when the next item starts.
+        if (i >= 0 && t.items[i].name === String(ev.path)) t.items[i].done = true;
+      }
+      return "changed";
+    }
+    case "done":
+      t.result = {
+        files: Number(ev.files),
+        bytes: Number(ev.bytes),
+        seconds: Number(ev.seconds),
+        savedTo: typeof ev.saved_to === "string" ? ev.saved_to : null,
+      };
+      for (const item of t.items) item.done = true;
+      t.activeIndex = -1;
+      advance(t, "done");
+      return "changed";
+    case "error":
+      return "error";
+    default:
+      return "ignored";
+  }
+}
+
+/** The one-line status for the current phase. */
+export function statusText(t) {
+  const send = t.direction === "send";
+  switch (t.phase) {
+    case "starting":
+      return "Getting a code...";
+    case "code":
+      return "Waiting for the receiver...";
+    case "connecting":
+      return "Connecting...";
+    case "paired":
+      return send ? "Connecting to the receiver..." : "Connecting to the sender...";
+    case "connected":
+      return send ? "Connected. Sending the list of files..." : "Connected. Waiting for the list of files...";
+    case "offer":
+      return "Do you want to receive these files?";
+    case "waiting_accept":
+      return "Waiting for the receiver to accept...";
+    case "transferring":
+      return send ? "Sending..." : "Receiving...";
+    case "done":
+      return send ? "All files sent." : "All files received.";
+    default:
+      return "";
+  }
+}
+
+/** "3 files · 12.4 MiB" once sizes are known; "2 items" for a sender before that. */
+export function summaryText(t) {
+  let count = t.exact ? plural(t.items.length, "file") : plural(t.items.length, "item");
+  if (t.result) count = plural(t.result.files, "file");
+  return typeof t.totalBytes === "number" && Number.isFinite(t.totalBytes)
+    ? `${count} · ${formatBytes(t.totalBytes)}`
+    : count;
+}
+
+/** "3 files (12.4 MiB)": what the offer amounts to. */
+export function offerAmount(t) {
+  return `${plural(t.items.length, "file")} (${formatBytes(t.totalBytes)})`;
+}
