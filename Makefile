@@ -4,13 +4,17 @@
 # One shared build folder for every checkout on this machine: webrtc-rs is heavy to build.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/toss/target
 
-.PHONY: setup demo test lint build
+.PHONY: setup run demo test lint build screenshots package bench
 
 setup:
 	@scripts/setup.sh
 
 build: setup
 	cargo build --workspace --bins --locked
+
+## The desktop app (runs its own signaling server when none is reachable).
+run: build
+	cargo run -p toss-desktop --locked
 
 ## The CLI demo: a local signaling server, a send and a receive, on this machine.
 demo: build
@@ -23,3 +27,16 @@ lint: setup
 ## Every test: unit, integration (real server, real peers, real files) and CLI processes.
 test: build lint
 	cargo nextest run --workspace --locked --no-fail-fast
+
+## Screenshots of every screen of the real app under Xvfb, into docs/screenshots/.
+screenshots: build
+	cargo nextest run -p toss-desktop --locked --run-ignored only screenshots
+	@for f in docs/screenshots/*.png; do /usr/bin/convert "$$f" -crop 720x680+0+0 +repage "$$f"; done
+
+## Linux installers (.deb and .rpm) of the desktop app.
+package: setup
+	scripts/package.sh
+
+## Benchmarks (not tests): the desktop app's startup and idle CPU.
+bench: build
+	cargo nextest run -p toss-desktop --locked --run-ignored only --no-capture desktop_startup_and_idle_cpu

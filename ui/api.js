@@ -42,6 +42,11 @@ export function startSend(paths, onEvent) {
   return invoke("start_send", { paths, onEvent: channel(onEvent) });
 }
 
+/** Starts sending a short text or link (no files); events as for startSend. */
+export function startSendText(text, onEvent) {
+  return invoke("start_send_text", { text, onEvent: channel(onEvent) });
+}
+
 /** Starts receiving with `code`; events go to `onEvent`. Resolves to the transfer id. */
 export function startReceive(code, onEvent) {
   return invoke("start_receive", { code, onEvent: channel(onEvent) });

@@ -4,7 +4,14 @@
 
 import * as api from "./api.js";
 import { icon } from "./dom.js";
-import { applyEvent, createTransfer, offerAmount, statusText } from "./transfer.js";
+import {
+  applyEvent,
+  createTransfer,
+  isTextOnly,
+  offerAmount,
+  sendableText,
+  statusText,
+} from "./transfer.js";
 import { createHomeScreen } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
 import { createReceivingScreen } from "./screens/receiving.js";
@@ -24,6 +31,8 @@ const state = {
   dragOver: false,
   /** The code field: its text, what check_code said, and whether an answer is pending. */
   code: { value: "", ok: false, message: null, pending: false },
+  /** The text field on Home (a draft until it is sent). */
+  text: "",
   /** Recent transfers; null while loading. */
   recent: null,
   /** Clock for relative times, refreshed every minute. */
@@ -69,8 +78,10 @@ function describe() {
     case "paired":
       return `Check that both screens show: ${t.verification}.`;
     case "offer":
-      return `${t.device} wants to send ${offerAmount(t)}.`;
+      return `${t.device} wants to send ${offerAmount(t)}${t.text !== null ? " and a text" : ""}.`;
     default:
+      // A text alone arrives with its offer: say who sent it once, not "Receiving...".
+      if (t.direction === "receive" && isTextOnly(t)) return `${t.device || "Someone"} sent you a text.`;
       return statusText(t);
   }
 }
@@ -127,10 +138,26 @@ function onEvent(t, event) {
     fail(event.kind, event.message);
   } else if (event.event === "code") {
     fetchQr(t);
+  } else if (event.event === "offer" && t.direction === "receive" && isTextOnly(t)) {
+    // A text alone needs no decision: it is already here, in the offer.
+    acceptOffer(t);
   } else if (event.event === "done") {
+    if (t.direction === "send" && isTextOnly(t)) state.text = "";
     refreshRecent();
   }
   render();
+}
+
+/** Tells the backend yes (once it has an id) and moves on to the transfer. */
+function acceptOffer(t) {
+  t.phase = "transferring";
+  withId(t, (id) =>
+    api.decide(id, true).catch((error) => {
+      if (!isCurrent(t)) return;
+      fail("other", api.errorMessage(error));
+      render();
+    }),
+  );
 }
 
 function fetchQr(t) {
@@ -177,6 +204,14 @@ function startSend(paths) {
   state.dragOver = false;
   const t = createTransfer("send", { paths: list });
   launch(t, (handler) => api.startSend(list, handler), "sending");
+}
+
+function startSendText(value) {
+  const text = sendableText(value);
+  if (!text || state.transfer) return;
+  state.dragOver = false;
+  const t = createTransfer("send", { text });
+  launch(t, (handler) => api.startSendText(text, handler), "sending");
 }
 
 function startReceive(code) {
@@ -291,6 +326,15 @@ const actions = {
     if (await checkCode(value)) startReceive(value.trim());
   },
 
+  textInput(value) {
+    state.text = value;
+    render();
+  },
+
+  sendText() {
+    startSendText(state.text);
+  },
+
   cancel() {
     const t = state.transfer;
     if (!t || t.phase === "done") return;
@@ -303,14 +347,7 @@ const actions = {
     const t = state.transfer;
     if (!t || t.phase !== "offer") return;
     if (accept) {
-      t.phase = "transferring";
-      withId(t, (id) =>
-        api.decide(id, true).catch((error) => {
-          if (!isCurrent(t)) return;
-          fail("other", api.errorMessage(error));
-          render();
-        }),
-      );
+      acceptOffer(t);
     } else {
       abandon(t, (id) => api.decide(id, false));
       announce("You declined the files.");

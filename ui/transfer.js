@@ -23,11 +23,14 @@ export function rank(phase) {
 
 let nextToken = 1;
 
+/** Longest text the backend sends, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 64 * 1024;
+
 /**
- * A new transfer. Senders list what was chosen (base names) until real file names arrive;
- * receivers list nothing until the offer.
+ * A new transfer. Senders list what was chosen (base names) until real file names arrive,
+ * or carry a text instead of files; receivers list nothing until the offer.
  */
-export function createTransfer(direction, { code = null, paths = [] } = {}) {
+export function createTransfer(direction, { code = null, paths = [], text = null } = {}) {
   return {
     /** Tells this transfer's events apart from those of an abandoned one. */
     token: nextToken++,
@@ -44,6 +47,8 @@ export function createTransfer(direction, { code = null, paths = [] } = {}) {
     device: null,
     /** Rows of the file list: { name, size (null = unknown yet), done }. */
     items: paths.map((p) => ({ name: baseName(p), size: null, done: false })),
+    /** The short text or link sent (sender) or offered (receiver), or null. */
+    text,
     /** True once items are the offered files, index for index (receiver, from the offer). */
     exact: false,
     /** Offer indices already counted into a chosen item's size (sender only). */
@@ -113,7 +118,10 @@ export function applyEvent(t, ev) {
       }));
       t.exact = true;
       t.totalBytes = Number(ev.total_bytes);
-      if (t.direction === "receive") advance(t, "offer");
+      if (t.direction === "receive") {
+        t.text = typeof ev.text === "string" && ev.text !== "" ? ev.text : null;
+        advance(t, "offer");
+      }
       return "changed";
     case "waiting_for_accept":
       advance(t, "waiting_accept");
@@ -167,8 +175,47 @@ export function applyEvent(t, ev) {
   }
 }
 
+/** A text and no files: nothing to accept, save or track progress of. */
+export function isTextOnly(t) {
+  return t.text !== null && t.items.length === 0;
+}
+
+/** Size of a text in UTF-8, as the backend counts it. */
+export function textBytes(text) {
+  return new TextEncoder().encode(String(text)).length;
+}
+
+/** What the Home text field would send: trimmed, or "" when empty or over the limit. */
+export function sendableText(value) {
+  const text = String(value ?? "").trim();
+  return text && textBytes(text) <= MAX_TEXT_BYTES ? text : "";
+}
+
+/** A text that is one http(s) address and nothing else (still shown as plain text). */
+export function looksLikeLink(text) {
+  return /^https?:\/\/\S+$/i.test(String(text).trim());
+}
+
 /** The one-line status for the current phase. */
 export function statusText(t) {
+  const send = t.direction === "send";
+  if (isTextOnly(t)) {
+    switch (t.phase) {
+      case "connected":
+        return send ? "Connected. Sending the text..." : statusTextForFiles(t);
+      case "waiting_accept":
+      case "transferring":
+        return send ? "Sending the text..." : "Receiving the text...";
+      case "done":
+        return send ? "Text sent." : "Text received.";
+      default:
+        return statusTextForFiles(t);
+    }
+  }
+  return statusTextForFiles(t);
+}
+
+function statusTextForFiles(t) {
   const send = t.direction === "send";
   switch (t.phase) {
     case "starting":

@@ -113,6 +113,35 @@ pub(crate) async fn start_send(
     ))
 }
 
+/// Starts sending a short text or link; events arrive on `on_event`.
+#[tauri::command]
+pub(crate) async fn start_send_text(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    text: String,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    let settings = lock(&state.settings).clone();
+    let url = state.signal.url_for(&settings.signal_url).await;
+    let (events, rx) = Events::channel();
+    let name = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect();
+    let transfer = toss_core::start_send_text(settings.to_config(&url), text, events);
+    Ok(track(
+        &app,
+        &state,
+        transfer,
+        rx,
+        on_event,
+        Direction::Send(name),
+    ))
+}
+
 /// Starts receiving with `code` into the download folder; events arrive on `on_event`.
 #[tauri::command]
 pub(crate) async fn start_receive(
@@ -187,6 +216,7 @@ fn track(
                     device,
                     files: offered,
                     total_bytes,
+                    text,
                 } => {
                     peer = device.clone();
                     files = offered.len();
@@ -194,19 +224,34 @@ fn track(
                     name = offered
                         .first()
                         .map(|f| f.path.split('/').next().unwrap_or_default().to_owned())
+                        .or_else(|| {
+                            text.as_ref().map(|t| {
+                                t.lines()
+                                    .next()
+                                    .unwrap_or_default()
+                                    .chars()
+                                    .take(60)
+                                    .collect()
+                            })
+                        })
                         .unwrap_or_default();
                     let focused = app
                         .get_webview_window("main")
                         .and_then(|w| w.is_focused().ok())
                         .unwrap_or(false);
                     if !focused {
+                        let body = match offered.len() {
+                            0 => format!("{device} sent you a text."),
+                            1 => format!("{device} wants to send you 1 file."),
+                            n => format!("{device} wants to send you {n} files."),
+                        };
                         notify(
-                            "Incoming files",
-                            &format!(
-                                "{device} wants to send you {} file{}.",
-                                offered.len(),
-                                if offered.len() == 1 { "" } else { "s" }
-                            ),
+                            if offered.is_empty() {
+                                "Incoming text"
+                            } else {
+                                "Incoming files"
+                            },
+                            &body,
                         );
                     }
                     None

@@ -58,6 +58,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::check_code,
             commands::start_send,
+            commands::start_send_text,
             commands::start_receive,
             commands::decide,
             commands::cancel,

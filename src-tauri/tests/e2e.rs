@@ -92,7 +92,7 @@ async fn a_wrong_code_says_so() -> TestResult {
         "Wrong code"
     );
     let message = app.text_when_present("#error-message", UI).await?;
-    assert!(message.to_lowercase().contains("wrong code"), "{message}");
+    assert!(message.starts_with("The code was mistyped"), "{message}");
     assert!(!desktop::wait_exit(&mut sender, UI)?.success());
     assert!(desktop::files_in(&app.download_dir()).is_empty());
     app.close().await

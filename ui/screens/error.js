@@ -14,6 +14,21 @@ export function errorTitle(kind) {
   return TITLES[kind] || "Something went wrong";
 }
 
+// The backend's message as a sentence under its title: without a prefix that repeats the
+// title ("wrong code: ..."), capitalized, ending with a full stop.
+export function errorSentence(title, message) {
+  let text = (message || "").trim();
+  const prefix = title.toLowerCase() + ":";
+  if (text.toLowerCase().startsWith(prefix)) {
+    text = text.slice(prefix.length).trim();
+  }
+  if (!text) {
+    return "";
+  }
+  text = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(text) ? text : text + ".";
+}
+
 export function createErrorScreen(section, actions) {
   const title = h("h2", { id: "error-title", class: "error-title", tabindex: "-1" });
   const message = h("p", { id: "error-message", class: "error-message" });
@@ -34,8 +49,9 @@ export function createErrorScreen(section, actions) {
     },
     update(state) {
       const error = state.error || { kind: "", message: "" };
-      setText(title, errorTitle(error.kind));
-      setText(message, error.message);
+      const heading = errorTitle(error.kind);
+      setText(title, heading);
+      setText(message, errorSentence(heading, error.message));
     },
   };
 }

@@ -1,9 +1,11 @@
 // screens/home.js: where everything starts: a drop zone and pickers to send, a code field
-// to receive, and the recent transfers. Built once; `update` follows the state without
-// rebuilding the code field, so typing and focus are never disturbed.
+// to receive, a field for a short text or link, and the recent transfers. Built once;
+// `update` follows the state without rebuilding the fields, so typing and focus are never
+// disturbed.
 
 import { h, icon, setText } from "../dom.js";
 import { formatBytes, formatRelativeTime, plural } from "../format.js";
+import { MAX_TEXT_BYTES, sendableText, textBytes } from "../transfer.js";
 
 const RESULT_LABELS = {
   ok: "Completed",
@@ -21,7 +23,8 @@ function recentItem(entry, nowMs) {
   const who = sent ? (peer ? `Sent to ${peer}` : "Sent") : peer ? `Received from ${peer}` : "Received";
   const files = Number(entry.files);
   const size = formatBytes(Number(entry.size));
-  const amount = files > 1 ? `${plural(files, "file")}, ${size}` : size;
+  // A text sent alone is recorded with no files.
+  const amount = files === 0 ? "Text" : files > 1 ? `${plural(files, "file")}, ${size}` : size;
   const result = String(entry.result);
   const when = Number(entry.when);
   const badge =
@@ -115,6 +118,49 @@ export function createHomeScreen(section, actions) {
     ),
   );
 
+  const textInput = h("textarea", {
+    id: "text-input",
+    class: "field text-field",
+    rows: "3",
+    maxlength: String(MAX_TEXT_BYTES),
+    placeholder: "Paste a link or type a short message",
+    "aria-describedby": "text-hint",
+    oninput: () => actions.textInput(textInput.value),
+    onkeydown: (event) => {
+      // Enter starts a new line; Ctrl+Enter (Cmd+Enter) sends.
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        actions.sendText();
+      }
+    },
+  });
+  const textHint = h("p", { id: "text-hint", class: "hint" });
+  const sendTextButton = h(
+    "button",
+    { id: "send-text-button", type: "submit", class: "btn btn-primary", disabled: true },
+    icon("upload"),
+    "Send text",
+  );
+  const textCard = h(
+    "section",
+    { class: "card text-send-card", "aria-labelledby": "text-heading" },
+    h("h3", { id: "text-heading", class: "card-title" }, "Send a text or link"),
+    h(
+      "form",
+      {
+        class: "text-form",
+        novalidate: true,
+        onsubmit: (event) => {
+          event.preventDefault();
+          actions.sendText();
+        },
+      },
+      h("label", { for: "text-input", class: "label" }, "Text or link"),
+      textInput,
+      h("div", { class: "text-form-foot" }, textHint, sendTextButton),
+    ),
+  );
+
   const recentList = h("ul", { id: "recent-list", class: "recent-list" });
   const recentSection = h(
     "section",
@@ -123,7 +169,7 @@ export function createHomeScreen(section, actions) {
     recentList,
   );
 
-  section.replaceChildren(heading, h("div", { class: "home-grid" }, sendCard, receiveCard), recentSection);
+  section.replaceChildren(heading, h("div", { class: "home-grid" }, sendCard, receiveCard, textCard), recentSection);
 
   let drawnRecent;
   let drawnAt = 0;
@@ -153,6 +199,17 @@ export function createHomeScreen(section, actions) {
         if (showError) codeInput.setAttribute("aria-invalid", "true");
         else codeInput.removeAttribute("aria-invalid");
       }
+
+      if (textInput.value !== state.text) textInput.value = state.text;
+      const tooLong = textBytes(state.text.trim()) > MAX_TEXT_BYTES;
+      sendTextButton.disabled = !sendableText(state.text);
+      setText(
+        textHint,
+        tooLong ? "Too long: Toss sends at most 64 KiB of text." : "Press Ctrl+Enter to send.",
+      );
+      textHint.classList.toggle("is-error", tooLong);
+      if (tooLong) textInput.setAttribute("aria-invalid", "true");
+      else textInput.removeAttribute("aria-invalid");
 
       if (drawnRecent !== state.recent || drawnAt !== state.now) {
         drawnRecent = state.recent;

@@ -1,5 +1,5 @@
 // screens/parts.js: pieces the sending and receiving screens share (status line,
-// verification words, file list, progress, done card). Each piece builds its DOM once and
+// verification words, file list, progress, done card, copy button, text box). Each piece builds its DOM once and
 // then follows the transfer object through `update(t)`; peer text goes in as text only.
 
 import { h, icon, setText, show } from "../dom.js";
@@ -11,10 +11,83 @@ import {
   percent,
   plural,
 } from "../format.js";
-import { rank, statusText, summaryText } from "../transfer.js";
+import { isTextOnly, rank, statusText, summaryText } from "../transfer.js";
 
 /** Rows drawn at most; a list of 20,000 files stays cheap. */
 const MAX_ROWS = 50;
+/** How long "Copied" stays on a copy button. */
+const COPIED_MS = 2000;
+
+/**
+ * A Copy button for `text()`. Where the clipboard API is refused it selects `target` and
+ * asks for Ctrl+C instead. `what` names the thing for the announcement ("code", "text").
+ */
+export function createCopyButton({ id, text, target, what, announce }) {
+  const label = h("span", null, "Copy");
+  const el = h(
+    "button",
+    { id, type: "button", class: "btn copy-button" },
+    icon("copy", "icon icon-copy"),
+    icon("check", "icon icon-copied"),
+    label,
+  );
+  let timer = 0;
+
+  async function copy() {
+    const value = text();
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(value);
+      copied = true;
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(target);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      try {
+        copied = document.execCommand("copy");
+      } catch {
+        copied = false;
+      }
+    }
+    if (!el.isConnected) return;
+    setText(label, copied ? "Copied" : "Press Ctrl+C to copy");
+    el.classList.toggle("is-copied", copied);
+    const name = what.charAt(0).toUpperCase() + what.slice(1);
+    announce(copied ? `${name} copied.` : `The ${what} is selected; press Ctrl+C to copy it.`);
+    clearTimeout(timer);
+    timer = setTimeout(reset, COPIED_MS);
+  }
+
+  function reset() {
+    setText(label, "Copy");
+    el.classList.remove("is-copied");
+  }
+
+  el.addEventListener("click", copy);
+  return {
+    el,
+    /** Stops the pending "Copied" reset (the screen is going away). */
+    dispose() {
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * A read-only box for a short text or link from either side: plain text that keeps its line
+ * breaks, scrolls when long, and can be focused so the keyboard can scroll it too.
+ */
+export function createTextBox(id, labelId) {
+  const el = h("div", { id, class: "text-box", tabindex: "0", role: "region", "aria-labelledby": labelId });
+  return {
+    el,
+    update(text) {
+      setText(el, text);
+    },
+  };
+}
 
 /** Heading row of a transfer screen: title and the Cancel button. */
 export function createScreenHead(id, title, onCancel) {
@@ -33,7 +106,9 @@ export function createStatus() {
     el,
     update(t) {
       setText(text, statusText(t));
-      show(spinner, t.phase !== "done" && t.phase !== "offer" && t.phase !== "transferring");
+      // A text has no progress bar, so the spinner stays until it is through.
+      const busy = t.phase === "transferring" ? isTextOnly(t) : t.phase !== "done" && t.phase !== "offer";
+      show(spinner, busy);
     },
   };
 }
@@ -144,7 +219,7 @@ export function createProgress() {
   return {
     el,
     update(t) {
-      show(el, rank(t.phase) >= rank("transferring") && t.phase !== "done");
+      show(el, rank(t.phase) >= rank("transferring") && t.phase !== "done" && !isTextOnly(t));
       const p = t.progress;
       if (!p) {
         bar.max = 1;
@@ -201,12 +276,18 @@ export function createDone({ direction, onHome, onShowInFolder }) {
       show(el, t.phase === "done");
       const r = t.result;
       if (!r) return;
+      // A text alone has no size, time or folder worth telling: it is on screen.
+      const textOnly = isTextOnly(t);
+      el.classList.toggle("is-compact", textOnly);
       const files = plural(r.files, "file");
-      setText(title, direction === "send" ? `Sent ${files}` : `Received ${files}`);
-      setText(detail, `${formatBytes(r.bytes)} in ${formatDuration(r.seconds)}`);
-      setText(where, r.savedTo ? `Saved to ${r.savedTo}` : "");
-      show(where, Boolean(r.savedTo));
-      if (showButton) show(showButton, Boolean(r.savedTo));
+      if (textOnly) setText(title, direction === "send" ? "Text sent" : "Text received");
+      else setText(title, direction === "send" ? `Sent ${files}` : `Received ${files}`);
+      setText(detail, textOnly ? "" : `${formatBytes(r.bytes)} in ${formatDuration(r.seconds)}`);
+      show(detail, !textOnly);
+      const savedTo = textOnly ? null : r.savedTo;
+      setText(where, savedTo ? `Saved to ${savedTo}` : "");
+      show(where, Boolean(savedTo));
+      if (showButton) show(showButton, Boolean(savedTo));
     },
   };
 }

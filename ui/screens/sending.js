@@ -1,69 +1,35 @@
 // screens/sending.js: the sender's screen: the code to read out (text, Copy, QR), then the
 // verification words, progress and the result. Built when shown and emptied when hidden, so
-// the shared ids (#status, #file-list, #cancel-button...) exist once in the document.
+// the shared ids (#status, #file-list, #cancel-button...) exist once in the document. A text
+// sent instead of files is shown in a read-only box where the file list would be.
 
-import { h, icon, setText, show } from "../dom.js";
-import { rank } from "../transfer.js";
+import { h, setText, show } from "../dom.js";
+import { looksLikeLink, rank } from "../transfer.js";
 import {
+  createCopyButton,
   createDone,
   createFileList,
   createProgress,
   createScreenHead,
   createStatus,
+  createTextBox,
   createVerification,
 } from "./parts.js";
 
-/** How long "Copied" stays on the button. */
-const COPIED_MS = 2000;
-
 export function createSendingScreen(section, actions) {
   let ui = null;
-  let copyTimer = 0;
-
-  /** Copies the code; falls back to selecting it where the clipboard API is refused. */
-  async function copyCode() {
-    if (!ui) return;
-    const text = ui.code.textContent;
-    let copied = false;
-    try {
-      await navigator.clipboard.writeText(text);
-      copied = true;
-    } catch {
-      const range = document.createRange();
-      range.selectNodeContents(ui.code);
-      const selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      try {
-        copied = document.execCommand("copy");
-      } catch {
-        copied = false;
-      }
-    }
-    if (!ui) return;
-    setText(ui.copyLabel, copied ? "Copied" : "Press Ctrl+C to copy");
-    ui.copy.classList.toggle("is-copied", copied);
-    actions.announce(copied ? "Code copied." : "The code is selected; press Ctrl+C to copy it.");
-    clearTimeout(copyTimer);
-    copyTimer = setTimeout(() => {
-      if (!ui) return;
-      setText(ui.copyLabel, "Copy");
-      ui.copy.classList.remove("is-copied");
-    }, COPIED_MS);
-  }
 
   function build() {
     const head = createScreenHead("sending-heading", "Send files", actions.cancel);
     const status = createStatus();
     const code = h("p", { id: "send-code", class: "code-display" });
-    const copyLabel = h("span", null, "Copy");
-    const copy = h(
-      "button",
-      { id: "copy-code", type: "button", class: "btn copy-button", onclick: copyCode },
-      icon("copy", "icon icon-copy"),
-      icon("check", "icon icon-copied"),
-      copyLabel,
-    );
+    const copy = createCopyButton({
+      id: "copy-code",
+      text: () => code.textContent,
+      target: code,
+      what: "code",
+      announce: actions.announce,
+    });
     const qr = h("img", { id: "qr", class: "qr", alt: "", width: "168", height: "168" });
     const qrTile = h("div", { class: "qr-tile" }, qr);
     const codeCard = h(
@@ -74,13 +40,21 @@ export function createSendingScreen(section, actions) {
         { class: "code-main" },
         h("p", { id: "code-label", class: "label" }, "Tell the receiver this code"),
         code,
-        h("div", { class: "button-row" }, copy),
+        h("div", { class: "button-row" }, copy.el),
       ),
       qrTile,
     );
     const verification = createVerification();
     const progress = createProgress();
     const done = createDone({ direction: "send", onHome: actions.goHome });
+    const textTitle = h("h3", { id: "sent-text-heading", class: "card-title" }, "Text");
+    const text = createTextBox("sent-text", "sent-text-heading");
+    const textCard = h(
+      "section",
+      { class: "card text-card", "aria-labelledby": "sent-text-heading", hidden: true },
+      h("div", { class: "card-head" }, textTitle),
+      text.el,
+    );
     const files = createFileList();
     section.replaceChildren(
       head.el,
@@ -89,9 +63,10 @@ export function createSendingScreen(section, actions) {
       verification.el,
       progress.el,
       done.el,
+      textCard,
       files.el,
     );
-    return { head, status, code, copy, copyLabel, qr, qrTile, codeCard, verification, progress, done, files };
+    return { head, status, code, copy, qr, qrTile, codeCard, verification, progress, done, textTitle, text, textCard, files };
   }
 
   return {
@@ -99,7 +74,7 @@ export function createSendingScreen(section, actions) {
       ui = build();
     },
     hide() {
-      clearTimeout(copyTimer);
+      if (ui) ui.copy.dispose();
       section.replaceChildren();
       ui = null;
     },
@@ -109,6 +84,8 @@ export function createSendingScreen(section, actions) {
     update(state) {
       const t = state.transfer;
       if (!ui || !t) return;
+      const hasText = t.text !== null;
+      setText(ui.head.heading, hasText ? "Send text" : "Send files");
       ui.status.update(t);
       show(ui.codeCard, Boolean(t.code) && rank(t.phase) < rank("paired"));
       setText(ui.code, t.code);
@@ -122,6 +99,9 @@ export function createSendingScreen(section, actions) {
       const wasDone = !ui.done.el.hidden;
       ui.done.update(t);
       if (t.phase === "done" && !wasDone) ui.done.home.focus();
+      setText(ui.textTitle, hasText && looksLikeLink(t.text) ? "Link" : "Text");
+      ui.text.update(hasText ? t.text : "");
+      show(ui.textCard, hasText);
       ui.files.update(t);
       show(ui.head.cancel, t.phase !== "done");
     },

@@ -20,8 +20,11 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
         /// Files and folders to send.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "text", conflicts_with = "text")]
         paths: Vec<PathBuf>,
+        /// Send this short text or link instead of files.
+        #[arg(long)]
+        text: Option<String>,
     },
     /// Receive files with the code the sender gave you.
     Receive {

@@ -44,10 +44,18 @@ fn run() -> anyhow::Result<ExitCode> {
 async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
     let (events, mut rx) = Events::channel();
     let (mut transfer, auto_accept, mut out) = match args.command {
-        Command::Send { common, paths } => {
+        Command::Send {
+            common,
+            paths,
+            text,
+        } => {
             let config = common.config()?;
             let out = Output::new(common.json, true);
-            (toss_core::start_send(config, paths, events), true, out)
+            let transfer = match text {
+                Some(text) => toss_core::start_send_text(config, text, events),
+                None => toss_core::start_send(config, paths, events),
+            };
+            (transfer, true, out)
         }
         Command::Receive {
             common,
@@ -84,7 +92,13 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             event = rx.recv() => {
                 let Some(event) = event else { break };
                 out.event(&event);
-                if matches!(event, Event::Offer { .. }) && !auto_accept {
+                // A text alone is already shown in the offer: nothing to accept.
+                if let Event::Offer { files, .. } = &event {
+                    if files.is_empty() {
+                        transfer.decide(Decision::Accept);
+                    }
+                }
+                if matches!(&event, Event::Offer { files, .. } if !files.is_empty()) && !auto_accept {
                     let answer_tx = answer_tx.clone();
                     tokio::spawn(async move { answer_tx.send(ask_accept().await).await });
                 }

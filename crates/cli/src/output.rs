@@ -11,6 +11,8 @@ pub(crate) struct Output {
     json: bool,
     sending: bool,
     bar: Option<ProgressBar>,
+    /// The transfer is a text alone: no bars, and a different summary.
+    text_only: bool,
 }
 
 impl Output {
@@ -19,6 +21,7 @@ impl Output {
             json,
             sending,
             bar: None,
+            text_only: false,
         }
     }
 
@@ -52,7 +55,16 @@ impl Output {
                 device,
                 files,
                 total_bytes,
+                text,
             } => {
+                if let Some(text) = text {
+                    eprintln!("{device} sends a text:");
+                    println!("{text}");
+                    self.text_only = files.is_empty();
+                    if self.text_only {
+                        return;
+                    }
+                }
                 eprintln!(
                     "{device} wants to send {} file{} ({}):",
                     files.len(),
@@ -100,6 +112,10 @@ impl Output {
                     0
                 };
                 let verb = if self.sending { "Sent" } else { "Received" };
+                if self.text_only || (*files == 0 && *bytes == 0) {
+                    println!("{verb} the text.");
+                    return;
+                }
                 println!(
                     "{verb} {files} file{} ({}) in {seconds:.1} s ({}/s), all verified.",
                     if *files == 1 { "" } else { "s" },

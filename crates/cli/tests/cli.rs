@@ -430,3 +430,27 @@ fn bad_input_gets_one_sentence_and_no_code() -> TestResult {
     assert!(err.contains("a code starts with a number"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_text_goes_to_the_receivers_stdout() -> TestResult {
+    let signal = Signal::start()?;
+    let mut child = toss(
+        &signal,
+        &["send", "--json", "--text", "meet at 6, https://example.org"],
+    )
+    .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let first: Value = serde_json::from_str(&lines.next().ok_or("event")??)?;
+    let code = first["code"].as_str().ok_or("code")?.to_owned();
+    let recv = toss(&signal, &["receive", &code]).output()?;
+    let s = finish(child, Some(lines))?;
+    assert!(
+        recv.status.success() && s.ok,
+        "{}",
+        String::from_utf8_lossy(&recv.stderr)
+    );
+    let out = String::from_utf8_lossy(&recv.stdout);
+    assert!(out.starts_with("meet at 6, https://example.org\n"), "{out}");
+    assert!(out.contains("Received the text."), "{out}");
+    Ok(())
+}

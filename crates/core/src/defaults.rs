@@ -33,6 +33,9 @@ pub const MAX_DC_MESSAGE: usize = 64 * 1024;
 /// file count fits; 10 MiB of JSON from a hostile peer does not.
 pub const MAX_CONTROL_BYTES: usize = 4 * 1024 * 1024;
 
+/// Longest text (or link) sent in an offer: a message, not a document.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
 /// Most files in one offer.
 pub const MAX_FILES: usize = 20_000;
 

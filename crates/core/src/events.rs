@@ -74,6 +74,9 @@ pub enum Event {
         files: Vec<OfferedFile>,
         /// Sum of their sizes.
         total_bytes: u64,
+        /// A short text or link sent along, safe to show as text.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// The offer is on its way and waits for the receiver's answer (sender side).
     WaitingForAccept,

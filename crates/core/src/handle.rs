@@ -94,11 +94,24 @@ fn finish(events: &Events, result: Result<Summary>) -> Result<Summary> {
 /// Starts sending `paths`: allocates a code (emitted as [`Event::Code`]), waits for the
 /// receiver, connects and sends.
 pub fn start_send(config: Config, paths: Vec<PathBuf>, events: Events) -> Transfer {
+    spawn_send(config, move || Manifest::from_paths(&paths), events)
+}
+
+/// Starts sending a short text or link instead of files; otherwise like [`start_send`].
+pub fn start_send_text(config: Config, text: String, events: Events) -> Transfer {
+    spawn_send(config, move || Manifest::from_text(&text), events)
+}
+
+fn spawn_send(
+    config: Config,
+    manifest: impl FnOnce() -> Result<Manifest> + Send + 'static,
+    events: Events,
+) -> Transfer {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     let task = tokio::spawn(async move {
         let result = async {
-            let manifest = Manifest::from_paths(&paths)?;
+            let manifest = manifest()?;
             let allocated = or_cancel(&token, session::allocate(&config)).await?;
             events.emit(Event::Code {
                 code: allocated.code().to_string(),
@@ -140,6 +153,7 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
                 device: offer.device().to_owned(),
                 files: offer.files(),
                 total_bytes: offer.total_bytes(),
+                text: offer.text().map(str::to_owned),
             });
             let decision = tokio::select! {
                 biased;

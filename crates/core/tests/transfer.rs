@@ -421,3 +421,36 @@ async fn signaling_over_wss_with_a_private_certificate() -> TestResult {
     assert_eq!(std::fs::read(out.join("tls.txt"))?, b"over tls");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_alone_arrives_in_the_offer_and_nothing_is_written() -> TestResult {
+    let env = Env::new().await?;
+    let text = "https://example.org/holiday\nsecond line \u{1b}[31m";
+    let (send_events, mut send_rx) = Events::channel();
+    let sender = toss_core::start_send_text(env.config(), text.into(), send_events);
+    let code = code_of(&mut send_rx).await.expect("code");
+    let (recv_events, mut recv_rx) = Events::channel();
+    let mut receiver =
+        toss_core::start_receive(env.config(), code.parse()?, env.out(), recv_events);
+    receiver.decide(Decision::Accept);
+    let (s, r) = tokio::time::timeout(LIMIT, async {
+        tokio::join!(sender.wait(), receiver.wait())
+    })
+    .await?;
+    s?;
+    r?;
+    let mut shown = None;
+    while let Ok(e) = recv_rx.try_recv() {
+        if let Event::Offer { text, files, .. } = e {
+            assert!(files.is_empty());
+            shown = text;
+        }
+    }
+    // The escape character is neutralized; line breaks are kept.
+    assert_eq!(
+        shown.as_deref(),
+        Some("https://example.org/holiday\nsecond line  [31m")
+    );
+    assert!(files_under(&env.out()).is_empty());
+    Ok(())
+}

@@ -153,6 +153,16 @@ pub struct Desktop {
     /// Keeps the temp home alive for the first launch; a relaunch reuses the folder.
     _home_guard: Option<tempfile::TempDir>,
     pub display: String,
+    /// From asking WebDriver for a session (which starts the app) to the first screen shown.
+    pub startup: Duration,
+}
+
+/// The app binary under test: `TOSS_DESKTOP_BIN` (e.g. a release or installed build), else
+/// this build's.
+pub fn app_bin() -> PathBuf {
+    std::env::var_os("TOSS_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toss-desktop")))
 }
 
 fn wait_port(port: u16) -> Res<()> {
@@ -246,8 +256,9 @@ impl Desktop {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "tauri:options".into(),
-            json!({ "application": env!("CARGO_BIN_EXE_toss-desktop"), "args": args }),
+            json!({ "application": app_bin(), "args": args }),
         );
+        let launched = Instant::now();
         // tauri-driver answers before WebKitWebDriver behind it is ready: retry the session.
         let mut client = None;
         let mut last = String::new();
@@ -272,16 +283,18 @@ impl Desktop {
             kill_group(&mut xvfb);
             return Err(format!("WebDriver session failed: {last}").into());
         };
-        let app = Self {
+        let mut app = Self {
             client,
             xvfb,
             driver: this_driver,
             home,
             _home_guard: None,
             display,
+            startup: Duration::ZERO,
         };
         app.wait_displayed("#screen-home, #screen-sending", STARTUP)
             .await?;
+        app.startup = launched.elapsed();
         Ok(app)
     }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::defaults::{MAX_FILES, MAX_TOTAL_BYTES};
+use crate::defaults::{MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES};
 use crate::error::{Error, Result};
 use crate::transfer::protocol::FileEntry;
 
@@ -14,6 +14,8 @@ use crate::transfer::protocol::FileEntry;
 pub struct Manifest {
     pub(crate) entries: Vec<FileEntry>,
     pub(crate) sources: Vec<PathBuf>,
+    /// A short text or link sent along.
+    pub(crate) text: Option<String>,
 }
 
 fn name_of(path: &Path) -> Result<String> {
@@ -40,6 +42,7 @@ impl Manifest {
         let mut manifest = Manifest {
             entries: Vec::new(),
             sources: Vec::new(),
+            text: None,
         };
         for path in paths {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
@@ -69,6 +72,32 @@ impl Manifest {
             }
         }
         Ok(manifest)
+    }
+
+    /// A manifest with no files, only a short text or link.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when the text is empty or longer than [`MAX_TEXT_BYTES`].
+    pub fn from_text(text: &str) -> Result<Manifest> {
+        if text.trim().is_empty() {
+            return Err(Error::Input("nothing to send: the text is empty".into()));
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(Error::Input(format!(
+                "the text is too long: Toss sends at most {} KiB of text",
+                MAX_TEXT_BYTES / 1024
+            )));
+        }
+        Ok(Manifest {
+            entries: Vec::new(),
+            sources: Vec::new(),
+            text: Some(text.to_owned()),
+        })
+    }
+
+    /// The text sent along, if any.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 
     fn walk(&mut self, dir: &Path, top: &str) -> Result<()> {

@@ -29,6 +29,9 @@ pub enum Control {
         device: String,
         /// The files, in the order they will be sent.
         files: Vec<FileEntry>,
+        /// A short text or link sent along (or alone, with no files).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// Receiver -> sender: yes, starting each file at the given offset (0 for new files).
     Accept {
@@ -139,9 +142,18 @@ mod tests {
                 files: vec![FileEntry {
                     path: "a/b.txt".into(),
                     size: 3
-                }]
+                }],
+                text: None,
             }),
             json!({"v":1,"type":"offer","device":"laptop","files":[{"path":"a/b.txt","size":3}]})
+        );
+        assert_eq!(
+            j(&Control::Offer {
+                device: "phone".into(),
+                files: vec![],
+                text: Some("https://example.org".into()),
+            }),
+            json!({"v":1,"type":"offer","device":"phone","files":[],"text":"https://example.org"})
         );
         assert_eq!(
             j(&Control::Accept { offsets: vec![0] }),

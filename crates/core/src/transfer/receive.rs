@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::defaults::{DISK_MARGIN, MAX_FILES, MAX_TOTAL_BYTES, WRITE_QUEUE};
+use crate::defaults::{DISK_MARGIN, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, WRITE_QUEUE};
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
 use crate::peer::{await_peer_close, Incoming, Link};
@@ -31,6 +31,7 @@ pub struct IncomingOffer {
     device: String,
     files: Vec<FileEntry>,
     safe_paths: Vec<Vec<String>>,
+    text: Option<String>,
 }
 
 /// Says a last word to the sender and waits for it to hang up.
@@ -63,9 +64,12 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
             Err(Error::Protocol("file data arrived before the offer".into()))
         }
         Some(Ok(Incoming::Text(text))) => match protocol::decode(&text) {
-            Ok(Control::Offer { device, files }) => {
-                vet(files).map(|(files, safe)| (device, files, safe))
-            }
+            Ok(Control::Offer {
+                device,
+                files,
+                text,
+            }) => vet(files, text.as_deref())
+                .map(|(files, safe)| (device, files, safe, text.map(|t| clean_text(&t)))),
             Ok(Control::Cancel) => Err(Error::Cancelled(Side::Peer)),
             Ok(Control::Error { message }) => Err(Error::PeerFailed(display(&message))),
             Ok(_) => Err(Error::Protocol("the first message was not an offer".into())),
@@ -73,7 +77,7 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
         },
     };
     match vetted {
-        Ok((device, files, safe_paths)) => {
+        Ok((device, files, safe_paths, text)) => {
             let device: String = display(&device).chars().take(MAX_DEVICE_CHARS).collect();
             Ok(IncomingOffer {
                 link,
@@ -85,6 +89,7 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
                 },
                 files,
                 safe_paths,
+                text,
             })
         }
         Err(e) => {
@@ -106,8 +111,27 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
 
 type Vetted = (Vec<FileEntry>, Vec<Vec<String>>);
 
-fn vet(files: Vec<FileEntry>) -> Result<Vetted> {
-    if files.is_empty() {
+/// A peer's text made safe to show: control characters other than line breaks and tabs,
+/// and invisible direction marks, become spaces.
+fn clean_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() || display(&c.to_string()).is_empty() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+fn vet(files: Vec<FileEntry>, text: Option<&str>) -> Result<Vetted> {
+    if let Some(text) = text {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(Error::Protocol(
+                "the offered text is longer than 64 KiB".into(),
+            ));
+        }
+    }
+    if files.is_empty() && text.is_none() {
         return Err(Error::Protocol("the offer lists no files".into()));
     }
     if files.len() > MAX_FILES {
@@ -154,6 +178,11 @@ impl IncomingOffer {
                 size: f.size,
             })
             .collect()
+    }
+
+    /// The text or link sent along, made safe to show.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 
     /// Sum of the offered sizes.
@@ -256,6 +285,14 @@ impl IncomingOffer {
         cancel: &CancellationToken,
     ) -> Result<(u64, f64)> {
         let n = self.files.len();
+        if n == 0 {
+            // A text alone: it is already here, in the offer.
+            self.link
+                .send_text(&protocol::encode(&Control::Done))
+                .await?;
+            await_peer_close(&mut self.inbox).await;
+            return Ok((0, 0.0));
+        }
         let mut meter = Meter::new(Direction::Receive, self.files.clone());
         let mut next = 0usize;
         let mut current: Option<(usize, u64)> = None;

@@ -152,6 +152,7 @@ async fn offer_and_stream(
     let offer = Control::Offer {
         device: device.to_owned(),
         files: manifest.entries.clone(),
+        text: manifest.text.clone(),
     };
     link.send_text(&protocol::encode(&offer)).await?;
     events.emit(Event::WaitingForAccept);

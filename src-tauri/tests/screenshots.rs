@@ -1,0 +1,82 @@
+//! Not a test: takes a screenshot of each screen of the real app under Xvfb into
+//! `docs/screenshots/`, for people to look at. Run with `make screenshots`.
+
+mod desktop;
+
+use std::time::Duration;
+
+use desktop::{Desktop, Other, TestResult};
+
+const UI: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+#[ignore = "writes docs/screenshots; run with make screenshots"]
+async fn screenshots() -> TestResult {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    let other = Other::start()?;
+
+    // Home, then the sender's screen for a folder passed on the command line.
+    let folder = other.tmp.path().join("Holiday photos");
+    std::fs::create_dir_all(&folder)?;
+    for (i, size) in [3_400_000usize, 2_100_000, 5_800_000].iter().enumerate() {
+        std::fs::write(
+            folder.join(format!("IMG_20{i:02}.jpg")),
+            desktop::random_bytes(*size),
+        )?;
+    }
+    let app = Desktop::launch(&other, &[]).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.screenshot(&dir.join("home.png"))?;
+    app.close().await?;
+
+    let app = Desktop::launch(&other, &[folder.to_string_lossy().as_ref()]).await?;
+    app.text_when_present("#send-code", UI).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.screenshot(&dir.join("sending.png"))?;
+    app.close().await?;
+
+    // Receiving: the offer, progress mid-way, and done.
+    let big = other.tmp.path().join("Film night.mkv");
+    std::fs::write(&big, desktop::random_bytes(160 * 1024 * 1024))?;
+    let (mut sender, code) = other.send_json(&big)?;
+    let app = Desktop::launch(&other, &[]).await?;
+    app.type_into("#code-input", &code).await?;
+    app.click_when_enabled("#receive-button", UI).await?;
+    app.text_when_present("#offer-device", UI).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("offer.png"))?;
+    app.click_when_enabled("#accept-button", UI).await?;
+    app.text_when_present("#progress-text", UI).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.screenshot(&dir.join("progress.png"))?;
+    app.text_when_present("#done-title", Duration::from_secs(300))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("done.png"))?;
+    desktop::wait_exit(&mut sender, UI)?;
+    app.close().await?;
+
+    // A wrong code.
+    let small = other.tmp.path().join("notes.txt");
+    std::fs::write(&small, b"notes")?;
+    let (mut sender, code) = other.send_json(&small)?;
+    let nameplate = code.split('-').next().unwrap_or_default();
+    let app = Desktop::launch(&other, &[]).await?;
+    app.type_into("#code-input", &format!("{nameplate}-acid-acid"))
+        .await?;
+    app.click_when_enabled("#receive-button", UI).await?;
+    app.text_when_present("#error-title", UI).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("error.png"))?;
+    let _ = desktop::wait_exit(&mut sender, UI);
+    app.close().await?;
+
+    // Settings.
+    let app = Desktop::launch(&other, &[]).await?;
+    app.click_when_enabled("#settings-button", UI).await?;
+    app.wait_displayed("#settings-device-name", UI).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("settings.png"))?;
+    app.close().await
+}
