@@ -12,10 +12,11 @@ fi
 
 # Debian packages: a C compiler for ring and blake3, pkg-config, the tools the scripts use,
 # the WebKitGTK stack the desktop app builds against, and what its end-to-end tests run:
-# WebKitWebDriver, Xvfb, and ImageMagick's `import` for screenshots.
+# WebKitWebDriver, Xvfb, ImageMagick's `import` for screenshots, and xdotool with a
+# GTK drag source (python3-gi) for the real drag-and-drop test.
 apt_packages=(build-essential pkg-config curl time libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
-  webkit2gtk-driver xvfb imagemagick xdotool)
+  webkit2gtk-driver xvfb imagemagick xdotool python3-gi gir1.2-gtk-3.0)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -65,6 +65,11 @@ export function getSettings() {
   return invoke("get_settings");
 }
 
+/** Why the saved settings could not be used (a sentence), once; otherwise null. */
+export function settingsWarning() {
+  return invoke("settings_warning");
+}
+
 /** Saves and resolves to the stored settings; rejects with a sentence when invalid. */
 export function saveSettings(settings) {
   return invoke("save_settings", { settings });

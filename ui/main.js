@@ -440,6 +440,24 @@ function onDrag({ type, paths }) {
   }
 }
 
+// Damaged or invalid saved settings: the backend kept the defaults; say so once.
+function showSettingsWarning() {
+  const notice = document.getElementById("notice");
+  const text = document.getElementById("notice-text");
+  document.getElementById("notice-dismiss").addEventListener("click", () => {
+    notice.hidden = true;
+  });
+  api
+    .settingsWarning()
+    .then((message) => {
+      if (message) {
+        text.textContent = message;
+        notice.hidden = false;
+      }
+    })
+    .catch(quiet);
+}
+
 function init() {
   for (const name of ["home", "sending", "receiving", "error", "settings"]) {
     sections[name] = document.getElementById(`screen-${name}`);
@@ -469,6 +487,7 @@ function init() {
 
   render();
   refreshRecent();
+  showSettingsWarning();
   api.onDragDrop(onDrag).catch(quiet);
   api
     .initialPaths()

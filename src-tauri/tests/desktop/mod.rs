@@ -189,7 +189,18 @@ impl Desktop {
             "signal_url": other.url,
             "ice_servers": [],
         });
-        std::fs::write(home.join("config/toss/settings.json"), settings.to_string())?;
+        Self::launch_with_settings(args, &settings.to_string(), guard).await
+    }
+
+    /// Launches the app with `settings` as the saved settings file, as is.
+    pub async fn launch_with_settings(
+        args: &[&str],
+        settings: &str,
+        guard: tempfile::TempDir,
+    ) -> Res<Self> {
+        let home = guard.path().to_path_buf();
+        std::fs::create_dir_all(home.join("config/toss"))?;
+        std::fs::write(home.join("config/toss/settings.json"), settings)?;
         let mut app = Self::start(home, args).await?;
         app._home_guard = Some(guard);
         Ok(app)
@@ -422,6 +433,13 @@ impl Desktop {
         e.clear().await?;
         e.send_keys(text).await?;
         Ok(())
+    }
+
+    /// The DOM text of `css` (`textContent`), whether or not WebDriver deems it rendered.
+    pub async fn text_content(&self, css: &str) -> Res<String> {
+        self.wait_displayed(css, STARTUP).await?;
+        let e = self.find(css).await?.ok_or("no element")?;
+        Ok(e.prop("textContent").await?.unwrap_or_default())
     }
 
     pub async fn value_of(&self, css: &str) -> Res<String> {
