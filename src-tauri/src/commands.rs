@@ -97,20 +97,14 @@ pub(crate) async fn start_send(
             "Choose at least one file or folder to send.".into(),
         ));
     }
-    let settings = lock(&state.settings).clone();
-    let url = state.signal.url_for(&settings.signal_url).await;
-    let (events, rx) = Events::channel();
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    let name = describe(&paths);
-    let transfer = toss_core::start_send(settings.to_config(&url), paths, events);
-    Ok(track(
-        &app,
-        &state,
-        transfer,
-        rx,
-        on_event,
-        Direction::Send(name),
-    ))
+    let direction = Direction::Send(describe(&paths));
+    Ok(
+        launch(&app, &state, on_event, direction, |_, config, events| {
+            toss_core::start_send(config, paths, events)
+        })
+        .await,
+    )
 }
 
 /// Starts sending a short text or link; events arrive on `on_event`.
@@ -121,25 +115,13 @@ pub(crate) async fn start_send_text(
     text: String,
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
-    let settings = lock(&state.settings).clone();
-    let url = state.signal.url_for(&settings.signal_url).await;
-    let (events, rx) = Events::channel();
-    let name = text
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(60)
-        .collect();
-    let transfer = toss_core::start_send_text(settings.to_config(&url), text, events);
-    Ok(track(
-        &app,
-        &state,
-        transfer,
-        rx,
-        on_event,
-        Direction::Send(name),
-    ))
+    let direction = Direction::Send(first_line(&text));
+    Ok(
+        launch(&app, &state, on_event, direction, |_, config, events| {
+            toss_core::start_send_text(config, text, events)
+        })
+        .await,
+    )
 }
 
 /// Starts receiving with `code` into the download folder; events arrive on `on_event`.
@@ -153,19 +135,43 @@ pub(crate) async fn start_receive(
     let code: Code = code
         .parse()
         .map_err(|e: toss_core::CodeError| AppError::Core(e.into()))?;
+    Ok(launch(
+        &app,
+        &state,
+        on_event,
+        Direction::Receive,
+        |settings, config, events| {
+            let out_dir = PathBuf::from(&settings.download_dir);
+            toss_core::start_receive(config, code, out_dir, events)
+        },
+    )
+    .await)
+}
+
+/// Reads the settings, finds the signaling server (starting the built-in one if needed),
+/// starts the transfer with `start` and tracks it.
+async fn launch(
+    app: &AppHandle,
+    state: &AppState,
+    on_event: Channel<Event>,
+    direction: Direction,
+    start: impl FnOnce(&Settings, toss_core::Config, Events) -> Transfer,
+) -> u64 {
     let settings = lock(&state.settings).clone();
     let url = state.signal.url_for(&settings.signal_url).await;
     let (events, rx) = Events::channel();
-    let out_dir = PathBuf::from(&settings.download_dir);
-    let transfer = toss_core::start_receive(settings.to_config(&url), code, out_dir, events);
-    Ok(track(
-        &app,
-        &state,
-        transfer,
-        rx,
-        on_event,
-        Direction::Receive,
-    ))
+    let transfer = start(&settings, settings.to_config(&url), events);
+    track(app, state, transfer, rx, on_event, direction)
+}
+
+/// The first line of a text, at most 60 characters: its name in the history.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect()
 }
 
 enum Direction {
@@ -224,16 +230,7 @@ fn track(
                     name = offered
                         .first()
                         .map(|f| f.path.split('/').next().unwrap_or_default().to_owned())
-                        .or_else(|| {
-                            text.as_ref().map(|t| {
-                                t.lines()
-                                    .next()
-                                    .unwrap_or_default()
-                                    .chars()
-                                    .take(60)
-                                    .collect()
-                            })
-                        })
+                        .or_else(|| text.as_deref().map(first_line))
                         .unwrap_or_default();
                     let focused = app
                         .get_webview_window("main")
