@@ -68,6 +68,21 @@ fn toss(signal: &Signal, args: &[&str]) -> Command {
     cmd
 }
 
+/// `toss receive --json --yes --out OUT CODE`.
+fn receive_yes(signal: &Signal, out: &Path, code: &str) -> Command {
+    toss(
+        signal,
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--out",
+            &out.to_string_lossy(),
+            code,
+        ],
+    )
+}
+
 /// A running `toss send --json`, with its code read from the first event.
 struct Sending {
     child: Child,
@@ -166,18 +181,7 @@ fn sends_a_file_and_a_folder_between_two_processes() -> TestResult {
     let a = random_file(&src.join("movie.bin"), 3 * 1024 * 1024 + 7)?;
     let b = random_file(&src.join("docs/deep/er/notes.txt"), 999)?;
     let sending = start_send(&signal, &[&src.join("movie.bin"), &src.join("docs")])?;
-    let recv = toss(
-        &signal,
-        &[
-            "receive",
-            "--json",
-            "--yes",
-            "--out",
-            &out.to_string_lossy(),
-            &sending.code,
-        ],
-    )
-    .spawn()?;
+    let recv = receive_yes(&signal, &out, &sending.code).spawn()?;
     let r = finish(recv, None)?;
     let s = finish(sending.child, Some(sending.lines))?;
     assert!(r.ok && s.ok, "receiver: {} sender: {}", r.stderr, s.stderr);
@@ -248,18 +252,7 @@ fn wrong_code_exits_non_zero_on_both_sides_and_says_so() -> TestResult {
         format!("{nameplate}-acid-acid")
     };
     let out = tmp.path().join("out");
-    let recv = toss(
-        &signal,
-        &[
-            "receive",
-            "--json",
-            "--yes",
-            "--out",
-            &out.to_string_lossy(),
-            &wrong,
-        ],
-    )
-    .spawn()?;
+    let recv = receive_yes(&signal, &out, &wrong).spawn()?;
     let r = finish(recv, None)?;
     let s = finish(sending.child, Some(sending.lines))?;
     assert!(!r.ok && !s.ok);
@@ -316,6 +309,7 @@ fn collision_with_an_existing_file_keeps_both() -> TestResult {
     let file = tmp.path().join("photo.jpg");
     std::fs::write(&file, b"theirs")?;
     let sending = start_send(&signal, &[&file])?;
+    // The short flags, on purpose.
     let recv = toss(
         &signal,
         &[
@@ -352,18 +346,7 @@ fn interrupt_midway(receiver: bool) -> TestResult {
     random_file(&file, 96 * 1024 * 1024)?;
     let sending = start_send(&signal, &[&file])?;
     let out = tmp.path().join("out");
-    let mut recv = toss(
-        &signal,
-        &[
-            "receive",
-            "--json",
-            "--yes",
-            "--out",
-            &out.to_string_lossy(),
-            &sending.code,
-        ],
-    )
-    .spawn()?;
+    let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
     let start = Instant::now();
     loop {

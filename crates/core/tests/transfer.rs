@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rand::RngCore;
 use tokio::sync::mpsc::UnboundedReceiver;
-use toss_core::{Code, Config, Decision, Error, Event, Events, Summary};
+use toss_core::{Code, Config, Decision, Error, Event, Events, Summary, Transfer};
 
 /// Longest any single test transfer may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -61,6 +61,32 @@ async fn code_of(events: &mut UnboundedReceiver<Event>) -> Option<String> {
     None
 }
 
+/// Starts a receiver for `code` into `out` that answers the offer with `decision`.
+fn receiver(
+    config: Config,
+    code: &str,
+    out: PathBuf,
+    decision: Decision,
+) -> (Transfer, UnboundedReceiver<Event>) {
+    let (events, rx) = Events::channel();
+    let mut receiver =
+        toss_core::start_receive(config, code.parse().expect("a valid code"), out, events);
+    receiver.decide(decision);
+    (receiver, rx)
+}
+
+/// Waits for both ends, failing the test instead of hanging.
+async fn both(
+    sender: Transfer,
+    receiver: Transfer,
+) -> (Result<Summary, Error>, Result<Summary, Error>) {
+    tokio::time::timeout(LIMIT, async {
+        tokio::join!(sender.wait(), receiver.wait())
+    })
+    .await
+    .expect("both ends finished in time")
+}
+
 /// Sends `paths` and receives them into `out`; the receiver answers with `decision`.
 async fn transfer(
     env: &Env,
@@ -75,19 +101,8 @@ async fn transfer(
     let (send_events, mut send_rx) = Events::channel();
     let sender = toss_core::start_send(env.config(), paths, send_events);
     let code = code_of(&mut send_rx).await.expect("a code");
-    let (recv_events, mut recv_rx) = Events::channel();
-    let mut receiver = toss_core::start_receive(
-        env.config(),
-        code.parse().expect("code"),
-        env.out(),
-        recv_events,
-    );
-    receiver.decide(decision);
-    let (s, r) = tokio::time::timeout(LIMIT, async {
-        tokio::join!(sender.wait(), receiver.wait())
-    })
-    .await
-    .expect("transfer finished in time");
+    let (receiver, mut recv_rx) = receiver(env.config(), &code, env.out(), decision);
+    let (s, r) = both(sender, receiver).await;
     let mut se = Vec::new();
     while let Ok(e) = send_rx.try_recv() {
         se.push(e);
@@ -243,14 +258,9 @@ async fn wrong_code_fails_on_both_sides() -> TestResult {
     } else {
         "acid-acid"
     };
-    let wrong: Code = format!("{}-{wrong_words}", code.nameplate()).parse()?;
-    let (recv_events, _recv_rx) = Events::channel();
-    let mut receiver = toss_core::start_receive(env.config(), wrong, env.out(), recv_events);
-    receiver.decide(Decision::Accept);
-    let (s, r) = tokio::time::timeout(LIMIT, async {
-        tokio::join!(sender.wait(), receiver.wait())
-    })
-    .await?;
+    let wrong = format!("{}-{wrong_words}", code.nameplate());
+    let (receiver, _recv_rx) = receiver(env.config(), &wrong, env.out(), Decision::Accept);
+    let (s, r) = both(sender, receiver).await;
     let (s, r) = (s.expect_err("sender fails"), r.expect_err("receiver fails"));
     assert!(s.is_wrong_code(), "sender: {s}");
     assert!(r.is_wrong_code(), "receiver: {r}");
@@ -284,10 +294,7 @@ async fn cancel_midway(receiver_cancels: bool) -> TestResult {
     let (send_events, mut send_rx) = Events::channel();
     let sender = toss_core::start_send(env.config(), vec![path], send_events);
     let code = code_of(&mut send_rx).await.expect("code");
-    let (recv_events, mut recv_rx) = Events::channel();
-    let mut receiver =
-        toss_core::start_receive(env.config(), code.parse()?, env.out(), recv_events);
-    receiver.decide(Decision::Accept);
+    let (receiver, mut recv_rx) = receiver(env.config(), &code, env.out(), Decision::Accept);
     let flowing = tokio::time::timeout(LIMIT, async {
         while let Some(e) = recv_rx.recv().await {
             if matches!(&e, Event::Progress(p) if p.bytes > 0 && p.bytes < p.total) {
@@ -303,10 +310,7 @@ async fn cancel_midway(receiver_cancels: bool) -> TestResult {
     } else {
         sender.cancel();
     }
-    let (s, r) = tokio::time::timeout(LIMIT, async {
-        tokio::join!(sender.wait(), receiver.wait())
-    })
-    .await?;
+    let (s, r) = both(sender, receiver).await;
     let (s, r) = (s.expect_err("sender stops"), r.expect_err("receiver stops"));
     assert!(s.is_cancelled(), "sender: {s}");
     assert!(r.is_cancelled(), "receiver: {r}");
@@ -409,13 +413,8 @@ async fn signaling_over_wss_with_a_private_certificate() -> TestResult {
     let (send_events, mut send_rx) = Events::channel();
     let sender = toss_core::start_send(config.clone(), vec![src], send_events);
     let code = code_of(&mut send_rx).await.expect("code");
-    let (recv_events, _recv_rx) = Events::channel();
-    let mut receiver = toss_core::start_receive(config, code.parse()?, out.clone(), recv_events);
-    receiver.decide(Decision::Accept);
-    let (s, r) = tokio::time::timeout(LIMIT, async {
-        tokio::join!(sender.wait(), receiver.wait())
-    })
-    .await?;
+    let (receiver, _recv_rx) = receiver(config, &code, out.clone(), Decision::Accept);
+    let (s, r) = both(sender, receiver).await;
     s?;
     r?;
     assert_eq!(std::fs::read(out.join("tls.txt"))?, b"over tls");
@@ -429,14 +428,8 @@ async fn a_text_alone_arrives_in_the_offer_and_nothing_is_written() -> TestResul
     let (send_events, mut send_rx) = Events::channel();
     let sender = toss_core::start_send_text(env.config(), text.into(), send_events);
     let code = code_of(&mut send_rx).await.expect("code");
-    let (recv_events, mut recv_rx) = Events::channel();
-    let mut receiver =
-        toss_core::start_receive(env.config(), code.parse()?, env.out(), recv_events);
-    receiver.decide(Decision::Accept);
-    let (s, r) = tokio::time::timeout(LIMIT, async {
-        tokio::join!(sender.wait(), receiver.wait())
-    })
-    .await?;
+    let (receiver, mut recv_rx) = receiver(env.config(), &code, env.out(), Decision::Accept);
+    let (s, r) = both(sender, receiver).await;
     s?;
     r?;
     let mut shown = None;
