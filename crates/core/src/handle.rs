@@ -120,7 +120,7 @@ fn spawn_send(
             events.emit(Event::PeerConnected {
                 verification: paired.verification().to_owned(),
             });
-            let link = or_cancel(&token, peer::connect(paired, &config)).await?;
+            let link = peer::connect(paired, &config, &token).await?;
             events.emit(Event::Connected);
             transfer::send(&link, manifest, &config.device_name, &events, &token).await
         }
@@ -146,7 +146,7 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
             events.emit(Event::PeerConnected {
                 verification: paired.verification().to_owned(),
             });
-            let link = or_cancel(&token, peer::connect(paired, &config)).await?;
+            let link = peer::connect(paired, &config, &token).await?;
             events.emit(Event::Connected);
             let offer = transfer::receive_offer(link, &token).await?;
             events.emit(Event::Offer {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 use toss_signal::protocol::ServerMsg;
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::APIBuilder;
@@ -26,7 +27,7 @@ use webrtc::peer_connection::RTCPeerConnection;
 use crate::config::Config;
 use crate::crypto::Role;
 use crate::defaults::{BUFFERED_HIGH, BUFFERED_LOW, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Side};
 use crate::session::{Paired, Signal};
 
 /// How long setup carries on after the signaling peer left, in case our data channel is
@@ -110,11 +111,22 @@ fn rtc_config(config: &Config) -> RTCConfiguration {
 ///
 /// # Errors
 /// [`Error::Tampered`] when a sealed message fails to open, [`Error::Connect`] when no path
-/// is found in time, [`Error::PeerGone`] when the peer leaves.
-pub async fn connect(mut paired: Paired, config: &Config) -> Result<Link> {
+/// is found in time, [`Error::PeerGone`] when the peer leaves, [`Error::Cancelled`] when
+/// `cancel` fires (the peer is told).
+pub async fn connect(
+    mut paired: Paired,
+    config: &Config,
+    cancel: &CancellationToken,
+) -> Result<Link> {
     let api = build_api(config);
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
-    let result = tokio::time::timeout(config.connect_timeout, negotiate(&mut paired, &pc)).await;
+    // Cancelling is handled here, not by dropping this future, so that the peer is told
+    // and the peer connection is closed.
+    let result = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Ok(Err(Error::Cancelled(Side::Local))),
+        r = tokio::time::timeout(config.connect_timeout, negotiate(&mut paired, &pc)) => r,
+    };
     let failure = match result {
         Ok(Ok((rtc_dc, dc))) => {
             // Setup is over: leave the room so that the server forgets us.
@@ -127,12 +139,17 @@ pub async fn connect(mut paired: Paired, config: &Config) -> Result<Link> {
                 .into(),
         ),
     };
-    if !matches!(failure, Error::Tampered | Error::PeerGone) {
-        if let Ok(msg) = paired.seal(&Signal::Abort {
-            reason: failure.to_string(),
-        }) {
-            let _ = paired.client.send(msg);
+    let farewell = match &failure {
+        Error::Tampered | Error::PeerGone | Error::PeerFailed(_) | Error::Cancelled(Side::Peer) => {
+            None
         }
+        Error::Cancelled(Side::Local) => Some(Signal::Cancel),
+        other => Some(Signal::Abort {
+            reason: other.to_string(),
+        }),
+    };
+    if let Some(msg) = farewell.and_then(|f| paired.seal(&f).ok()) {
+        let _ = paired.client.send(msg);
     }
     paired.client.close().await;
     let _ = pc.close().await;
@@ -251,7 +268,10 @@ async fn negotiate(
                             early_candidates.push(candidate);
                         }
                     }
-                    Signal::Abort { reason } => return Err(Error::PeerFailed(reason)),
+                    Signal::Abort { reason } => {
+                        return Err(Error::PeerFailed(crate::transfer::names::display(&reason)))
+                    }
+                    Signal::Cancel => return Err(Error::Cancelled(Side::Peer)),
                     _ => return Err(Error::Protocol("setup messages arrived out of order".into())),
                 },
                 ServerMsg::PeerLeft => peer_left = Some(tokio::time::Instant::now()),

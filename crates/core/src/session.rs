@@ -44,6 +44,8 @@ pub(crate) enum Signal {
     Abort {
         reason: String,
     },
+    /// The peer's user cancelled during setup.
+    Cancel,
 }
 
 /// Turns an unexpected server message into the error a user sees.

@@ -447,3 +447,29 @@ async fn a_text_alone_arrives_in_the_offer_and_nothing_is_written() -> TestResul
     assert!(files_under(&env.out()).is_empty());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_connecting_tells_the_other_side() -> TestResult {
+    let env = Env::new().await?;
+    let path = env.src().join("early.txt");
+    std::fs::write(&path, b"early")?;
+    let (send_events, mut send_rx) = Events::channel();
+    let sender = toss_core::start_send(env.config(), vec![path], send_events);
+    let code = code_of(&mut send_rx).await.expect("code");
+    let (receiver, _recv_rx) = receiver(env.config(), &code, env.out(), Decision::Accept);
+    // Cancel as soon as the two sides have paired, before or while WebRTC connects.
+    while let Some(e) = send_rx.recv().await {
+        if matches!(e, Event::PeerConnected { .. }) {
+            sender.cancel();
+            break;
+        }
+    }
+    let (s, r) = both(sender, receiver).await;
+    let s = s.expect_err("sender stops");
+    assert!(s.is_cancelled(), "sender: {s}");
+    // The receiver is told, whether the data channel opened in the meantime or not.
+    let r = r.expect_err("receiver stops");
+    assert!(r.is_cancelled(), "receiver: {r}");
+    assert!(files_under(&env.out()).is_empty());
+    Ok(())
+}
