@@ -4,7 +4,7 @@
 # One shared build folder for every checkout on this machine: webrtc-rs is heavy to build.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/toss/target
 
-.PHONY: setup run demo test lint build screenshots package bench
+.PHONY: setup run demo test lint build screenshots package bench fuzz audit
 
 setup:
 	@scripts/setup.sh
@@ -25,8 +25,20 @@ lint: setup
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 ## Every test: unit, integration (real server, real peers, real files) and CLI processes.
+## Also a short run of every fuzz target, and the supply-chain audit.
 test: build lint
 	cargo nextest run --workspace --locked --no-fail-fast
+	scripts/fuzz.sh 20
+	scripts/audit.sh
+
+## Fuzzing (cargo-fuzz): every target for FUZZ_SECONDS each (default 10 minutes).
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## Licenses, sources and known vulnerabilities of every dependency (deny.toml).
+audit: setup
+	scripts/audit.sh
 
 ## Screenshots of every screen of the real app under Xvfb, into docs/screenshots/.
 screenshots: build

@@ -40,6 +40,14 @@ if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-d
   say "installing tauri-driver"
   cargo install tauri-driver --locked --version '^2'
 fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+if ! cargo deny --version >/dev/null 2>&1; then
+  say "installing cargo-deny"
+  cargo install cargo-deny --locked
+fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   say "installing rustfmt and clippy"
   rustup component add rustfmt clippy

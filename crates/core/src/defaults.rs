@@ -43,7 +43,7 @@ pub const MAX_FILES: usize = 20_000;
 pub const MAX_TOTAL_BYTES: u64 = 16 << 40;
 
 /// Deepest folder nesting accepted in an offer.
-pub const MAX_DEPTH: usize = 32;
+pub use toss_wire::names::MAX_DEPTH;
 
 /// Bytes kept free on the receiver's disk beyond the offer's size.
 pub const DISK_MARGIN: u64 = 16 * 1024 * 1024;

@@ -6,14 +6,15 @@
 //! [`Events`](crate::Events).
 
 mod manifest;
-pub mod names;
 mod progress;
-pub mod protocol;
 mod receive;
 mod send;
 mod sink;
 
 use std::path::PathBuf;
+
+pub use toss_wire::names;
+pub use toss_wire::transfer as protocol;
 
 pub use manifest::Manifest;
 pub use receive::{receive_offer, IncomingOffer};

@@ -4,12 +4,7 @@
 
 use std::time::Duration;
 
-/// Signaling protocol version spoken by this server; a client with another one is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
-
-/// Largest text message the server acts on. A sealed SDP offer with a full set of
-/// candidates is under 8 KiB; 64 KiB leaves room without letting one client hog memory.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+pub use toss_wire::signal::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// Largest WebSocket message the transport reads at all. Above [`MAX_MESSAGE_BYTES`] so that
 /// an oversized message still gets a clear error reply; past this the connection is dropped.

@@ -6,7 +6,7 @@
 
 pub mod defaults;
 mod metrics;
-pub mod protocol;
+pub use toss_wire::signal as protocol;
 mod rooms;
 mod server;
 

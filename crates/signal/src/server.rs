@@ -14,6 +14,8 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -185,7 +187,7 @@ fn load_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, SpawnError> {
     };
     let cert_pem = read(&files.cert)?;
     let key_pem = read(&files.key)?;
-    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SpawnError::Tls(format!("{}: {e}", files.cert.display())))?;
     if certs.is_empty() {
@@ -194,9 +196,12 @@ fn load_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, SpawnError> {
             files.cert.display()
         )));
     }
-    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .map_err(|e| SpawnError::Tls(format!("{}: {e}", files.key.display())))?
-        .ok_or_else(|| SpawnError::Tls(format!("{} holds no private key", files.key.display())))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => {
+            SpawnError::Tls(format!("{} holds no private key", files.key.display()))
+        }
+        e => SpawnError::Tls(format!("{}: {e}", files.key.display())),
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -351,7 +356,7 @@ async fn client_session(socket: WebSocket, state: AppState) {
                 let _ = tx.try_send(ServerMsg::Pong);
                 continue;
             }
-            Ok(ClientMsg::Unknown) => {
+            Ok(_) => {
                 reply_error(&state, &tx, ErrorCode::UnknownType);
                 continue;
             }

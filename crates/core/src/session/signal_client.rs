@@ -7,6 +7,8 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -39,8 +41,13 @@ fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
     };
     if let Some(path) = &config.extra_ca {
         let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| Error::io(path, e))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                Error::Input(format!(
+                    "{}: not a PEM certificate file: {e}",
+                    path.display()
+                ))
+            })?;
             roots.add(cert).map_err(|e| {
                 Error::Input(format!(
                     "{}: not a usable CA certificate: {e}",

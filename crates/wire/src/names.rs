@@ -5,7 +5,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::defaults::MAX_DEPTH;
+/// Deepest folder nesting accepted in an offer.
+pub const MAX_DEPTH: usize = 32;
 
 /// Longest file name most file systems accept, in bytes.
 const MAX_NAME_BYTES: usize = 255;
@@ -50,10 +51,14 @@ fn is_replaced(c: char) -> bool {
 
 /// Makes one path component safe; `None` when nothing usable remains.
 pub fn sanitize_component(raw: &str) -> Option<String> {
+    // Drop and replace first, normalize last: removing a character between two combining
+    // marks can change their canonical order, so normalizing first would not be stable.
     let cleaned: String = raw
-        .nfc()
+        .chars()
         .filter(|&c| !is_invisible(c))
         .map(|c| if is_replaced(c) { '_' } else { c })
+        .collect::<String>()
+        .nfc()
         .collect();
     // Windows drops trailing dots and spaces silently; leading spaces confuse everyone.
     let mut name = cleaned
@@ -68,7 +73,14 @@ pub fn sanitize_component(raw: &str) -> Option<String> {
         name.insert(0, '_');
     }
     if name.len() > NAME_BUDGET {
-        name = shorten(&name, NAME_BUDGET);
+        // The cut may land after a space or a dot: trim again so that a second pass
+        // changes nothing.
+        name = shorten(&name, NAME_BUDGET)
+            .trim_end_matches(['.', ' '])
+            .to_owned();
+        if name.is_empty() || name.chars().all(|c| c == '.') {
+            return None;
+        }
     }
     Some(name)
 }
@@ -217,6 +229,9 @@ mod tests {
             "trail. ",
             "<b>",
             "é".repeat(300).as_str(),
+            // Found by the fuzzer: a cut that ended on a space.
+            format!("{}{}x", "7".repeat(238), " ".repeat(30)).as_str(),
+            "z\u{321}\u{200b}\u{321}\u{31c}\u{301}\u{200d}\u{321}",
         ] {
             let once = sanitize_component(raw).expect("usable");
             assert_eq!(sanitize_component(&once).as_deref(), Some(once.as_str()));

@@ -6,7 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::defaults::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+/// Signaling protocol version; a peer with another one is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest text message the server acts on. A sealed SDP offer with a full set of
+/// candidates is under 8 KiB; 64 KiB leaves room without letting one client hog memory.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
