@@ -92,7 +92,20 @@ pub struct SessionKeys {
     confirm_theirs: Key<Confirm>,
     seal_out: Key<Seal>,
     seal_in: Key<Seal>,
+    bind_mine: Key<Confirm>,
+    bind_theirs: Key<Confirm>,
     verification: String,
+}
+
+/// Binds the encrypted peer connection to the code: each side MACs both DTLS certificate
+/// fingerprints as it sees them, so that a connection whose certificates were swapped on
+/// the way (a man in the middle) fails even if every signaling message looked genuine.
+#[derive(Debug)]
+pub struct ChannelBinder {
+    role: Role,
+    nameplate: Nameplate,
+    mine: Key<Confirm>,
+    theirs: Key<Confirm>,
 }
 
 /// Why a crypto step failed.
@@ -161,6 +174,7 @@ impl SessionKeys {
                 &format!("seal/{}->{}", from.label(), from.peer().label()),
             )
         };
+        let bind = |r: Role| hkdf_key::<Confirm>(&hk, &format!("bind/{}", r.label()));
         let mut verify = [0u8; 2];
         let _ = hk.expand(b"verification-words", &mut verify);
         Self {
@@ -169,6 +183,8 @@ impl SessionKeys {
             confirm_theirs: confirm(role.peer()),
             seal_out: seal(role),
             seal_in: seal(role.peer()),
+            bind_mine: bind(role),
+            bind_theirs: bind(role.peer()),
             verification: format!(
                 "{} {}",
                 wordlist::WORDS[usize::from(verify[0])],
@@ -218,8 +234,9 @@ impl SessionKeys {
             .map_err(|_| CryptoError::Mismatch)
     }
 
-    /// Splits into the sealing and opening halves for the signaling channel.
-    pub fn into_channel(self) -> (Sealer, Opener) {
+    /// Splits into the sealing and opening halves for the signaling channel, and the
+    /// binder that later ties the peer connection to the same keys.
+    pub fn into_channel(self) -> (Sealer, Opener, ChannelBinder) {
         (
             Sealer {
                 cipher: ChaCha20Poly1305::new((&self.seal_out.bytes).into()),
@@ -229,7 +246,63 @@ impl SessionKeys {
                 cipher: ChaCha20Poly1305::new((&self.seal_in.bytes).into()),
                 next: 0,
             },
+            ChannelBinder {
+                role: self.role,
+                nameplate: self.nameplate,
+                mine: self.bind_mine,
+                theirs: self.bind_theirs,
+            },
         )
+    }
+}
+
+impl ChannelBinder {
+    /// The MAC over version, the binding role, the nameplate and both fingerprints, in the
+    /// order sender's certificate, receiver's certificate.
+    fn mac(
+        &self,
+        key: &Key<Confirm>,
+        role: Role,
+        sender_fp: &str,
+        receiver_fp: &str,
+    ) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        for part in [
+            SESSION_VERSION,
+            "channel-binding",
+            role.label(),
+            self.nameplate.as_str(),
+            sender_fp,
+            receiver_fp,
+        ] {
+            mac.update(part.as_bytes());
+            mac.update(b"\0");
+        }
+        mac
+    }
+
+    /// This side's binding over the fingerprints as this side sees them.
+    pub fn my_binding(&self, sender_fp: &str, receiver_fp: &str) -> Vec<u8> {
+        self.mac(&self.mine, self.role, sender_fp, receiver_fp)
+            .finalize()
+            .into_bytes()
+            .to_vec()
+    }
+
+    /// Checks the peer's binding against the fingerprints as this side sees them.
+    ///
+    /// # Errors
+    /// [`CryptoError::Mismatch`] when the peer saw other certificates (or other keys).
+    pub fn check_binding(
+        &self,
+        theirs: &[u8],
+        sender_fp: &str,
+        receiver_fp: &str,
+    ) -> Result<(), CryptoError> {
+        self.mac(&self.theirs, self.role.peer(), sender_fp, receiver_fp)
+            .verify_slice(theirs)
+            .map_err(|_| CryptoError::Mismatch)
     }
 }
 
@@ -350,8 +423,8 @@ mod tests {
             .expect("sender confirmed");
         s.check_confirmation(&r.my_confirmation())
             .expect("receiver confirmed");
-        let (mut s_seal, mut s_open) = s.into_channel();
-        let (mut r_seal, mut r_open) = r.into_channel();
+        let (mut s_seal, mut s_open, _) = s.into_channel();
+        let (mut r_seal, mut r_open, _) = r.into_channel();
         let m1 = s_seal.seal(b"offer");
         assert_eq!(r_open.open(&m1).expect("opens"), b"offer");
         let m2 = r_seal.seal(b"answer");
@@ -386,8 +459,8 @@ mod tests {
     #[test]
     fn tampered_or_own_direction_seal_is_refused() {
         let (s, r) = pair("orbit-lemon", "orbit-lemon");
-        let (mut s_seal, mut s_open) = s.into_channel();
-        let (_r_seal, mut r_open) = r.into_channel();
+        let (mut s_seal, mut s_open, _) = s.into_channel();
+        let (_r_seal, mut r_open, _) = r.into_channel();
         let m = s_seal.seal(b"offer");
         // Reflected to the sender itself: other direction's key, refused.
         assert_eq!(s_open.open(&m), Err(CryptoError::BadSeal));
@@ -396,5 +469,33 @@ mod tests {
         raw[last] ^= 1;
         assert_eq!(r_open.open(&B64.encode(raw)), Err(CryptoError::BadSeal));
         assert_eq!(r_open.open("!!"), Err(CryptoError::Malformed));
+    }
+
+    #[test]
+    fn channel_binding_holds_only_for_the_same_certificates() {
+        let (s, r) = pair("orbit-lemon", "orbit-lemon");
+        let (_, _, s_bind) = s.into_channel();
+        let (_, _, r_bind) = r.into_channel();
+        let (sfp, rfp) = ("aa:01", "bb:02");
+        r_bind
+            .check_binding(&s_bind.my_binding(sfp, rfp), sfp, rfp)
+            .expect("receiver accepts the sender's binding");
+        s_bind
+            .check_binding(&r_bind.my_binding(sfp, rfp), sfp, rfp)
+            .expect("sender accepts the receiver's binding");
+        // A man in the middle shows each side another certificate for the other.
+        assert_eq!(
+            r_bind.check_binding(&s_bind.my_binding(sfp, rfp), "ee:66", rfp),
+            Err(CryptoError::Mismatch)
+        );
+        assert_eq!(
+            s_bind.check_binding(&r_bind.my_binding(sfp, rfp), sfp, "ee:77"),
+            Err(CryptoError::Mismatch)
+        );
+        // Reflected back to its maker, a binding does not pass.
+        assert_eq!(
+            s_bind.check_binding(&s_bind.my_binding(sfp, rfp), sfp, rfp),
+            Err(CryptoError::Mismatch)
+        );
     }
 }

@@ -39,7 +39,7 @@ pub enum Error {
     #[error("wrong code: the code was mistyped, or someone tried to guess it; ask the sender for a new code")]
     WrongCode,
     /// A sealed signaling message did not open: tampered or forged on the way.
-    #[error("the connection setup was tampered with on the way (a message failed its integrity check); the transfer was stopped")]
+    #[error("the connection was tampered with on the way (it failed its integrity check against the code); the transfer was stopped")]
     Tampered,
     /// The other side left during setup or transfer.
     #[error("the other side disconnected before the transfer finished")]
@@ -72,6 +72,9 @@ pub enum Error {
         /// Bytes free.
         available: u64,
     },
+    /// The disk filled up while a file was being written.
+    #[error("the disk is full: {} could not be written; free some space and try again", .0.display())]
+    DiskFull(PathBuf),
     /// A local file or folder operation failed.
     #[error("{}: {source}", .path.display())]
     Io {
@@ -121,13 +124,27 @@ impl Error {
             Error::Protocol(_) => "protocol",
             Error::Corrupt(_) => "corrupt",
             Error::NoSpace { .. } => "no_space",
+            Error::DiskFull(_) => "disk_full",
             Error::Io { .. } => "io",
             Error::Input(_) => "input",
             Error::WebRtc(_) => "webrtc",
         }
     }
 
+    /// What the other side is told when this error stops a transfer: the reason, without
+    /// this computer's paths.
+    pub fn for_peer(&self) -> String {
+        match self {
+            Error::DiskFull(_) => "the disk on that computer is full".into(),
+            Error::Io { .. } => "a file could not be read or written on that computer".into(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            return Error::DiskFull(path.into());
+        }
         Error::Io {
             path: path.into(),
             source,

@@ -14,6 +14,8 @@ pub mod events;
 mod handle;
 pub mod peer;
 pub mod session;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 pub mod transfer;
 pub mod wordlist;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use toss_signal::protocol::ServerMsg;
@@ -25,7 +26,7 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
 use crate::config::Config;
-use crate::crypto::Role;
+use crate::crypto::{self, Role};
 use crate::defaults::{BUFFERED_HIGH, BUFFERED_LOW, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE};
 use crate::error::{Error, Result, Side};
 use crate::session::{Paired, Signal};
@@ -113,19 +114,39 @@ fn rtc_config(config: &Config) -> RTCConfiguration {
 /// [`Error::Tampered`] when a sealed message fails to open, [`Error::Connect`] when no path
 /// is found in time, [`Error::PeerGone`] when the peer leaves, [`Error::Cancelled`] when
 /// `cancel` fires (the peer is told).
-pub async fn connect(
+pub async fn connect(paired: Paired, config: &Config, cancel: &CancellationToken) -> Result<Link> {
+    connect_with(paired, config, cancel, Binding::Honest).await
+}
+
+/// What this side proves in the channel binding; only tests lie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// The fingerprints as this side sees them.
+    Honest,
+    /// Another certificate than the one the peer sees: what a man in the middle would show.
+    #[cfg_attr(not(feature = "test-utils"), allow(dead_code))]
+    Forged,
+}
+
+pub(crate) async fn connect_with(
     mut paired: Paired,
     config: &Config,
     cancel: &CancellationToken,
+    binding: Binding,
 ) -> Result<Link> {
     let api = build_api(config);
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
+    let setup = async {
+        let (rtc_dc, dc) = negotiate(&mut paired, &pc).await?;
+        bind(&paired, &pc, &dc, binding).await?;
+        Ok((rtc_dc, dc))
+    };
     // Cancelling is handled here, not by dropping this future, so that the peer is told
     // and the peer connection is closed.
     let result = tokio::select! {
         biased;
         _ = cancel.cancelled() => Ok(Err(Error::Cancelled(Side::Local))),
-        r = tokio::time::timeout(config.connect_timeout, negotiate(&mut paired, &pc)) => r,
+        r = tokio::time::timeout(config.connect_timeout, setup) => r,
     };
     let failure = match result {
         Ok(Ok((rtc_dc, dc))) => {
@@ -140,9 +161,9 @@ pub async fn connect(
         ),
     };
     let farewell = match &failure {
-        Error::Tampered | Error::PeerGone | Error::PeerFailed(_) | Error::Cancelled(Side::Peer) => {
-            None
-        }
+        Error::PeerGone | Error::PeerFailed(_) | Error::Cancelled(Side::Peer) => None,
+        // Said sealed: a forger cannot fake it, and the peer learns why we stopped.
+        Error::Tampered => Some(Signal::Tampered),
         Error::Cancelled(Side::Local) => Some(Signal::Cancel),
         other => Some(Signal::Abort {
             reason: other.to_string(),
@@ -272,6 +293,7 @@ async fn negotiate(
                         return Err(Error::PeerFailed(crate::transfer::names::display(&reason)))
                     }
                     Signal::Cancel => return Err(Error::Cancelled(Side::Peer)),
+                    Signal::Tampered => return Err(Error::Tampered),
                     _ => return Err(Error::Protocol("setup messages arrived out of order".into())),
                 },
                 ServerMsg::PeerLeft => peer_left = Some(tokio::time::Instant::now()),
@@ -280,6 +302,69 @@ async fn negotiate(
             _ = grace => return Err(Error::PeerGone),
         }
     }
+}
+
+/// SHA-256 fingerprint of a DER certificate, written as webrtc-rs writes its own
+/// (`ab:cd:...`).
+fn fingerprint(der: &[u8]) -> String {
+    let digest = Sha256::digest(der);
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex.join(":")
+}
+
+/// Channel binding, the first message each way on the new data channel: a MAC, under a key
+/// from the PAKE, over both DTLS certificate fingerprints as this side sees them. If anyone
+/// terminated DTLS in the middle, the two sides see different certificates and both stop.
+async fn bind(
+    paired: &Paired,
+    pc: &RTCPeerConnection,
+    dc: &DataChannel,
+    binding: Binding,
+) -> Result<()> {
+    let dtls = pc.dtls_transport();
+    let local = dtls
+        .get_local_parameters()?
+        .fingerprints
+        .into_iter()
+        .next()
+        .map(|f| f.value)
+        .ok_or_else(|| Error::WebRtc("the connection has no certificate".into()))?;
+    let remote_der = dtls.get_remote_certificate().await;
+    if remote_der.is_empty() {
+        return Err(Error::Tampered);
+    }
+    let remote = fingerprint(&remote_der);
+    let (sender_fp, receiver_fp) = match paired.role {
+        Role::Sender => (local, remote),
+        Role::Receiver => (remote, local),
+    };
+    let mine = match (binding, paired.role) {
+        (Binding::Honest, _) => paired.binder.my_binding(&sender_fp, &receiver_fp),
+        (Binding::Forged, Role::Sender) => paired.binder.my_binding("forged", &receiver_fp),
+        (Binding::Forged, Role::Receiver) => paired.binder.my_binding(&sender_fp, "forged"),
+    };
+    let mut msg = vec![LAST];
+    msg.extend_from_slice(crypto::encode(&mine).as_bytes());
+    dc.write_data_channel(&Bytes::from(msg), true)
+        .await
+        .map_err(|_| Error::PeerGone)?;
+    let mut buf = [0u8; 256];
+    let n = match dc.read_data_channel(&mut buf).await {
+        Ok((0, _)) | Err(_) => return Err(Error::PeerGone),
+        Ok((n, true)) => n,
+        Ok((_, false)) => return Err(Error::Tampered),
+    };
+    let theirs = match buf[..n].split_first() {
+        Some((&LAST, body)) => std::str::from_utf8(body)
+            .ok()
+            .and_then(|b| crypto::decode(b).ok())
+            .ok_or(Error::Tampered)?,
+        _ => return Err(Error::Tampered),
+    };
+    paired
+        .binder
+        .check_binding(&theirs, &sender_fp, &receiver_fp)
+        .map_err(|_| Error::Tampered)
 }
 
 impl Link {

@@ -12,7 +12,7 @@ use toss_signal::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 use crate::code::{Code, Nameplate, Password};
 use crate::config::Config;
-use crate::crypto::{self, Opener, Pake, Role, Sealer, SessionKeys};
+use crate::crypto::{self, ChannelBinder, Opener, Pake, Role, Sealer, SessionKeys};
 use crate::error::{Error, Result};
 
 pub(crate) use signal_client::SignalClient;
@@ -46,6 +46,8 @@ pub(crate) enum Signal {
     },
     /// The peer's user cancelled during setup.
     Cancel,
+    /// The peer caught a message that failed its integrity check and stopped.
+    Tampered,
 }
 
 /// Turns an unexpected server message into the error a user sees.
@@ -187,19 +189,21 @@ pub struct Paired {
     verification: String,
     sealer: Sealer,
     opener: Opener,
+    pub(crate) binder: ChannelBinder,
 }
 
 impl Paired {
     fn new(client: SignalClient, keys: SessionKeys) -> Self {
         let role = keys.role();
         let verification = keys.verification().to_owned();
-        let (sealer, opener) = keys.into_channel();
+        let (sealer, opener, binder) = keys.into_channel();
         Self {
             client,
             role,
             verification,
             sealer,
             opener,
+            binder,
         }
     }
 

@@ -221,7 +221,7 @@ impl IncomingOffer {
                 Error::Cancelled(Side::Local) => Some(Control::Cancel),
                 Error::Cancelled(Side::Peer) | Error::PeerGone | Error::PeerFailed(_) => None,
                 other => Some(Control::Error {
-                    message: other.to_string(),
+                    message: other.for_peer(),
                 }),
             };
             if let Some(msg) = msg {

@@ -77,7 +77,7 @@ async fn stop(link: &Link, inbox: &mut mpsc::Receiver<Result<Incoming>>, err: Er
             None
         }
         other => Some(Control::Error {
-            message: other.to_string(),
+            message: other.for_peer(),
         }),
     };
     if let Some(msg) = msg {

@@ -1,0 +1,88 @@
+//! Test helpers (feature `test-utils`): a peer that completes the real handshake (signaling,
+//! PAKE, WebRTC, channel binding) and then says whatever a test wants, to check that the
+//! honest side refuses a lying peer. Never part of a release build.
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::code::Code;
+use crate::config::Config;
+use crate::error::Result;
+use crate::peer::{connect_with, Binding, Incoming, Link};
+use crate::session;
+
+/// A connected peer under a test's control.
+#[derive(Debug)]
+pub struct RawPeer {
+    link: Link,
+    inbox: mpsc::Receiver<Result<Incoming>>,
+}
+
+/// Opens a room as a sender; the returned task yields the peer once someone joins.
+///
+/// # Errors
+/// When the signaling server cannot be reached.
+pub async fn host(config: Config) -> Result<(Code, JoinHandle<Result<RawPeer>>)> {
+    host_with(config, Binding::Honest).await
+}
+
+/// Like [`host`], but the channel binding names another certificate than the real one, as a
+/// man in the middle's would.
+///
+/// # Errors
+/// When the signaling server cannot be reached.
+pub async fn host_forging_binding(config: Config) -> Result<(Code, JoinHandle<Result<RawPeer>>)> {
+    host_with(config, Binding::Forged).await
+}
+
+async fn host_with(
+    config: Config,
+    binding: Binding,
+) -> Result<(Code, JoinHandle<Result<RawPeer>>)> {
+    let allocated = session::allocate(&config).await?;
+    let code = allocated.code().clone();
+    let task = tokio::spawn(async move {
+        let paired = allocated.wait_for_peer().await?;
+        let link = connect_with(paired, &config, &CancellationToken::new(), binding).await?;
+        let inbox = link.reader();
+        Ok(RawPeer { link, inbox })
+    });
+    Ok((code, task))
+}
+
+impl RawPeer {
+    /// Sends a text message as is (fragmented like any control message).
+    ///
+    /// # Errors
+    /// [`Error::PeerGone`] when the channel is closed.
+    pub async fn send_text(&self, text: &str) -> Result<()> {
+        self.link.send_text(text).await
+    }
+
+    /// Sends a binary message (file bytes, as far as the other side knows).
+    ///
+    /// # Errors
+    /// [`Error::PeerGone`] when the channel is closed.
+    pub async fn send_binary(&self, data: Vec<u8>) -> Result<()> {
+        self.link.send_binary(Bytes::from(data)).await
+    }
+
+    /// The next text message from the other side, skipping binary ones; `None` once the
+    /// channel closes.
+    pub async fn recv_text(&mut self) -> Option<String> {
+        loop {
+            match self.inbox.recv().await? {
+                Ok(Incoming::Text(t)) => return Some(t),
+                Ok(Incoming::Binary(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Closes the connection abruptly.
+    pub async fn close(&self) {
+        self.link.close().await;
+    }
+}
