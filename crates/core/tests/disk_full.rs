@@ -1,0 +1,133 @@
+//! The receiver's disk fills up half-way through a transfer: a real sender and receiver on
+//! loopback, the receiver writing into a small tmpfs that the test mounts and then fills.
+//! Both sides must stop with a clear sentence and leave no file behind.
+//!
+//! Mounting needs root (CI runs as root); without it the test says it is skipped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use rand::RngCore;
+use toss_core::{Config, Decision, Event, Events};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Longest the scenario may take before the test fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size_mib: u64) -> Option<Tmpfs> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Writes zeros into `path` until the file system is full (bounded: at most `max_mib`).
+fn fill(path: &Path, max_mib: usize) {
+    let mut f = std::fs::File::create(path).expect("filler file");
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..max_mib {
+        if f.write_all(&block).is_err() {
+            return;
+        }
+    }
+    panic!("the disk never filled up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResult {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root");
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let mount_at = tmp.path().join("small-disk");
+    std::fs::create_dir(&mount_at)?;
+    let Some(_disk) = Tmpfs::mount(&mount_at, 72) else {
+        eprintln!("SKIPPED: this machine cannot mount a tmpfs");
+        return Ok(());
+    };
+    // 48 MiB plus the 16 MiB margin fits in 72 MiB, so the offer is accepted.
+    let src = tmp.path().join("video.bin");
+    let mut data = vec![0u8; 48 << 20];
+    rand::thread_rng().fill_bytes(&mut data);
+    std::fs::write(&src, &data)?;
+
+    let server =
+        toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+    let config = Config::local(server.url());
+    let (send_events, mut send_rx) = Events::channel();
+    let sender = toss_core::start_send(config.clone(), vec![src], send_events);
+    let code = loop {
+        match send_rx.recv().await {
+            Some(Event::Code { code }) => break code,
+            Some(_) => continue,
+            None => panic!("the sender stopped before showing a code"),
+        }
+    };
+    let (recv_events, mut recv_rx) = Events::channel();
+    let out = mount_at.clone();
+    let mut receiver = toss_core::start_receive(config, code.parse()?, out.clone(), recv_events);
+    receiver.decide(Decision::Accept);
+    // Once bytes flow, something else on the machine takes the rest of the disk.
+    let filler = out.join("someone-elses-download.bin");
+    let filled = tokio::time::timeout(LIMIT, async {
+        while let Some(e) = recv_rx.recv().await {
+            if let Event::Progress { .. } = e {
+                fill(&filler, 128);
+                return true;
+            }
+        }
+        false
+    })
+    .await?;
+    assert!(filled, "the transfer started");
+    let (s, r) = tokio::time::timeout(LIMIT, async {
+        tokio::join!(sender.wait(), receiver.wait())
+    })
+    .await?;
+    let r = r.expect_err("the receiver cannot finish on a full disk");
+    let s = s.expect_err("the sender learns that the receiver failed");
+    assert_eq!(r.kind(), "disk_full", "{r}");
+    assert!(
+        r.to_string().starts_with("the disk is full: ")
+            && r.to_string()
+                .ends_with("could not be written; free some space and try again"),
+        "{r}"
+    );
+    assert_eq!(
+        s.to_string(),
+        "the other side stopped the transfer: the disk on that computer is full"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        left,
+        ["someone-elses-download.bin"],
+        "no .part and no final file"
+    );
+    Ok(())
+}
