@@ -8,6 +8,11 @@ const TITLES = {
   declined: "The receiver declined",
   cancelled: "Transfer cancelled",
   peer_gone: "The other computer disconnected",
+  tampered: "Connection not secure",
+  corrupt: "A file arrived damaged",
+  no_space: "Not enough disk space",
+  disk_full: "The disk is full",
+  protocol: "The other side sent something invalid",
 };
 
 export function errorTitle(kind) {
