@@ -24,11 +24,36 @@ pub const ROOM_IDLE: Duration = Duration::from_secs(30 * 60);
 /// A room is closed this long after it was made, whatever happens in it.
 pub const ROOM_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
 
-/// How often the room actor looks for rooms past their idle time or lifetime.
+/// Longest time between two looks of the room actor for rooms past their idle time or
+/// lifetime and clients past the unpaired idle time; shorter configured limits are looked at
+/// more often.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Time allowed for the TLS handshake and the HTTP request head of a new connection.
+/// Time allowed for the TLS handshake, and again for each HTTP request head (an idle
+/// keep-alive connection waits under it too): ample on any real link, while a client that
+/// connects and sends nothing holds its socket no longer than this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A WebSocket that is in no room for this long is closed: Toss clients allocate or join
+/// at once, so only a stuck or idle client waits ten minutes.
+pub const UNPAIRED_IDLE: Duration = Duration::from_secs(10 * 60);
+
+/// Connections one address may hold open at once, counted from TCP accept (so half-open
+/// handshakes count too). A transfer needs two; 64 leaves room for a household or office
+/// behind one NAT while keeping one host from holding thousands of sockets.
+pub const MAX_CONNECTIONS_PER_IP: usize = 64;
+
+/// `allocate` and `join` requests one address may make per minute (as a burst, then one
+/// every two seconds). A person makes a few; a guesser of nameplates wants thousands.
+pub const ROOM_REQUESTS_PER_IP_PER_MINUTE: u32 = 30;
+
+/// Most addresses whose counts are kept at once; an entry is a few dozen bytes, so the
+/// table stays under about 10 MiB however many addresses come.
+pub const MAX_TRACKED_IPS: usize = 100_000;
+
+/// Connections over a per-address cap being told so with an HTTP status at once; more are
+/// closed unanswered, so that refusing a flood costs no more than accepting and closing.
+pub const MAX_REFUSALS_IN_FLIGHT: usize = 256;
 
 /// Outbound messages queued for one client before the server gives up on it as too slow.
 pub const OUTBOUND_QUEUE: usize = 64;

@@ -5,6 +5,7 @@
 //! and it is the lowest layer: it never imports `toss-core`.
 
 pub mod defaults;
+mod limits;
 mod metrics;
 pub use toss_wire::signal as protocol;
 mod rooms;

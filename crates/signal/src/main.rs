@@ -2,7 +2,7 @@
 //!
 //! Thin by design: everything it does lives in the library.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +21,29 @@ struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Connections one address may hold open at once.
+    #[arg(
+        long,
+        env = "TOSS_SIGNAL_MAX_CONNECTIONS_PER_IP",
+        default_value_t = toss_signal::defaults::MAX_CONNECTIONS_PER_IP
+    )]
+    max_connections_per_ip: usize,
+    /// Rooms one address may allocate or join per minute.
+    #[arg(
+        long,
+        env = "TOSS_SIGNAL_ROOM_REQUESTS_PER_MINUTE",
+        default_value_t = toss_signal::defaults::ROOM_REQUESTS_PER_IP_PER_MINUTE
+    )]
+    room_requests_per_minute: u32,
+    /// A reverse proxy in front of this server (repeat for several): its X-Forwarded-For
+    /// header names the client for the per-address limits. Behind a proxy, without this,
+    /// every client counts as the proxy's address.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TOSS_SIGNAL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<IpAddr>,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +68,9 @@ fn run() -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let mut config = toss_signal::Config::new(args.listen);
+        config.max_connections_per_ip = args.max_connections_per_ip;
+        config.room_requests_per_ip_per_minute = args.room_requests_per_minute;
+        config.trusted_proxies = args.trusted_proxies;
         if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
             config.tls = Some(toss_signal::TlsFiles { cert, key });
         }

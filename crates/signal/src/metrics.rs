@@ -7,6 +7,39 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::protocol::ErrorCode;
 
+/// Why the server refused or dropped a connection outside the protocol, where no error
+/// message can be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnRefusal {
+    /// The address already held its share of connections.
+    PerIpLimit,
+    /// The table of addresses was full.
+    TrackedIpsFull,
+    /// No TLS handshake or HTTP request head within the handshake timeout.
+    HandshakeTimeout,
+    /// A WebSocket stayed out of any room for the unpaired idle time.
+    UnpairedIdle,
+}
+
+impl ConnRefusal {
+    const ALL: [ConnRefusal; 4] = [
+        ConnRefusal::PerIpLimit,
+        ConnRefusal::TrackedIpsFull,
+        ConnRefusal::HandshakeTimeout,
+        ConnRefusal::UnpairedIdle,
+    ];
+
+    /// The `reason` label in `/metrics`.
+    fn as_str(self) -> &'static str {
+        match self {
+            ConnRefusal::PerIpLimit => "per_ip_limit",
+            ConnRefusal::TrackedIpsFull => "tracked_ips_full",
+            ConnRefusal::HandshakeTimeout => "handshake_timeout",
+            ConnRefusal::UnpairedIdle => "unpaired_idle",
+        }
+    }
+}
+
 /// The server's counters and gauges.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -17,6 +50,8 @@ pub struct Metrics {
     messages_relayed: AtomicU64,
     messages_dropped: AtomicU64,
     errors: [AtomicU64; ErrorCode::ALL.len()],
+    connections_refused: [AtomicU64; ConnRefusal::ALL.len()],
+    tracked_ips: AtomicU64,
 }
 
 impl Metrics {
@@ -49,6 +84,16 @@ impl Metrics {
         if let Some(i) = ErrorCode::ALL.iter().position(|&c| c == code) {
             self.errors[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn count_refusal(&self, reason: ConnRefusal) {
+        if let Some(i) = ConnRefusal::ALL.iter().position(|&r| r == reason) {
+            self.connections_refused[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn set_tracked_ips(&self, n: usize) {
+        self.tracked_ips.store(n as u64, Ordering::Relaxed);
     }
 
     /// How many times the server refused something with `code`.
@@ -121,6 +166,23 @@ impl Metrics {
                 self.errors(code)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP toss_signal_connections_refused_total Connections refused or dropped by a limit, by reason.\n# TYPE toss_signal_connections_refused_total counter"
+        );
+        for (reason, count) in ConnRefusal::ALL.iter().zip(&self.connections_refused) {
+            let _ = writeln!(
+                out,
+                "toss_signal_connections_refused_total{{reason=\"{}\"}} {}",
+                reason.as_str(),
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP toss_signal_tracked_ips Addresses whose connections and requests are counted now.\n# TYPE toss_signal_tracked_ips gauge\ntoss_signal_tracked_ips {}",
+            self.tracked_ips.load(Ordering::Relaxed)
+        );
         out
     }
 }

@@ -6,14 +6,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::defaults::{MAX_ROOMS, ROOM_IDLE, ROOM_LIFETIME, SWEEP_INTERVAL};
-use crate::metrics::Metrics;
+use crate::defaults::SWEEP_INTERVAL;
+use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{ErrorCode, ServerMsg};
 
 /// Identifies one client connection for the server's lifetime.
@@ -22,10 +23,12 @@ pub(crate) type ConnId = u64;
 /// What a connection asks of the actor.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// A client connected; its outbound messages go to `tx`.
+    /// A client connected; its outbound messages go to `tx`, and cancelling `cancel` ends
+    /// its connection.
     Connect {
         conn: ConnId,
         tx: mpsc::Sender<ServerMsg>,
+        cancel: CancellationToken,
     },
     Allocate {
         conn: ConnId,
@@ -52,6 +55,46 @@ struct Client {
     tx: mpsc::Sender<ServerMsg>,
     /// The room this client is in, if any.
     room: Option<String>,
+    /// Since when the client has been in no room; `None` while it is in one.
+    unpaired_since: Option<Instant>,
+    /// Ends the client's connection task, for a client that stays out of rooms too long.
+    cancel: CancellationToken,
+}
+
+impl Client {
+    fn enter(&mut self, nameplate: String) {
+        self.room = Some(nameplate);
+        self.unpaired_since = None;
+    }
+
+    fn exit(&mut self, now: Instant) -> Option<String> {
+        self.unpaired_since.get_or_insert(now);
+        self.room.take()
+    }
+}
+
+/// The room limits, from the server's [`crate::Config`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoomLimits {
+    /// Most rooms open at once.
+    pub(crate) max_rooms: usize,
+    /// A room with no message for this long is closed.
+    pub(crate) idle: Duration,
+    /// A room is closed this long after it was made.
+    pub(crate) lifetime: Duration,
+    /// A client in no room for this long is disconnected.
+    pub(crate) unpaired_idle: Duration,
+}
+
+impl RoomLimits {
+    /// How often to look for what expired: at least twice per shortest limit, so nothing
+    /// outlives its limit by more than half of it, and never in a busy loop.
+    fn sweep_interval(&self) -> Duration {
+        let shortest = self.idle.min(self.lifetime).min(self.unpaired_idle);
+        (shortest / 2)
+            .min(SWEEP_INTERVAL)
+            .max(Duration::from_millis(10))
+    }
 }
 
 struct Room {
@@ -78,22 +121,28 @@ pub(crate) struct Rooms {
     inbox: mpsc::Receiver<Command>,
     clients: HashMap<ConnId, Client>,
     rooms: HashMap<String, Room>,
+    limits: RoomLimits,
     metrics: Arc<Metrics>,
 }
 
 impl Rooms {
-    pub(crate) fn new(inbox: mpsc::Receiver<Command>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        inbox: mpsc::Receiver<Command>,
+        limits: RoomLimits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             inbox,
             clients: HashMap::new(),
             rooms: HashMap::new(),
+            limits,
             metrics,
         }
     }
 
     /// Runs until cancelled or until every connection handle is gone.
     pub(crate) async fn run(mut self, cancel: CancellationToken) {
-        let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+        let mut sweep = tokio::time::interval(self.limits.sweep_interval());
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -113,8 +162,14 @@ impl Rooms {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Connect { conn, tx } => {
-                self.clients.insert(conn, Client { tx, room: None });
+            Command::Connect { conn, tx, cancel } => {
+                let client = Client {
+                    tx,
+                    room: None,
+                    unpaired_since: Some(Instant::now()),
+                    cancel,
+                };
+                self.clients.insert(conn, client);
             }
             Command::Allocate { conn } => self.allocate(conn),
             Command::Join { conn, nameplate } => self.join(conn, nameplate),
@@ -153,7 +208,7 @@ impl Rooms {
         if self.in_room(conn) {
             return self.send(conn, ErrorCode::AlreadyInRoom.reply());
         }
-        if self.rooms.len() >= MAX_ROOMS {
+        if self.rooms.len() >= self.limits.max_rooms {
             return self.send(conn, ErrorCode::ServerBusy.reply());
         }
         let nameplate = self.free_nameplate();
@@ -168,7 +223,7 @@ impl Rooms {
             },
         );
         if let Some(client) = self.clients.get_mut(&conn) {
-            client.room = Some(nameplate.clone());
+            client.enter(nameplate.clone());
         }
         self.metrics.count_room();
         self.send(conn, ServerMsg::Allocated { nameplate });
@@ -208,7 +263,7 @@ impl Rooms {
         room.last_activity = Instant::now();
         let other = room.other(conn);
         if let Some(client) = self.clients.get_mut(&conn) {
-            client.room = Some(nameplate.clone());
+            client.enter(nameplate.clone());
         }
         self.send(conn, ServerMsg::Joined { nameplate });
         if let Some(other) = other {
@@ -236,7 +291,8 @@ impl Rooms {
     /// Takes `conn` out of its room, telling the other peer; frees an empty room.
     /// Returns whether it was in one.
     fn leave(&mut self, conn: ConnId) -> bool {
-        let Some(nameplate) = self.clients.get_mut(&conn).and_then(|c| c.room.take()) else {
+        let now = Instant::now();
+        let Some(nameplate) = self.clients.get_mut(&conn).and_then(|c| c.exit(now)) else {
             return false;
         };
         let mut other = None;
@@ -264,8 +320,8 @@ impl Rooms {
             .rooms
             .iter()
             .filter(|(_, r)| {
-                now.duration_since(r.last_activity) >= ROOM_IDLE
-                    || now.duration_since(r.created) >= ROOM_LIFETIME
+                now.duration_since(r.last_activity) >= self.limits.idle
+                    || now.duration_since(r.created) >= self.limits.lifetime
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -273,10 +329,20 @@ impl Rooms {
             if let Some(room) = self.rooms.remove(&nameplate) {
                 for conn in room.members.into_iter().flatten() {
                     if let Some(client) = self.clients.get_mut(&conn) {
-                        client.room = None;
+                        client.exit(now);
                     }
                     self.send(conn, ErrorCode::RoomExpired.reply());
                 }
+            }
+        }
+        for client in self.clients.values_mut() {
+            let idle = client
+                .unpaired_since
+                .is_some_and(|since| now.duration_since(since) >= self.limits.unpaired_idle);
+            if idle && !client.cancel.is_cancelled() {
+                // The connection task sees the cancel, says Disconnect, and closes the socket.
+                client.cancel.cancel();
+                self.metrics.count_refusal(ConnRefusal::UnpairedIdle);
             }
         }
         self.metrics.set_rooms_open(self.rooms.len());

@@ -1,40 +1,77 @@
 //! The signaling server: HTTP routes (`/` WebSocket, `/healthz`, `/metrics`), optional TLS,
 //! and one task per WebSocket that turns frames into [`Command`]s for the room actor.
 //!
+//! Abuse is bounded here, where connections come in: per-address limits at TCP accept (see
+//! [`crate::limits`]), a deadline on every handshake, size caps on every WebSocket message,
+//! and a rate on `allocate`/`join` per address.
+//!
 //! Nothing here knows about rooms; nothing here ever panics on what a client sends.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::defaults::{
-    ACTOR_QUEUE, HANDSHAKE_TIMEOUT, MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE,
+    ACTOR_QUEUE, HANDSHAKE_TIMEOUT, MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS,
+    MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE, ROOM_IDLE,
+    ROOM_LIFETIME, ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE,
 };
-use crate::metrics::Metrics;
+use crate::limits::{ConnectionGuard, Limits, Refused};
+use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
-use crate::rooms::{Command, ConnId, Rooms};
+use crate::rooms::{Command, ConnId, RoomLimits, Rooms};
 
-/// How to run a server.
+/// How to run a server. [`Config::new`] fills every limit from [`crate::defaults`].
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
     /// Serve `wss://` with this certificate chain and key (PEM files) instead of `ws://`.
     pub tls: Option<TlsFiles>,
+    /// Connections one address may hold open at once (an IPv6 /64 counts as one address).
+    /// Counted from TCP accept, before TLS or HTTP, so idle sockets count too. A connection
+    /// over the cap is answered `429 Too Many Requests` (with a sentence) and closed, without
+    /// ever reaching the WebSocket; when many such answers are under way at once, further
+    /// ones are closed unanswered.
+    pub max_connections_per_ip: usize,
+    /// `allocate` and `join` requests one address may make per minute; past it they are
+    /// answered with the `rate_limited` error and the connection stays usable. This is what
+    /// keeps anyone from guessing nameplates online.
+    pub room_requests_per_ip_per_minute: u32,
+    /// Most rooms open at once; `allocate` past it is answered `server_busy`.
+    pub max_rooms: usize,
+    /// A room with no message for this long is closed (`room_expired`).
+    pub room_idle: Duration,
+    /// A room is closed this long after it was made, busy or not (`room_expired`).
+    pub room_lifetime: Duration,
+    /// Time for the TLS handshake, and for each HTTP request head; a connection that takes
+    /// longer is closed.
+    pub handshake_timeout: Duration,
+    /// A WebSocket that stays in no room this long is closed.
+    pub unpaired_idle: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client. Their own connections are
+    /// not capped per address; instead each WebSocket is counted, and rate limited, under
+    /// the last address in that header (the proxy's own when there is none). Leave empty
+    /// when clients connect directly: a header from anyone else is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// PEM files for TLS.
@@ -47,9 +84,20 @@ pub struct TlsFiles {
 }
 
 impl Config {
-    /// A plain `ws://` server on `listen`.
+    /// A plain `ws://` server on `listen`, with the default limits.
     pub fn new(listen: SocketAddr) -> Self {
-        Self { listen, tls: None }
+        Self {
+            listen,
+            tls: None,
+            max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
+            room_requests_per_ip_per_minute: ROOM_REQUESTS_PER_IP_PER_MINUTE,
+            max_rooms: MAX_ROOMS,
+            room_idle: ROOM_IDLE,
+            room_lifetime: ROOM_LIFETIME,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            unpaired_idle: UNPAIRED_IDLE,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -86,8 +134,40 @@ pub struct Server {
 struct AppState {
     actor: mpsc::Sender<Command>,
     metrics: Arc<Metrics>,
+    /// Connections per address and room requests per address.
+    limits: Arc<Limits>,
     next_conn: Arc<AtomicU64>,
     cancel: CancellationToken,
+}
+
+/// Where a request came from, as the accept loop saw it; put in every request's extensions.
+#[derive(Debug, Clone)]
+struct Origin {
+    /// The TCP peer.
+    peer: SocketAddr,
+    /// The peer is a trusted reverse proxy: the client is named by `X-Forwarded-For`, and
+    /// its connection was not counted at accept.
+    via_proxy: bool,
+    /// The connection's place in the per-address count (none through a proxy); a WebSocket
+    /// session keeps a clone, since it outlives the HTTP connection task that accepted it.
+    slot: Option<Arc<ConnectionGuard>>,
+}
+
+/// What every new TCP connection needs; shared by the accept loop and connection tasks.
+struct Acceptor {
+    router: Router,
+    /// Answers every request with `429` and closes: serves connections over the per-address cap.
+    too_many: Router,
+    /// Answers every request with `503` and closes: serves connections refused for a full table.
+    busy: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
+    handshake_timeout: Duration,
+    trusted_proxies: Vec<IpAddr>,
+    /// Bounds the refused connections being answered at once, so a flood of them costs a
+    /// bounded number of tasks; past it they are closed unanswered.
+    refusing: Arc<Semaphore>,
 }
 
 impl Server {
@@ -112,15 +192,28 @@ impl Server {
             source,
         })?;
         let metrics = Arc::new(Metrics::default());
+        let limits = Arc::new(Limits::new(
+            config.max_connections_per_ip,
+            config.room_requests_per_ip_per_minute,
+            MAX_TRACKED_IPS,
+            Instant::now(),
+        ));
         let cancel = CancellationToken::new();
         let (actor_tx, actor_rx) = mpsc::channel(ACTOR_QUEUE);
-        let rooms = Rooms::new(actor_rx, metrics.clone());
+        let room_limits = RoomLimits {
+            max_rooms: config.max_rooms,
+            idle: config.room_idle,
+            lifetime: config.room_lifetime,
+            unpaired_idle: config.unpaired_idle,
+        };
+        let rooms = Rooms::new(actor_rx, room_limits, metrics.clone());
         // Shutdown order: the token stops the accept loop first, then every connection
         // (child tokens), then the actor, which tells remaining clients it is going away.
         tokio::spawn(rooms.run(cancel.child_token()));
         let state = AppState {
             actor: actor_tx,
             metrics: metrics.clone(),
+            limits: limits.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
             cancel: cancel.clone(),
         };
@@ -130,7 +223,18 @@ impl Server {
             .route("/metrics", get(metrics_route))
             .with_state(state);
         let is_tls = tls.is_some();
-        let task = tokio::spawn(accept_loop(listener, router, tls, cancel.clone()));
+        let acceptor = Acceptor {
+            router,
+            too_many: refusal_router(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_CONNECTIONS),
+            busy: refusal_router(StatusCode::SERVICE_UNAVAILABLE, BUSY),
+            tls,
+            limits,
+            metrics: metrics.clone(),
+            handshake_timeout: config.handshake_timeout,
+            trusted_proxies: config.trusted_proxies.clone(),
+            refusing: Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT)),
+        };
+        let task = tokio::spawn(accept_loop(listener, Arc::new(acceptor), cancel.clone()));
         Ok(Server {
             local_addr,
             tls: is_tls,
@@ -212,12 +316,21 @@ fn load_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, SpawnError> {
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    router: Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    cancel: CancellationToken,
-) {
+/// The body of a `429` for a connection over the per-address cap.
+const TOO_MANY_CONNECTIONS: &str =
+    "Too many connections from this address; close some and try again.\n";
+
+/// The body of a `503` for a connection refused because the server tracks too many addresses.
+const BUSY: &str = "The signaling server is busy; try again in a minute.\n";
+
+/// A router that answers anything with `status` and `body`, then closes the connection.
+fn refusal_router(status: StatusCode, body: &'static str) -> Router {
+    Router::new().fallback(move || async move {
+        (status, [(header::CONNECTION, "close")], body).into_response()
+    })
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: Arc<Acceptor>, cancel: CancellationToken) {
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -227,61 +340,115 @@ async fn accept_loop(
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
         };
-        let router = router.clone();
-        let tls = tls.clone();
+        let via_proxy = acceptor.trusted_proxies.contains(&peer.ip().to_canonical());
+        // A proxy's connections are counted per client, at the WebSocket route.
+        let admitted = if via_proxy {
+            Ok(None)
+        } else {
+            acceptor
+                .limits
+                .connect(peer.ip(), Instant::now())
+                .map(|guard| Some(Arc::new(guard)))
+        };
+        let (router, slot, permit) = match admitted {
+            Ok(slot) => (acceptor.router.clone(), slot, None),
+            Err(refused) => {
+                let (reason, router) = match refused {
+                    Refused::PerIpLimit => (ConnRefusal::PerIpLimit, &acceptor.too_many),
+                    Refused::TooManyAddresses => (ConnRefusal::TrackedIpsFull, &acceptor.busy),
+                };
+                acceptor.metrics.count_refusal(reason);
+                tracing::debug!("refused a connection from {peer}: {reason:?}");
+                match acceptor.refusing.clone().try_acquire_owned() {
+                    Ok(permit) => (router.clone(), None, Some(permit)),
+                    // Dropping the stream closes it.
+                    Err(_) => continue,
+                }
+            }
+        };
+        // The slot is shared with the WebSocket session, which outlives this task after an
+        // upgrade; the count goes down when both are done.
+        let origin = Origin {
+            peer,
+            via_proxy,
+            slot,
+        };
+        let acceptor = acceptor.clone();
         let cancel = cancel.child_token();
         tokio::spawn(async move {
+            // Held for the refused connection's life: its place among those being answered.
+            let refusing = permit.is_some();
+            let _permit = permit;
+            let served = async {
+                let served = serve_connection(stream, origin, router, &acceptor);
+                if refusing {
+                    // A refusal gets one handshake timeout in all, whatever the client does.
+                    let _ = tokio::time::timeout(acceptor.handshake_timeout, served).await;
+                } else {
+                    served.await;
+                }
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {}
-                _ = serve_connection(stream, peer, router, tls) => {}
+                _ = served => {}
             }
         });
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    router: Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) {
+async fn serve_connection(stream: TcpStream, origin: Origin, router: Router, acceptor: &Acceptor) {
     let _ = stream.set_nodelay(true);
-    match tls {
-        Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => serve_http(TokioIo::new(stream), peer, router).await,
+    let peer = origin.peer;
+    match &acceptor.tls {
+        Some(tls) => {
+            match tokio::time::timeout(acceptor.handshake_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => serve_http(TokioIo::new(stream), origin, router, acceptor).await,
                 Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
-                Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                Err(_) => {
+                    acceptor
+                        .metrics
+                        .count_refusal(ConnRefusal::HandshakeTimeout);
+                    tracing::debug!("TLS handshake with {peer} timed out");
+                }
             }
         }
-        None => serve_http(TokioIo::new(stream), peer, router).await,
+        None => serve_http(TokioIo::new(stream), origin, router, acceptor).await,
     }
 }
 
-async fn serve_http<I>(io: I, peer: SocketAddr, router: Router)
+async fn serve_http<I>(io: I, origin: Origin, router: Router, acceptor: &Acceptor)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let peer = origin.peer;
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
+            req.extensions_mut().insert(origin.clone());
             let mut router = router.clone();
             async move { tower_service_call(&mut router, req).await }
         });
     let result = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        // Runs from the first read of every request head, so it also closes a connection
+        // that sends nothing at all.
+        .header_read_timeout(acceptor.handshake_timeout)
         .serve_connection(io, service)
         .with_upgrades()
         .await;
     if let Err(e) = result {
+        if e.is_timeout() {
+            acceptor
+                .metrics
+                .count_refusal(ConnRefusal::HandshakeTimeout);
+        }
         tracing::debug!("HTTP connection with {peer} ended: {e}");
     }
 }
@@ -295,25 +462,83 @@ async fn tower_service_call(
 }
 
 async fn metrics_route(State(state): State<AppState>) -> String {
+    state.metrics.set_tracked_ips(state.limits.tracked());
     state.metrics.render()
 }
 
-async fn ws_route(State(state): State<AppState>, ws: WebSocketUpgrade) -> axum::response::Response {
+/// The client a proxied request is for: the last address in the last `X-Forwarded-For`,
+/// which is the one the trusted proxy appended.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?
+        .to_str()
+        .ok()?
+        .rsplit(',')
+        .next()?
+        .trim();
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+async fn ws_route(
+    State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let mut client = origin.peer.ip();
+    let mut slot = origin.slot;
+    if origin.via_proxy {
+        client = forwarded_for(&headers).unwrap_or(client);
+        match state.limits.connect(client, Instant::now()) {
+            Ok(guard) => slot = Some(Arc::new(guard)),
+            Err(refused) => {
+                let (reason, status, body) = match refused {
+                    Refused::PerIpLimit => (
+                        ConnRefusal::PerIpLimit,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        TOO_MANY_CONNECTIONS,
+                    ),
+                    Refused::TooManyAddresses => (
+                        ConnRefusal::TrackedIpsFull,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        BUSY,
+                    ),
+                };
+                state.metrics.count_refusal(reason);
+                return (status, body).into_response();
+            }
+        }
+    }
+    // Both caps are set here explicitly rather than trusting the library's defaults (64 MiB):
+    // past them the transport drops the connection before the message is buffered whole.
     ws.max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_FRAME_BYTES)
-        .on_upgrade(move |socket| client_session(socket, state))
+        .on_upgrade(move |socket| client_session(socket, state, client, slot))
 }
 
 /// One client, from upgrade to close: reads frames, parses them, forwards commands to the
-/// actor, and writes what the actor queues for this client.
-async fn client_session(socket: WebSocket, state: AppState) {
+/// actor, and writes what the actor queues for this client. `slot` is the client's place in
+/// the per-address count, held until the session ends.
+async fn client_session(
+    socket: WebSocket,
+    state: AppState,
+    client: IpAddr,
+    slot: Option<Arc<ConnectionGuard>>,
+) {
+    let _slot = slot;
     let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<ServerMsg>(OUTBOUND_QUEUE);
+    let cancel = state.cancel.child_token();
     if state
         .actor
         .send(Command::Connect {
             conn,
             tx: tx.clone(),
+            cancel: cancel.clone(),
         })
         .await
         .is_err()
@@ -334,7 +559,6 @@ async fn client_session(socket: WebSocket, state: AppState) {
         }
         let _ = sink.close().await;
     });
-    let cancel = state.cancel.child_token();
     loop {
         let frame = tokio::select! {
             biased;
@@ -347,6 +571,12 @@ async fn client_session(socket: WebSocket, state: AppState) {
             Some(Ok(Message::Binary(_))) => Err(ErrorCode::BinaryNotSupported),
             Some(Ok(Message::Text(text))) => protocol::parse_client(text.as_str()),
         };
+        if matches!(command, Ok(ClientMsg::Allocate | ClientMsg::Join { .. }))
+            && !state.limits.allow_room_request(client, Instant::now())
+        {
+            reply_error(&state, &tx, ErrorCode::RateLimited);
+            continue;
+        }
         let command = match command {
             Ok(ClientMsg::Allocate) => Command::Allocate { conn },
             Ok(ClientMsg::Join { nameplate }) => Command::Join { conn, nameplate },
@@ -372,7 +602,7 @@ async fn client_session(socket: WebSocket, state: AppState) {
     let _ = state.actor.send(Command::Disconnect { conn }).await;
     drop(tx);
     // The actor dropped its copy of `tx` on Disconnect, so the writer drains and ends.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     state.metrics.connection_closed();
 }
 

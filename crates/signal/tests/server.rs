@@ -137,6 +137,15 @@ async fn bad_input_gets_an_error_and_other_rooms_carry_on() -> TestResult {
         (json!({"type":"allocate"}).to_string(), "unsupported_version"),
         (json!({"v":99,"type":"allocate"}).to_string(), "unsupported_version"),
         (r#"{"v":1,"type":"join","nameplate":123456789012345678901234567890}"#.into(), "malformed"),
+        (r#"{"v":1e999,"type":"allocate"}"#.into(), "malformed"),
+        (r#"{"v":18446744073709551616,"type":"allocate"}"#.into(), "unsupported_version"),
+        (r#"{"v":-1,"type":"allocate"}"#.into(), "unsupported_version"),
+        (r#"{"v":1,"type":"ping","pad":1e999}"#.into(), "malformed"),
+        (r#"{"v":1,"type":"send","body":"x","pad":-1e999}"#.into(), "malformed"),
+        ("[".repeat(10_000), "malformed"),
+        (json!({"v":1,"type":""}).to_string(), "unknown_type"),
+        (json!({"v":1,"type":"allocate".repeat(1000)}).to_string(), "unknown_type"),
+        (json!({"v":1,"type":7}).to_string(), "malformed"),
         (json!({"v":1,"type":"join","nameplate":"4242"}).to_string(), "unknown_nameplate"),
         (json!({"v":1,"type":"send","body":"x"}).to_string(), "not_in_room"),
         (json!({"v":1,"type":"leave"}).to_string(), "not_in_room"),
@@ -151,20 +160,21 @@ async fn bad_input_gets_an_error_and_other_rooms_carry_on() -> TestResult {
     }
     bad.send(Message::Binary(vec![1, 2, 3].into())).await?;
     assert_eq!(error_code(&recv(&mut bad).await?), "binary_not_supported");
-    // A message exactly at the cap is accepted.
-    let overhead = json!({"v":1,"type":"send","body":""}).to_string().len();
-    let at_cap = json!({"v":1,"type":"send","body":"y".repeat(toss_signal::defaults::MAX_MESSAGE_BYTES - overhead)});
-    assert_eq!(
-        at_cap.to_string().len(),
-        toss_signal::defaults::MAX_MESSAGE_BYTES
-    );
-    send(&mut a, at_cap).await?;
-    assert_eq!(recv(&mut b).await?["type"], "message");
+    // The sender of all that is still served, and the paired room still relays.
+    send(&mut bad, json!({"v":1,"type":"ping"})).await?;
+    assert_eq!(recv(&mut bad).await?["type"], "pong");
+    send(&mut a, json!({"v":1,"type":"send","body":"unbothered"})).await?;
+    assert_eq!(recv(&mut b).await?["body"], "unbothered");
+    send(&mut b, json!({"v":1,"type":"send","body":"likewise"})).await?;
+    assert_eq!(recv(&mut a).await?["body"], "likewise");
     // Allocating twice on one connection is refused.
     send(&mut a, json!({"v":1,"type":"allocate"})).await?;
     assert_eq!(error_code(&recv(&mut a).await?), "already_in_room");
     let metrics = server.metrics();
-    assert!(metrics.errors(toss_signal::protocol::ErrorCode::Malformed) >= 2);
+    assert_eq!(
+        metrics.errors(toss_signal::protocol::ErrorCode::Malformed),
+        7
+    );
     Ok(())
 }
 
@@ -270,6 +280,13 @@ async fn the_binary_listens_where_told_and_reports_its_url() -> TestResult {
         .port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_toss-signal"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--max-connections-per-ip",
+            "8",
+            "--room-requests-per-minute",
+            "10",
+        ])
+        .args(["--trusted-proxy", "127.0.0.9", "--trusted-proxy", "::1"])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;

@@ -108,11 +108,13 @@ pub enum ErrorCode {
     ServerBusy,
     /// The server is shutting down.
     ShuttingDown,
+    /// This address made too many `allocate` or `join` requests in the last minute.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for metrics.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::UnknownType,
@@ -126,6 +128,7 @@ impl ErrorCode {
         ErrorCode::RoomExpired,
         ErrorCode::ServerBusy,
         ErrorCode::ShuttingDown,
+        ErrorCode::RateLimited,
     ];
 
     /// The snake_case name used on the wire and in metrics.
@@ -144,6 +147,7 @@ impl ErrorCode {
             ErrorCode::RoomExpired => "room_expired",
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -167,6 +171,9 @@ impl ErrorCode {
             ErrorCode::RoomExpired => "The code expired; ask the sender for a new one.",
             ErrorCode::ServerBusy => "The signaling server is busy; try again in a minute.",
             ErrorCode::ShuttingDown => "The signaling server is restarting; try again.",
+            ErrorCode::RateLimited => {
+                "Too many codes tried from this address; wait a minute and try again."
+            }
         };
         ServerMsg::Error {
             code: self,
@@ -293,6 +300,11 @@ mod tests {
             as_json(&ErrorCode::RoomFull.reply()),
             json!({"v": 1, "type": "error", "code": "room_full",
                    "message": "This code has already been used; ask the sender for a new one."})
+        );
+        assert_eq!(
+            as_json(&ErrorCode::RateLimited.reply()),
+            json!({"v": 1, "type": "error", "code": "rate_limited",
+                   "message": "Too many codes tried from this address; wait a minute and try again."})
         );
     }
 

@@ -1,0 +1,335 @@
+//! Per-address limits: how many connections one address may hold open, and how often it may
+//! ask for a room (`allocate` or `join`), which is what stops online guessing of nameplates.
+//!
+//! Part of the server layer, below the connection tasks: it knows addresses, counts and
+//! clocks, never sockets, frames or rooms. Its table is bounded: idle entries are swept, and
+//! past [`crate::defaults::MAX_TRACKED_IPS`] a new address is refused rather than tracked.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How often idle entries are swept while the table is not full.
+const IDLE_SWEEP: Duration = Duration::from_secs(60);
+
+/// Least time between two sweeps forced by a full table, so that a flood of new addresses
+/// costs one scan of the table per second, not one per connection.
+const FULL_SWEEP: Duration = Duration::from_secs(1);
+
+/// Why an address was refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The address already holds as many connections as one address may.
+    PerIpLimit,
+    /// The table of addresses is full of addresses with open connections.
+    TooManyAddresses,
+}
+
+/// What the limits count by: an IPv4 address, or an IPv6 /64 (one host's usual share), with
+/// IPv4-mapped IPv6 addresses taken as the IPv4 address they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct AddrKey(IpAddr);
+
+impl AddrKey {
+    fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+                Self(IpAddr::V6(Ipv6Addr::from(prefix)))
+            }
+        }
+    }
+}
+
+/// One address's state.
+#[derive(Debug)]
+struct Entry {
+    /// Connections open now.
+    connections: usize,
+    /// The room-request bucket as a "theoretical arrival time" (GCRA): each request pushes it
+    /// one interval later, a request is allowed while it stays within a minute of now, and
+    /// the bucket is full again once it is not after now.
+    tat: Instant,
+}
+
+impl Entry {
+    fn new(now: Instant) -> Self {
+        Self {
+            connections: 0,
+            tat: now,
+        }
+    }
+
+    /// Nothing to remember: no connection and a full bucket.
+    fn is_idle(&self, now: Instant) -> bool {
+        self.connections == 0 && self.tat <= now
+    }
+}
+
+#[derive(Debug)]
+struct Table {
+    entries: HashMap<AddrKey, Entry>,
+    last_idle_sweep: Instant,
+    last_full_sweep: Option<Instant>,
+}
+
+/// The per-address limits, shared by the accept loop and every connection task.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    /// Connections one address may hold open at once.
+    max_connections: usize,
+    /// Room requests one address may make at once after a quiet minute.
+    burst: u32,
+    /// Time that gives back one room request: a minute over the per-minute rate.
+    interval: Duration,
+    /// Most addresses tracked at once.
+    max_addresses: usize,
+    /// Locked only for a lookup or a sweep, never across an `.await`.
+    table: Mutex<Table>,
+}
+
+impl Limits {
+    /// `room_requests_per_minute` of zero is taken as one: a server that refuses every room
+    /// is not a server.
+    pub(crate) fn new(
+        max_connections: usize,
+        room_requests_per_minute: u32,
+        max_addresses: usize,
+        now: Instant,
+    ) -> Self {
+        let burst = room_requests_per_minute.max(1);
+        Self {
+            max_connections,
+            burst,
+            interval: Duration::from_secs(60) / burst,
+            max_addresses,
+            table: Mutex::new(Table {
+                entries: HashMap::new(),
+                last_idle_sweep: now,
+                last_full_sweep: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // The table is consistent after every statement, so a panic elsewhere leaves it usable.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a new connection from `ip`; the slot is given back when the guard drops.
+    ///
+    /// # Errors
+    /// [`Refused`] when `ip` already holds its share, or when the table is full.
+    pub(crate) fn connect(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<ConnectionGuard, Refused> {
+        let key = AddrKey::of(ip);
+        let mut table = self.lock();
+        let entry = self.entry(&mut table, key, now)?;
+        if entry.connections >= self.max_connections {
+            return Err(Refused::PerIpLimit);
+        }
+        entry.connections += 1;
+        Ok(ConnectionGuard {
+            limits: self.clone(),
+            key,
+        })
+    }
+
+    /// Whether `ip` may make one more room request now; if so, it is counted.
+    pub(crate) fn allow_room_request(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut table = self.lock();
+        let Ok(entry) = self.entry(&mut table, AddrKey::of(ip), now) else {
+            return false;
+        };
+        let next = entry.tat.max(now) + self.interval;
+        if next.duration_since(now) > self.interval * self.burst {
+            return false;
+        }
+        entry.tat = next;
+        true
+    }
+
+    /// Addresses tracked now.
+    pub(crate) fn tracked(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    fn disconnect(&self, key: AddrKey) {
+        let mut table = self.lock();
+        if let Some(entry) = table.entries.get_mut(&key) {
+            entry.connections = entry.connections.saturating_sub(1);
+        }
+    }
+
+    /// The entry for `key`, made if need be, sweeping the table first when it is due or full.
+    fn entry<'t>(
+        &self,
+        table: &'t mut Table,
+        key: AddrKey,
+        now: Instant,
+    ) -> Result<&'t mut Entry, Refused> {
+        if now.duration_since(table.last_idle_sweep) >= IDLE_SWEEP {
+            table.entries.retain(|_, e| !e.is_idle(now));
+            table.last_idle_sweep = now;
+        }
+        if !table.entries.contains_key(&key) && table.entries.len() >= self.max_addresses {
+            let due = table
+                .last_full_sweep
+                .is_none_or(|last| now.duration_since(last) >= FULL_SWEEP);
+            if !due {
+                return Err(Refused::TooManyAddresses);
+            }
+            table.last_full_sweep = Some(now);
+            table.entries.retain(|_, e| !e.is_idle(now));
+            if table.entries.len() >= self.max_addresses {
+                // Still full: forget addresses with no connection, rate state and all. Whoever
+                // holds that many addresses is not slowed by per-address limits anyway.
+                table.entries.retain(|_, e| e.connections > 0);
+            }
+            if table.entries.len() >= self.max_addresses {
+                return Err(Refused::TooManyAddresses);
+            }
+        }
+        Ok(table.entries.entry(key).or_insert_with(|| Entry::new(now)))
+    }
+}
+
+/// One counted connection; dropping it gives the slot back.
+#[derive(Debug)]
+pub(crate) struct ConnectionGuard {
+    limits: Arc<Limits>,
+    key: AddrKey,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.limits.disconnect(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    fn limits(connections: usize, per_minute: u32, addresses: usize) -> Arc<Limits> {
+        Arc::new(Limits::new(
+            connections,
+            per_minute,
+            addresses,
+            Instant::now(),
+        ))
+    }
+
+    #[test]
+    fn connections_are_capped_per_address_and_given_back_on_drop() {
+        let l = limits(2, 30, 100);
+        let now = Instant::now();
+        let a = l.connect(ip("10.0.0.1"), now).expect("first");
+        let _b = l.connect(ip("10.0.0.1"), now).expect("second");
+        assert_eq!(
+            l.connect(ip("10.0.0.1"), now).map(|_| ()),
+            Err(Refused::PerIpLimit)
+        );
+        let _other = l.connect(ip("10.0.0.2"), now).expect("another address");
+        drop(a);
+        assert!(l.connect(ip("10.0.0.1"), now).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address_and_mapped_ipv4_is_ipv4() {
+        let l = limits(1, 30, 100);
+        let now = Instant::now();
+        let _a = l.connect(ip("2001:db8:1:2::1"), now).expect("first");
+        assert!(l.connect(ip("2001:db8:1:2:ffff::9"), now).is_err());
+        assert!(l.connect(ip("2001:db8:1:3::1"), now).is_ok());
+        let _v4 = l.connect(ip("192.0.2.7"), now).expect("v4");
+        assert!(l.connect(ip("::ffff:192.0.2.7"), now).is_err());
+    }
+
+    #[test]
+    fn room_requests_refill_one_interval_at_a_time() {
+        let l = limits(8, 3, 100);
+        let t0 = Instant::now();
+        let a = ip("10.0.0.1");
+        for _ in 0..3 {
+            assert!(l.allow_room_request(a, t0));
+        }
+        assert!(!l.allow_room_request(a, t0));
+        assert!(
+            l.allow_room_request(ip("10.0.0.2"), t0),
+            "others are not slowed"
+        );
+        // Refused requests do not push the bucket further back.
+        let t1 = t0 + Duration::from_secs(20);
+        assert!(l.allow_room_request(a, t1));
+        assert!(!l.allow_room_request(a, t1));
+        let t2 = t1 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(l.allow_room_request(a, t2));
+        }
+        assert!(!l.allow_room_request(a, t2));
+    }
+
+    #[test]
+    fn a_zero_rate_still_allows_one_request_a_minute() {
+        let l = limits(8, 0, 100);
+        let t0 = Instant::now();
+        assert!(l.allow_room_request(ip("10.0.0.1"), t0));
+        assert!(!l.allow_room_request(ip("10.0.0.1"), t0));
+    }
+
+    #[test]
+    fn idle_entries_are_swept_after_a_minute() {
+        let t0 = Instant::now();
+        let l = Arc::new(Limits::new(8, 30, 100, t0));
+        for i in 0..10 {
+            drop(l.connect(ip(&format!("10.0.0.{i}")), t0));
+        }
+        let held = l.connect(ip("10.0.1.1"), t0).expect("held");
+        assert!(l.allow_room_request(ip("10.0.1.2"), t0));
+        assert_eq!(l.tracked(), 12);
+        let later = t0 + IDLE_SWEEP;
+        let _probe = l.connect(ip("10.0.2.1"), later);
+        // The held connection and the new probe remain; the rate entry's bucket refilled.
+        assert_eq!(l.tracked(), 2);
+        drop(held);
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_a_full_table_forgets_before_it_refuses() {
+        let t0 = Instant::now();
+        let l = limits(8, 2, 2);
+        let _a = l.connect(ip("10.0.0.1"), t0).expect("a");
+        let b = l.connect(ip("10.0.0.2"), t0).expect("b");
+        assert_eq!(
+            l.connect(ip("10.0.0.3"), t0).map(|_| ()),
+            Err(Refused::TooManyAddresses)
+        );
+        assert_eq!(l.tracked(), 2);
+        drop(b);
+        // A sweep forced by a full table runs at most once a second.
+        assert!(l.connect(ip("10.0.0.3"), t0).is_err());
+        let t1 = t0 + FULL_SWEEP;
+        let c = l
+            .connect(ip("10.0.0.3"), t1)
+            .expect("b's idle entry was swept");
+        assert_eq!(l.tracked(), 2);
+        // An address that spent its budget and left is forgotten rather than refusing others.
+        drop(c);
+        assert!(l.allow_room_request(ip("10.0.0.3"), t1));
+        let t2 = t1 + FULL_SWEEP;
+        assert!(l.connect(ip("10.0.0.4"), t2).is_ok());
+        assert!(l.tracked() <= 2);
+    }
+}
