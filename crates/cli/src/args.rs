@@ -65,6 +65,9 @@ pub(crate) struct Common {
     /// Print one JSON event per line instead of progress bars.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Always use WebRTC's default packet size (1191 bytes), even on a local network.
+    #[arg(long)]
+    pub(crate) small_packets: bool,
 }
 
 impl Common {
@@ -73,6 +76,7 @@ impl Common {
             signal_url: self.signal.clone(),
             extra_ca: self.signal_ca.clone(),
             loopback_only: self.loopback,
+            large_packets: !self.small_packets,
             ..Config::default()
         };
         if self.no_ice_servers || self.loopback {

@@ -50,7 +50,7 @@ impl Output {
             Event::PeerConnected { verification } => {
                 eprintln!("Peer found. Check that both screens show: {verification}");
             }
-            Event::Connected => eprintln!("Connected."),
+            Event::Connected { path } => eprintln!("Connected {}.", path.describe()),
             Event::Offer {
                 device,
                 files,

@@ -47,6 +47,8 @@ pub struct Config {
     pub device_name: String,
     /// Time allowed from pairing to an open data channel.
     pub connect_timeout: Duration,
+    /// Use large SCTP packets where the path and the peer allow it (local paths only).
+    pub large_packets: bool,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             loopback_only: false,
             device_name: device_name(),
             connect_timeout: defaults::CONNECT_TIMEOUT,
+            large_packets: true,
         }
     }
 }

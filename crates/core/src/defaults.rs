@@ -18,6 +18,21 @@ pub const STUN_SERVERS: [&str; 3] = [
 /// File bytes per data-channel message: the size every WebRTC stack handles well.
 pub const CHUNK_SIZE: usize = 16 * 1024;
 
+/// SCTP packet size on paths where large packets are not safe (the internet, STUN, TURN,
+/// other WebRTC stacks): webrtc-rs's default, which fits a 1280-byte IPv6 path.
+pub const DEFAULT_SCTP_PACKET: u32 = 1191;
+
+/// SCTP packet size host to host on loopback or a local network when both ends are Toss:
+/// one 16 KiB message becomes 3 datagrams instead of 14. Below the 8 KiB buffer the SCTP
+/// stack reads packets into.
+pub const LARGE_SCTP_PACKET: u32 = 8000;
+
+/// Largest UDP datagram accepted: a large SCTP packet plus DTLS, with room to spare.
+pub const RECEIVE_MTU: usize = 9000;
+
+/// A data-channel write that makes no progress for this long ends the transfer.
+pub const SEND_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The sender pauses while this much is queued in the data channel. A few hundred
 /// milliseconds of data at loopback speed; more only adds memory and latency.
 pub const BUFFERED_HIGH: usize = 4 * 1024 * 1024;

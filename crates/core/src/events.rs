@@ -64,8 +64,11 @@ pub enum Event {
         /// Two words that must match on both screens.
         verification: String,
     },
-    /// The direct data channel is open.
-    Connected,
+    /// The data channel is open, over this network path.
+    Connected {
+        /// How the bytes travel.
+        path: crate::peer::PathInfo,
+    },
     /// The sender offers these files (receiver side).
     Offer {
         /// The sender's device name.

@@ -121,7 +121,9 @@ fn spawn_send(
                 verification: paired.verification().to_owned(),
             });
             let link = peer::connect(paired, &config, &token).await?;
-            events.emit(Event::Connected);
+            events.emit(Event::Connected {
+                path: link.path().clone(),
+            });
             transfer::send(&link, manifest, &config.device_name, &events, &token).await
         }
         .await;
@@ -147,7 +149,9 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
                 verification: paired.verification().to_owned(),
             });
             let link = peer::connect(paired, &config, &token).await?;
-            events.emit(Event::Connected);
+            events.emit(Event::Connected {
+                path: link.path().clone(),
+            });
             let offer = transfer::receive_offer(link, &token).await?;
             events.emit(Event::Offer {
                 device: offer.device().to_owned(),

@@ -4,6 +4,8 @@
 //! It hands the transfer layer a [`Link`]: framed text and binary messages with backpressure.
 //! It knows nothing of files.
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,8 @@ use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice_transport::ice_candidate::{RTCIceCandidate, RTCIceCandidateInit};
+use webrtc::ice_transport::ice_candidate_pair::RTCIceCandidatePair;
+use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
 use webrtc::ice_transport::ice_server::RTCIceServer;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
@@ -27,7 +31,10 @@ use webrtc::peer_connection::RTCPeerConnection;
 
 use crate::config::Config;
 use crate::crypto::{self, Role};
-use crate::defaults::{BUFFERED_HIGH, BUFFERED_LOW, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE};
+use crate::defaults::{
+    BUFFERED_HIGH, BUFFERED_LOW, DEFAULT_SCTP_PACKET, LARGE_SCTP_PACKET, MAX_CONTROL_BYTES,
+    MAX_DC_MESSAGE, READ_QUEUE, RECEIVE_MTU, SEND_STALL_TIMEOUT,
+};
 use crate::error::{Error, Result, Side};
 use crate::session::{Paired, Signal};
 
@@ -58,6 +65,77 @@ pub(crate) enum Incoming {
     Binary(Bytes),
 }
 
+/// How a connection's bytes travel, from the candidate pair ICE selected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathInfo {
+    /// `direct` (host to host), `stun` (through a NAT, found with STUN) or `relay` (TURN).
+    pub kind: &'static str,
+    /// Both ends are on this machine or the same local network.
+    pub local_network: bool,
+    /// Largest SCTP packet this side sends, in bytes.
+    pub packet_size: u32,
+}
+
+impl PathInfo {
+    /// A few words for people: "directly on the local network, 8000-byte packets".
+    pub fn describe(&self) -> String {
+        let how = match (self.kind, self.local_network) {
+            ("direct", true) => "directly on the local network",
+            ("direct", false) => "directly",
+            ("stun", _) => "directly, through a NAT",
+            _ => "through a relay server",
+        };
+        format!("{how}, {}-byte packets", self.packet_size)
+    }
+}
+
+/// An address on this machine or a local network: loopback, private (RFC 1918, unique
+/// local) or link-local.
+fn is_local_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// The path of a selected candidate pair.
+fn path_of(pair: &RTCIceCandidatePair, peer_takes_large: bool) -> PathInfo {
+    // A peer-reflexive candidate is the peer's address as seen in a connectivity check that
+    // arrived before its candidate did (common with trickle ICE): a direct path, whose
+    // address says whether it is local.
+    let kind = |t: RTCIceCandidateType| match t {
+        RTCIceCandidateType::Host | RTCIceCandidateType::Prflx => "direct",
+        RTCIceCandidateType::Srflx => "stun",
+        _ => "relay",
+    };
+    let (l, r) = (kind(pair.local.typ), kind(pair.remote.typ));
+    let kind = if l == "relay" || r == "relay" {
+        "relay"
+    } else if l == "stun" || r == "stun" {
+        "stun"
+    } else {
+        "direct"
+    };
+    let local = |a: &str| a.parse::<IpAddr>().is_ok_and(is_local_address);
+    let local_network = local(&pair.local.address) && local(&pair.remote.address);
+    // Large packets only host to host on a local path, and only toward a peer that said
+    // it takes them: elsewhere they would be IP-fragmented, and fragments are often lost.
+    let packet_size = if kind == "direct" && local_network && peer_takes_large {
+        LARGE_SCTP_PACKET
+    } else {
+        DEFAULT_SCTP_PACKET
+    };
+    PathInfo {
+        kind,
+        local_network,
+        packet_size,
+    }
+}
+
 /// An open data channel to the peer.
 pub struct Link {
     pc: Arc<RTCPeerConnection>,
@@ -67,6 +145,7 @@ pub struct Link {
     /// Keeps the webrtc-level channel object alive while the detached one is used.
     _rtc_dc: Arc<RTCDataChannel>,
     role: Role,
+    path: PathInfo,
 }
 
 impl std::fmt::Debug for Link {
@@ -75,9 +154,17 @@ impl std::fmt::Debug for Link {
     }
 }
 
-fn build_api(config: &Config) -> webrtc::api::API {
+fn build_api(config: &Config, peer_takes_large: &Arc<AtomicBool>) -> webrtc::api::API {
     let mut se = SettingEngine::default();
     se.detach_data_channels();
+    // Accept datagrams as large as any packet size a peer may choose.
+    se.set_receive_mtu(RECEIVE_MTU);
+    if config.large_packets {
+        let peer = peer_takes_large.clone();
+        se.set_sctp_mtu_policy(Arc::new(move |pair| {
+            path_of(pair, peer.load(Ordering::SeqCst)).packet_size
+        }));
+    }
     // Never multicast on the LAN: host candidates are plain addresses, and they travel sealed.
     se.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
     if config.loopback_only {
@@ -134,10 +221,12 @@ pub(crate) async fn connect_with(
     cancel: &CancellationToken,
     binding: Binding,
 ) -> Result<Link> {
-    let api = build_api(config);
+    let peer_takes_large = Arc::new(AtomicBool::new(false));
+    let api = build_api(config, &peer_takes_large);
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
     let setup = async {
-        let (rtc_dc, dc) = negotiate(&mut paired, &pc).await?;
+        let (rtc_dc, dc) =
+            negotiate(&mut paired, &pc, config.large_packets, &peer_takes_large).await?;
         bind(&paired, &pc, &dc, binding).await?;
         Ok((rtc_dc, dc))
     };
@@ -152,7 +241,22 @@ pub(crate) async fn connect_with(
         Ok(Ok((rtc_dc, dc))) => {
             // Setup is over: leave the room so that the server forgets us.
             paired.client.close().await;
-            return Ok(Link::new(pc, rtc_dc, dc, paired.role));
+            let pair = pc
+                .sctp()
+                .transport()
+                .ice_transport()
+                .get_selected_candidate_pair()
+                .await;
+            let large = config.large_packets && peer_takes_large.load(Ordering::SeqCst);
+            let path = match pair {
+                Some(pair) => path_of(&pair, large),
+                None => PathInfo {
+                    kind: "direct",
+                    local_network: false,
+                    packet_size: DEFAULT_SCTP_PACKET,
+                },
+            };
+            return Ok(Link::new(pc, rtc_dc, dc, paired.role, path));
         }
         Ok(Err(e)) => e,
         Err(_) => Error::Connect(
@@ -193,6 +297,8 @@ fn on_open_detach(dc: &Arc<RTCDataChannel>, tx: mpsc::UnboundedSender<Opened>) {
 async fn negotiate(
     paired: &mut Paired,
     pc: &Arc<RTCPeerConnection>,
+    large_packets: bool,
+    peer_takes_large: &AtomicBool,
 ) -> Result<(Arc<RTCDataChannel>, Arc<DataChannel>)> {
     let (cand_tx, mut cand_rx) = mpsc::unbounded_channel::<RTCIceCandidateInit>();
     pc.on_ice_candidate(Box::new(move |c: Option<RTCIceCandidate>| {
@@ -223,7 +329,10 @@ async fn negotiate(
             on_open_detach(&dc, open_tx);
             let offer = pc.create_offer(None).await?;
             pc.set_local_description(offer.clone()).await?;
-            let msg = paired.seal(&Signal::Offer { sdp: offer.sdp })?;
+            let msg = paired.seal(&Signal::Offer {
+                sdp: offer.sdp,
+                large_packets,
+            })?;
             paired.client.send(msg)?;
         }
         Role::Receiver => {
@@ -264,7 +373,8 @@ async fn negotiate(
             }
             msg = paired.client.recv(), if peer_left.is_none() => match msg? {
                 ServerMsg::Message { body } => match paired.open(&body)? {
-                    Signal::Offer { sdp } if paired.role == Role::Receiver && !remote_set => {
+                    Signal::Offer { sdp, large_packets: theirs } if paired.role == Role::Receiver && !remote_set => {
+                        peer_takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
                         remote_set = true;
                         for c in early_candidates.drain(..) {
@@ -272,10 +382,11 @@ async fn negotiate(
                         }
                         let answer = pc.create_answer(None).await?;
                         pc.set_local_description(answer.clone()).await?;
-                        let msg = paired.seal(&Signal::Answer { sdp: answer.sdp })?;
+                        let msg = paired.seal(&Signal::Answer { sdp: answer.sdp, large_packets })?;
                         paired.client.send(msg)?;
                     }
-                    Signal::Answer { sdp } if paired.role == Role::Sender && !remote_set => {
+                    Signal::Answer { sdp, large_packets: theirs } if paired.role == Role::Sender && !remote_set => {
+                        peer_takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
                         remote_set = true;
                         for c in early_candidates.drain(..) {
@@ -373,6 +484,7 @@ impl Link {
         rtc_dc: Arc<RTCDataChannel>,
         dc: Arc<DataChannel>,
         role: Role,
+        path: PathInfo,
     ) -> Self {
         let drained = Arc::new(Notify::new());
         dc.set_buffered_amount_low_threshold(BUFFERED_LOW);
@@ -387,7 +499,13 @@ impl Link {
             drained,
             _rtc_dc: rtc_dc,
             role,
+            path,
         }
+    }
+
+    /// How this connection's bytes travel.
+    pub fn path(&self) -> &PathInfo {
+        &self.path
     }
 
     /// This side's role in the session.
@@ -431,11 +549,22 @@ impl Link {
     }
 
     async fn write(&self, data: Bytes, is_string: bool) -> Result<()> {
-        self.dc
-            .write_data_channel(&data, is_string)
-            .await
-            .map(|_| ())
-            .map_err(|_| Error::PeerGone)
+        // A write that cannot complete means the path stopped carrying packets while the
+        // stack still says "connected" (a peer that closed DTLS without a word does this).
+        // Giving up breaks the channel's buffered count, but the transfer ends here anyway.
+        match tokio::time::timeout(
+            SEND_STALL_TIMEOUT,
+            self.dc.write_data_channel(&data, is_string),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(Error::PeerGone),
+            Err(_) => Err(Error::Connect(format!(
+                "the connection stalled: nothing could be sent for {} seconds",
+                SEND_STALL_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// Starts the task that reads the channel and reassembles control messages.
@@ -487,5 +616,61 @@ impl Link {
     pub async fn close(&self) {
         let _ = self.dc.close().await;
         let _ = self.pc.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webrtc::ice_transport::ice_candidate::RTCIceCandidate;
+
+    fn pair(
+        local: (&str, RTCIceCandidateType),
+        remote: (&str, RTCIceCandidateType),
+    ) -> RTCIceCandidatePair {
+        let cand = |(address, typ): (&str, RTCIceCandidateType)| RTCIceCandidate {
+            address: address.into(),
+            typ,
+            ..Default::default()
+        };
+        RTCIceCandidatePair::new(cand(local), cand(remote))
+    }
+
+    use RTCIceCandidateType::{Host, Prflx, Relay, Srflx};
+
+    #[test]
+    fn large_packets_only_host_to_host_on_a_local_path_toward_toss() {
+        for (l, r) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("192.168.1.4", "192.168.1.9"),
+            ("10.0.0.2", "172.16.5.5"),
+            ("169.254.77.1", "169.254.77.2"),
+            ("fe80::1", "fe80::2"),
+            ("::1", "::1"),
+        ] {
+            let p = path_of(&pair((l, Host), (r, Host)), true);
+            assert_eq!(p.kind, "direct");
+            assert!(p.local_network, "{l} {r}");
+            assert_eq!(p.packet_size, LARGE_SCTP_PACKET, "{l} {r}");
+            // Toward a peer that did not say it takes them: the default.
+            let p = path_of(&pair((l, Host), (r, Host)), false);
+            assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
+        }
+        let early = path_of(&pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)), true);
+        assert_eq!(early.packet_size, LARGE_SCTP_PACKET);
+        let internet = path_of(&pair(("203.0.113.5", Host), ("198.51.100.7", Host)), true);
+        assert_eq!((internet.kind, internet.local_network), ("direct", false));
+        assert_eq!(internet.packet_size, DEFAULT_SCTP_PACKET);
+        let nat = path_of(&pair(("192.168.1.4", Srflx), ("192.168.1.9", Host)), true);
+        assert_eq!((nat.kind, nat.packet_size), ("stun", DEFAULT_SCTP_PACKET));
+        let relay = path_of(&pair(("127.0.0.1", Relay), ("127.0.0.1", Host)), true);
+        assert_eq!(
+            (relay.kind, relay.packet_size),
+            ("relay", DEFAULT_SCTP_PACKET)
+        );
+        assert_eq!(
+            relay.describe(),
+            "through a relay server, 1191-byte packets"
+        );
     }
 }

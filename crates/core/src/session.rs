@@ -33,17 +33,22 @@ enum RoomMsg {
 pub(crate) enum Signal {
     Offer {
         sdp: String,
+        /// This side can take SCTP packets larger than the WebRTC default (Toss's own
+        /// stack); other stacks leave it out.
+        #[serde(default)]
+        large_packets: bool,
     },
     Answer {
         sdp: String,
+        /// As in the offer.
+        #[serde(default)]
+        large_packets: bool,
     },
     Candidate {
         candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
     },
     /// The peer gives up on setup, with a reason for its user.
-    Abort {
-        reason: String,
-    },
+    Abort { reason: String },
     /// The peer's user cancelled during setup.
     Cancel,
     /// The peer caught a message that failed its integrity check and stopped.

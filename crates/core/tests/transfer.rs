@@ -169,6 +169,13 @@ async fn round_trip_sizes(sizes: &[usize]) -> TestResult {
     assert!(se.iter().any(|e| matches!(e, Event::Done { .. })));
     assert!(re.iter().any(|e| matches!(e, Event::Offer { .. })));
     assert!(re.iter().any(|e| matches!(e, Event::PeerConnected { .. })));
+    for events in [&se, &re] {
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Connected { path }
+                if path.kind == "direct" && path.local_network && path.packet_size == 8000)),
+            "large packets on loopback between two Toss: {events:?}"
+        );
+    }
     Ok(())
 }
 
@@ -471,5 +478,35 @@ async fn cancel_while_connecting_tells_the_other_side() -> TestResult {
     let r = r.expect_err("receiver stops");
     assert!(r.is_cancelled(), "receiver: {r}");
     assert!(files_under(&env.out()).is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_take_large_packets_gets_the_default_size() -> TestResult {
+    let env = Env::new().await?;
+    let path = env.src().join("a.bin");
+    let data = random_bytes(300_000);
+    std::fs::write(&path, &data)?;
+    let (send_events, mut send_rx) = Events::channel();
+    let sender = toss_core::start_send(env.config(), vec![path], send_events);
+    let code = code_of(&mut send_rx).await.expect("a code");
+    let small = Config {
+        large_packets: false,
+        ..env.config()
+    };
+    let (receiver, mut recv_rx) = receiver(small, &code, env.out(), Decision::Accept);
+    let (s, r) = both(sender, receiver).await;
+    s?;
+    r?;
+    assert!(std::fs::read(env.out().join("a.bin"))? == data);
+    for rx in [&mut send_rx, &mut recv_rx] {
+        let mut sizes = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if let Event::Connected { path } = e {
+                sizes.push(path.packet_size);
+            }
+        }
+        assert_eq!(sizes, [1191]);
+    }
     Ok(())
 }
