@@ -49,6 +49,11 @@ screenshots: build
 package: setup
 	scripts/package.sh
 
-## Benchmarks (not tests): the desktop app's startup and idle CPU.
-bench: build
+## Benchmarks (not tests), as root: raw webrtc-rs, Toss end to end, setup latency, memory,
+## magic-wormhole and sendme on the same file, the signaling server under 10,000 clients
+## (scripts/bench.py, in a network namespace of its own), then the desktop app's startup.
+bench: setup
+	scripts/setup.sh --bench
+	cargo build --release --locked -p toss-cli -p toss-signal -p toss-bench
+	scripts/bench.py
 	cargo nextest run -p toss-desktop --locked --run-ignored only --no-capture desktop_startup_and_idle_cpu

@@ -52,3 +52,20 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   say "installing rustfmt and clippy"
   rustup component add rustfmt clippy
 fi
+
+# Benchmarks only (scripts/setup.sh --bench): the peers Toss is measured against.
+if [ "${1:-}" = "--bench" ]; then
+  if ! command -v wormhole >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+    say "installing magic-wormhole and iproute2"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq magic-wormhole iproute2 >/dev/null
+  fi
+  if ! python3 -c "import wormhole_mailbox_server, wormhole_transit_relay" 2>/dev/null; then
+    say "installing the magic-wormhole mailbox server and transit relay"
+    python3 -m pip install -q magic-wormhole-mailbox-server magic-wormhole-transit-relay
+  fi
+  if ! command -v sendme >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/sendme" ]; then
+    say "installing sendme"
+    cargo install sendme --locked
+  fi
+fi

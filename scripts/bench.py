@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""make bench: every throughput, latency and memory figure of docs/benchmarks.md, measured in
+one run on this machine and printed side by side (the machine is shared and noisy, so each
+figure comes with its counterpart from the same run).
+
+Everything runs inside a network namespace that this script creates with only a loopback
+interface, so no program measured here (Toss or a peer tool) can reach any other address.
+Needs root for the namespace; release builds are made first.
+
+Usage: scripts/bench.py [--quick] (quick: smaller files, for trying the script itself)
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/toss/target"))
+RELEASE = TARGET / "release"
+NETNS = "tossbench"
+QUICK = "--quick" in sys.argv
+MIB = 1024 * 1024
+RAW_MIB = 64 if QUICK else 256
+BIG_MIB = 128 if QUICK else 1024
+HUGE_MIB = 256 if QUICK else 4096
+SETUP_RUNS = 3 if QUICK else 10
+SIGNAL_CLIENTS = 1000 if QUICK else 10_000
+SIGNAL_PORT = 18787
+
+results = {}
+
+
+def say(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def ns(cmd):
+    """A command run inside the benchmark's namespace."""
+    return ["ip", "netns", "exec", NETNS] + [str(c) for c in cmd]
+
+
+def setup_namespace():
+    subprocess.run(["ip", "netns", "del", NETNS], stderr=subprocess.DEVNULL)
+    subprocess.run(["ip", "netns", "add", NETNS], check=True)
+    subprocess.run(ns(["ip", "link", "set", "lo", "up"]), check=True)
+
+
+def teardown_namespace():
+    subprocess.run(["ip", "netns", "del", NETNS], stderr=subprocess.DEVNULL)
+
+
+class Proc:
+    """A background process in the namespace, killed on exit."""
+
+    def __init__(self, cmd, **kw):
+        self.p = subprocess.Popen(ns(cmd), start_new_session=True, **kw)
+
+    def stop(self):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+
+
+def wait_port(port, limit=20.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        r = subprocess.run(ns(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]),
+                           stderr=subprocess.DEVNULL)
+        if r.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def timed(cmd, **kw):
+    """Runs cmd under /usr/bin/time -v; returns (completed, wall seconds, peak RSS MiB)."""
+    start = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-v"] + ns(cmd), capture_output=True, text=True, **kw)
+    wall = time.monotonic() - start
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    return p, wall, (int(m.group(1)) / 1024 if m else float("nan"))
+
+
+def random_file(path, mib):
+    subprocess.run(["head", "-c", f"{mib}M", "/dev/urandom"], stdout=open(path, "wb"), check=True)
+
+
+# ---------------------------------------------------------------------------------------
+# 1. raw webrtc-rs
+
+
+def raw_webrtc():
+    for size in (0, 8000):
+        p = subprocess.run(ns([RELEASE / "raw-webrtc", "--mib", RAW_MIB, "--packet-size", size]),
+                           capture_output=True, text=True, timeout=900)
+        if p.returncode != 0:
+            raise SystemExit(f"raw-webrtc failed: {p.stderr}")
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        results[f"raw_{r['packet_size']}"] = r
+        say(f"raw webrtc-rs, {RAW_MIB} MiB, {r['packet_size']}-byte SCTP packets: "
+            f"{r['mib_per_s']:.1f} MiB/s")
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Toss end to end, and 6. memory
+
+
+def toss_transfer(work, src, small_packets=False):
+    """One `toss send` -> `toss receive --yes` through the local toss-signal. Returns a dict
+    of figures from the receiver's JSON events and /usr/bin/time."""
+    out = work / f"out-{time.monotonic_ns()}"
+    out.mkdir()
+    common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json"]
+    if small_packets:
+        common.append("--small-packets")
+    sender_log = open(work / "sender.log", "w+")
+    sender = subprocess.Popen(["/usr/bin/time", "-v"] + ns([RELEASE / "toss", "send"] + common + [src]),
+                              stdout=subprocess.PIPE, stderr=sender_log, text=True)
+    code = None
+    for line in sender.stdout:
+        ev = json.loads(line)
+        if ev.get("event") == "code":
+            code = ev["code"]
+            break
+    if code is None:
+        raise SystemExit("the sender showed no code")
+    recv, wall, recv_rss = timed([RELEASE / "toss", "receive"] + common + ["--yes", "--out", out, code],
+                                 timeout=3600)
+    sender.stdout.read()
+    sender.wait(timeout=60)
+    sender_log.seek(0)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", sender_log.read())
+    send_rss = int(m.group(1)) / 1024 if m else float("nan")
+    events = [json.loads(l) for l in recv.stdout.splitlines() if l.startswith("{")]
+    done = next((e for e in events if e.get("event") == "done"), None)
+    conn = next((e for e in events if e.get("event") == "connected"), {})
+    if recv.returncode != 0 or done is None:
+        raise SystemExit(f"toss receive failed: {recv.stdout} {recv.stderr[-2000:]}")
+    same = subprocess.run(["cmp", src, out / Path(src).name]).returncode == 0
+    shutil.rmtree(out)
+    mib = done["bytes"] / MIB
+    return {
+        "mib": mib,
+        "seconds": done["seconds"],
+        "mib_per_s": mib / done["seconds"],
+        "wall": wall,
+        "recv_rss_mib": recv_rss,
+        "send_rss_mib": send_rss,
+        "identical": same,
+        "packet_size": conn.get("path", {}).get("packet_size"),
+    }
+
+
+def toss_end_to_end(work):
+    big = work / "big.bin"
+    random_file(big, BIG_MIB)
+    for small in (False, True):
+        r = toss_transfer(work, big, small_packets=small)
+        key = f"toss_{r['packet_size']}"
+        results[key] = r
+        say(f"Toss end to end, {BIG_MIB} MiB, {r['packet_size']}-byte packets: "
+            f"{r['mib_per_s']:.1f} MiB/s first byte to verified, receiver wall {r['wall']:.1f} s, "
+            f"byte-identical: {r['identical']}; peak RSS sender {r['send_rss_mib']:.1f} MiB, "
+            f"receiver {r['recv_rss_mib']:.1f} MiB")
+    big.unlink()
+
+
+def memory(work):
+    for mib in (256, HUGE_MIB):
+        f = work / f"mem-{mib}.bin"
+        random_file(f, mib)
+        r = toss_transfer(work, f)
+        f.unlink()
+        results[f"memory_{mib}"] = r
+        say(f"memory, {mib} MiB file: peak RSS sender {r['send_rss_mib']:.1f} MiB, receiver "
+            f"{r['recv_rss_mib']:.1f} MiB (byte-identical: {r['identical']})")
+
+
+# ---------------------------------------------------------------------------------------
+# 5. setup latency
+
+
+def setup_latency(work):
+    small = work / "hello.txt"
+    small.write_text("hello\n")
+    opened, first = [], []
+    for _ in range(SETUP_RUNS):
+        common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json"]
+        sender = subprocess.Popen(ns([RELEASE / "toss", "send"] + common + [small]),
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        code = None
+        for line in sender.stdout:
+            ev = json.loads(line)
+            if ev.get("event") == "code":
+                code = ev["code"]
+                break
+        out = work / f"setup-{time.monotonic_ns()}"
+        out.mkdir()
+        start = time.monotonic()
+        recv = subprocess.Popen(ns([RELEASE / "toss", "receive"] + common + ["--yes", "--out", out, code]),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        t_open = t_first = None
+        for line in recv.stdout:
+            ev = json.loads(line)
+            now = time.monotonic() - start
+            if ev.get("event") == "connected" and t_open is None:
+                t_open = now
+            if ev.get("event") in ("progress", "file_done") and t_first is None:
+                t_first = now
+        recv.wait(timeout=60)
+        sender.stdout.read()
+        sender.wait(timeout=60)
+        shutil.rmtree(out)
+        if t_open is not None and t_first is not None:
+            opened.append(t_open * 1000)
+            first.append(t_first * 1000)
+    results["setup"] = {"runs": len(opened), "open_ms": statistics.median(opened),
+                        "first_byte_ms": statistics.median(first)}
+    say(f"setup, median of {len(opened)}: receiver started -> data channel open "
+        f"{results['setup']['open_ms']:.0f} ms, -> first byte {results['setup']['first_byte_ms']:.0f} ms")
+
+
+# ---------------------------------------------------------------------------------------
+# 4. peers
+
+
+def magic_wormhole(work, src):
+    if not shutil.which("wormhole") or not shutil.which("twist"):
+        say("magic-wormhole: SKIPPED (install it with scripts/setup.sh --bench)")
+        return
+    db = work / "mailbox.sqlite"
+    mailbox = Proc(["twist", "wormhole-mailbox", "--port", "tcp:4000:interface=127.0.0.1",
+                    "--channel-db", db], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd=work)
+    relay = Proc(["twist", "transitrelay", "--port", "tcp:4001:interface=127.0.0.1"],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    try:
+        wait_port(4000)
+        wait_port(4001)
+        url = "ws://127.0.0.1:4000/v1"
+        opts = ["--relay-url", url, "--transit-helper", "tcp:127.0.0.1:4001"]
+        sender = subprocess.Popen(ns(["wormhole"] + opts + ["send", "--code", "7-bench-wormhole", src]),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+        out = work / "wormhole-out"
+        out.mkdir()
+        time.sleep(1)
+        p, wall, rss = timed(["wormhole"] + opts + ["receive", "--accept-file", "-o", out / "f.bin",
+                                                    "7-bench-wormhole"], cwd=work, timeout=1800)
+        sender.wait(timeout=60)
+        same = subprocess.run(["cmp", src, out / "f.bin"]).returncode == 0
+        mib = os.path.getsize(src) / MIB
+        results["magic_wormhole"] = {"mib": mib, "wall": wall, "mib_per_s": mib / wall,
+                                     "identical": same, "rss_mib": rss}
+        say(f"magic-wormhole, {mib:.0f} MiB, receiver start to exit: {mib / wall:.1f} MiB/s "
+            f"(byte-identical: {same})")
+        shutil.rmtree(out)
+    finally:
+        mailbox.stop()
+        relay.stop()
+
+
+def sendme(work, src):
+    exe = shutil.which("sendme") or str(Path.home() / ".cargo/bin/sendme")
+    if not Path(exe).exists():
+        say("sendme: SKIPPED (install it with scripts/setup.sh --bench)")
+        return
+    sender = subprocess.Popen(ns([exe, "send", "--relay", "disabled", src]), cwd=work,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    ticket = None
+    deadline = time.monotonic() + 60
+    for line in sender.stdout:
+        m = re.search(r"(blob[a-z0-9]{20,})", line)
+        if m:
+            ticket = m.group(1)
+            break
+        if time.monotonic() > deadline:
+            break
+    if ticket is None:
+        os.killpg(sender.pid, signal.SIGTERM)
+        say("sendme: FAILED to get a ticket")
+        return
+    out = work / "sendme-out"
+    out.mkdir()
+    p, wall, rss = timed([exe, "receive", "--relay", "disabled", ticket], cwd=out, timeout=1800)
+    os.killpg(sender.pid, signal.SIGTERM)
+    got = out / Path(src).name
+    same = got.exists() and subprocess.run(["cmp", src, got]).returncode == 0
+    mib = os.path.getsize(src) / MIB
+    results["sendme"] = {"mib": mib, "wall": wall, "mib_per_s": mib / wall, "identical": same}
+    say(f"sendme, {mib:.0f} MiB, receiver start to exit: {mib / wall:.1f} MiB/s "
+        f"(byte-identical: {same})")
+    shutil.rmtree(out)
+
+
+def peers(work):
+    src = work / "peers.bin"
+    random_file(src, RAW_MIB)
+    # Toss on the same file, for the same-run comparison (receiver start to exit).
+    r = toss_transfer(work, src)
+    mib = r["mib"]
+    results["toss_peers_file"] = {"mib": mib, "wall": r["wall"], "mib_per_s": mib / r["wall"]}
+    say(f"Toss, {mib:.0f} MiB, receiver start to exit: {mib / r['wall']:.1f} MiB/s "
+        f"({r['packet_size']}-byte packets)")
+    magic_wormhole(work, src)
+    sendme(work, src)
+    src.unlink()
+
+
+# ---------------------------------------------------------------------------------------
+# 7. signaling load
+
+
+def proc_stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    with open(f"/proc/{pid}/status") as f:
+        hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    return ticks, hwm / 1024
+
+
+def signal_load(work):
+    port = SIGNAL_PORT + 1
+    server = Proc(["bash", "-c", f"ulimit -n 65536 && exec {RELEASE / 'toss-signal'} "
+                   f"--listen 127.0.0.1:{port} --max-connections-per-ip 100000 "
+                   f"--room-requests-per-minute 1000000"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        pid = subprocess.run(["pgrep", "-f", f"toss-signal --listen 127.0.0.1:{port}"],
+                             capture_output=True, text=True).stdout.split()[0]
+        t0, _ = proc_stat(pid)
+        start = time.monotonic()
+        p = subprocess.run(ns(["bash", "-c", f"ulimit -n 65536 && exec {RELEASE / 'signal-load'} "
+                               f"--addr 127.0.0.1:{port} --clients {SIGNAL_CLIENTS}"]),
+                           capture_output=True, text=True, timeout=1800)
+        wall = time.monotonic() - start
+        t1, rss = proc_stat(pid)
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        r.update({"server_rss_mib": rss, "server_cpu_s": (t1 - t0) / 100, "wall": wall})
+        results["signal"] = r
+        say(f"signaling, {r['clients']} clients in {r['rooms']} rooms ({r['failed_rooms']} failed): "
+            f"relay p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms; server peak RSS "
+            f"{rss:.1f} MiB, CPU {r['server_cpu_s']:.1f} s over {wall:.0f} s")
+    finally:
+        server.stop()
+
+
+def main():
+    if os.geteuid() != 0:
+        raise SystemExit("bench: needs root (it runs everything in its own network namespace)")
+    setup_namespace()
+    work = Path(tempfile.mkdtemp(prefix="toss-bench-", dir=os.environ.get("TOSS_BENCH_DIR")))
+    server = Proc([RELEASE / "toss-signal", "--listen", f"127.0.0.1:{SIGNAL_PORT}",
+                   "--max-connections-per-ip", "100000", "--room-requests-per-minute", "1000000"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(SIGNAL_PORT)
+        only = [a for a in sys.argv[1:] if not a.startswith("--")]
+        steps = {"raw": raw_webrtc, "toss": lambda: toss_end_to_end(work),
+                 "setup": lambda: setup_latency(work), "peers": lambda: peers(work),
+                 "memory": lambda: memory(work), "signal": lambda: signal_load(work)}
+        for name, step in steps.items():
+            if not only or name in only:
+                step()
+        summary()
+        (work / "results.json").write_text(json.dumps(results, indent=1))
+        out = ROOT / "target-bench-results.json"
+        out.write_text(json.dumps(results, indent=1))
+        say(f"all figures: {out}")
+    finally:
+        server.stop()
+        teardown_namespace()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def summary():
+    say("---- ratios (same run) ----")
+    for size in (1191, 8000):
+        raw, toss = results.get(f"raw_{size}"), results.get(f"toss_{size}")
+        if raw and toss:
+            say(f"Toss / raw webrtc-rs at {size}-byte packets: "
+                f"{toss['mib_per_s']:.1f} / {raw['mib_per_s']:.1f} = {toss['mib_per_s'] / raw['mib_per_s']:.2f}")
+    if results.get("raw_1191") and results.get("raw_8000"):
+        say(f"raw webrtc-rs 8000 vs 1191-byte packets: "
+            f"{results['raw_8000']['mib_per_s'] / results['raw_1191']['mib_per_s']:.2f}x")
+    t = results.get("toss_peers_file")
+    for peer in ("magic_wormhole", "sendme"):
+        if t and results.get(peer):
+            say(f"Toss / {peer}, same {t['mib']:.0f} MiB file, receiver start to exit: "
+                f"{t['mib_per_s']:.1f} / {results[peer]['mib_per_s']:.1f} = "
+                f"{t['mib_per_s'] / results[peer]['mib_per_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
