@@ -107,6 +107,7 @@ export function applyEvent(t, ev) {
       advance(t, "paired");
       return "changed";
     case "connected":
+      t.path = ev.path && typeof ev.path === "object" ? ev.path : null;
       advance(t, "connected");
       return "changed";
     case "offer":
@@ -196,6 +197,19 @@ export function looksLikeLink(text) {
   return /^https?:\/\/\S+$/i.test(String(text).trim());
 }
 
+/** How the bytes travel, in words: "directly on your local network". */
+export function pathText(path) {
+  if (!path) return "directly";
+  switch (path.kind) {
+    case "direct":
+      return path.local_network ? "directly on your local network" : "directly";
+    case "stun":
+      return "directly, through your router";
+    default:
+      return "through a relay server";
+  }
+}
+
 /** The one-line status for the current phase. */
 export function statusText(t) {
   const send = t.direction === "send";
@@ -233,7 +247,7 @@ function statusTextForFiles(t) {
     case "waiting_accept":
       return "Waiting for the receiver to accept...";
     case "transferring":
-      return send ? "Sending..." : "Receiving...";
+      return (send ? "Sending " : "Receiving ") + pathText(t.path) + "...";
     case "done":
       return send ? "All files sent." : "All files received.";
     default:

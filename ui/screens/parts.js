@@ -106,6 +106,9 @@ export function createStatus() {
     el,
     update(t) {
       setText(text, statusText(t));
+      // The connection's details for the curious, on hover.
+      const path = t.path ? `${t.path.packet_size}-byte packets` : "";
+      if (text.title !== path) text.title = path;
       // A text has no progress bar, so the spinner stays until it is through.
       const busy = t.phase === "transferring" ? isTextOnly(t) : t.phase !== "done" && t.phase !== "offer";
       show(spinner, busy);

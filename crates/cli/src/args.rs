@@ -79,7 +79,7 @@ impl Common {
             large_packets: !self.small_packets,
             ..Config::default()
         };
-        if self.no_ice_servers || self.loopback {
+        if self.no_ice_servers || (self.loopback && self.ice_servers.is_empty()) {
             config.ice_servers.clear();
         } else if !self.ice_servers.is_empty() {
             config.ice_servers = self.ice_servers.iter().map(IceServer::stun).collect();

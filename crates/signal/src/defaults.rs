@@ -10,6 +10,10 @@ pub use toss_wire::signal::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 /// an oversized message still gets a clear error reply; past this the connection is dropped.
 pub const MAX_WS_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// Initial read buffer of a WebSocket connection: a sealed setup message fits; larger ones
+/// grow it. Small because every open connection holds one.
+pub const WS_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Largest single WebSocket frame; equal to the message cap since clients never fragment.
 pub const MAX_WS_FRAME_BYTES: usize = MAX_WS_MESSAGE_BYTES;
 

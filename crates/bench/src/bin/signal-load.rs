@@ -1,5 +1,6 @@
 //! Signaling load: N WebSocket clients on one `toss-signal`, paired in N/2 rooms; in each
-//! room one peer relays offer-sized messages (4 KiB) to the other. Prints relay latency
+//! room one peer relays offer-sized messages (4 KiB) to the other, each after a random pause
+//! of up to a second. Prints relay latency
 //! percentiles (send to receive, both clients in this process) as one JSON line. The
 //! server's memory and CPU are measured from outside (scripts/bench.sh).
 
@@ -92,6 +93,9 @@ async fn room(
     let filler = "x".repeat(args.body);
     let mut latencies = Vec::with_capacity(args.messages);
     for _ in 0..args.messages {
+        // Rooms relay at random moments, as real setups do, not all in the same instant.
+        let pause = rand::random::<u64>() % 1000;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
         let sent = epoch.elapsed().as_micros() as u64;
         send(
             &mut a,
@@ -103,7 +107,6 @@ async fn room(
         let body = got["body"].as_str().context("a relayed body")?;
         let stamp: u64 = body.split(':').next().unwrap_or("0").parse()?;
         latencies.push(now.saturating_sub(stamp));
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(latencies)
 }
@@ -118,9 +121,9 @@ async fn main() -> Result<()> {
     let mut tasks = Vec::with_capacity(rooms);
     for _ in 0..rooms {
         let (args, ready, gate) = (args.clone(), ready.clone(), gate.clone());
-        tasks.push(tokio::spawn(
-            async move { room(&args, epoch, &gate, &ready).await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            room(&args, epoch, &gate, &ready).await
+        }));
     }
     let mut all = Vec::new();
     let mut failed = 0usize;
