@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::defaults::{DISK_MARGIN, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, WRITE_QUEUE};
+use crate::defaults::{
+    DISK_MARGIN, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, READ_BATCH, WRITE_QUEUE,
+};
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
 use crate::peer::{await_peer_close, Incoming, Link};
@@ -294,10 +296,13 @@ impl IncomingOffer {
             return Ok((0, 0.0));
         }
         let mut meter = Meter::new(Direction::Receive, self.files.clone());
-        let mut next = 0usize;
-        let mut current: Option<(usize, u64)> = None;
+        let mut state = Pump {
+            next: 0,
+            current: None,
+            batch: Vec::with_capacity(READ_BATCH),
+        };
         let mut saved = 0usize;
-        let writer_gone = || Error::Input("the disk writer stopped".into());
+        let mut items = Vec::with_capacity(READ_BATCH);
         loop {
             tokio::select! {
                 biased;
@@ -315,60 +320,123 @@ impl IncomingOffer {
                         }
                     }
                     Some(WriteResult::Failed(e)) => return Err(e),
-                    None => return Err(writer_gone()),
+                    None => return Err(Error::Input("the disk writer stopped".into())),
                 },
-                item = self.inbox.recv() => match item {
-                    None => return Err(Error::PeerGone),
-                    Some(Err(e)) => return Err(e),
-                    Some(Ok(Incoming::Binary(data))) => {
-                        let Some((index, got)) = current.as_mut() else {
-                            return Err(Error::Protocol("file data arrived outside a file".into()));
-                        };
-                        let size = self.files[*index].size;
-                        *got += data.len() as u64;
-                        if *got > size {
-                            return Err(Error::Protocol(format!(
-                                "more bytes arrived for {} than the {size} offered",
-                                self.safe_paths[*index].join("/")
-                            )));
-                        }
-                        meter.add(data.len() as u64, events);
-                        writer.send(WriteCmd::Data(data)).await.map_err(|_| writer_gone())?;
+                got = self.inbox.recv_many(&mut items, READ_BATCH) => {
+                    if got == 0 {
+                        return Err(Error::PeerGone);
                     }
-                    Some(Ok(Incoming::Text(text))) => {
-                        match protocol::decode(&text).map_err(|e| Error::Protocol(e.to_string()))? {
-                            Control::FileStart { index, offset } => {
-                                if current.is_some() || index != next || index >= n || offset != 0 {
-                                    return Err(Error::Protocol("a file started out of order".into()));
-                                }
-                                next += 1;
-                                current = Some((index, 0));
-                                meter.start_file(index);
-                                let components = self.safe_paths[index].clone();
-                                writer.send(WriteCmd::Start { index, components }).await.map_err(|_| writer_gone())?;
-                            }
-                            Control::FileEnd { index, blake3 } => {
-                                match current.take() {
-                                    Some((i, got)) if i == index && got == self.files[i].size => {}
-                                    Some((i, got)) if i == index => {
-                                        return Err(Error::Protocol(format!(
-                                            "{} ended after {got} of its {} bytes",
-                                            self.safe_paths[i].join("/"),
-                                            self.files[i].size
-                                        )));
-                                    }
-                                    _ => return Err(Error::Protocol("a file ended that never started".into())),
-                                }
-                                meter.emit(events);
-                                writer.send(WriteCmd::Finish { blake3 }).await.map_err(|_| writer_gone())?;
-                            }
-                            Control::Cancel => return Err(Error::Cancelled(Side::Peer)),
-                            Control::Error { message } => return Err(Error::PeerFailed(display(&message))),
-                            other => return Err(Error::Protocol(format!("unexpected {other:?} during the transfer"))),
-                        }
+                    for item in items.drain(..) {
+                        self.take(item, &mut state, &mut meter, writer, events).await?;
                     }
-                },
+                    state.flush(writer).await?;
+                }
             }
         }
     }
+
+    /// Checks one message from the sender against the offer and queues what it means for
+    /// the disk writer.
+    async fn take(
+        &self,
+        item: Result<Incoming>,
+        state: &mut Pump,
+        meter: &mut Meter,
+        writer: &mpsc::Sender<WriteCmd>,
+        events: &Events,
+    ) -> Result<()> {
+        let n = self.files.len();
+        match item? {
+            Incoming::Binary(data) => {
+                let Some((index, got)) = state.current.as_mut() else {
+                    return Err(Error::Protocol("file data arrived outside a file".into()));
+                };
+                let size = self.files[*index].size;
+                *got += data.len() as u64;
+                if *got > size {
+                    return Err(Error::Protocol(format!(
+                        "more bytes arrived for {} than the {size} offered",
+                        self.safe_paths[*index].join("/")
+                    )));
+                }
+                meter.add(data.len() as u64, events);
+                state.batch.push(data);
+            }
+            Incoming::Text(text) => {
+                // Control messages are ordered with the data around them.
+                state.flush(writer).await?;
+                match protocol::decode(&text).map_err(|e| Error::Protocol(e.to_string()))? {
+                    Control::FileStart { index, offset } => {
+                        if state.current.is_some()
+                            || index != state.next
+                            || index >= n
+                            || offset != 0
+                        {
+                            return Err(Error::Protocol("a file started out of order".into()));
+                        }
+                        state.next += 1;
+                        state.current = Some((index, 0));
+                        meter.start_file(index);
+                        let components = self.safe_paths[index].clone();
+                        send_cmd(writer, WriteCmd::Start { index, components }).await?;
+                    }
+                    Control::FileEnd { index, blake3 } => {
+                        match state.current.take() {
+                            Some((i, got)) if i == index && got == self.files[i].size => {}
+                            Some((i, got)) if i == index => {
+                                return Err(Error::Protocol(format!(
+                                    "{} ended after {got} of its {} bytes",
+                                    self.safe_paths[i].join("/"),
+                                    self.files[i].size
+                                )));
+                            }
+                            _ => {
+                                return Err(Error::Protocol(
+                                    "a file ended that never started".into(),
+                                ))
+                            }
+                        }
+                        meter.emit(events);
+                        send_cmd(writer, WriteCmd::Finish { blake3 }).await?;
+                    }
+                    Control::Cancel => return Err(Error::Cancelled(Side::Peer)),
+                    Control::Error { message } => return Err(Error::PeerFailed(display(&message))),
+                    other => {
+                        return Err(Error::Protocol(format!(
+                            "unexpected {other:?} during the transfer"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the receiving loop is in the sender's stream of files.
+struct Pump {
+    /// The index the next `file_start` must carry.
+    next: usize,
+    /// The file being received and its bytes so far.
+    current: Option<(usize, u64)>,
+    /// File bytes checked but not yet handed to the writer.
+    batch: Vec<bytes::Bytes>,
+}
+
+impl Pump {
+    /// Hands the checked bytes to the disk writer.
+    async fn flush(&mut self, writer: &mpsc::Sender<WriteCmd>) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let chunks = std::mem::replace(&mut self.batch, Vec::with_capacity(READ_BATCH));
+        send_cmd(writer, WriteCmd::Data(chunks)).await
+    }
+}
+
+async fn send_cmd(writer: &mpsc::Sender<WriteCmd>, cmd: WriteCmd) -> Result<()> {
+    writer
+        .send(cmd)
+        .await
+        .map_err(|_| Error::Input("the disk writer stopped".into()))
 }

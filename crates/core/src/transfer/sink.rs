@@ -30,8 +30,9 @@ pub(crate) enum WriteCmd {
         index: usize,
         components: Vec<String>,
     },
-    /// Bytes of the current file.
-    Data(Bytes),
+    /// Bytes of the current file, several messages at once (one wake-up of this thread
+    /// for up to [`crate::defaults::READ_BATCH`] messages).
+    Data(Vec<Bytes>),
     /// The current file is complete and should hash to `blake3` (hex).
     Finish { blake3: String },
 }
@@ -102,7 +103,10 @@ impl Sink {
                 WriteCmd::Start { index, components } => {
                     self.start(index, &components).map(|_| None)
                 }
-                WriteCmd::Data(bytes) => self.write(&bytes).map(|_| None),
+                WriteCmd::Data(chunks) => chunks
+                    .iter()
+                    .try_for_each(|bytes| self.write(bytes))
+                    .map(|_| None),
                 WriteCmd::Finish { blake3 } => self.finish(&blake3).map(Some),
             };
             match outcome {
@@ -310,7 +314,7 @@ mod tests {
                 index,
                 components: path.iter().map(|s| s.to_string()).collect(),
             },
-            WriteCmd::Data(Bytes::from_static(data)),
+            WriteCmd::Data(vec![Bytes::from_static(data)]),
             WriteCmd::Finish {
                 blake3: blake3::hash(data).to_hex().to_string(),
             },
@@ -351,7 +355,7 @@ mod tests {
                     index: 0,
                     components: vec!["x.bin".into()],
                 },
-                WriteCmd::Data(Bytes::from_static(b"abc")),
+                WriteCmd::Data(vec![Bytes::from_static(b"abc")]),
                 WriteCmd::Finish {
                     blake3: blake3::hash(b"abd").to_hex().to_string(),
                 },
