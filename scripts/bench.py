@@ -92,6 +92,16 @@ def timed(cmd, **kw):
     return p, wall, (int(m.group(1)) / 1024 if m else float("nan"))
 
 
+def start_sender(cmd, **kw):
+    """Starts `toss send --json ...`; returns the process and the code it shows."""
+    sender = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw)
+    for line in sender.stdout:
+        ev = json.loads(line)
+        if ev.get("event") == "code":
+            return sender, ev["code"]
+    raise SystemExit("the sender showed no code")
+
+
 def random_file(path, mib):
     subprocess.run(["head", "-c", f"{mib}M", "/dev/urandom"], stdout=open(path, "wb"), check=True)
 
@@ -125,16 +135,8 @@ def toss_transfer(work, src, small_packets=False):
     if small_packets:
         common.append("--small-packets")
     sender_log = open(work / "sender.log", "w+")
-    sender = subprocess.Popen(["/usr/bin/time", "-v"] + ns([RELEASE / "toss", "send"] + common + [src]),
-                              stdout=subprocess.PIPE, stderr=sender_log, text=True)
-    code = None
-    for line in sender.stdout:
-        ev = json.loads(line)
-        if ev.get("event") == "code":
-            code = ev["code"]
-            break
-    if code is None:
-        raise SystemExit("the sender showed no code")
+    sender, code = start_sender(["/usr/bin/time", "-v"] + ns([RELEASE / "toss", "send"] + common + [src]),
+                                stderr=sender_log)
     recv, wall, recv_rss = timed([RELEASE / "toss", "receive"] + common + ["--yes", "--out", out, code],
                                  timeout=3600)
     sender.stdout.read()
@@ -200,14 +202,8 @@ def setup_latency(work):
         # with trickle ICE it must not delay the connection.
         common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json",
                   "--ice-server", "stun:127.0.0.1:3478"]
-        sender = subprocess.Popen(ns([RELEASE / "toss", "send"] + common + [small]),
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        code = None
-        for line in sender.stdout:
-            ev = json.loads(line)
-            if ev.get("event") == "code":
-                code = ev["code"]
-                break
+        sender, code = start_sender(ns([RELEASE / "toss", "send"] + common + [small]),
+                                    stderr=subprocess.DEVNULL)
         out = work / f"setup-{time.monotonic_ns()}"
         out.mkdir()
         start = time.monotonic()

@@ -2,6 +2,8 @@
 //! PAKE, WebRTC, channel binding) and then says whatever a test wants, to check that the
 //! honest side refuses a lying peer. Never part of a release build.
 
+use std::path::PathBuf;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -10,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::code::Code;
 use crate::config::Config;
 use crate::error::Result;
+use crate::events::{Event, Events};
+use crate::handle::{start_send, Transfer};
 use crate::peer::{connect_with, Binding, Incoming, Link};
 use crate::session;
 
@@ -84,5 +88,24 @@ impl RawPeer {
     /// Closes the connection abruptly.
     pub async fn close(&self) {
         self.link.close().await;
+    }
+}
+
+/// Starts an honest sender of `paths` and waits for its code.
+///
+/// # Panics
+/// When the sender stops before showing a code (a test failure).
+pub async fn send_and_get_code(
+    config: Config,
+    paths: Vec<PathBuf>,
+) -> (Transfer, String, mpsc::UnboundedReceiver<Event>) {
+    let (events, mut rx) = Events::channel();
+    let sender = start_send(config, paths, events);
+    loop {
+        match rx.recv().await {
+            Some(Event::Code { code }) => return (sender, code, rx),
+            Some(_) => continue,
+            None => panic!("the sender stopped before showing a code"),
+        }
     }
 }

@@ -78,15 +78,8 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
     let server =
         toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
     let config = Config::local(server.url());
-    let (send_events, mut send_rx) = Events::channel();
-    let sender = toss_core::start_send(config.clone(), vec![src], send_events);
-    let code = loop {
-        match send_rx.recv().await {
-            Some(Event::Code { code }) => break code,
-            Some(_) => continue,
-            None => panic!("the sender stopped before showing a code"),
-        }
-    };
+    let (sender, code, _send_rx) =
+        toss_core::testing::send_and_get_code(config.clone(), vec![src]).await;
     let (recv_events, mut recv_rx) = Events::channel();
     let out = mount_at.clone();
     let mut receiver = toss_core::start_receive(config, code.parse()?, out.clone(), recv_events);

@@ -168,15 +168,8 @@ async fn attacked(
     let config = Config::local(url);
     let src = out.parent().expect("parent").join("secret.txt");
     std::fs::write(&src, b"for the receiver only")?;
-    let (send_events, mut send_rx) = Events::channel();
-    let sender = toss_core::start_send(config.clone(), vec![src], send_events);
-    let code = loop {
-        match send_rx.recv().await {
-            Some(Event::Code { code }) => break code,
-            Some(_) => continue,
-            None => panic!("the sender stopped before showing a code"),
-        }
-    };
+    let (sender, code, _send_rx) =
+        toss_core::testing::send_and_get_code(config.clone(), vec![src]).await;
     let (recv_events, mut recv_rx) = Events::channel();
     let mut receiver =
         toss_core::start_receive(config, code.parse()?, out.to_path_buf(), recv_events);
