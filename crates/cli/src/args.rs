@@ -56,6 +56,24 @@ pub(crate) struct Common {
     /// Use no STUN or TURN server at all (local networks).
     #[arg(long, conflicts_with = "ice_servers")]
     no_ice_servers: bool,
+    /// TURN relay server, like turn:turn.example.org:3478 (added to the ICE servers).
+    #[arg(long, env = "TOSS_TURN", requires = "turn_user")]
+    turn: Option<String>,
+    /// User name on the TURN server.
+    #[arg(long, env = "TOSS_TURN_USER", requires = "turn")]
+    turn_user: Option<String>,
+    /// Password on the TURN server (prefer the environment variable: command lines are
+    /// visible to other users of this computer).
+    #[arg(
+        long,
+        env = "TOSS_TURN_PASSWORD",
+        hide_env_values = true,
+        requires = "turn"
+    )]
+    turn_password: Option<String>,
+    /// Send everything through the TURN server, for networks where direct paths fail.
+    #[arg(long, env = "TOSS_RELAY_ONLY", requires = "turn", value_parser = clap::builder::BoolishValueParser::new())]
+    relay_only: bool,
     /// Connect over this machine's loopback interface only (both ends on one computer).
     #[arg(long, env = "TOSS_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new())]
     loopback: bool,
@@ -84,6 +102,14 @@ impl Common {
         } else if !self.ice_servers.is_empty() {
             config.ice_servers = self.ice_servers.iter().map(IceServer::stun).collect();
         }
+        if let Some(url) = &self.turn {
+            config.ice_servers.push(IceServer {
+                urls: vec![url.clone()],
+                username: self.turn_user.clone().unwrap_or_default(),
+                credential: self.turn_password.clone().unwrap_or_default(),
+            });
+        }
+        config.relay_only = self.relay_only;
         if let Some(name) = &self.device_name {
             config.device_name = name.clone();
         }

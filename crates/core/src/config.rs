@@ -49,6 +49,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Use large SCTP packets where the path and the peer allow it (local paths only).
     pub large_packets: bool,
+    /// Only relayed (TURN) paths: for networks where direct paths fail or must not be used.
+    pub relay_only: bool,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             device_name: device_name(),
             connect_timeout: defaults::CONNECT_TIMEOUT,
             large_packets: true,
+            relay_only: false,
         }
     }
 }

@@ -1,0 +1,156 @@
+//! Relay-only transfers through a real TURN server: coturn started by the test on 127.0.0.1
+//! with a test user, `toss send` and `toss receive` told to use only relayed paths. The file
+//! must arrive byte-identical and both sides must report the path as relayed.
+//!
+//! Needs coturn's `turnserver` (scripts/setup.sh installs it); says SKIPPED without it.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use serde_json::Value;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Longest the transfer may take.
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn bin(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_toss")).with_file_name(name)
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_udp_port() -> std::io::Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Reads `--json` events until one named `stop` (or an error); returns them all.
+fn events_until(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    stop: &str,
+) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+    let mut seen = Vec::new();
+    for line in lines {
+        let v: Value = serde_json::from_str(&line?)?;
+        let last = v["event"] == stop || v["event"] == "error";
+        seen.push(v);
+        if last {
+            break;
+        }
+    }
+    Ok(seen)
+}
+
+#[test]
+fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
+    let Ok(turnserver) = which("turnserver") else {
+        eprintln!("SKIPPED: coturn's turnserver is not installed (scripts/setup.sh installs it)");
+        return Ok(());
+    };
+    let port = free_udp_port()?;
+    // A relay port range of its own, so that parallel runs do not collide.
+    let base = 40_000 + (std::process::id() % 200) as u16 * 100;
+    let mut turn = Command::new(turnserver);
+    turn.args([
+        "-n",
+        "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1",
+        &format!("--listening-port={port}"),
+        &format!("--min-port={base}"),
+        &format!("--max-port={}", base + 99),
+        "--user=toss:test-secret",
+        "--realm=toss.test",
+        "--lt-cred-mech",
+        "--allow-loopback-peers",
+        "--no-cli",
+        "--no-tls",
+        "--no-dtls",
+        "--log-file=stdout",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let _turn = Killed(turn.spawn()?);
+
+    let mut signal = Command::new(bin("toss-signal"));
+    signal
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut signal = Killed(signal.spawn()?);
+    let mut line = String::new();
+    BufReader::new(signal.0.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
+    let url = line.trim().rsplit(' ').next().ok_or("url")?.to_owned();
+
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("photo.raw");
+    let mut data = vec![0u8; 3 << 20];
+    rand::thread_rng().fill_bytes(&mut data);
+    std::fs::write(&src, &data)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+
+    let toss = |args: &[&str]| {
+        let mut c = Command::new(bin("toss"));
+        c.args(args)
+            .args(["--signal", &url, "--loopback", "--json", "--relay-only"])
+            .args(["--turn", &format!("turn:127.0.0.1:{port}")])
+            .args(["--turn-user", "toss"])
+            .env("TOSS_TURN_PASSWORD", "test-secret")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        c
+    };
+    let mut sender = Killed(toss(&["send", &src.to_string_lossy()]).spawn()?);
+    let mut sender_lines = BufReader::new(sender.0.stdout.take().ok_or("stdout")?).lines();
+    let first = events_until(&mut sender_lines, "code")?;
+    let code = first
+        .last()
+        .and_then(|e| e["code"].as_str())
+        .ok_or("the sender showed no code")?
+        .to_owned();
+    let started = Instant::now();
+    let mut receiver =
+        Killed(toss(&["receive", "--yes", "--out", &out.to_string_lossy(), &code]).spawn()?);
+    let mut receiver_lines = BufReader::new(receiver.0.stdout.take().ok_or("stdout")?).lines();
+    let events = events_until(&mut receiver_lines, "done")?;
+    assert!(started.elapsed() < LIMIT);
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .ok_or_else(|| format!("never connected: {events:?}"))?;
+    assert_eq!(connected["path"]["kind"], "relay", "{connected}");
+    assert_eq!(connected["path"]["packet_size"], 1191, "{connected}");
+    assert!(
+        events.iter().any(|e| e["event"] == "done"),
+        "finished: {events:?}"
+    );
+    assert!(
+        std::fs::read(out.join("photo.raw"))? == data,
+        "byte-identical"
+    );
+    let sent = events_until(&mut sender_lines, "done")?;
+    assert!(sent
+        .iter()
+        .any(|e| e["event"] == "connected" && e["path"]["kind"] == "relay"));
+    Ok(())
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
