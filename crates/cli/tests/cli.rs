@@ -437,3 +437,35 @@ fn a_text_goes_to_the_receivers_stdout() -> TestResult {
     assert!(out.contains("Received the text."), "{out}");
     Ok(())
 }
+
+#[test]
+fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult {
+    let mut signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("large.bin");
+    let data = random_file(&file, 64 * 1024 * 1024)?;
+    let sending = start_send(&signal, &[&file])?;
+    let out = tmp.path().join("out");
+    let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
+    let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
+    let start = Instant::now();
+    loop {
+        let line = recv_lines.next().ok_or("receiver ended early")??;
+        let event: Value = serde_json::from_str(&line)?;
+        if event["event"] == "progress" && event["bytes"].as_u64() > Some(0) {
+            break;
+        }
+        assert!(start.elapsed() < LIMIT, "no progress");
+    }
+    // The server only introduces the peers: once bytes flow, it may restart or vanish.
+    signal.child.kill()?;
+    signal.child.wait()?;
+    let r = finish(recv, Some(recv_lines))?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(r.ok && s.ok, "{} / {}", r.stderr, s.stderr);
+    assert!(
+        std::fs::read(out.join("large.bin"))? == data,
+        "byte-identical"
+    );
+    Ok(())
+}
