@@ -71,6 +71,10 @@ pub(crate) struct Common {
         requires = "turn"
     )]
     turn_password: Option<String>,
+    /// Local network, no server: the sender hosts the rendezvous and announces it on the
+    /// network (mDNS); the receiver finds it there.
+    #[arg(long, env = "TOSS_LAN", value_parser = clap::builder::BoolishValueParser::new())]
+    lan: bool,
     /// Send everything through the TURN server, for networks where direct paths fail.
     #[arg(long, env = "TOSS_RELAY_ONLY", requires = "turn", value_parser = clap::builder::BoolishValueParser::new())]
     relay_only: bool,
@@ -110,6 +114,7 @@ impl Common {
             });
         }
         config.relay_only = self.relay_only;
+        config.lan = self.lan;
         if let Some(name) = &self.device_name {
             config.device_name = name.clone();
         }

@@ -51,6 +51,9 @@ pub struct Config {
     pub large_packets: bool,
     /// Only relayed (TURN) paths: for networks where direct paths fail or must not be used.
     pub relay_only: bool,
+    /// Local network mode: the sender hosts the rendezvous and announces it with mDNS; the
+    /// receiver looks there first. No signaling server needed.
+    pub lan: bool,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             connect_timeout: defaults::CONNECT_TIMEOUT,
             large_packets: true,
             relay_only: false,
+            lan: false,
         }
     }
 }

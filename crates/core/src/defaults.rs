@@ -69,6 +69,9 @@ pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Time allowed from the code being typed to the data channel opening.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a receiver looks on the local network for the sender of a code.
+pub const LAN_FIND_WAIT: Duration = Duration::from_secs(5);
+
 /// Time allowed for reaching the signaling server.
 pub const SIGNAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -112,7 +112,23 @@ fn spawn_send(
     let task = tokio::spawn(async move {
         let result = async {
             let manifest = manifest()?;
-            let allocated = or_cancel(&token, session::allocate(&config)).await?;
+            // On a LAN with no server, this sender is the rendezvous.
+            let mut host = if config.lan {
+                Some(crate::lan::LanHost::start(&config.device_name).await?)
+            } else {
+                None
+            };
+            let signal_config = match &host {
+                Some(h) => Config {
+                    signal_url: h.local_url(),
+                    ..config.clone()
+                },
+                None => config.clone(),
+            };
+            let allocated = or_cancel(&token, session::allocate(&signal_config)).await?;
+            if let Some(h) = host.as_mut() {
+                h.announce(&allocated.code().nameplate().to_string())?;
+            }
             events.emit(Event::Code {
                 code: allocated.code().to_string(),
             });
@@ -144,7 +160,7 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     let (decision_tx, decision_rx) = oneshot::channel();
     let task = tokio::spawn(async move {
         let result = async {
-            let paired = or_cancel(&token, session::join(&config, &code)).await?;
+            let paired = or_cancel(&token, join(&config, &code)).await?;
             events.emit(Event::PeerConnected {
                 verification: paired.verification().to_owned(),
             });
@@ -187,4 +203,23 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
         decision: Some(decision_tx),
         task: Some(task),
     }
+}
+
+/// Joins the sender's room: on a LAN, at the sender's own rendezvous found by mDNS, else
+/// (or if none answers) through the configured server.
+async fn join(config: &Config, code: &Code) -> Result<session::Paired> {
+    if config.lan {
+        let nameplate = code.nameplate().to_string();
+        for url in crate::lan::find(&nameplate, crate::defaults::LAN_FIND_WAIT).await? {
+            let lan = Config {
+                signal_url: url,
+                ..config.clone()
+            };
+            match session::join(&lan, code).await {
+                Err(Error::SignalUnreachable { .. }) => continue,
+                other => return other,
+            }
+        }
+    }
+    session::join(config, code).await
 }

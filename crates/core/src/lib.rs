@@ -12,6 +12,7 @@ pub mod defaults;
 mod error;
 pub mod events;
 mod handle;
+pub mod lan;
 pub mod peer;
 pub mod session;
 #[cfg(feature = "test-utils")]
