@@ -330,6 +330,21 @@ fn collision_with_an_existing_file_keeps_both() -> TestResult {
     Ok(())
 }
 
+/// Reads the receiver's events until file bytes have started to arrive.
+fn wait_for_first_bytes(
+    lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
+) -> TestResult {
+    let start = Instant::now();
+    loop {
+        let line = lines.next().ok_or("receiver ended early")??;
+        let event: Value = serde_json::from_str(&line)?;
+        if event["event"] == "progress" && event["bytes"].as_u64() > Some(0) {
+            return Ok(());
+        }
+        assert!(start.elapsed() < LIMIT, "no progress");
+    }
+}
+
 fn interrupt(child: &Child) -> TestResult {
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -348,15 +363,7 @@ fn interrupt_midway(receiver: bool) -> TestResult {
     let out = tmp.path().join("out");
     let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
-    let start = Instant::now();
-    loop {
-        let line = recv_lines.next().ok_or("receiver ended early")??;
-        let event: Value = serde_json::from_str(&line)?;
-        if event["event"] == "progress" && event["bytes"].as_u64() > Some(0) {
-            break;
-        }
-        assert!(start.elapsed() < LIMIT, "no progress");
-    }
+    wait_for_first_bytes(&mut recv_lines)?;
     if receiver {
         interrupt(&recv)?;
     } else {
@@ -448,15 +455,7 @@ fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult
     let out = tmp.path().join("out");
     let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
-    let start = Instant::now();
-    loop {
-        let line = recv_lines.next().ok_or("receiver ended early")??;
-        let event: Value = serde_json::from_str(&line)?;
-        if event["event"] == "progress" && event["bytes"].as_u64() > Some(0) {
-            break;
-        }
-        assert!(start.elapsed() < LIMIT, "no progress");
-    }
+    wait_for_first_bytes(&mut recv_lines)?;
     // The server only introduces the peers: once bytes flow, it may restart or vanish.
     signal.child.kill()?;
     signal.child.wait()?;
