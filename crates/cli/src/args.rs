@@ -25,8 +25,13 @@ pub(crate) enum Command {
         /// Send this short text or link instead of files.
         #[arg(long)]
         text: Option<String>,
+        /// Send straight to this nearby device (its name as `toss devices` shows it), with
+        /// no code: it must accept after both sides check the verification words.
+        #[arg(long, value_name = "NAME", conflicts_with = "text")]
+        to: Option<String>,
     },
-    /// Receive files with the code the sender gave you.
+    /// Receive files with the code the sender gave you; with no code, wait visible to
+    /// nearby devices until one sends you something.
     Receive {
         #[command(flatten)]
         common: Common,
@@ -37,7 +42,16 @@ pub(crate) enum Command {
         #[arg(long, short)]
         yes: bool,
         /// The code, like 42-orbit-lemon.
-        code: String,
+        code: Option<String>,
+    },
+    /// List the Toss devices visible on this local network.
+    Devices {
+        /// Print one JSON object per device instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to watch the network.
+        #[arg(long, default_value_t = 3)]
+        wait: u64,
     },
 }
 
@@ -75,6 +89,11 @@ pub(crate) struct Common {
     /// network (mDNS); the receiver finds it there.
     #[arg(long, env = "TOSS_LAN", value_parser = clap::builder::BoolishValueParser::new())]
     lan: bool,
+    /// Never use the local network unless told to with --lan: no looking for the sender
+    /// there, no falling back to it when the signaling server cannot be reached (for
+    /// networks you do not trust).
+    #[arg(long, env = "TOSS_NO_DISCOVERY", value_parser = clap::builder::BoolishValueParser::new(), conflicts_with = "lan")]
+    no_discovery: bool,
     /// Send everything through the TURN server, for networks where direct paths fail.
     #[arg(long, env = "TOSS_RELAY_ONLY", requires = "turn", value_parser = clap::builder::BoolishValueParser::new())]
     relay_only: bool,
@@ -115,6 +134,7 @@ impl Common {
         }
         config.relay_only = self.relay_only;
         config.lan = self.lan;
+        config.discovery = !self.no_discovery;
         if let Some(name) = &self.device_name {
             config.device_name = name.clone();
         }

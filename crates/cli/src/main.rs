@@ -1,4 +1,5 @@
-//! The `toss` command: `toss send PATH...` and `toss receive CODE`.
+//! The `toss` command: `toss send PATH...`, `toss receive CODE`, and on a local network
+//! `toss devices`, `toss send --to NAME PATH...` and `toss receive` (waiting, visible).
 //!
 //! Thin: parses arguments into a `toss_core::Config`, starts a core transfer, and hands its
 //! events to `output` to draw. No transfer logic lives here.
@@ -41,19 +42,46 @@ fn run() -> anyhow::Result<ExitCode> {
     result
 }
 
+/// Says what went wrong before any transfer started, in the transfer's own output style.
+fn fail(json: bool, sending: bool, error: &toss_core::Error) -> ExitCode {
+    Output::new(json, sending).event(&Event::Error {
+        message: error.to_string(),
+        kind: error.kind().to_owned(),
+    });
+    ExitCode::FAILURE
+}
+
 async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
     let (events, mut rx) = Events::channel();
+    // Keeps this device visible (and its inbox open) for as long as the transfer runs.
+    let mut _nearby = None;
     let (mut transfer, auto_accept, mut out) = match args.command {
+        Command::Devices { json, wait } => return devices(json, wait).await,
         Command::Send {
             common,
             paths,
             text,
+            to,
         } => {
             let config = common.config()?;
             let out = Output::new(common.json, true);
-            let transfer = match text {
-                Some(text) => toss_core::start_send_text(config, text, events),
-                None => toss_core::start_send(config, paths, events),
+            let transfer = match (text, to) {
+                (Some(text), _) => toss_core::start_send_text(config, text, events),
+                (None, Some(name)) => {
+                    if !common.json {
+                        eprintln!("Looking for {name} on the local network...");
+                    }
+                    let wait = toss_core::defaults::NEARBY_WAIT;
+                    let device = match toss_core::lan::find_device(&name, wait).await {
+                        Ok(device) => device,
+                        Err(e) => return Ok(fail(common.json, true, &e)),
+                    };
+                    if !common.json {
+                        eprintln!("Asking {} to accept...", device.name);
+                    }
+                    toss_core::start_send_to(config, device, paths, events)
+                }
+                (None, None) => toss_core::start_send(config, paths, events),
             };
             (transfer, true, out)
         }
@@ -64,19 +92,21 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             code,
         } => {
             let config = common.config()?;
-            let code: toss_core::Code = match code.parse() {
-                Ok(code) => code,
-                Err(e) => {
-                    let mut output = Output::new(common.json, false);
-                    output.event(&Event::Error {
-                        message: e.to_string(),
-                        kind: "bad_code".into(),
-                    });
-                    return Ok(ExitCode::FAILURE);
+            let out_dir = out.unwrap_or_else(toss_core::config::default_download_dir);
+            let mut transfer = match code {
+                Some(code) => match code.parse::<toss_core::Code>() {
+                    Ok(code) => toss_core::start_receive(config, code, out_dir, events),
+                    Err(e) => return Ok(fail(common.json, false, &e.into())),
+                },
+                None => {
+                    let (nearby, knock) = match wait_for_knock(&config, common.json).await {
+                        Ok(found) => found,
+                        Err(e) => return Ok(fail(common.json, false, &e)),
+                    };
+                    _nearby = Some(nearby);
+                    toss_core::start_receive_knock(config, &knock, out_dir, events)
                 }
             };
-            let out_dir = out.unwrap_or_else(toss_core::config::default_download_dir);
-            let mut transfer = toss_core::start_receive(config, code, out_dir, events);
             if yes {
                 transfer.decide(Decision::Accept);
             }
@@ -116,6 +146,62 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
         Ok(_) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,
     })
+}
+
+/// Makes this computer visible to nearby devices and waits until one sends something.
+async fn wait_for_knock(
+    config: &toss_core::Config,
+    json: bool,
+) -> Result<(toss_core::lan::Nearby, toss_core::lan::Knock), toss_core::Error> {
+    if !config.uses_local_network() {
+        return Err(toss_core::Error::Input(
+            "waiting for a nearby device needs the local network: give a code, or leave out --loopback and --no-discovery".into(),
+        ));
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let nearby = toss_core::lan::Nearby::start(&config.device_name, tx).await?;
+    if !json {
+        eprintln!(
+            "Visible to nearby devices as \"{}\". Waiting for someone to send you something (Ctrl-C to stop)...",
+            toss_core::lan::clean_device_name(&config.device_name)
+        );
+    }
+    loop {
+        tokio::select! {
+            event = rx.recv() => match event {
+                Some(toss_core::lan::NearbyEvent::Knock(knock)) => return Ok((nearby, knock)),
+                Some(toss_core::lan::NearbyEvent::Devices(_)) => {}
+                None => return Err(toss_core::Error::LocalNetwork("local network discovery stopped".into())),
+            },
+            _ = tokio::signal::ctrl_c() => return Err(toss_core::Error::Cancelled(toss_core::Side::Local)),
+        }
+    }
+}
+
+/// `toss devices`: what this computer sees on the local network.
+async fn devices(json: bool, wait: u64) -> anyhow::Result<ExitCode> {
+    let wait = std::time::Duration::from_secs(wait.min(60));
+    let found = match toss_core::lan::devices(wait).await {
+        Ok(found) => found,
+        Err(e) => return Ok(fail(json, false, &e)),
+    };
+    if json {
+        for device in &found {
+            println!("{}", serde_json::to_string(device)?);
+        }
+    } else if found.is_empty() {
+        eprintln!("No Toss devices are visible on this network. On the other computer, open Toss or run `toss receive` (with no code).");
+    } else {
+        for device in &found {
+            match &device.nameplate {
+                Some(nameplate) if !device.receives => {
+                    println!("{}  (showing a code that starts with {nameplate})", device.name)
+                }
+                _ => println!("{}", device.name),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Asks on the terminal; anything but yes (including end of input) declines.

@@ -47,6 +47,7 @@ impl Output {
                 println!("On the other computer run: toss receive {code}");
                 eprintln!("Waiting for the receiver...");
             }
+            Event::Notice { message } => eprintln!("{message}"),
             Event::PeerConnected { verification } => {
                 eprintln!("Peer found. Check that both screens show: {verification}");
             }

@@ -1,16 +1,29 @@
-//! No signaling server anywhere: two network namespaces joined by a veth pair (link-local
-//! addresses that never leave them, multicast on), `toss send --lan` in one and
-//! `toss receive --lan CODE` in the other. The receiver must find the sender by mDNS and get
-//! the file byte-identical.
+//! A local network with no signaling server anywhere: three network namespaces made by the
+//! test, with link-local addresses that never leave them. `a` and `b` are two computers;
+//! `c` holds the bridge that joins them (multicast on) and captures everything on it with
+//! tshark, as a third computer on the network could.
 //!
-//! Namespaces need root (CI runs as root); without it the test says it is skipped.
+//! - A code typed on `b` reaches the sender on `a` with nothing configured: the sender finds
+//!   no signaling server, hosts the rendezvous itself and says so; the receiver finds it by
+//!   mDNS. The folder arrives byte-identical, and the capture holds mDNS traffic but
+//!   nothing of the code's words.
+//! - `toss devices` on `a` sees `toss receive` (waiting, no code) on `b` within its 3 s;
+//!   `toss send --to` sends a folder straight to it, both sides show the same words.
+//!
+//! Namespaces need root (CI runs as root); without it each test says it is skipped.
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
+use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Longest one transfer may take.
+const LIMIT: Duration = Duration::from_secs(120);
 
 fn sh(script: &str) -> Result<(), String> {
     let out = Command::new("sh")
@@ -24,94 +37,333 @@ fn sh(script: &str) -> Result<(), String> {
     }
 }
 
-/// Deletes the namespaces (and with them the veth pair) when dropped.
-struct Namespaces(String, String);
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
 
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        let _ = sh(&format!("ip netns del {}; ip netns del {}", self.0, self.1));
+/// Namespaces `a` (169.254.79.1) and `b` (169.254.79.2) on a bridge in `c`; deleted
+/// (with every link) when dropped.
+struct Lan {
+    a: String,
+    b: String,
+    c: String,
+}
+
+impl Lan {
+    /// `None` (with the reason printed) without root; a failure as root is a failure.
+    fn create(tag: &str) -> Option<Lan> {
+        if !is_root() {
+            eprintln!("SKIPPED: creating network namespaces needs root");
+            return None;
+        }
+        let id = std::process::id() % 100_000;
+        let lan = Lan {
+            a: format!("lan{tag}-a-{id}"),
+            b: format!("lan{tag}-b-{id}"),
+            c: format!("lan{tag}-c-{id}"),
+        };
+        let (a, b, c) = (&lan.a, &lan.b, &lan.c);
+        let setup = format!(
+            "ip netns add {a}; ip netns add {b}; ip netns add {c}
+             ip -n {c} link add br0 type bridge; ip -n {c} link set br0 up multicast on
+             for n in a b; do
+               ip link add l{tag}${{n}}{id} type veth peer name p{tag}${{n}}{id}
+               ip link set p{tag}${{n}}{id} netns {c}
+               ip -n {c} link set p{tag}${{n}}{id} master br0 up
+             done
+             ip link set l{tag}a{id} netns {a}; ip link set l{tag}b{id} netns {b}
+             ip -n {a} addr add 169.254.79.1/24 dev l{tag}a{id}
+             ip -n {b} addr add 169.254.79.2/24 dev l{tag}b{id}
+             for ns in {a}:l{tag}a{id} {b}:l{tag}b{id}; do
+               n=${{ns%%:*}}; d=${{ns#*:}}
+               ip -n $n link set lo up; ip -n $n link set $d up multicast on
+               ip -n $n route add 224.0.0.0/4 dev $d
+             done"
+        );
+        if let Err(e) = sh(&setup) {
+            drop(lan);
+            panic!("could not build the test network as root: {e}");
+        }
+        Some(lan)
+    }
+
+    /// `toss ARGS` inside namespace `ns`, as a command to spawn.
+    fn toss(ns: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_toss")]);
+        // Nothing but the namespace: no STUN server, no configured signaling server.
+        match args.split_first() {
+            Some((&sub, rest)) if sub != "devices" => {
+                cmd.args([sub, "--no-ice-servers"]).args(rest);
+            }
+            _ => {
+                cmd.args(args);
+            }
+        }
+        cmd.env_remove("TOSS_SIGNAL")
+            .env_remove("TOSS_LAN")
+            .env_remove("TOSS_LOOPBACK")
+            .env_remove("TOSS_NO_DISCOVERY");
+        cmd
     }
 }
 
+impl Drop for Lan {
+    fn drop(&mut self) {
+        let _ = sh(&format!(
+            "ip netns del {}; ip netns del {}; ip netns del {}",
+            self.a, self.b, self.c
+        ));
+    }
+}
+
+/// A folder of three random files (one in a subfolder), ~600 KiB in all.
+fn make_folder(root: &Path) -> std::io::Result<PathBuf> {
+    let dir = root.join("holiday");
+    std::fs::create_dir_all(dir.join("day 2"))?;
+    for (name, size) in [
+        ("beach.jpg", 300_000),
+        ("notes.txt", 1_234),
+        ("day 2/hill.png", 290_000),
+    ] {
+        let mut data = vec![0u8; size];
+        rand::thread_rng().fill_bytes(&mut data);
+        std::fs::write(dir.join(name), data)?;
+    }
+    Ok(dir)
+}
+
+fn assert_same_folder(sent: &Path, received: &Path) {
+    for name in ["beach.jpg", "notes.txt", "day 2/hill.png"] {
+        let (a, b) = (std::fs::read(sent.join(name)), std::fs::read(received.join(name)));
+        assert!(
+            matches!((&a, &b), (Ok(a), Ok(b)) if a == b),
+            "{name} arrived byte-identical"
+        );
+    }
+}
+
+/// JSON events of one side's stdout.
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn find<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
+    events.iter().find(|e| e["event"] == name)
+}
+
+/// Runs `child` to its end, killed after [`LIMIT`].
+fn finish(mut child: Child) -> std::io::Result<Output> {
+    let started = Instant::now();
+    while child.try_wait()?.is_none() && started.elapsed() < LIMIT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output()
+}
+
+/// tshark on the bridge, writing every frame to a file.
+struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(ns: &str, file: PathBuf) -> Result<Capture, Box<dyn std::error::Error>> {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "tshark", "-i", "br0", "-q", "-w"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        // tshark says "Capturing on 'br0'" once packets are being recorded.
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("Capturing on") => break,
+                Some(Ok(_)) => continue,
+                _ => return Err("tshark did not start capturing".into()),
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Capture { child, file })
+    }
+
+    /// Stops the capture (SIGINT, so tshark flushes) and returns its bytes.
+    fn stop(mut self) -> std::io::Result<Vec<u8>> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while self.child.try_wait()?.is_none() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read(&self.file)
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 #[test]
-fn two_namespaces_find_each_other_and_transfer_with_no_server() -> TestResult {
-    let root = Command::new("id").arg("-u").output()?.stdout.trim_ascii() == b"0";
-    if !root {
-        eprintln!("SKIPPED: creating network namespaces needs root");
+fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() -> TestResult {
+    let Some(lan) = Lan::create("k") else {
         return Ok(());
-    }
-    let id = std::process::id() % 100_000;
-    let (a, b) = (format!("lan-a-{id}"), format!("lan-b-{id}"));
-    let setup = format!(
-        "ip netns add {a}; ip netns add {b}
-         ip link add la{id} type veth peer name lb{id}
-         ip link set la{id} netns {a}; ip link set lb{id} netns {b}
-         ip -n {a} addr add 169.254.78.1/24 dev la{id}
-         ip -n {b} addr add 169.254.78.2/24 dev lb{id}
-         ip -n {a} link set lo up; ip -n {b} link set lo up
-         ip -n {a} link set la{id} up multicast on; ip -n {b} link set lb{id} up multicast on
-         ip -n {a} route add 224.0.0.0/4 dev la{id}; ip -n {b} route add 224.0.0.0/4 dev lb{id}"
-    );
-    if let Err(e) = sh(&setup) {
-        let _ = sh(&format!("ip netns del {a}; ip netns del {b}"));
-        eprintln!("SKIPPED: this machine cannot create network namespaces: {e}");
-        return Ok(());
-    }
-    let _ns = Namespaces(a.clone(), b.clone());
-    let toss = env!("CARGO_BIN_EXE_toss");
+    };
     let tmp = tempfile::tempdir()?;
-    let src = tmp.path().join("notes.bin");
-    let mut data = vec![0u8; 2 << 20];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let folder = make_folder(tmp.path())?;
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
+    let capture = Capture::start(&lan.c, tmp.path().join("bridge.pcap"))?;
 
-    let mut sender = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &a,
-            toss,
-            "send",
-            "--lan",
-            "--no-ice-servers",
-            "--json",
-        ])
-        .arg(&src)
+    // Nothing configured: the default signaling server is nowhere.
+    let mut sender = Lan::toss(&lan.a, &["send", "--json"])
+        .arg(&folder)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-        sender.stdout.take().ok_or("stdout")?,
-    ));
-    let first: serde_json::Value = serde_json::from_str(&lines.next().ok_or("no event")??)?;
-    let code = first["code"].as_str().ok_or("no code")?.to_owned();
-    let started = Instant::now();
-    let received = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &b,
-            toss,
-            "receive",
-            "--lan",
-            "--no-ice-servers",
-            "--json",
-        ])
-        .args(["--yes", "--out"])
+    let mut lines = BufReader::new(sender.stdout.take().ok_or("stdout")?).lines();
+    let mut sender_events = Vec::new();
+    let code = loop {
+        let line = lines.next().ok_or("the sender printed no code")??;
+        let event: Value = serde_json::from_str(&line)?;
+        sender_events.push(event.clone());
+        if let Some(code) = event["code"].as_str() {
+            break code.to_owned();
+        }
+    };
+    let notice = find(&sender_events, "notice").ok_or("the sender said nothing of the network")?;
+    assert!(
+        notice["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("this code works on this local network only")),
+        "{notice}"
+    );
+
+    let receiver = Lan::toss(&lan.b, &["receive", "--json", "--yes", "--out"])
         .arg(&out)
         .arg(&code)
-        .output()?;
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let received = finish(receiver)?;
     let _ = sender.kill();
     let _ = sender.wait();
-    assert!(started.elapsed() < Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&received.stdout);
-    assert!(received.status.success(), "{stdout}");
-    assert!(stdout.contains("\"event\":\"done\""), "{stdout}");
+    let pcap = capture.stop()?;
+
+    let receiver_events = events(&received);
     assert!(
-        std::fs::read(out.join("notes.bin"))? == data,
-        "byte-identical"
+        find(&receiver_events, "done").is_some(),
+        "{}",
+        String::from_utf8_lossy(&received.stderr)
+    );
+    let connected = find(&receiver_events, "connected").ok_or("no connected event")?;
+    assert_eq!(connected["path"]["kind"], "direct", "{connected}");
+    assert_same_folder(&folder, &out.join("holiday"));
+
+    // The capture saw the conversation (the mDNS announcement and the signaling)...
+    assert!(contains(&pcap, b"_toss"), "the capture holds the mDNS traffic");
+    let nameplate = code.split('-').next().ok_or("nameplate")?;
+    assert!(
+        contains(&pcap, format!("\"nameplate\":\"{nameplate}\"").as_bytes()),
+        "the capture holds the signaling"
+    );
+    // ...and nothing of the code's words.
+    for word in code.split('-').skip(1) {
+        assert!(
+            !contains(&pcap, word.as_bytes()),
+            "\"{word}\" from the code crossed the network"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResult {
+    let Some(lan) = Lan::create("d") else {
+        return Ok(());
+    };
+    let tmp = tempfile::tempdir()?;
+    let folder = make_folder(tmp.path())?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+
+    // b waits, visible, with no code.
+    let receiver = Lan::toss(
+        &lan.b,
+        &["receive", "--json", "--yes", "--device-name", "Bea's desk", "--out"],
+    )
+    .arg(&out)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()?;
+
+    // a lists what it sees within 3 s (a few tries, for b to come up).
+    let mut listed = Vec::new();
+    for _ in 0..5 {
+        let devices = Lan::toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
+        assert!(devices.status.success());
+        listed = events(&devices);
+        if !listed.is_empty() {
+            break;
+        }
+    }
+    let bea = listed
+        .iter()
+        .find(|d| d["name"] == "Bea's desk")
+        .ok_or_else(|| format!("b is not listed: {listed:?}"))?;
+    assert_eq!(bea["receives"], true);
+
+    let sent = Lan::toss(
+        &lan.a,
+        &["send", "--json", "--device-name", "Al's laptop", "--to", "bea's desk"],
+    )
+    .arg(&folder)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()?;
+    let sent = finish(sent)?;
+    let received = finish(receiver)?;
+    let (sender_events, receiver_events) = (events(&sent), events(&received));
+    assert!(
+        find(&sender_events, "done").is_some(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(
+        find(&receiver_events, "done").is_some(),
+        "{}",
+        String::from_utf8_lossy(&received.stderr)
+    );
+    assert!(find(&sender_events, "code").is_none(), "no code to read out");
+    let words = |e: &[Value]| find(e, "peer_connected").map(|p| p["verification"].clone());
+    assert!(words(&sender_events).is_some());
+    assert_eq!(words(&sender_events), words(&receiver_events));
+    let offer = find(&receiver_events, "offer").ok_or("no offer")?;
+    assert_eq!(offer["device"], "Al's laptop");
+    assert_same_folder(&folder, &out.join("holiday"));
+
+    // Nobody of that name: one sentence, nothing sent.
+    let nobody = Lan::toss(&lan.a, &["send", "--to", "Nobody", "--json"])
+        .arg(&folder)
+        .output()?;
+    assert!(!nobody.status.success());
+    let error = find(&events(&nobody), "error").cloned().ok_or("no error")?;
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no nearby device called \"Nobody\"")),
+        "{error}"
     );
     Ok(())
 }

@@ -48,23 +48,41 @@ impl fmt::Display for Nameplate {
     }
 }
 
-/// The two secret words, stored as the bytes they stand for.
+/// The two secret words, stored as the bytes they stand for; or, for a transfer straight
+/// to a nearby device, no secret at all.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Password([u8; 2]);
+pub struct Password(Secret);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Secret {
+    Words([u8; 2]),
+    Nearby,
+}
 
 impl Password {
     /// A fresh random password.
     pub fn random() -> Self {
-        Password(rand::thread_rng().gen())
+        Password(Secret::Words(rand::thread_rng().gen()))
     }
 
-    /// The words joined by `-`, the form both peers feed into the PAKE.
+    /// The public "password" of a transfer to a device chosen from the nearby list. The
+    /// PAKE then is a plain key agreement: what protects it is that both people compare
+    /// the verification words before the receiver accepts.
+    pub fn nearby() -> Self {
+        Password(Secret::Nearby)
+    }
+
+    /// The words joined by `-`, the form both peers feed into the PAKE (`nearby` for
+    /// [`Password::nearby`], which no typed code can produce).
     pub fn words(&self) -> String {
-        format!(
-            "{}-{}",
-            wordlist::WORDS[usize::from(self.0[0])],
-            wordlist::WORDS[usize::from(self.0[1])]
-        )
+        match self.0 {
+            Secret::Words([a, b]) => format!(
+                "{}-{}",
+                wordlist::WORDS[usize::from(a)],
+                wordlist::WORDS[usize::from(b)]
+            ),
+            Secret::Nearby => "nearby".to_owned(),
+        }
     }
 }
 
@@ -126,7 +144,7 @@ impl FromStr for Code {
                     wordlist::index_of(w1).ok_or_else(|| CodeError::UnknownWord((*w1).into()))?;
                 let b =
                     wordlist::index_of(w2).ok_or_else(|| CodeError::UnknownWord((*w2).into()))?;
-                Ok(Code::new(nameplate, Password([a, b])))
+                Ok(Code::new(nameplate, Password(Secret::Words([a, b]))))
             }
             [first, ..] if first.parse::<Nameplate>().is_err() => {
                 Err(CodeError::BadNameplate((*first).into()))

@@ -54,6 +54,11 @@ pub struct Config {
     /// Local network mode: the sender hosts the rendezvous and announces it with mDNS; the
     /// receiver looks there first. No signaling server needed.
     pub lan: bool,
+    /// Use the local network when it helps: a sender whose signaling server cannot be
+    /// reached hosts the rendezvous itself and announces it (mDNS), and a receiver looks
+    /// for the code's sender on the network while asking the server. Off on networks the
+    /// user calls public; never used with `loopback_only`.
+    pub discovery: bool,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             large_packets: true,
             relay_only: false,
             lan: false,
+            discovery: true,
         }
     }
 }
@@ -81,6 +87,11 @@ impl Config {
             loopback_only: true,
             ..Self::default()
         }
+    }
+
+    /// Whether this session may talk mDNS on the local network at all.
+    pub fn uses_local_network(&self) -> bool {
+        (self.lan || self.discovery) && !self.loopback_only
     }
 }
 

@@ -89,6 +89,9 @@ pub enum Error {
     /// The WebRTC stack failed.
     #[error("the peer connection failed: {0}")]
     WebRtc(String),
+    /// Finding or announcing devices on the local network failed.
+    #[error("{0}")]
+    LocalNetwork(String),
 }
 
 impl Error {
@@ -118,6 +121,7 @@ impl Error {
             Error::Tampered => "tampered",
             Error::PeerGone => "peer_gone",
             Error::Connect(_) => "connect",
+            Error::LocalNetwork(_) => "local_network",
             Error::Declined => "declined",
             Error::Cancelled(_) => "cancelled",
             Error::PeerFailed(_) => "peer_failed",

@@ -59,6 +59,12 @@ pub enum Event {
         /// The whole code, e.g. `42-orbit-lemon`.
         code: String,
     },
+    /// Worth telling the user, without changing what happens next (for example that the
+    /// code works on this local network only).
+    Notice {
+        /// A sentence for a person.
+        message: String,
+    },
     /// The other side entered the room with the same code; both see these words.
     PeerConnected {
         /// Two words that must match on both screens.

@@ -94,16 +94,79 @@ fn finish(events: &Events, result: Result<Summary>) -> Result<Summary> {
 /// Starts sending `paths`: allocates a code (emitted as [`Event::Code`]), waits for the
 /// receiver, connects and sends.
 pub fn start_send(config: Config, paths: Vec<PathBuf>, events: Events) -> Transfer {
-    spawn_send(config, move || Manifest::from_paths(&paths), events)
+    spawn_send(config, None, move || Manifest::from_paths(&paths), events)
 }
 
 /// Starts sending a short text or link instead of files; otherwise like [`start_send`].
 pub fn start_send_text(config: Config, text: String, events: Events) -> Transfer {
-    spawn_send(config, move || Manifest::from_text(&text), events)
+    spawn_send(config, None, move || Manifest::from_text(&text), events)
+}
+
+/// Starts sending `paths` straight to a device from the nearby list: opens a room in its
+/// inbox (no code to read out), then as [`start_send`] once its user joins. Both sides show
+/// the verification words; the files go only when the other side accepts.
+pub fn start_send_to(
+    config: Config,
+    device: crate::lan::Device,
+    paths: Vec<PathBuf>,
+    events: Events,
+) -> Transfer {
+    spawn_send(config, Some(device), move || Manifest::from_paths(&paths), events)
+}
+
+/// Where a sender's room is: on the configured server, on its own LAN rendezvous (kept
+/// alive as long as the transfer), or in a nearby device's inbox.
+async fn open_room(
+    config: &Config,
+    device: Option<&crate::lan::Device>,
+    events: &Events,
+) -> Result<(session::Allocated, Option<crate::lan::LanHost>)> {
+    if let Some(device) = device {
+        let mut last = None;
+        for url in &device.urls {
+            let at = Config {
+                signal_url: url.clone(),
+                ..config.clone()
+            };
+            match session::allocate_with(&at, crate::code::Password::nearby()).await {
+                Ok(allocated) => return Ok((allocated, None)),
+                Err(e) => last = Some(e),
+            }
+        }
+        return Err(match last {
+            Some(Error::SignalUnreachable { .. }) | None => Error::LocalNetwork(format!(
+                "{} cannot be reached on the network any more",
+                device.name
+            )),
+            Some(e) => e,
+        });
+    }
+    if !config.lan {
+        match session::allocate(config).await {
+            Err(Error::SignalUnreachable { url, .. }) if config.uses_local_network() => {
+                events.emit(Event::Notice {
+                    message: format!(
+                        "No signaling server answered at {url}; this code works on this local network only."
+                    ),
+                });
+            }
+            other => return other.map(|a| (a, None)),
+        }
+    }
+    // On a LAN with no server, this sender is the rendezvous.
+    let mut host = crate::lan::LanHost::start(&config.device_name).await?;
+    let at = Config {
+        signal_url: host.local_url(),
+        ..config.clone()
+    };
+    let allocated = session::allocate(&at).await?;
+    host.announce(&allocated.code().nameplate().to_string())?;
+    Ok((allocated, Some(host)))
 }
 
 fn spawn_send(
     config: Config,
+    device: Option<crate::lan::Device>,
     manifest: impl FnOnce() -> Result<Manifest> + Send + 'static,
     events: Events,
 ) -> Transfer {
@@ -112,26 +175,13 @@ fn spawn_send(
     let task = tokio::spawn(async move {
         let result = async {
             let manifest = manifest()?;
-            // On a LAN with no server, this sender is the rendezvous.
-            let mut host = if config.lan {
-                Some(crate::lan::LanHost::start(&config.device_name).await?)
-            } else {
-                None
-            };
-            let signal_config = match &host {
-                Some(h) => Config {
-                    signal_url: h.local_url(),
-                    ..config.clone()
-                },
-                None => config.clone(),
-            };
-            let allocated = or_cancel(&token, session::allocate(&signal_config)).await?;
-            if let Some(h) = host.as_mut() {
-                h.announce(&allocated.code().nameplate().to_string())?;
+            let (allocated, _host) =
+                or_cancel(&token, open_room(&config, device.as_ref(), &events)).await?;
+            if device.is_none() {
+                events.emit(Event::Code {
+                    code: allocated.code().to_string(),
+                });
             }
-            events.emit(Event::Code {
-                code: allocated.code().to_string(),
-            });
             let paired = or_cancel(&token, allocated.wait_for_peer()).await?;
             events.emit(Event::PeerConnected {
                 verification: paired.verification().to_owned(),
@@ -150,6 +200,23 @@ fn spawn_send(
         decision: None,
         task: Some(task),
     }
+}
+
+/// Starts receiving what a nearby device is sending to this one's inbox ([`crate::lan::Knock`]):
+/// like [`start_receive`], and likewise nothing is received before [`Transfer::decide`].
+pub fn start_receive_knock(
+    config: Config,
+    knock: &crate::lan::Knock,
+    out_dir: PathBuf,
+    events: Events,
+) -> Transfer {
+    let at = Config {
+        signal_url: knock.url().to_owned(),
+        lan: false,
+        discovery: false,
+        ..config
+    };
+    start_receive(at, knock.code(), out_dir, events)
 }
 
 /// Starts receiving with `code` into `out_dir`: joins, connects, emits [`Event::Offer`] and
@@ -205,21 +272,78 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     }
 }
 
-/// Joins the sender's room: on a LAN, at the sender's own rendezvous found by mDNS, else
-/// (or if none answers) through the configured server.
+/// Joins the sender's room. With the local network in use, the sender is looked for there
+/// (mDNS) while the configured server is contacted; the server is asked for the room only
+/// after a short head start for the network, so that a code from a sender on this network
+/// does not end up in a stranger's room of the same number on the server. Whichever finds
+/// the room wins; a failure on one side waits for the other.
 async fn join(config: &Config, code: &Code) -> Result<session::Paired> {
-    if config.lan {
-        let nameplate = code.nameplate().to_string();
-        for url in crate::lan::find(&nameplate, crate::defaults::LAN_FIND_WAIT).await? {
-            let lan = Config {
-                signal_url: url,
-                ..config.clone()
-            };
-            match session::join(&lan, code).await {
-                Err(Error::SignalUnreachable { .. }) => continue,
-                other => return other,
-            }
+    if !config.uses_local_network() {
+        return session::join(config, code).await;
+    }
+    let started = tokio::time::Instant::now();
+    let lan = join_on_lan(config, code);
+    let server = async {
+        if config.lan {
+            // Told to use the local network only.
+            return Ok(None);
+        }
+        let client = session::SignalClient::connect(config).await?;
+        tokio::time::sleep_until(started + crate::defaults::LAN_HEAD_START).await;
+        session::join_with(client, code).await.map(Some)
+    };
+    tokio::pin!(lan, server);
+    let (mut on_lan, mut on_server) = (None, None);
+    loop {
+        tokio::select! {
+            r = &mut lan, if on_lan.is_none() => match r {
+                Ok(Some(paired)) => return Ok(paired),
+                other => on_lan = Some(other),
+            },
+            r = &mut server, if on_server.is_none() => match r {
+                Ok(Some(paired)) => return Ok(paired),
+                other => on_server = Some(other),
+            },
+        }
+        match (on_lan.take(), on_server.take()) {
+            (Some(lan), Some(server)) => return Err(join_error(code, lan, server)),
+            (lan, server) => (on_lan, on_server) = (lan, server),
         }
     }
-    session::join(config, code).await
+}
+
+/// The one error to show when neither the network nor the server had the room.
+fn join_error(
+    code: &Code,
+    lan: Result<Option<session::Paired>>,
+    server: Result<Option<session::Paired>>,
+) -> Error {
+    match (lan, server) {
+        // Found on the network and failed there (a wrong code, most likely).
+        (Err(e), _) => e,
+        (_, Err(Error::SignalUnreachable { url, .. })) => Error::LocalNetwork(format!(
+            "no transfer with the code {code} was found on this network, and the signaling server at {url} cannot be reached"
+        )),
+        (_, Err(e)) => e,
+        (_, Ok(_)) => Error::LocalNetwork(format!(
+            "no transfer with the code {code} was found on this network: check the number at its start, and that both computers are on the same network"
+        )),
+    }
+}
+
+/// Looks for the sender of `code` on the local network and joins its room there; `None`
+/// when no sender announces it.
+async fn join_on_lan(config: &Config, code: &Code) -> Result<Option<session::Paired>> {
+    let urls = crate::lan::find(code.nameplate(), crate::defaults::LAN_FIND_WAIT).await?;
+    for url in urls {
+        let lan = Config {
+            signal_url: url,
+            ..config.clone()
+        };
+        match session::join(&lan, code).await {
+            Err(Error::SignalUnreachable { .. }) => continue,
+            other => return other.map(Some),
+        }
+    }
+    Ok(None)
 }

@@ -1,34 +1,147 @@
-//! Codes on a local network with no signaling server anywhere: the sender runs the signaling
-//! library itself on an ephemeral port and announces it with mDNS/DNS-SD (`_toss._tcp`),
-//! with its device name, a random per-run id and, while a code is open, the code's
-//! nameplate; the receiver finds the sender by that nameplate.
+//! The local network, with no signaling server anywhere. Every Toss that may be seen
+//! announces itself with mDNS/DNS-SD (`_toss._tcp`): its device name, a random per-run id,
+//! and the port of a rendezvous it runs itself (the signaling library, embedded).
 //!
-//! The announcement never carries the code's words or the user's account name: the PAKE and
+//! Two kinds of rendezvous are announced:
+//! - a device's *inbox* ([`Nearby`]): anyone on the network may open a room there to send
+//!   to that device (the owner is told at once and joins it; nothing is received without
+//!   the owner's accept);
+//! - a sender's *code* ([`LanHost`]): the room of a code read out to someone, announced by
+//!   its nameplate so that the receiver typing the code can find it.
+//!
+//! The announcements never carry a code's words or the user's account name: the PAKE and
 //! the sealed signaling run exactly as through any server.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
+use crate::code::{Code, Nameplate, Password};
 use crate::error::{Error, Result};
 
 /// The DNS-SD service type every Toss on the network announces.
 pub const SERVICE_TYPE: &str = "_toss._tcp.local.";
 
+/// Longest device name announced or shown, in characters (a DNS label's limit).
+const MAX_DEVICE_NAME: usize = 63;
+
 fn mdns_error(e: mdns_sd::Error) -> Error {
-    Error::Input(format!("local network discovery failed: {e}"))
+    Error::LocalNetwork(format!("local network discovery failed: {e}"))
 }
 
-/// A sender's own rendezvous: a signaling server on all interfaces, announced on the LAN.
-/// Dropping it withdraws the announcement and stops the server.
+/// A device name as it may be shown: no control or bidirectional-override characters
+/// (a stranger on the network chose it), trimmed, at most 63 characters.
+pub fn clean_device_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
+        .take(MAX_DEVICE_NAME)
+        .collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() {
+        "Toss".to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// One Toss seen on the local network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// Its random per-run id.
+    pub id: String,
+    /// Its device name, safe to show.
+    pub name: String,
+    /// It takes files sent straight to it (the app, or `toss receive` waiting); `false` for
+    /// a sender showing a code.
+    pub receives: bool,
+    /// The nameplate of the code it shows, for a sender.
+    pub nameplate: Option<String>,
+    /// Its rendezvous, `ws://ADDR:PORT`, one per address it announced.
+    pub urls: Vec<String>,
+}
+
+/// Someone opened a room in this device's inbox: they want to send files here.
+#[derive(Debug, Clone)]
+pub struct Knock {
+    nameplate: Nameplate,
+    url: String,
+}
+
+impl Knock {
+    /// The code to join the room with (the nearby password: compare the words).
+    pub fn code(&self) -> Code {
+        Code::new(self.nameplate.clone(), Password::nearby())
+    }
+
+    /// The inbox's own address on this machine.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// What [`Nearby`] reports.
+#[derive(Debug)]
+pub enum NearbyEvent {
+    /// The devices visible now, sorted by name (sent whenever the list changes).
+    Devices(Vec<Device>),
+    /// Someone wants to send to this device.
+    Knock(Knock),
+}
+
+/// Announces a rendezvous on `port` with `props`, on every interface.
+struct Announcement {
+    daemon: ServiceDaemon,
+    fullname: String,
+}
+
+impl Announcement {
+    fn register(id: &str, port: u16, props: &[(&str, &str)]) -> Result<Self> {
+        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
+        let host = format!("toss-{id}.local.");
+        let info = ServiceInfo::new(SERVICE_TYPE, id, &host, "", port, props)
+            .map_err(mdns_error)?
+            .enable_addr_auto();
+        let fullname = info.get_fullname().to_owned();
+        daemon.register(info).map_err(mdns_error)?;
+        Ok(Self { daemon, fullname })
+    }
+}
+
+impl Drop for Announcement {
+    fn drop(&mut self) {
+        // Says goodbye on the network, so that others drop this device from their lists.
+        let _ = self.daemon.unregister(&self.fullname);
+        let _ = self.daemon.shutdown();
+    }
+}
+
+fn random_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+async fn spawn_rendezvous(announce_rooms: bool) -> Result<toss_signal::Server> {
+    let listen = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let mut config = toss_signal::Config::new(listen);
+    config.announce_rooms = announce_rooms;
+    toss_signal::Server::spawn(config)
+        .await
+        .map_err(|e| Error::LocalNetwork(format!("cannot start the local rendezvous: {e}")))
+}
+
+/// A sender's own rendezvous for a code: a signaling server on all interfaces, announced on
+/// the LAN with the code's nameplate. Dropping it withdraws the announcement and stops the
+/// server.
 pub struct LanHost {
     server: toss_signal::Server,
-    daemon: ServiceDaemon,
     id: String,
     device: String,
-    fullname: Option<String>,
+    announcement: Option<Announcement>,
 }
 
 impl std::fmt::Debug for LanHost {
@@ -41,21 +154,13 @@ impl LanHost {
     /// Starts the server on an ephemeral port of every interface.
     ///
     /// # Errors
-    /// When the server cannot listen or mDNS cannot start.
+    /// When the server cannot listen.
     pub async fn start(device: &str) -> Result<LanHost> {
-        let listen = "0.0.0.0:0"
-            .parse()
-            .map_err(|_| Error::Input("address".into()))?;
-        let server = toss_signal::Server::spawn(toss_signal::Config::new(listen))
-            .await
-            .map_err(|e| Error::Input(format!("cannot start the local rendezvous: {e}")))?;
-        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
         Ok(LanHost {
-            server,
-            daemon,
-            id: format!("{:016x}", rand::random::<u64>()),
-            device: device.chars().take(63).collect(),
-            fullname: None,
+            server: spawn_rendezvous(false).await?,
+            id: random_id(),
+            device: clean_device_name(device),
+            announcement: None,
         })
     }
 
@@ -67,36 +172,233 @@ impl LanHost {
     /// Announces this host with the nameplate of the code now open.
     ///
     /// # Errors
-    /// When mDNS refuses the record.
+    /// When mDNS cannot start or refuses the record.
     pub fn announce(&mut self, nameplate: &str) -> Result<()> {
-        let host = format!("toss-{}.local.", self.id);
         let props = [
             ("id", self.id.as_str()),
             ("device", self.device.as_str()),
+            ("role", "code"),
             ("nameplate", nameplate),
         ];
-        let info = ServiceInfo::new(
-            SERVICE_TYPE,
+        self.announcement = Some(Announcement::register(
             &self.id,
-            &host,
-            "",
             self.server.local_addr().port(),
-            &props[..],
-        )
-        .map_err(mdns_error)?
-        .enable_addr_auto();
-        self.fullname = Some(info.get_fullname().to_owned());
-        self.daemon.register(info).map_err(mdns_error)
+            &props,
+        )?);
+        Ok(())
     }
 }
 
-impl Drop for LanHost {
-    fn drop(&mut self) {
-        if let Some(name) = &self.fullname {
-            let _ = self.daemon.unregister(name);
+/// This device on the network: its inbox announced, and the other devices as they come
+/// and go. Dropping it says goodbye and stops everything it started.
+pub struct Nearby {
+    server: toss_signal::Server,
+    id: String,
+    _announcement: Announcement,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Nearby {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nearby").field("id", &self.id).finish()
+    }
+}
+
+impl Nearby {
+    /// Announces this device as `device_name` and starts watching the network; the list of
+    /// other devices and every knock go to `events`.
+    ///
+    /// # Errors
+    /// When the inbox cannot listen or mDNS cannot start.
+    pub async fn start(device_name: &str, events: mpsc::Sender<NearbyEvent>) -> Result<Nearby> {
+        let mut server = spawn_rendezvous(true).await?;
+        let id = random_id();
+        let name = clean_device_name(device_name);
+        let port = server.local_addr().port();
+        let props = [
+            ("id", id.as_str()),
+            ("device", name.as_str()),
+            ("role", "inbox"),
+        ];
+        let announcement = Announcement::register(&id, port, &props)?;
+        let mut browser = Browser::start(Some(id.clone()))?;
+        let mut tasks = Vec::new();
+        let list_events = events.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(list) = browser.next_change().await {
+                if list_events.send(NearbyEvent::Devices(list)).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        if let Some(mut rooms) = server.take_room_announcements() {
+            let url = format!("ws://127.0.0.1:{port}");
+            tasks.push(tokio::spawn(async move {
+                while let Some(nameplate) = rooms.recv().await {
+                    let Ok(nameplate) = nameplate.parse::<Nameplate>() else {
+                        continue;
+                    };
+                    let knock = Knock {
+                        nameplate,
+                        url: url.clone(),
+                    };
+                    if events.send(NearbyEvent::Knock(knock)).await.is_err() {
+                        break;
+                    }
+                }
+            }));
         }
+        Ok(Nearby {
+            server,
+            id,
+            _announcement: announcement,
+            tasks,
+        })
+    }
+
+    /// This device's per-run id (others see it in [`Device::id`]).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The inbox's port.
+    pub fn port(&self) -> u16 {
+        self.server.local_addr().port()
+    }
+}
+
+impl Drop for Nearby {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Watches the announcements of other Toss instances.
+struct Browser {
+    daemon: ServiceDaemon,
+    events: mdns_sd::Receiver<ServiceEvent>,
+    /// By mDNS full name.
+    seen: BTreeMap<String, Device>,
+    /// This process's own announcement, left out.
+    own_id: Option<String>,
+}
+
+impl Browser {
+    fn start(own_id: Option<String>) -> Result<Self> {
+        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
+        let events = daemon.browse(SERVICE_TYPE).map_err(mdns_error)?;
+        Ok(Self {
+            daemon,
+            events,
+            seen: BTreeMap::new(),
+            own_id,
+        })
+    }
+
+    fn list(&self) -> Vec<Device> {
+        let mut list: Vec<Device> = self.seen.values().cloned().collect();
+        list.sort_by(|a, b| (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id)));
+        list
+    }
+
+    /// Waits until the set of devices changes and returns it; `None` when mDNS stopped.
+    async fn next_change(&mut self) -> Option<Vec<Device>> {
+        loop {
+            let event = self.events.recv_async().await.ok()?;
+            let changed = match event {
+                ServiceEvent::ServiceResolved(service) => {
+                    let Some(device) = device_of(&service) else {
+                        continue;
+                    };
+                    if self.own_id.as_deref() == Some(device.id.as_str()) {
+                        continue;
+                    }
+                    let fullname = service.get_fullname().to_owned();
+                    self.seen.insert(fullname, device.clone()) != Some(device)
+                }
+                ServiceEvent::ServiceRemoved(_, fullname) => self.seen.remove(&fullname).is_some(),
+                _ => false,
+            };
+            if changed {
+                return Some(self.list());
+            }
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
         let _ = self.daemon.shutdown();
     }
+}
+
+fn device_of(service: &mdns_sd::ResolvedService) -> Option<Device> {
+    let id = service.get_property_val_str("id")?;
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut urls: Vec<String> = service
+        .get_addresses()
+        .iter()
+        .map(|a| a.to_ip_addr())
+        .filter(|ip| matches!(ip, IpAddr::V4(_)))
+        .map(|ip| format!("ws://{ip}:{}", service.get_port()))
+        .collect();
+    urls.sort();
+    if urls.is_empty() {
+        return None;
+    }
+    Some(Device {
+        id: id.to_owned(),
+        name: clean_device_name(service.get_property_val_str("device").unwrap_or("")),
+        receives: service.get_property_val_str("role") == Some("inbox"),
+        nameplate: service
+            .get_property_val_str("nameplate")
+            .and_then(|n| n.parse::<Nameplate>().ok())
+            .map(|n| n.to_string()),
+        urls,
+    })
+}
+
+/// Every Toss visible on the network after watching for `wait` (what `toss devices` lists).
+///
+/// # Errors
+/// When mDNS cannot start.
+pub async fn devices(wait: Duration) -> Result<Vec<Device>> {
+    let mut browser = Browser::start(None)?;
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, browser.next_change()).await {}
+    Ok(browser.list())
+}
+
+/// Waits up to `wait` for the first device `matches` accepts.
+async fn first_device(wait: Duration, matches: impl Fn(&Device) -> bool) -> Result<Option<Device>> {
+    let mut browser = Browser::start(None)?;
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(list)) = tokio::time::timeout_at(deadline, browser.next_change()).await {
+        if let Some(found) = list.into_iter().find(&matches) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// Looks for a device that takes files, by name (any case) or id.
+///
+/// # Errors
+/// [`Error::LocalNetwork`] when none answers within `wait`, or mDNS cannot start.
+pub async fn find_device(name: &str, wait: Duration) -> Result<Device> {
+    let wanted = name.trim().to_lowercase();
+    first_device(wait, |d| d.receives && (d.name.to_lowercase() == wanted || d.id == wanted))
+        .await?
+        .ok_or_else(|| {
+            Error::LocalNetwork(format!(
+                "no nearby device called \"{}\" answered; `toss devices` lists the ones that can be seen",
+                clean_device_name(name)
+            ))
+        })
 }
 
 /// Looks on the local network for a Toss announcing `nameplate`; returns the signaling URLs
@@ -104,38 +406,24 @@ impl Drop for LanHost {
 ///
 /// # Errors
 /// When mDNS cannot start.
-pub async fn find(nameplate: &str, wait: Duration) -> Result<Vec<String>> {
-    let daemon = ServiceDaemon::new().map_err(mdns_error)?;
-    let events = daemon.browse(SERVICE_TYPE).map_err(mdns_error)?;
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut found: HashMap<String, Vec<String>> = HashMap::new();
-    loop {
-        let event = tokio::select! {
-            e = events.recv_async() => e,
-            _ = tokio::time::sleep_until(deadline) => break,
-        };
-        let Ok(ServiceEvent::ServiceResolved(service)) = event else {
-            if event.is_err() {
-                break;
-            }
-            continue;
-        };
-        if service.get_property_val_str("nameplate") != Some(nameplate) {
-            continue;
-        }
-        let mut urls: Vec<String> = service
-            .get_addresses()
-            .iter()
-            .map(|a| a.to_ip_addr())
-            .filter(|ip| matches!(ip, IpAddr::V4(_)))
-            .map(|ip| format!("ws://{ip}:{}", service.get_port()))
-            .collect();
-        urls.sort();
-        if !urls.is_empty() {
-            found.insert(service.get_fullname().to_owned(), urls);
-            break;
-        }
+pub async fn find(nameplate: &Nameplate, wait: Duration) -> Result<Vec<String>> {
+    let wanted = nameplate.to_string();
+    Ok(first_device(wait, |d| d.nameplate.as_deref() == Some(wanted.as_str()))
+        .await?
+        .map(|d| d.urls)
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_from_strangers_are_made_safe_to_show() {
+        assert_eq!(clean_device_name("Ana's laptop"), "Ana's laptop");
+        assert_eq!(clean_device_name("evil\u{1b}[2Jname\n"), "evil[2Jname");
+        assert_eq!(clean_device_name("\u{202e}txt.exe"), "txt.exe");
+        assert_eq!(clean_device_name("  \u{200b} "), "Toss");
+        assert_eq!(clean_device_name(&"x".repeat(300)).chars().count(), 63);
     }
-    let _ = daemon.shutdown();
-    Ok(found.into_values().flatten().collect())
 }

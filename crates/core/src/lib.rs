@@ -24,5 +24,8 @@ pub use code::{Code, CodeError, Nameplate, Password};
 pub use config::{Config, IceServer};
 pub use error::{Error, Result, Side};
 pub use events::{Event, Events};
-pub use handle::{start_receive, start_send, start_send_text, Decision, Transfer};
+pub use handle::{
+    start_receive, start_receive_knock, start_send, start_send_text, start_send_to, Decision,
+    Transfer,
+};
 pub use transfer::Summary;

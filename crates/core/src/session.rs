@@ -78,6 +78,14 @@ pub struct Allocated {
 /// # Errors
 /// When the server cannot be reached or refuses.
 pub async fn allocate(config: &Config) -> Result<Allocated> {
+    allocate_with(config, Password::random()).await
+}
+
+/// Opens a room with a given password ([`Password::nearby`] for a send to a nearby device).
+///
+/// # Errors
+/// As [`allocate`].
+pub async fn allocate_with(config: &Config, password: Password) -> Result<Allocated> {
     let mut client = SignalClient::connect(config).await?;
     client.send(ClientMsg::Allocate)?;
     match client.recv().await? {
@@ -87,7 +95,7 @@ pub async fn allocate(config: &Config) -> Result<Allocated> {
             })?;
             Ok(Allocated {
                 client,
-                code: Code::new(nameplate, Password::random()),
+                code: Code::new(nameplate, password),
             })
         }
         other => Err(refused_msg(other)),
@@ -119,7 +127,11 @@ impl Allocated {
 /// [`Error::WrongCode`] when the code's words are wrong; [`Error::SignalRefused`] when the
 /// nameplate is unknown or used; signaling errors.
 pub async fn join(config: &Config, code: &Code) -> Result<Paired> {
-    let mut client = SignalClient::connect(config).await?;
+    join_with(SignalClient::connect(config).await?, code).await
+}
+
+/// [`join`] over a signaling connection already open.
+pub(crate) async fn join_with(mut client: SignalClient, code: &Code) -> Result<Paired> {
     client.send(ClientMsg::Join {
         nameplate: code.nameplate().to_string(),
     })?;

@@ -64,3 +64,7 @@ pub const OUTBOUND_QUEUE: usize = 64;
 
 /// Commands queued for the room actor; senders wait when it is full.
 pub const ACTOR_QUEUE: usize = 1024;
+
+/// Room announcements queued for a server's owner (`Config::announce_rooms`); past it they
+/// are dropped.
+pub const ANNOUNCE_QUEUE: usize = 16;

@@ -123,6 +123,8 @@ pub(crate) struct Rooms {
     rooms: HashMap<String, Room>,
     limits: RoomLimits,
     metrics: Arc<Metrics>,
+    /// Told every nameplate allocated, when the server's owner asked for it.
+    announce: Option<mpsc::Sender<String>>,
 }
 
 impl Rooms {
@@ -130,6 +132,7 @@ impl Rooms {
         inbox: mpsc::Receiver<Command>,
         limits: RoomLimits,
         metrics: Arc<Metrics>,
+        announce: Option<mpsc::Sender<String>>,
     ) -> Self {
         Self {
             inbox,
@@ -137,6 +140,7 @@ impl Rooms {
             rooms: HashMap::new(),
             limits,
             metrics,
+            announce,
         }
     }
 
@@ -226,6 +230,11 @@ impl Rooms {
             client.enter(nameplate.clone());
         }
         self.metrics.count_room();
+        if let Some(announce) = &self.announce {
+            // An owner that stopped listening, or is this far behind, misses the room; its
+            // allocator then waits alone until the room expires, as with any absent peer.
+            let _ = announce.try_send(nameplate.clone());
+        }
         self.send(conn, ServerMsg::Allocated { nameplate });
     }
 

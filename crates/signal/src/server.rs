@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::defaults::{
-    ACTOR_QUEUE, HANDSHAKE_TIMEOUT, MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS,
+    ACTOR_QUEUE, ANNOUNCE_QUEUE, HANDSHAKE_TIMEOUT, MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS,
     MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE, ROOM_IDLE,
     ROOM_LIFETIME, ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE, WS_BUFFER_BYTES,
 };
@@ -72,6 +72,10 @@ pub struct Config {
     /// the last address in that header (the proxy's own when there is none). Leave empty
     /// when clients connect directly: a header from anyone else is ignored.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Tell the owner of the [`Server`] every nameplate allocated
+    /// ([`Server::take_room_announcements`]): for a server that is one device's inbox,
+    /// where each room is someone asking to send to that device.
+    pub announce_rooms: bool,
 }
 
 /// PEM files for TLS.
@@ -97,6 +101,7 @@ impl Config {
             handshake_timeout: HANDSHAKE_TIMEOUT,
             unpaired_idle: UNPAIRED_IDLE,
             trusted_proxies: Vec::new(),
+            announce_rooms: false,
         }
     }
 }
@@ -127,6 +132,8 @@ pub struct Server {
     /// Cancels the accept loop, the room actor and every connection.
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
+    /// Nameplates as they are allocated, with [`Config::announce_rooms`].
+    announcements: Option<mpsc::Receiver<String>>,
 }
 
 /// Shared by every route handler.
@@ -206,7 +213,13 @@ impl Server {
             lifetime: config.room_lifetime,
             unpaired_idle: config.unpaired_idle,
         };
-        let rooms = Rooms::new(actor_rx, room_limits, metrics.clone());
+        let (announce, announcements) = if config.announce_rooms {
+            let (tx, rx) = mpsc::channel(ANNOUNCE_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let rooms = Rooms::new(actor_rx, room_limits, metrics.clone(), announce);
         // Shutdown order: the token stops the accept loop first, then every connection
         // (child tokens), then the actor, which tells remaining clients it is going away.
         tokio::spawn(rooms.run(cancel.child_token()));
@@ -241,7 +254,14 @@ impl Server {
             metrics,
             cancel,
             task: Some(task),
+            announcements,
         })
+    }
+
+    /// The nameplates of rooms as they are allocated; `Some` once, and only when the server
+    /// was started with [`Config::announce_rooms`].
+    pub fn take_room_announcements(&mut self) -> Option<mpsc::Receiver<String>> {
+        self.announcements.take()
     }
 
     /// The address actually bound.
