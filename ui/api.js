@@ -52,6 +52,38 @@ export function startReceive(code, onEvent) {
   return invoke("start_receive", { code, onEvent: channel(onEvent) });
 }
 
+/** Starts sending `paths` straight to the nearby device `deviceId`; events as for startSend. */
+export function startSendTo(deviceId, paths, onEvent) {
+  return invoke("start_send_to", { deviceId, paths, onEvent: channel(onEvent) });
+}
+
+/** Starts receiving what a nearby device sends here (knock `knockId`); events as for startReceive. */
+export function startReceiveKnock(knockId, onEvent) {
+  return invoke("start_receive_knock", { knockId, onEvent: channel(onEvent) });
+}
+
+/** `{ visible, hidden_because, network, network_public, devices }`: nearby devices now. */
+export function nearbyStatus() {
+  return invoke("nearby_status");
+}
+
+/** Calls `handler(payload)` for each app event `name`; resolves to a function that stops it. */
+async function listen(name, handler) {
+  const events = tauri().event;
+  if (!events || typeof events.listen !== "function") return () => {};
+  return events.listen(name, (event) => handler(event.payload));
+}
+
+/** Calls `handler(status)` whenever the nearby devices or this computer's visibility change. */
+export function onNearby(handler) {
+  return listen("nearby", handler);
+}
+
+/** Calls `handler({ id })` when a nearby device wants to send files here. */
+export function onKnock(handler) {
+  return listen("nearby-knock", handler);
+}
+
 /** Answers an offer. */
 export function decide(id, accept) {
   return invoke("decide", { id, accept });
@@ -118,7 +150,7 @@ export async function chooseFolder(current) {
 }
 
 /**
- * Calls `handler({ type, paths })` for files dragged over and dropped on the window.
+ * Calls `handler({ type, paths, position })` for files dragged over and dropped on the window.
  * Resolves to a function that stops listening (a no-op when the bridge lacks webviews).
  */
 export async function onDragDrop(handler) {
@@ -126,6 +158,11 @@ export async function onDragDrop(handler) {
   if (!webview || typeof webview.getCurrentWebview !== "function") return () => {};
   return webview.getCurrentWebview().onDragDropEvent((event) => {
     const payload = event.payload || {};
-    handler({ type: payload.type, paths: asList(payload.paths) });
+    // The position is in physical pixels; the page works in CSS pixels.
+    const scale = window.devicePixelRatio || 1;
+    const position = payload.position
+      ? { x: payload.position.x / scale, y: payload.position.y / scale }
+      : null;
+    handler({ type: payload.type, paths: asList(payload.paths), position });
   });
 }

@@ -29,6 +29,10 @@ const state = {
   settingsOpen: false,
   /** Files are being dragged over the window. */
   dragOver: false,
+  /** The id of the nearby device under the dragged files, or null. */
+  dropTarget: null,
+  /** Nearby devices and this computer's visibility, as the backend reports them. */
+  nearby: { visible: false, hidden_because: null, network: null, network_public: false, devices: [] },
   /** The code field: its text, what check_code said, and whether an answer is pending. */
   code: { value: "", ok: false, message: null, pending: false },
   /** The text field on Home (a draft until it is sent). */
@@ -206,6 +210,37 @@ function startSend(paths) {
   launch(t, (handler) => api.startSend(list, handler), "sending");
 }
 
+function startSendTo(device, paths) {
+  const list = (paths || []).filter((p) => typeof p === "string" && p !== "");
+  if (!list.length || state.transfer || !device) return;
+  state.dragOver = false;
+  state.dropTarget = null;
+  const t = createTransfer("send", { paths: list, target: String(device.name) });
+  launch(t, (handler) => api.startSendTo(String(device.id), list, handler), "sending");
+}
+
+/** Someone nearby wants to send here: shown at once when Toss is idle, else left unanswered. */
+function onKnock(knock) {
+  if (!knock || state.transfer) return;
+  state.settingsOpen = false;
+  settingsGeneration += 1;
+  const t = createTransfer("receive", { nearby: true });
+  launch(t, (handler) => api.startReceiveKnock(Number(knock.id), handler), "receiving");
+}
+
+function onNearby(status) {
+  if (!status || typeof status !== "object") return;
+  state.nearby = {
+    visible: Boolean(status.visible),
+    hidden_because: status.hidden_because ? String(status.hidden_because) : null,
+    network: status.network ? String(status.network) : null,
+    network_public: Boolean(status.network_public),
+    devices: Array.isArray(status.devices) ? status.devices : [],
+  };
+  if (state.dropTarget && !state.nearby.devices.some((d) => d.id === state.dropTarget)) state.dropTarget = null;
+  render();
+}
+
 function startSendText(value) {
   const text = sendableText(value);
   if (!text || state.transfer) return;
@@ -335,6 +370,25 @@ const actions = {
     startSendText(state.text);
   },
 
+  /** A nearby device was clicked on Home: choose files for it. */
+  async sendToDevice(device) {
+    if (state.transfer) return;
+    try {
+      startSendTo(device, await api.chooseFiles());
+    } catch (error) {
+      quiet(error);
+    }
+  },
+
+  /** The sender chose a nearby device instead of waiting for the code to be typed. */
+  sendInsteadTo(device) {
+    const t = state.transfer;
+    if (!t || t.phase !== "code" || !t.paths.length) return;
+    const paths = t.paths;
+    abandon(t, (id) => api.cancel(id));
+    startSendTo(device, paths);
+  },
+
   cancel() {
     const t = state.transfer;
     if (!t || t.phase === "done") return;
@@ -421,21 +475,37 @@ function refreshRecent() {
   );
 }
 
-function onDrag({ type, paths }) {
+/** The nearby device whose button is at `position` (CSS pixels), or null. */
+function deviceAt(position) {
+  if (!position) return null;
+  const el = document.elementFromPoint(position.x, position.y);
+  const button = el && el.closest("[data-device-id]");
+  const id = button ? button.getAttribute("data-device-id") : null;
+  return state.nearby.devices.find((d) => d.id === id) || null;
+}
+
+function onDrag({ type, paths, position }) {
   const canDrop = active === "home" && !state.transfer;
   if (type === "enter" || type === "over") {
-    if (canDrop && !state.dragOver) {
-      state.dragOver = true;
+    const target = canDrop ? deviceAt(position) : null;
+    const targetId = target ? target.id : null;
+    if ((canDrop && !state.dragOver) || state.dropTarget !== targetId) {
+      state.dragOver = canDrop;
+      state.dropTarget = targetId;
       render();
     }
   } else if (type === "leave") {
     if (state.dragOver) {
       state.dragOver = false;
+      state.dropTarget = null;
       render();
     }
   } else if (type === "drop") {
+    const target = canDrop ? deviceAt(position) : null;
     state.dragOver = false;
-    if (canDrop && paths.length) startSend(paths);
+    state.dropTarget = null;
+    if (canDrop && paths.length && target) startSendTo(target, paths);
+    else if (canDrop && paths.length) startSend(paths);
     else render();
   }
 }
@@ -489,6 +559,9 @@ function init() {
   refreshRecent();
   showSettingsWarning();
   api.onDragDrop(onDrag).catch(quiet);
+  api.onNearby(onNearby).catch(quiet);
+  api.onKnock(onKnock).catch(quiet);
+  api.nearbyStatus().then(onNearby, quiet);
   api
     .initialPaths()
     .then((paths) => {

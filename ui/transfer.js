@@ -30,8 +30,14 @@ export const MAX_TEXT_BYTES = 64 * 1024;
  * A new transfer. Senders list what was chosen (base names) until real file names arrive,
  * or carry a text instead of files; receivers list nothing until the offer.
  */
-export function createTransfer(direction, { code = null, paths = [], text = null } = {}) {
+export function createTransfer(direction, { code = null, paths = [], text = null, target = null, nearby = false } = {}) {
   return {
+    /** What the sender chose (full paths), to send elsewhere instead. */
+    paths: paths.slice(),
+    /** The nearby device's name when sending straight to one (no code). */
+    target,
+    /** Receiving from a nearby device that asked to send here (no code). */
+    nearby,
     /** Tells this transfer's events apart from those of an abandoned one. */
     token: nextToken++,
     /** The backend's id, once start_send/start_receive resolves. */
@@ -231,21 +237,22 @@ export function statusText(t) {
 
 function statusTextForFiles(t) {
   const send = t.direction === "send";
+  const other = t.target || "the receiver";
   switch (t.phase) {
     case "starting":
-      return "Getting a code...";
+      return t.target ? `Asking ${t.target}...` : "Getting a code...";
     case "code":
       return "Waiting for the receiver...";
     case "connecting":
-      return "Connecting...";
+      return t.nearby ? "A nearby device wants to send you something. Connecting..." : "Connecting...";
     case "paired":
-      return send ? "Connecting to the receiver..." : "Connecting to the sender...";
+      return send ? `Connecting to ${other}...` : "Connecting to the sender...";
     case "connected":
       return send ? "Connected. Sending the list of files..." : "Connected. Waiting for the list of files...";
     case "offer":
       return "Do you want to receive these files?";
     case "waiting_accept":
-      return "Waiting for the receiver to accept...";
+      return `Waiting for ${other} to accept...`;
     case "transferring":
       return (send ? "Sending " : "Receiving ") + pathText(t.path) + "...";
     case "done":

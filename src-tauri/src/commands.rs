@@ -17,6 +17,7 @@ use toss_core::{Code, Decision, Event, Events, Transfer};
 
 use crate::error::AppError;
 use crate::history::{self, Recent};
+use crate::nearby::{NearbyState, NearbyStatus};
 use crate::notify::notify;
 use crate::settings::Settings;
 use crate::signal::LocalSignal;
@@ -124,6 +125,67 @@ pub(crate) async fn start_send_text(
     )
 }
 
+/// Starts sending `paths` straight to the nearby device `device_id`; events as for
+/// [`start_send`] (no code: the device's user accepts after comparing the words).
+#[tauri::command]
+pub(crate) async fn start_send_to(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    nearby: State<'_, NearbyState>,
+    device_id: String,
+    paths: Vec<String>,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    if paths.is_empty() {
+        return Err(AppError::Io(
+            "Choose at least one file or folder to send.".into(),
+        ));
+    }
+    let device = nearby
+        .device(&device_id)
+        .ok_or_else(|| AppError::Io("That device is no longer on the network.".into()))?;
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let direction = Direction::Send(describe(&paths));
+    Ok(
+        launch(&app, &state, on_event, direction, |_, config, events| {
+            toss_core::start_send_to(config, device, paths, events)
+        })
+        .await,
+    )
+}
+
+/// Starts receiving what a nearby device sends here (knock `knock_id`); events as for
+/// [`start_receive`]: the offer waits for [`decide`].
+#[tauri::command]
+pub(crate) async fn start_receive_knock(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    nearby: State<'_, NearbyState>,
+    knock_id: u64,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    let knock = nearby.take_knock(knock_id).ok_or_else(|| {
+        AppError::Io("That request to send has gone; ask the sender to try again.".into())
+    })?;
+    Ok(launch(
+        &app,
+        &state,
+        on_event,
+        Direction::Receive,
+        |settings, config, events| {
+            let out_dir = PathBuf::from(&settings.download_dir);
+            toss_core::start_receive_knock(config, &knock, out_dir, events)
+        },
+    )
+    .await)
+}
+
+/// Nearby devices and whether this computer is visible.
+#[tauri::command]
+pub(crate) fn nearby_status(nearby: State<'_, NearbyState>) -> NearbyStatus {
+    nearby.status()
+}
+
 /// Starts receiving with `code` into the download folder; events arrive on `on_event`.
 #[tauri::command]
 pub(crate) async fn start_receive(
@@ -148,7 +210,8 @@ pub(crate) async fn start_receive(
     .await)
 }
 
-/// Reads the settings, finds the signaling server (starting the built-in one if needed),
+/// Reads the settings, finds the signaling server (with the local network off, starting the
+/// built-in one if needed; with it on, the core falls back to the network by itself),
 /// starts the transfer with `start` and tracks it.
 async fn launch(
     app: &AppHandle,
@@ -158,9 +221,18 @@ async fn launch(
     start: impl FnOnce(&Settings, toss_core::Config, Events) -> Transfer,
 ) -> u64 {
     let settings = lock(&state.settings).clone();
-    let url = state.signal.url_for(&settings.signal_url).await;
+    let network = toss_core::lan::network_id();
+    let url = if settings.discovery_on(network.as_deref()) {
+        settings.signal_url.clone()
+    } else {
+        state.signal.url_for(&settings.signal_url).await
+    };
     let (events, rx) = Events::channel();
-    let transfer = start(&settings, settings.to_config(&url), events);
+    let transfer = start(
+        &settings,
+        settings.to_config(&url, network.as_deref()),
+        events,
+    );
     track(app, state, transfer, rx, on_event, direction)
 }
 
@@ -341,14 +413,16 @@ pub(crate) fn settings_warning(state: State<'_, AppState>) -> Option<String> {
     lock(&state.settings_warning).take()
 }
 
-/// Validates and saves settings; returns what was saved.
+/// Validates and saves settings; returns what was saved. Nearby visibility follows at once.
 #[tauri::command]
-pub(crate) fn save_settings(
+pub(crate) async fn save_settings(
+    app: AppHandle,
     state: State<'_, AppState>,
     settings: Settings,
 ) -> Result<Settings, AppError> {
     let saved = settings.save(&state.settings_path)?;
     *lock(&state.settings) = saved.clone();
+    crate::nearby::refresh(&app).await;
     Ok(saved)
 }
 

@@ -7,6 +7,7 @@
 mod commands;
 mod error;
 mod history;
+mod nearby;
 mod notify;
 mod settings;
 mod signal;
@@ -55,11 +56,19 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        .manage(nearby::NearbyState::default())
+        .setup(|app| {
+            nearby::watch(app.handle().clone());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::check_code,
             commands::start_send,
             commands::start_send_text,
             commands::start_receive,
+            commands::start_send_to,
+            commands::start_receive_knock,
+            commands::nearby_status,
             commands::decide,
             commands::cancel,
             commands::get_settings,

@@ -23,6 +23,11 @@ pub(crate) struct Settings {
     pub(crate) signal_url: String,
     /// STUN and TURN servers.
     pub(crate) ice_servers: Vec<IceServer>,
+    /// Find nearby devices on the local network and be visible to them.
+    pub(crate) discovery: bool,
+    /// Networks the user called public (`toss_core::lan::network_id`): on them this
+    /// computer stays hidden and does not look for others.
+    pub(crate) public_networks: Vec<String>,
 }
 
 impl Default for Settings {
@@ -34,6 +39,8 @@ impl Default for Settings {
                 .into_owned(),
             signal_url: toss_core::defaults::SIGNAL_URL.to_owned(),
             ice_servers: toss_core::config::default_ice_servers(),
+            discovery: true,
+            public_networks: Vec::new(),
         }
     }
 }
@@ -94,7 +101,23 @@ impl Settings {
                 }
             }
         }
+        self.public_networks.retain(|n| !n.trim().is_empty());
+        self.public_networks.sort();
+        self.public_networks.dedup();
+        if self.public_networks.len() > MAX_PUBLIC_NETWORKS {
+            return bad(format!(
+                "At most {MAX_PUBLIC_NETWORKS} networks can be marked public."
+            ));
+        }
         Ok(self)
+    }
+
+    /// Whether this computer may use the local network (be visible, look for others) on
+    /// `network`, the one it is on now.
+    pub(crate) fn discovery_on(&self, network: Option<&str>) -> bool {
+        self.discovery
+            && !loopback_only()
+            && network.is_none_or(|n| !self.public_networks.iter().any(|p| p == n))
     }
 
     /// Loads the settings file. Returns the defaults and a sentence for the user when it is
@@ -146,12 +169,12 @@ impl Settings {
         Ok(valid)
     }
 
-    /// The core configuration for these settings. `TOSS_LOOPBACK` (for running both ends
-    /// on one machine) keeps the connection on loopback and drops the ICE servers.
-    pub(crate) fn to_config(&self, signal_url: &str) -> Config {
-        let loopback = std::env::var("TOSS_LOOPBACK")
-            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    /// The core configuration for these settings on `network`. `TOSS_LOOPBACK` (for running
+    /// both ends on one machine) keeps the connection on loopback and drops the ICE servers.
+    pub(crate) fn to_config(&self, signal_url: &str, network: Option<&str>) -> Config {
+        let loopback = loopback_only();
         Config {
+            discovery: self.discovery_on(network),
             signal_url: signal_url.to_owned(),
             ice_servers: if loopback {
                 Vec::new()
@@ -163,6 +186,14 @@ impl Settings {
             ..Config::default()
         }
     }
+}
+
+/// Most networks kept in [`Settings::public_networks`].
+const MAX_PUBLIC_NETWORKS: usize = 200;
+
+/// `TOSS_LOOPBACK`: both ends on this machine, loopback only (tests and demos).
+pub(crate) fn loopback_only() -> bool {
+    std::env::var("TOSS_LOOPBACK").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }
 
 #[cfg(test)]
@@ -203,5 +234,29 @@ mod tests {
         };
         let err = s.validate().expect_err("invalid");
         assert!(err.to_string().contains("needs a user name and a password"));
+    }
+
+    #[test]
+    fn a_public_network_turns_discovery_off_there_only() {
+        if loopback_only() {
+            return;
+        }
+        let s = Settings {
+            public_networks: vec!["10.1.2.0/24 via aa:bb:cc:dd:ee:ff".into()],
+            ..Settings::default()
+        };
+        assert!(!s.discovery_on(Some("10.1.2.0/24 via aa:bb:cc:dd:ee:ff")));
+        assert!(s.discovery_on(Some("192.168.1.0/24")));
+        assert!(s.discovery_on(None));
+        let off = Settings {
+            discovery: false,
+            ..Settings::default()
+        };
+        assert!(!off.discovery_on(Some("192.168.1.0/24")));
+        let config = s.to_config(
+            "ws://127.0.0.1:1",
+            Some("10.1.2.0/24 via aa:bb:cc:dd:ee:ff"),
+        );
+        assert!(!config.discovery);
     }
 }

@@ -1,11 +1,13 @@
-// screens/home.js: where everything starts: a drop zone and pickers to send, a code field
-// to receive, a field for a short text or link, and the recent transfers. Built once;
+// screens/home.js: where everything starts: a drop zone and pickers to send, nearby devices
+// to send to straight away, a code field to receive, a field for a short text or link, and
+// the recent transfers. Built once;
 // `update` follows the state without rebuilding the fields, so typing and focus are never
 // disturbed.
 
 import { h, icon, setText } from "../dom.js";
 import { formatBytes, formatRelativeTime, plural } from "../format.js";
 import { MAX_TEXT_BYTES, sendableText, textBytes } from "../transfer.js";
+import { createDeviceList } from "./parts.js";
 
 const RESULT_LABELS = {
   ok: "Completed",
@@ -161,6 +163,16 @@ export function createHomeScreen(section, actions) {
     ),
   );
 
+  const devices = createDeviceList("nearby-list", actions.sendToDevice);
+  const nearbyHint = h("p", { id: "nearby-hint", class: "hint" });
+  const nearbyCard = h(
+    "section",
+    { class: "card nearby-card", "aria-labelledby": "nearby-heading" },
+    h("h3", { id: "nearby-heading", class: "card-title" }, "Nearby"),
+    devices.el,
+    nearbyHint,
+  );
+
   const recentList = h("ul", { id: "recent-list", class: "recent-list" });
   const recentSection = h(
     "section",
@@ -169,7 +181,7 @@ export function createHomeScreen(section, actions) {
     recentList,
   );
 
-  section.replaceChildren(heading, h("div", { class: "home-grid" }, sendCard, receiveCard, textCard), recentSection);
+  section.replaceChildren(heading, h("div", { class: "home-grid" }, sendCard, nearbyCard, receiveCard, textCard), recentSection);
 
   let drawnRecent;
   let drawnAt = 0;
@@ -179,7 +191,18 @@ export function createHomeScreen(section, actions) {
       return heading;
     },
     update(state) {
-      dropZone.classList.toggle("is-dragover", state.dragOver);
+      dropZone.classList.toggle("is-dragover", state.dragOver && !state.dropTarget);
+
+      const nearby = state.nearby;
+      devices.update(nearby.devices, state.dropTarget);
+      setText(
+        nearbyHint,
+        !nearby.visible
+          ? nearby.hidden_because || "Looking for nearby devices..."
+          : nearby.devices.length
+            ? "Drop files on a device, or click it to choose what to send. It must accept."
+            : "No one nearby yet. Toss on other computers on this network shows up here.",
+      );
 
       const code = state.code;
       if (codeInput.value !== code.value) codeInput.value = code.value;

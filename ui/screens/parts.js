@@ -1,5 +1,5 @@
-// screens/parts.js: pieces the sending and receiving screens share (status line,
-// verification words, file list, progress, done card, copy button, text box). Each piece builds its DOM once and
+// screens/parts.js: pieces the screens share (status line, verification words, file list,
+// progress, done card, copy button, text box, nearby devices). Each piece builds its DOM once and
 // then follows the transfer object through `update(t)`; peer text goes in as text only.
 
 import { h, icon, setText, show } from "../dom.js";
@@ -119,6 +119,7 @@ export function createStatus() {
 /** "Check that both screens show:" and the two words, until bytes flow. */
 export function createVerification() {
   const words = h("p", { id: "verification", class: "verification-words" });
+  const hint = h("p", { class: "hint" });
   const el = h(
     "section",
     { class: "card verification-card", "aria-labelledby": "verification-label", hidden: true },
@@ -128,13 +129,19 @@ export function createVerification() {
       { class: "verification-body" },
       h("p", { id: "verification-label", class: "label" }, "Check that both screens show:"),
       words,
-      h("p", { class: "hint" }, "If the words differ, stop here: someone else may be using the code."),
+      hint,
     ),
   );
   return {
     el,
     update(t) {
       setText(words, t.verification);
+      setText(
+        hint,
+        t.target || t.nearby
+          ? "If the words differ, stop here: another device may be in the middle."
+          : "If the words differ, stop here: someone else may be using the code.",
+      );
       show(el, Boolean(t.verification) && rank(t.phase) < rank("transferring"));
     },
   };
@@ -291,6 +298,44 @@ export function createDone({ direction, onHome, onShowInFolder }) {
       setText(where, savedTo ? `Saved to ${savedTo}` : "");
       show(where, Boolean(savedTo));
       if (showButton) show(showButton, Boolean(savedTo));
+    },
+  };
+}
+
+/**
+ * Nearby devices as buttons (`data-device-id`): `onPick(device)` on click. Redrawn only
+ * when the list or the device under a drag changes.
+ */
+export function createDeviceList(id, onPick) {
+  const el = h("ul", { id, class: "device-list" });
+  let drawn = "";
+  return {
+    el,
+    update(devices, dropTarget) {
+      const list = Array.isArray(devices) ? devices : [];
+      const key = JSON.stringify([list.map((d) => [d.id, d.name]), dropTarget]);
+      if (key === drawn) return;
+      drawn = key;
+      el.replaceChildren(
+        ...list.map((device) =>
+          h(
+            "li",
+            null,
+            h(
+              "button",
+              {
+                type: "button",
+                class: `device${device.id === dropTarget ? " is-dragover" : ""}`,
+                "data-device-id": String(device.id),
+                title: `Send to ${device.name}`,
+                onclick: () => onPick(device),
+              },
+              h("span", { class: "device-icon" }, icon("monitor")),
+              h("span", { class: "device-name" }, String(device.name)),
+            ),
+          ),
+        ),
+      );
     },
   };
 }

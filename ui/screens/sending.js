@@ -12,6 +12,7 @@ import {
   createProgress,
   createScreenHead,
   createStatus,
+  createDeviceList,
   createTextBox,
   createVerification,
 } from "./parts.js";
@@ -56,17 +57,25 @@ export function createSendingScreen(section, actions) {
       text.el,
     );
     const files = createFileList();
+    const devices = createDeviceList("send-nearby-list", actions.sendInsteadTo);
+    const nearbyCard = h(
+      "section",
+      { class: "card nearby-card", "aria-labelledby": "send-nearby-heading", hidden: true },
+      h("h3", { id: "send-nearby-heading", class: "card-title" }, "Or send straight to a nearby device"),
+      devices.el,
+    );
     section.replaceChildren(
       head.el,
       status.el,
       codeCard,
+      nearbyCard,
       verification.el,
       progress.el,
       done.el,
       textCard,
       files.el,
     );
-    return { head, status, code, copy, qr, qrTile, codeCard, verification, progress, done, textTitle, text, textCard, files };
+    return { head, status, code, copy, qr, qrTile, codeCard, devices, nearbyCard, verification, progress, done, textTitle, text, textCard, files };
   }
 
   return {
@@ -85,7 +94,7 @@ export function createSendingScreen(section, actions) {
       const t = state.transfer;
       if (!ui || !t) return;
       const hasText = t.text !== null;
-      setText(ui.head.heading, hasText ? "Send text" : "Send files");
+      setText(ui.head.heading, hasText ? "Send text" : t.target ? `Send to ${t.target}` : "Send files");
       ui.status.update(t);
       show(ui.codeCard, Boolean(t.code) && rank(t.phase) < rank("paired"));
       setText(ui.code, t.code);
@@ -94,6 +103,10 @@ export function createSendingScreen(section, actions) {
         ui.qr.alt = `QR code of ${t.code}`;
       }
       show(ui.qrTile, Boolean(t.qr));
+      // Until someone types the code, the same files can go to a nearby device instead.
+      const offerNearby = t.phase === "code" && !hasText && t.paths.length > 0 && state.nearby.devices.length > 0;
+      show(ui.nearbyCard, offerNearby);
+      if (offerNearby) ui.devices.update(state.nearby.devices, null);
       ui.verification.update(t);
       ui.progress.update(t);
       const wasDone = !ui.done.el.hidden;

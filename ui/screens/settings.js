@@ -1,4 +1,5 @@
-// screens/settings.js: device name, download folder, signaling server and ICE servers.
+// screens/settings.js: device name, download folder, nearby devices (on or off, and this
+// network public or not), signaling server and ICE servers.
 // While the screen is open its inputs hold the draft; they are filled from the loaded
 // settings once per opening and read back on Save. The backend validates: its message is
 // shown as text in #settings-error.
@@ -57,6 +58,9 @@ export function createSettingsScreen(section, actions) {
   });
   const turnUser = text("settings-turn-username");
   const turnCredential = text("settings-turn-credential", { type: "password", autocomplete: "new-password" });
+  const discovery = h("input", { id: "settings-discovery", type: "checkbox", "aria-describedby": "settings-discovery-help" });
+  const publicNetwork = h("input", { id: "settings-public-network", type: "checkbox", "aria-describedby": "settings-public-network-help" });
+  const networkHelp = h("p", { id: "settings-public-network-help", class: "hint" });
   const error = h("p", { id: "settings-error", class: "form-error", role: "alert", hidden: true });
   const cancel = h("button", { id: "settings-cancel", type: "button", class: "btn", onclick: actions.closeSettings }, "Cancel");
   const save = h("button", { id: "settings-save", type: "submit", class: "btn btn-primary" }, "Save");
@@ -77,6 +81,19 @@ export function createSettingsScreen(section, actions) {
       { class: "field-group" },
       h("label", { for: "settings-download-dir", class: "label" }, "Download folder"),
       h("div", { class: "input-row" }, downloadDir, chooseDir),
+    ),
+    h(
+      "div",
+      { class: "field-group" },
+      h("span", { class: "label" }, "Nearby devices"),
+      h("label", { class: "check-row" }, discovery, h("span", null, "Find nearby devices and be visible to them")),
+      h(
+        "p",
+        { id: "settings-discovery-help", class: "hint" },
+        "Computers on this network running Toss can see this one's device name and ask to send files. Nothing arrives unless you accept.",
+      ),
+      h("label", { class: "check-row" }, publicNetwork, h("span", null, "This network is public: stay hidden here")),
+      networkHelp,
     ),
     field("settings-signal-url", "Signaling server", signalUrl, "Introduces the two computers; ws:// or wss://."),
     field(
@@ -111,6 +128,8 @@ export function createSettingsScreen(section, actions) {
 
   let filledFor = -1;
   let loaded = null;
+  /** The network this computer was on when the screen was filled. */
+  let network = null;
 
   function fill(values) {
     loaded = values;
@@ -121,6 +140,16 @@ export function createSettingsScreen(section, actions) {
     iceServers.value = ice.text;
     turnUser.value = ice.username;
     turnCredential.value = ice.credential;
+    discovery.checked = values.discovery !== false;
+    const publicList = Array.isArray(values.public_networks) ? values.public_networks : [];
+    publicNetwork.checked = network !== null && publicList.includes(network);
+    publicNetwork.disabled = network === null;
+    setText(
+      networkHelp,
+      network === null
+        ? "This computer is on no network now."
+        : `Toss stays hidden on networks you mark, like a café's Wi-Fi. This network: ${network}.`,
+    );
   }
 
   function read() {
@@ -132,11 +161,17 @@ export function createSettingsScreen(section, actions) {
       before.text === ice.text.trim() &&
       before.username === ice.username &&
       before.credential === ice.credential;
+    const publicList = (loaded && Array.isArray(loaded.public_networks) ? loaded.public_networks : []).filter(
+      (n) => n !== network,
+    );
+    if (network !== null && publicNetwork.checked) publicList.push(network);
     return {
       device_name: deviceName.value.trim(),
       download_dir: downloadDir.value.trim(),
       signal_url: signalUrl.value.trim(),
       ice_servers: unchanged ? loaded.ice_servers : formToIce(ice),
+      discovery: discovery.checked,
+      public_networks: publicList,
     };
   }
 
@@ -149,6 +184,7 @@ export function createSettingsScreen(section, actions) {
       fields.disabled = s.loading || s.saving;
       if (s.values && filledFor !== s.generation) {
         filledFor = s.generation;
+        network = state.nearby.network;
         fill(s.values);
         deviceName.focus();
       }

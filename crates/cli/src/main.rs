@@ -195,7 +195,10 @@ async fn devices(json: bool, wait: u64) -> anyhow::Result<ExitCode> {
         for device in &found {
             match &device.nameplate {
                 Some(nameplate) if !device.receives => {
-                    println!("{}  (showing a code that starts with {nameplate})", device.name)
+                    println!(
+                        "{}  (showing a code that starts with {nameplate})",
+                        device.name
+                    )
                 }
                 _ => println!("{}", device.name),
             }

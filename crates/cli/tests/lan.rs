@@ -138,7 +138,10 @@ fn make_folder(root: &Path) -> std::io::Result<PathBuf> {
 
 fn assert_same_folder(sent: &Path, received: &Path) {
     for name in ["beach.jpg", "notes.txt", "day 2/hill.png"] {
-        let (a, b) = (std::fs::read(sent.join(name)), std::fs::read(received.join(name)));
+        let (a, b) = (
+            std::fs::read(sent.join(name)),
+            std::fs::read(received.join(name)),
+        );
         assert!(
             matches!((&a, &b), (Ok(a), Ok(b)) if a == b),
             "{name} arrived byte-identical"
@@ -272,7 +275,10 @@ fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() 
     assert_same_folder(&folder, &out.join("holiday"));
 
     // The capture saw the conversation (the mDNS announcement and the signaling)...
-    assert!(contains(&pcap, b"_toss"), "the capture holds the mDNS traffic");
+    assert!(
+        contains(&pcap, b"_toss"),
+        "the capture holds the mDNS traffic"
+    );
     let nameplate = code.split('-').next().ok_or("nameplate")?;
     assert!(
         contains(&pcap, format!("\"nameplate\":\"{nameplate}\"").as_bytes()),
@@ -301,7 +307,14 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // b waits, visible, with no code.
     let receiver = Lan::toss(
         &lan.b,
-        &["receive", "--json", "--yes", "--device-name", "Bea's desk", "--out"],
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--device-name",
+            "Bea's desk",
+            "--out",
+        ],
     )
     .arg(&out)
     .stdout(Stdio::piped())
@@ -326,7 +339,14 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
 
     let sent = Lan::toss(
         &lan.a,
-        &["send", "--json", "--device-name", "Al's laptop", "--to", "bea's desk"],
+        &[
+            "send",
+            "--json",
+            "--device-name",
+            "Al's laptop",
+            "--to",
+            "bea's desk",
+        ],
     )
     .arg(&folder)
     .stdout(Stdio::piped())
@@ -345,7 +365,10 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         "{}",
         String::from_utf8_lossy(&received.stderr)
     );
-    assert!(find(&sender_events, "code").is_none(), "no code to read out");
+    assert!(
+        find(&sender_events, "code").is_none(),
+        "no code to read out"
+    );
     let words = |e: &[Value]| find(e, "peer_connected").map(|p| p["verification"].clone());
     assert!(words(&sender_events).is_some());
     assert_eq!(words(&sender_events), words(&receiver_events));

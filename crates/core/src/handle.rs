@@ -111,7 +111,12 @@ pub fn start_send_to(
     paths: Vec<PathBuf>,
     events: Events,
 ) -> Transfer {
-    spawn_send(config, Some(device), move || Manifest::from_paths(&paths), events)
+    spawn_send(
+        config,
+        Some(device),
+        move || Manifest::from_paths(&paths),
+        events,
+    )
 }
 
 /// Where a sender's room is: on the configured server, on its own LAN rendezvous (kept

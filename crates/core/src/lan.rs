@@ -362,6 +362,61 @@ fn device_of(service: &mdns_sd::ResolvedService) -> Option<Device> {
     })
 }
 
+/// A name for the local network this computer is on now, so that the user can call it
+/// public: its IPv4 networks (address/prefix), and on Linux the hardware address of the
+/// default gateway, which tells two home networks with the same addresses apart. `None`
+/// when it is on no network.
+pub fn network_id() -> Option<String> {
+    let mut nets: Vec<String> = if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(v4) => {
+                let mask = u32::from(v4.netmask);
+                let net = std::net::Ipv4Addr::from(u32::from(v4.ip) & mask);
+                Some(format!("{net}/{}", mask.count_ones()))
+            }
+            _ => None,
+        })
+        .collect();
+    nets.sort();
+    nets.dedup();
+    if nets.is_empty() {
+        return None;
+    }
+    let mut id = nets.join(", ");
+    if let Some(mac) = gateway_hardware_address() {
+        id.push_str(" via ");
+        id.push_str(&mac);
+    }
+    Some(id)
+}
+
+/// The default gateway's MAC address from the kernel's route and ARP tables (Linux).
+fn gateway_hardware_address() -> Option<String> {
+    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
+    let gateway = routes.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "00000000", gw, ..] => u32::from_str_radix(gw, 16).ok(),
+            _ => None,
+        }
+    })?;
+    // The table holds the address in the kernel's (little-endian) byte order.
+    let gateway = std::net::Ipv4Addr::from(gateway.to_le_bytes()).to_string();
+    let arp = std::fs::read_to_string("/proc/net/arp").ok()?;
+    arp.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [ip, _, _, mac, ..] if *ip == gateway && *mac != "00:00:00:00:00:00" => {
+                Some((*mac).to_owned())
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Every Toss visible on the network after watching for `wait` (what `toss devices` lists).
 ///
 /// # Errors
@@ -408,10 +463,12 @@ pub async fn find_device(name: &str, wait: Duration) -> Result<Device> {
 /// When mDNS cannot start.
 pub async fn find(nameplate: &Nameplate, wait: Duration) -> Result<Vec<String>> {
     let wanted = nameplate.to_string();
-    Ok(first_device(wait, |d| d.nameplate.as_deref() == Some(wanted.as_str()))
-        .await?
-        .map(|d| d.urls)
-        .unwrap_or_default())
+    Ok(
+        first_device(wait, |d| d.nameplate.as_deref() == Some(wanted.as_str()))
+            .await?
+            .map(|d| d.urls)
+            .unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

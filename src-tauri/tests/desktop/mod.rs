@@ -24,7 +24,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// Longest wait for a helper process to come up.
 const STARTUP: Duration = Duration::from_secs(30);
 
-fn bin(name: &str) -> PathBuf {
+pub fn bin(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_toss-desktop")).with_file_name(name);
     assert!(
         path.exists(),
@@ -198,22 +198,41 @@ impl Desktop {
         settings: &str,
         guard: tempfile::TempDir,
     ) -> Res<Self> {
+        Self::launch_as(args, settings, guard, true).await
+    }
+
+    /// Launches the app with `settings` on the network it is in, not on loopback only: for
+    /// tests in a network namespace of their own (nearby devices).
+    pub async fn launch_on_lan(
+        args: &[&str],
+        settings: &str,
+        guard: tempfile::TempDir,
+    ) -> Res<Self> {
+        Self::launch_as(args, settings, guard, false).await
+    }
+
+    async fn launch_as(
+        args: &[&str],
+        settings: &str,
+        guard: tempfile::TempDir,
+        loopback: bool,
+    ) -> Res<Self> {
         let home = guard.path().to_path_buf();
         std::fs::create_dir_all(home.join("config/toss"))?;
         std::fs::write(home.join("config/toss/settings.json"), settings)?;
-        let mut app = Self::start(home, args).await?;
+        let mut app = Self::start(home, args, loopback).await?;
         app._home_guard = Some(guard);
         Ok(app)
     }
 
     /// Launches the app again on the home folder of an earlier run (a restart).
     pub async fn relaunch(home: tempfile::TempDir) -> Res<Self> {
-        let mut app = Self::start(home.path().to_path_buf(), &[]).await?;
+        let mut app = Self::start(home.path().to_path_buf(), &[], true).await?;
         app._home_guard = Some(home);
         Ok(app)
     }
 
-    async fn start(home: PathBuf, args: &[&str]) -> Res<Self> {
+    async fn start(home: PathBuf, args: &[&str], loopback: bool) -> Res<Self> {
         // Xvfb picks a free display itself and writes its number to stdout (-displayfd),
         // so parallel tests never race for one.
         let mut xvfb = Command::new("Xvfb")
@@ -249,7 +268,7 @@ impl Desktop {
             .env("DISPLAY", &display)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
-            .env("TOSS_LOOPBACK", "1")
+            .env("TOSS_LOOPBACK", if loopback { "1" } else { "0" })
             // No session bus: notifications fail fast instead of starting a bus that
             // outlives the test; no accessibility bus either.
             .env("DBUS_SESSION_BUS_ADDRESS", "disabled:")
@@ -417,6 +436,51 @@ impl Desktop {
             Ok(None)
         })
         .await
+    }
+
+    /// The names on the nearby-device buttons in `list_css`, as shown.
+    pub async fn device_names(&self, list_css: &str) -> Res<Vec<String>> {
+        let mut names = Vec::new();
+        for e in self
+            .client
+            .find_all(Locator::Css(&format!("{list_css} .device-name")))
+            .await?
+        {
+            names.push(e.prop("textContent").await?.unwrap_or_default());
+        }
+        Ok(names)
+    }
+
+    /// Clicks the nearby device called `name` in `list_css` once it is listed.
+    pub async fn click_device(&self, list_css: &str, name: &str, limit: Duration) -> Res<()> {
+        self.poll(
+            &format!("{name} never appeared in {list_css}"),
+            limit,
+            || async {
+                for e in self
+                    .client
+                    .find_all(Locator::Css(&format!("{list_css} [data-device-id]")))
+                    .await?
+                {
+                    let text = e.prop("textContent").await?.unwrap_or_default();
+                    if text.trim() == name && e.is_displayed().await? {
+                        e.click().await?;
+                        return Ok(Some(()));
+                    }
+                }
+                Ok(None)
+            },
+        )
+        .await
+    }
+
+    /// Polls `probe` (public form of the harness's bounded poll).
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, limit: Duration, probe: F) -> Res<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Res<Option<T>>>,
+    {
+        self.poll(what, limit, probe).await
     }
 
     pub async fn type_into(&self, css: &str, text: &str) -> Res<()> {

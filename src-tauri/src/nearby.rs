@@ -1,0 +1,209 @@
+//! Nearby devices in the app: keeps this computer visible on the local network (with
+//! `toss_core::lan::Nearby`) while the settings and the network allow it, and tells the UI
+//! what it sees: the `nearby` event carries the whole [`NearbyStatus`] on every change,
+//! `nearby-knock` says that someone wants to send here (the UI then starts the receive,
+//! which shows the offer and the verification words; nothing is received before Accept).
+//!
+//! Shell layer: starts, stops and forwards; discovery itself lives in `toss-core`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager};
+use toss_core::lan::{Device, Knock, Nearby, NearbyEvent};
+
+use crate::commands::AppState;
+
+/// How often the network is looked at again (a laptop moves between networks).
+const NETWORK_CHECK: Duration = Duration::from_secs(10);
+
+/// Knocks kept for the UI to pick up; older ones are dropped.
+const MAX_KNOCKS: usize = 16;
+
+/// What the UI shows about nearby devices.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct NearbyStatus {
+    /// This computer is visible and looking.
+    pub(crate) visible: bool,
+    /// Why not, as a sentence; also why starting failed.
+    pub(crate) hidden_because: Option<String>,
+    /// The network this computer is on now (`toss_core::lan::network_id`).
+    pub(crate) network: Option<String>,
+    /// The user called this network public.
+    pub(crate) network_public: bool,
+    /// Devices that take files, sorted by name.
+    pub(crate) devices: Vec<Device>,
+}
+
+struct Running {
+    nearby: Nearby,
+    /// The device name and network it was started with.
+    device_name: String,
+    network: Option<String>,
+    forward: tauri::async_runtime::JoinHandle<()>,
+}
+
+/// Managed by Tauri beside [`AppState`].
+#[derive(Default)]
+pub(crate) struct NearbyState {
+    running: tokio::sync::Mutex<Option<Running>>,
+    status: Mutex<NearbyStatus>,
+    knocks: Mutex<HashMap<u64, Knock>>,
+    next_knock: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these short locks cannot leave the data half-written.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl NearbyState {
+    /// The status as last sent to the UI.
+    pub(crate) fn status(&self) -> NearbyStatus {
+        lock(&self.status).clone()
+    }
+
+    /// The device with `id` as last seen.
+    pub(crate) fn device(&self, id: &str) -> Option<Device> {
+        lock(&self.status)
+            .devices
+            .iter()
+            .find(|d| d.id == id)
+            .cloned()
+    }
+
+    /// Takes the knock with `id`, once.
+    pub(crate) fn take_knock(&self, id: u64) -> Option<Knock> {
+        lock(&self.knocks).remove(&id)
+    }
+
+    fn set_status(&self, app: &AppHandle, change: impl FnOnce(&mut NearbyStatus)) {
+        let status = {
+            let mut status = lock(&self.status);
+            let before = status.clone();
+            change(&mut status);
+            if *status == before {
+                return;
+            }
+            status.clone()
+        };
+        let _ = app.emit("nearby", status);
+    }
+}
+
+/// Starts or stops being visible so that it matches the settings and the network now.
+pub(crate) async fn refresh(app: &AppHandle) {
+    let state = app.state::<NearbyState>();
+    let settings = {
+        let app_state = app.state::<AppState>();
+        let s = app_state
+            .settings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        s
+    };
+    let network = toss_core::lan::network_id();
+    let wanted = settings.discovery_on(network.as_deref());
+    let public = network
+        .as_ref()
+        .is_some_and(|n| settings.public_networks.contains(n));
+    let mut running = state.running.lock().await;
+    let current = running
+        .as_ref()
+        .is_some_and(|r| r.device_name == settings.device_name && r.network == network);
+    if wanted && current {
+        return;
+    }
+    if let Some(old) = running.take() {
+        old.forward.abort();
+        drop(old.nearby);
+    }
+    let hidden_because = if !settings.discovery {
+        Some("Nearby devices are turned off in Settings.".to_owned())
+    } else if public {
+        Some("Hidden on this network: you marked it as public.".to_owned())
+    } else if crate::settings::loopback_only() {
+        Some("Nearby devices are off while Toss runs on loopback only.".to_owned())
+    } else {
+        None
+    };
+    if wanted {
+        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        match Nearby::start(&settings.device_name, tx).await {
+            Ok(nearby) => {
+                let forward = tauri::async_runtime::spawn(forward(app.clone(), rx));
+                *running = Some(Running {
+                    nearby,
+                    device_name: settings.device_name.clone(),
+                    network: network.clone(),
+                    forward,
+                });
+                state.set_status(app, |s| {
+                    s.visible = true;
+                    s.hidden_because = None;
+                    s.network = network;
+                    s.network_public = false;
+                    s.devices.clear();
+                });
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("nearby devices: {e}");
+                state.set_status(app, |s| {
+                    s.visible = false;
+                    s.hidden_because = Some(format!("Nearby devices are unavailable: {e}."));
+                    s.network = network;
+                    s.network_public = public;
+                    s.devices.clear();
+                });
+                return;
+            }
+        }
+    }
+    state.set_status(app, |s| {
+        s.visible = false;
+        s.hidden_because = hidden_because;
+        s.network = network;
+        s.network_public = public;
+        s.devices.clear();
+    });
+}
+
+/// Passes what the network says on to the UI.
+async fn forward(app: AppHandle, mut rx: tokio::sync::mpsc::Receiver<NearbyEvent>) {
+    while let Some(event) = rx.recv().await {
+        let state = app.state::<NearbyState>();
+        match event {
+            NearbyEvent::Devices(list) => state.set_status(&app, |s| {
+                s.devices = list.into_iter().filter(|d| d.receives).collect();
+            }),
+            NearbyEvent::Knock(knock) => {
+                let id = state.next_knock.fetch_add(1, Ordering::Relaxed) + 1;
+                {
+                    let mut knocks = lock(&state.knocks);
+                    if knocks.len() >= MAX_KNOCKS {
+                        if let Some(oldest) = knocks.keys().min().copied() {
+                            knocks.remove(&oldest);
+                        }
+                    }
+                    knocks.insert(id, knock);
+                }
+                let _ = app.emit("nearby-knock", serde_json::json!({ "id": id }));
+            }
+        }
+    }
+}
+
+/// Keeps [`refresh`] running as networks come and go.
+pub(crate) fn watch(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            refresh(&app).await;
+            tokio::time::sleep(NETWORK_CHECK).await;
+        }
+    });
+}
