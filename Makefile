@@ -43,6 +43,8 @@ audit: setup
 ## Screenshots of every screen of the real app under Xvfb, into docs/screenshots/.
 screenshots: build
 	cargo nextest run -p toss-desktop --locked --run-ignored only screenshots
+	@# Nearby devices need network namespaces of their own (root).
+	TOSS_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo nextest run -p toss-desktop --locked --test nearby
 	@for f in docs/screenshots/*.png; do /usr/bin/convert "$$f" -crop 720x680+0+0 +repage "$$f"; done
 
 ## Linux installers (.deb and .rpm) of the desktop app.

@@ -559,9 +559,13 @@ function init() {
   refreshRecent();
   showSettingsWarning();
   api.onDragDrop(onDrag).catch(quiet);
-  api.onNearby(onNearby).catch(quiet);
+  // Listen first, then ask: every event carries the whole status, so none is missed.
+  api
+    .onNearby(onNearby)
+    .then(() => api.nearbyStatus())
+    .then(onNearby)
+    .catch(quiet);
   api.onKnock(onKnock).catch(quiet);
-  api.nearbyStatus().then(onNearby, quiet);
   api
     .initialPaths()
     .then((paths) => {

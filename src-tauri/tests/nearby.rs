@@ -128,6 +128,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
 }
 
+/// With `TOSS_SCREENSHOTS` set (`make screenshots`), saves the screen there as `name`
+/// (after a moment for the webview to paint).
+async fn shot(app: &Desktop, name: &str) -> TestResult {
+    match std::env::var_os("TOSS_SCREENSHOTS") {
+        Some(dir) => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            app.screenshot(&Path::new(&dir).join(name))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Runs inside namespace `a` only, started by the test above.
 #[tokio::test]
 #[ignore = "runs inside a network namespace, started by the_app_lists_nearby_devices_..."]
@@ -174,6 +186,12 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     // A code is shown all the same (hosted on this network), and the devices beside it.
     let code = app.text_when_present("#send-code", UI).await?;
     assert!(code.parse::<toss_core::Code>().is_ok(), "{code}");
+    app.wait_for("Bea's desk was never listed beside the code", UI, || async {
+        let names = app.device_names("#send-nearby-list").await?;
+        Ok(names.iter().any(|n| n == "Bea's desk").then_some(()))
+    })
+    .await?;
+    shot(&app, "nearby-sending.png").await?;
     app.click_device("#send-nearby-list", "Bea's desk", UI)
         .await?;
     let heading = app.text_when_present("#sending-heading", UI).await?;
@@ -203,6 +221,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         Ok((names == ["Cy's tablet"]).then_some(()))
     })
     .await?;
+    shot(&app, "nearby-home.png").await?;
     let _ = cy.kill();
     let _ = cy.wait();
 
@@ -219,6 +238,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     let device = app.text_when_present("#offer-device", UI).await?;
     assert!(device.contains("Dee's phone"), "{device}");
     let words = app.text_when_present("#verification", UI).await?;
+    shot(&app, "nearby-offer.png").await?;
     app.click_when_enabled("#accept-button", UI).await?;
     let title = app.text_when_present("#done-title", UI).await?;
     assert!(title.starts_with("Received"), "{title}");
