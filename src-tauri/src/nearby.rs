@@ -135,19 +135,20 @@ pub(crate) async fn refresh(app: &AppHandle) {
         let (tx, rx) = tokio::sync::mpsc::channel(32);
         match Nearby::start(&settings.device_name, tx).await {
             Ok(nearby) => {
+                // The fresh status first: the forwarder may report devices at once.
+                state.set_status(app, |s| {
+                    s.visible = true;
+                    s.hidden_because = None;
+                    s.network = network.clone();
+                    s.network_public = false;
+                    s.devices.clear();
+                });
                 let forward = tauri::async_runtime::spawn(forward(app.clone(), rx));
                 *running = Some(Running {
                     nearby,
                     device_name: settings.device_name.clone(),
-                    network: network.clone(),
+                    network,
                     forward,
-                });
-                state.set_status(app, |s| {
-                    s.visible = true;
-                    s.hidden_because = None;
-                    s.network = network;
-                    s.network_public = false;
-                    s.devices.clear();
                 });
                 return;
             }

@@ -186,11 +186,20 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     // A code is shown all the same (hosted on this network), and the devices beside it.
     let code = app.text_when_present("#send-code", UI).await?;
     assert!(code.parse::<toss_core::Code>().is_ok(), "{code}");
-    app.wait_for("Bea's desk was never listed beside the code", UI, || async {
+    let listed = app
+        .wait_for(
+            "Bea's desk was never listed beside the code",
+            UI,
+            || async {
+                let names = app.device_names("#send-nearby-list").await?;
+                Ok(names.iter().any(|n| n == "Bea's desk").then_some(()))
+            },
+        )
+        .await;
+    if let Err(e) = listed {
         let names = app.device_names("#send-nearby-list").await?;
-        Ok(names.iter().any(|n| n == "Bea's desk").then_some(()))
-    })
-    .await?;
+        return Err(format!("{e}; listed: {names:?}").into());
+    }
     shot(&app, "nearby-sending.png").await?;
     app.click_device("#send-nearby-list", "Bea's desk", UI)
         .await?;
@@ -216,11 +225,16 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
 
     // Home lists who is still there, live: Bea left when done, Cy is waiting.
     app.click_when_enabled("#home-button", UI).await?;
-    app.wait_for("the home list never settled on Cy alone", UI, || async {
+    let settled = app
+        .wait_for("the home list never settled on Cy alone", UI, || async {
+            let names = app.device_names("#nearby-list").await?;
+            Ok((names == ["Cy's tablet"]).then_some(()))
+        })
+        .await;
+    if let Err(e) = settled {
         let names = app.device_names("#nearby-list").await?;
-        Ok((names == ["Cy's tablet"]).then_some(()))
-    })
-    .await?;
+        return Err(format!("{e}; listed: {names:?}").into());
+    }
     shot(&app, "nearby-home.png").await?;
     let _ = cy.kill();
     let _ = cy.wait();

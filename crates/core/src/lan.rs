@@ -113,11 +113,20 @@ impl Announcement {
     }
 }
 
+/// Longest wait for the goodbye to go out when an announcement ends.
+const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for Announcement {
     fn drop(&mut self) {
-        // Says goodbye on the network, so that others drop this device from their lists.
-        let _ = self.daemon.unregister(&self.fullname);
-        let _ = self.daemon.shutdown();
+        // Says goodbye on the network, so that others drop this device from their lists at
+        // once rather than when the record expires; waits for it to be sent, since a
+        // process that exits next would otherwise take the unsent goodbye with it.
+        if let Ok(sent) = self.daemon.unregister(&self.fullname) {
+            let _ = sent.recv_timeout(GOODBYE_WAIT);
+        }
+        if let Ok(stopped) = self.daemon.shutdown() {
+            let _ = stopped.recv_timeout(GOODBYE_WAIT);
+        }
     }
 }
 
