@@ -156,78 +156,12 @@ async fn damaged_settings_keep_the_defaults_and_say_so() -> TestResult {
 /// the app's drop zone, and the app starts sending it.
 #[tokio::test]
 async fn dropping_a_file_on_the_window_sends_it() -> TestResult {
-    use std::io::BufRead;
     let other = Other::start()?;
     let file = other.tmp.path().join("dropped file.txt");
     std::fs::write(&file, b"dropped on the window")?;
     let app = Desktop::launch(&other, &[]).await?;
-    let mut source =
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dnd_source.py"))
-            .arg(&file)
-            .env("DISPLAY", &app.display)
-            .env("NO_AT_BRIDGE", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-    let mut ready = String::new();
-    std::io::BufReader::new(source.stdout.take().ok_or("stdout")?).read_line(&mut ready)?;
-    assert_eq!(ready.trim(), "ready");
-    // Wait until the source window is really on screen before pressing on it.
-    let mapped = std::process::Command::new("timeout")
-        .args([
-            "20",
-            "xdotool",
-            "search",
-            "--sync",
-            "--onlyvisible",
-            "--name",
-            "dnd-source",
-        ])
-        .env("DISPLAY", &app.display)
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    assert!(mapped.success(), "the drag source window appeared");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // Press on the source, move in steps onto the drop zone, release.
-    let drag = std::process::Command::new("xdotool")
-        .env("DISPLAY", &app.display)
-        .args([
-            "mousemove",
-            "1020",
-            "220",
-            "mousedown",
-            "1",
-            "sleep",
-            "0.2",
-            "mousemove",
-            "1000",
-            "230",
-            "sleep",
-            "0.2",
-            "mousemove",
-            "700",
-            "230",
-            "sleep",
-            "0.2",
-            "mousemove",
-            "400",
-            "220",
-            "sleep",
-            "0.2",
-            "mousemove",
-            "360",
-            "225",
-            "sleep",
-            "0.3",
-            "mouseup",
-            "1",
-        ])
-        .status()?;
-    assert!(drag.success());
-    let code = app.text_when_present("#send-code", UI).await;
-    let _ = source.kill();
-    let _ = source.wait();
-    let code = code?;
+    app.drag_file_onto(&file, (360, 225)).await?;
+    let code = app.text_when_present("#send-code", UI).await?;
     let listed = app.text_content("#file-list").await?;
     assert!(listed.contains("dropped file.txt"), "{listed}");
     let out = other.tmp.path().join("received");

@@ -284,10 +284,32 @@ impl Drop for Nearby {
     }
 }
 
+/// How often a long-running browser asks the network afresh (mDNS answers are multicast
+/// and the cache is replayed on each new browse, so nothing missed stays missed).
+const BROWSE_REFRESH: Duration = Duration::from_secs(20);
+
+/// How soon to ask again after an announcement that was not complete yet (no IPv4 address
+/// or no TXT record at first).
+const BROWSE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a removed announcement is not taken back from a replayed cache. Every run of
+/// Toss announces under a new random id, so a real return never has the same name.
+const GONE_MEMORY: Duration = Duration::from_secs(10);
+
+/// Announcements remembered as retried or gone; past it, no more are remembered.
+const MAX_RETRIED: usize = 256;
+
 /// Watches the announcements of other Toss instances.
 struct Browser {
     daemon: ServiceDaemon,
     events: mdns_sd::Receiver<ServiceEvent>,
+    /// When to browse afresh.
+    refresh_at: tokio::time::Instant,
+    /// Announcements already asked about again because they came incomplete (once each).
+    retried: std::collections::HashSet<String>,
+    /// Announcements removed lately, and when: a browse replays the daemon's cache, which
+    /// may still hold a record that said goodbye a moment ago.
+    gone: std::collections::HashMap<String, tokio::time::Instant>,
     /// By mDNS full name.
     seen: BTreeMap<String, Device>,
     /// This process's own announcement, left out.
@@ -301,9 +323,21 @@ impl Browser {
         Ok(Self {
             daemon,
             events,
+            refresh_at: tokio::time::Instant::now() + BROWSE_REFRESH,
+            retried: std::collections::HashSet::new(),
+            gone: std::collections::HashMap::new(),
             seen: BTreeMap::new(),
             own_id,
         })
+    }
+
+    /// Starts the browse again: a new query goes out and the daemon replays its cache.
+    fn rebrowse(&mut self) {
+        let _ = self.daemon.stop_browse(SERVICE_TYPE);
+        if let Ok(events) = self.daemon.browse(SERVICE_TYPE) {
+            self.events = events;
+        }
+        self.refresh_at = tokio::time::Instant::now() + BROWSE_REFRESH;
     }
 
     fn list(&self) -> Vec<Device> {
@@ -315,19 +349,50 @@ impl Browser {
     /// Waits until the set of devices changes and returns it; `None` when mDNS stopped.
     async fn next_change(&mut self) -> Option<Vec<Device>> {
         loop {
-            let event = self.events.recv_async().await.ok()?;
+            let event = tokio::select! {
+                event = self.events.recv_async() => event.ok()?,
+                _ = tokio::time::sleep_until(self.refresh_at) => {
+                    self.rebrowse();
+                    continue;
+                }
+            };
+            let now = tokio::time::Instant::now();
+            self.gone
+                .retain(|_, at| now.duration_since(*at) < GONE_MEMORY);
             let changed = match event {
                 ServiceEvent::ServiceResolved(service) => {
+                    let fullname = service.get_fullname().to_owned();
+                    if self.gone.contains_key(&fullname) {
+                        // Said goodbye: a replayed cache entry, not the device coming back.
+                        continue;
+                    }
                     let Some(device) = device_of(&service) else {
+                        if self.seen.remove(&fullname).is_some() {
+                            // It lost its last IPv4 address: it cannot be reached now.
+                            return Some(self.list());
+                        }
+                        // A Toss whose IPv4 address had not come yet: ask once more soon.
+                        if service.get_property_val_str("id").is_some()
+                            && self.retried.len() < MAX_RETRIED
+                            && self.retried.insert(fullname)
+                        {
+                            let soon = tokio::time::Instant::now() + BROWSE_RETRY;
+                            self.refresh_at = self.refresh_at.min(soon);
+                        }
                         continue;
                     };
                     if self.own_id.as_deref() == Some(device.id.as_str()) {
                         continue;
                     }
-                    let fullname = service.get_fullname().to_owned();
                     self.seen.insert(fullname, device.clone()) != Some(device)
                 }
-                ServiceEvent::ServiceRemoved(_, fullname) => self.seen.remove(&fullname).is_some(),
+                ServiceEvent::ServiceRemoved(_, fullname) => {
+                    let removed = self.seen.remove(&fullname).is_some();
+                    if self.gone.len() < MAX_RETRIED {
+                        self.gone.insert(fullname, now);
+                    }
+                    removed
+                }
                 _ => false,
             };
             if changed {

@@ -474,6 +474,86 @@ impl Desktop {
         .await
     }
 
+    /// The centre of the nearby device called `name` in `list_css`, in screen pixels (the
+    /// window sits at the display's origin, undecorated, at scale 1).
+    pub async fn device_center(&self, list_css: &str, name: &str) -> Res<(i32, i32)> {
+        for e in self
+            .client
+            .find_all(Locator::Css(&format!("{list_css} [data-device-id]")))
+            .await?
+        {
+            if e.prop("textContent").await?.unwrap_or_default().trim() == name {
+                let (x, y, w, h) = e.rectangle().await?;
+                return Ok(((x + w / 2.0) as i32, (y + h / 2.0) as i32));
+            }
+        }
+        Err(format!("{name} is not in {list_css}").into())
+    }
+
+    /// A real OS drag and drop: a GTK drag source window (tests/dnd_source.py, at
+    /// x=900..1140, y=100..340) offers `file`; xdotool presses on it, moves in steps to
+    /// `to` and releases there.
+    pub async fn drag_file_onto(&self, file: &Path, to: (i32, i32)) -> Res<()> {
+        let mut source = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dnd_source.py"))
+            .arg(file)
+            .env("DISPLAY", &self.display)
+            .env("NO_AT_BRIDGE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let result = self.drag_from_source(&mut source, to).await;
+        let _ = source.kill();
+        let _ = source.wait();
+        result
+    }
+
+    async fn drag_from_source(&self, source: &mut Child, to: (i32, i32)) -> Res<()> {
+        let mut ready = String::new();
+        BufReader::new(source.stdout.take().ok_or("stdout")?).read_line(&mut ready)?;
+        if ready.trim() != "ready" {
+            return Err("the drag source did not start".into());
+        }
+        // Wait until the source window is really on screen before pressing on it.
+        let mapped = Command::new("timeout")
+            .args([
+                "20",
+                "xdotool",
+                "search",
+                "--sync",
+                "--onlyvisible",
+                "--name",
+            ])
+            .arg("dnd-source")
+            .env("DISPLAY", &self.display)
+            .stdout(Stdio::null())
+            .status()?;
+        if !mapped.success() {
+            return Err("the drag source window never appeared".into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Press on the source, move in steps onto the target, settle there with a last
+        // small move (X drag and drop is a conversation: the target must have answered the
+        // drag's position before the release), release.
+        let (x, y) = to;
+        let script = format!(
+            "mousemove 1020 220 mousedown 1 sleep 0.2 mousemove 1000 230 sleep 0.2 \
+             mousemove 700 230 sleep 0.2 mousemove {} {} sleep 0.2 mousemove {x} {y} \
+             sleep 0.3 mousemove {} {} sleep 0.5 mouseup 1",
+            x + 40,
+            y + 5,
+            x + 2,
+            y + 1
+        );
+        let drag = Command::new("xdotool")
+            .env("DISPLAY", &self.display)
+            .args(script.split_whitespace())
+            .status()?;
+        if !drag.success() {
+            return Err("xdotool could not drag".into());
+        }
+        Ok(())
+    }
+
     /// Polls `probe` (public form of the harness's bounded poll).
     pub async fn wait_for<T, F, Fut>(&self, what: &str, limit: Duration, probe: F) -> Res<T>
     where
