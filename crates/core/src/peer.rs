@@ -47,8 +47,10 @@ const PEER_LEFT_GRACE: Duration = Duration::from_secs(5);
 const MORE: u8 = b'+';
 const LAST: u8 = b'.';
 
-/// How long a side that said its last word waits for the peer to close the channel.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// How long a side that said its last word waits for the peer to close the channel. A
+/// cancel travels behind up to `BUFFERED_HIGH` bytes of file data, which a receiver on a
+/// busy computer can take seconds to drain; a healthy peer closes as soon as it reads it.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// Waits (bounded) until the peer closes the channel, which it does once it has read our
 /// last message: the only acknowledgement that `done`, `cancel` or `error` arrived.
