@@ -64,6 +64,8 @@ export function createTransfer(direction, { code = null, paths = [], text = null
     progress: null,
     filesDone: 0,
     result: null,
+    /** Something the core wanted the user to know (e.g. the code works on this LAN only). */
+    notice: null,
     /** Set when the user walked away (cancel, decline); late events are ignored. */
     abandoned: false,
   };
@@ -107,6 +109,9 @@ export function applyEvent(t, ev) {
     case "code":
       t.code = String(ev.code);
       advance(t, "code");
+      return "changed";
+    case "notice":
+      t.notice = String(ev.message ?? "");
       return "changed";
     case "peer_connected":
       t.verification = String(ev.verification);

@@ -193,6 +193,11 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     // A code is shown all the same (hosted on this network), and the devices beside it.
     let code = app.text_when_present("#send-code", UI).await?;
     assert!(code.parse::<toss_core::Code>().is_ok(), "{code}");
+    let notice = app.text_when_present("#code-notice", UI).await?;
+    assert!(
+        notice.contains("this code works on this local network only"),
+        "{notice}"
+    );
     eprintln!(
         "{:>6.1} s: before waiting: listed beside the code",
         started.elapsed().as_secs_f64()

@@ -24,6 +24,7 @@ export function createSendingScreen(section, actions) {
     const head = createScreenHead("sending-heading", "Send files", actions.cancel);
     const status = createStatus();
     const code = h("p", { id: "send-code", class: "code-display" });
+    const notice = h("p", { id: "code-notice", class: "hint", hidden: true });
     const copy = createCopyButton({
       id: "copy-code",
       text: () => code.textContent,
@@ -42,6 +43,7 @@ export function createSendingScreen(section, actions) {
         h("p", { id: "code-label", class: "label" }, "Tell the receiver this code"),
         code,
         h("div", { class: "button-row" }, copy.el),
+        notice,
       ),
       qrTile,
     );
@@ -75,7 +77,7 @@ export function createSendingScreen(section, actions) {
       textCard,
       files.el,
     );
-    return { head, status, code, copy, qr, qrTile, codeCard, devices, nearbyCard, verification, progress, done, textTitle, text, textCard, files };
+    return { head, status, code, notice, copy, qr, qrTile, codeCard, devices, nearbyCard, verification, progress, done, textTitle, text, textCard, files };
   }
 
   return {
@@ -98,6 +100,8 @@ export function createSendingScreen(section, actions) {
       ui.status.update(t);
       show(ui.codeCard, Boolean(t.code) && rank(t.phase) < rank("paired"));
       setText(ui.code, t.code);
+      setText(ui.notice, t.notice);
+      show(ui.notice, Boolean(t.notice));
       if (t.qr && ui.qr.getAttribute("src") !== t.qr) {
         ui.qr.src = t.qr;
         ui.qr.alt = `QR code of ${t.code}`;
