@@ -98,17 +98,29 @@ impl Output {
                 }
             }
             Event::FileDone { .. } => {}
+            Event::Resumed { path, offset, .. } => {
+                let line = format!(
+                    "Resuming {path}: {} already there from an earlier attempt.",
+                    HumanBytes(*offset)
+                );
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => println!("{line}"),
+                }
+            }
             Event::Done {
                 files,
                 bytes,
+                skipped,
                 seconds,
                 saved_to,
             } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
+                let moved = bytes - skipped;
                 let rate = if *seconds > 0.0 {
-                    (*bytes as f64 / seconds) as u64
+                    (moved as f64 / seconds) as u64
                 } else {
                     0
                 };
@@ -123,6 +135,12 @@ impl Output {
                     HumanBytes(*bytes),
                     HumanBytes(rate)
                 );
+                if *skipped > 0 {
+                    println!(
+                        "{} of it was already there and was not sent again.",
+                        HumanBytes(*skipped)
+                    );
+                }
                 if let Some(dir) = saved_to {
                     println!("Saved to {dir}");
                 }

@@ -105,6 +105,20 @@ impl Error {
         matches!(self, Error::PeerGone)
     }
 
+    /// The transfer was cut off rather than ended: the connection went, or the disk could
+    /// not take more. What arrived is worth keeping for a resume.
+    pub fn is_interruption(&self) -> bool {
+        matches!(
+            self,
+            Error::PeerGone
+                | Error::Connect(_)
+                | Error::WebRtc(_)
+                | Error::SignalLost
+                | Error::DiskFull(_)
+                | Error::Io { .. }
+        )
+    }
+
     /// Someone cancelled.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::Cancelled(_))

@@ -7,6 +7,10 @@
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Which way bytes flow for this side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,12 +106,25 @@ pub enum Event {
         /// Its size.
         bytes: u64,
     },
+    /// A file picks up where an earlier attempt that was cut off stopped: its first
+    /// `offset` bytes are already on the receiver's disk and are not sent again.
+    Resumed {
+        /// Index in the offer.
+        index: usize,
+        /// Its path in the offer (sanitized on the receiving side).
+        path: String,
+        /// Bytes already there.
+        offset: u64,
+    },
     /// Every file arrived and verified.
     Done {
         /// Number of files.
         files: usize,
         /// Total bytes.
         bytes: u64,
+        /// Of those, bytes that were not sent because the receiver held them already.
+        #[serde(skip_serializing_if = "is_zero")]
+        skipped: u64,
         /// Seconds from the first byte to the last verification.
         seconds: f64,
         /// Where they were saved (receiver only).

@@ -5,8 +5,10 @@
 //! Sits on top of `peer`; knows nothing of signaling or the UI, and reports through
 //! [`Events`](crate::Events).
 
+mod journal;
 mod manifest;
 mod progress;
+mod ranges;
 mod receive;
 mod send;
 mod sink;
@@ -27,6 +29,8 @@ pub struct Summary {
     pub files: usize,
     /// Bytes transferred.
     pub bytes: u64,
+    /// Of those, bytes that were not sent because the receiver held them already.
+    pub skipped: u64,
     /// Seconds from the first byte to the last verification.
     pub seconds: f64,
     /// Receiver: the output folder.

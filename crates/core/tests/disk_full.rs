@@ -1,6 +1,7 @@
 //! The receiver's disk fills up half-way through a transfer: a real sender and receiver on
 //! loopback, the receiver writing into a small tmpfs that the test mounts and then fills.
-//! Both sides must stop with a clear sentence and leave no file behind.
+//! Both sides must stop with a clear sentence and leave no file under a final name; the
+//! `.part` stays, and once there is room again the same file sent again resumes from it.
 //!
 //! Mounting needs root (CI runs as root); without it the test says it is skipped.
 
@@ -79,16 +80,17 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
         toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
     let config = Config::local(server.url());
     let (sender, code, _send_rx) =
-        toss_core::testing::send_and_get_code(config.clone(), vec![src]).await;
+        toss_core::testing::send_and_get_code(config.clone(), vec![src.clone()]).await;
     let (recv_events, mut recv_rx) = Events::channel();
     let out = mount_at.clone();
-    let mut receiver = toss_core::start_receive(config, code.parse()?, out.clone(), recv_events);
+    let mut receiver =
+        toss_core::start_receive(config.clone(), code.parse()?, out.clone(), recv_events);
     receiver.decide(Decision::Accept);
-    // Once bytes flow, something else on the machine takes the rest of the disk.
+    // Once a few ranges are in, something else on the machine takes the rest of the disk.
     let filler = out.join("someone-elses-download.bin");
     let filled = tokio::time::timeout(LIMIT, async {
         while let Some(e) = recv_rx.recv().await {
-            if let Event::Progress { .. } = e {
+            if matches!(e, Event::Progress(ref p) if p.bytes >= 12 << 20) {
                 fill(&filler, 128);
                 return true;
             }
@@ -114,13 +116,62 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
         s.to_string(),
         "the other side stopped the transfer: the disk on that computer is full"
     );
-    let left: Vec<_> = std::fs::read_dir(&out)?
+    let mut left: Vec<_> = std::fs::read_dir(&out)?
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()?;
-    assert_eq!(
-        left,
-        ["someone-elses-download.bin"],
-        "no .part and no final file"
+    left.sort();
+    assert_eq!(left.len(), 4, "{left:?}");
+    assert_eq!(left[2], "someone-elses-download.bin", "{left:?}");
+    assert_eq!(left[3], "video.bin.part", "the .part is kept: {left:?}");
+    assert!(
+        left[0].starts_with(".toss-") && left[1].starts_with(".toss-"),
+        "its journal too: {left:?}"
     );
+    let kept = std::fs::metadata(out.join("video.bin.part"))?.len();
+
+    // Room again: the same file, sent again with a new code, picks up from the .part.
+    std::fs::remove_file(&filler)?;
+    let (sender, code, mut send_rx) =
+        toss_core::testing::send_and_get_code(config.clone(), vec![src.clone()]).await;
+    let (recv_events, mut recv_rx) = Events::channel();
+    let mut receiver = toss_core::start_receive(config, code.parse()?, out.clone(), recv_events);
+    receiver.decide(Decision::Accept);
+    let (s, r) = tokio::time::timeout(LIMIT, async {
+        tokio::join!(sender.wait(), receiver.wait())
+    })
+    .await?;
+    let (s, r) = (s?, r?);
+    assert_eq!(
+        std::fs::read(out.join("video.bin"))?,
+        data,
+        "byte-identical"
+    );
+    assert!(
+        r.skipped > 0 && r.skipped <= kept,
+        "{} of {kept}",
+        r.skipped
+    );
+    assert_eq!(s.skipped, r.skipped, "the sender did not send them again");
+    let resumed = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>| {
+        let mut at = None;
+        while let Ok(e) = rx.try_recv() {
+            if let Event::Resumed { offset, path, .. } = e {
+                assert_eq!(path, "video.bin");
+                at = Some(offset);
+            }
+        }
+        at
+    };
+    assert_eq!(
+        resumed(&mut recv_rx),
+        Some(r.skipped),
+        "the receiver is told"
+    );
+    assert_eq!(resumed(&mut send_rx), Some(r.skipped), "the sender is told");
+    let mut left: Vec<_> = std::fs::read_dir(&out)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    left.sort();
+    assert_eq!(left, ["video.bin"], "no .part and no journal left");
     Ok(())
 }

@@ -34,9 +34,16 @@ pub enum Control {
         text: Option<String>,
     },
     /// Receiver -> sender: yes, starting each file at the given offset (0 for new files).
+    /// A non-zero offset is where the receiver already holds the file's first bytes, from an
+    /// earlier transfer that was cut off; the sender may take it or start again from 0.
     Accept {
         /// One offset per offered file.
         offsets: Vec<u64>,
+        /// One per offered file when any offset is non-zero: what the receiver holds before
+        /// its offset, as a digest of per-range BLAKE3 chaining values ("" for offset 0).
+        /// The sender resumes only if its own file starts the same way.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        prefixes: Vec<String>,
     },
     /// Receiver -> sender: no.
     Decline,
@@ -44,7 +51,7 @@ pub enum Control {
     FileStart {
         /// Index into the offer.
         index: usize,
-        /// Where in the file the bytes start.
+        /// Where in the file the bytes start: 0, or the offset the receiver accepted with.
         offset: u64,
     },
     /// Sender -> receiver: file `index` is complete; its whole content has this BLAKE3 hash.
@@ -156,8 +163,18 @@ mod tests {
             json!({"v":1,"type":"offer","device":"phone","files":[],"text":"https://example.org"})
         );
         assert_eq!(
-            j(&Control::Accept { offsets: vec![0] }),
+            j(&Control::Accept {
+                offsets: vec![0],
+                prefixes: vec![]
+            }),
             json!({"v":1,"type":"accept","offsets":[0]})
+        );
+        assert_eq!(
+            j(&Control::Accept {
+                offsets: vec![0, 4194304],
+                prefixes: vec![String::new(), "ab".into()]
+            }),
+            json!({"v":1,"type":"accept","offsets":[0,4194304],"prefixes":["","ab"]})
         );
         assert_eq!(j(&Control::Decline), json!({"v":1,"type":"decline"}));
         assert_eq!(

@@ -19,6 +19,8 @@ pub(crate) struct Meter {
     bytes: u64,
     file_index: usize,
     file_bytes: u64,
+    /// Bytes not moved because the receiver already held them.
+    skipped: u64,
     /// First byte seen; the rate in the summary counts from here.
     started: Option<Instant>,
     last_emit: Instant,
@@ -36,6 +38,7 @@ impl Meter {
             bytes: 0,
             file_index: 0,
             file_bytes: 0,
+            skipped: 0,
             started: None,
             last_emit: Instant::now(),
             last_bytes: 0,
@@ -47,6 +50,20 @@ impl Meter {
         self.file_index = index;
         self.file_bytes = 0;
         self.started.get_or_insert_with(Instant::now);
+    }
+
+    /// Counts `n` bytes of the current file that the receiver already holds: progress, but
+    /// not rate.
+    pub(crate) fn skip(&mut self, n: u64) {
+        self.bytes += n;
+        self.file_bytes += n;
+        self.last_bytes += n;
+        self.skipped += n;
+    }
+
+    /// Bytes skipped because the receiver held them.
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Counts `n` bytes and emits an event if the last one is old enough.

@@ -16,10 +16,11 @@ use crate::defaults::{
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
 use crate::peer::{await_peer_close, Incoming, Link};
+use crate::transfer::journal::{Held, Journal};
 use crate::transfer::names::{display, sanitize_path};
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control, FileEntry};
-use crate::transfer::sink::{Sink, WriteCmd, WriteResult};
+use crate::transfer::sink::{From, Sink, WriteCmd, WriteResult};
 use crate::transfer::Summary;
 
 /// Longest device name shown, in characters.
@@ -209,8 +210,9 @@ impl IncomingOffer {
     /// # Errors
     /// [`Error::NoSpace`] before anything is written when the disk is too full; afterwards
     /// [`Error::Corrupt`], [`Error::Protocol`] (the sender broke its own offer),
-    /// [`Error::Cancelled`], [`Error::PeerGone`], [`Error::Io`]. No `.part` file and no
-    /// unverified final file is left behind.
+    /// [`Error::Cancelled`], [`Error::PeerGone`], [`Error::Io`]. No unverified file gets a
+    /// final name; a transfer that was cut off ([`Error::is_interruption`]) keeps its `.part`
+    /// and journal so that the same files offered again resume, any other end removes them.
     pub async fn accept(
         mut self,
         out_dir: PathBuf,
@@ -241,37 +243,68 @@ impl IncomingOffer {
         cancel: &CancellationToken,
     ) -> Result<Summary> {
         std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
-        let needed = self.total_bytes().saturating_add(DISK_MARGIN);
+        // What an earlier attempt at these same files left in this folder.
+        let entries: Vec<FileEntry> = self
+            .files
+            .iter()
+            .zip(&self.safe_paths)
+            .map(|(f, p)| FileEntry {
+                path: p.join("/"),
+                size: f.size,
+            })
+            .collect();
+        let journal = Journal::open(&out_dir, &entries);
+        let held: Vec<Held> = (0..entries.len()).map(|i| journal.held(i)).collect();
+        let (offsets, prefixes): (Vec<u64>, Vec<String>) = held
+            .iter()
+            .zip(&entries)
+            .map(|(h, e)| h.proposal(e.size))
+            .unzip();
+        let have: u64 = offsets.iter().sum();
+        let needed = (self.total_bytes() - have).saturating_add(DISK_MARGIN);
         let available = fs4::available_space(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
         if available < needed {
             return Err(Error::NoSpace {
-                needed: self.total_bytes(),
+                needed: self.total_bytes() - have,
                 available,
             });
         }
+        let resuming = have > 0;
         let accept = Control::Accept {
-            offsets: vec![0; self.files.len()],
+            offsets: offsets.clone(),
+            prefixes: if resuming { prefixes } else { Vec::new() },
         };
         self.link.send_text(&protocol::encode(&accept)).await?;
 
         let (cmd_tx, cmd_rx) = mpsc::channel(WRITE_QUEUE);
         let (res_tx, mut results) = mpsc::unbounded_channel();
-        let sink = Sink::new(out_dir.clone());
+        let sink = Sink::new(out_dir.clone(), journal);
         let writer = tokio::task::spawn_blocking(move || sink.run(cmd_rx, res_tx));
-        let outcome = self.pump(&cmd_tx, &mut results, events, cancel).await;
-        // Closing the command channel stops the writer; it removes any unfinished .part.
+        let outcome = self
+            .pump(&cmd_tx, &mut results, offsets, events, cancel)
+            .await;
+        // Closing the command channel stops the writer, which hands the folder's state back.
         drop(cmd_tx);
-        let _ = writer.await;
-        let (bytes, seconds) = outcome?;
+        if let Ok(sink) = writer.await {
+            match &outcome {
+                Ok(_) => sink.complete(),
+                // Cut off: what arrived is kept for the next attempt at the same files.
+                Err(e) if e.is_interruption() => sink.keep(),
+                Err(_) => sink.discard(),
+            }
+        }
+        let (bytes, skipped, seconds) = outcome?;
         let summary = Summary {
             files: self.files.len(),
             bytes,
+            skipped,
             seconds,
             saved_to: Some(out_dir.clone()),
         };
         events.emit(Event::Done {
             files: summary.files,
             bytes,
+            skipped,
             seconds,
             saved_to: Some(out_dir.to_string_lossy().into_owned()),
         });
@@ -283,9 +316,10 @@ impl IncomingOffer {
         &mut self,
         writer: &mpsc::Sender<WriteCmd>,
         results: &mut mpsc::UnboundedReceiver<WriteResult>,
+        offsets: Vec<u64>,
         events: &Events,
         cancel: &CancellationToken,
-    ) -> Result<(u64, f64)> {
+    ) -> Result<(u64, u64, f64)> {
         let n = self.files.len();
         if n == 0 {
             // A text alone: it is already here, in the offer.
@@ -293,11 +327,12 @@ impl IncomingOffer {
                 .send_text(&protocol::encode(&Control::Done))
                 .await?;
             await_peer_close(&mut self.inbox).await;
-            return Ok((0, 0.0));
+            return Ok((0, 0, 0.0));
         }
         let mut meter = Meter::new(Direction::Receive, self.files.clone());
         let mut state = Pump {
             next: 0,
+            offsets,
             current: None,
             batch: Vec::with_capacity(READ_BATCH),
         };
@@ -316,7 +351,7 @@ impl IncomingOffer {
                             let elapsed = meter.elapsed();
                             self.link.send_text(&protocol::encode(&Control::Done)).await?;
                             await_peer_close(&mut self.inbox).await;
-                            return Ok((meter.total(), elapsed));
+                            return Ok((meter.total(), meter.skipped(), elapsed));
                         }
                     }
                     Some(WriteResult::Failed(e)) => return Err(e),
@@ -367,18 +402,43 @@ impl IncomingOffer {
                 state.flush(writer).await?;
                 match protocol::decode(&text).map_err(|e| Error::Protocol(e.to_string()))? {
                     Control::FileStart { index, offset } => {
-                        if state.current.is_some()
-                            || index != state.next
-                            || index >= n
-                            || offset != 0
-                        {
+                        if state.current.is_some() || index != state.next || index >= n {
                             return Err(Error::Protocol("a file started out of order".into()));
                         }
+                        // The sender starts from 0 or from where this side said it stands.
+                        let from = match offset {
+                            0 => From::Fresh,
+                            o if o == state.offsets[index] && o == self.files[index].size => {
+                                From::Saved
+                            }
+                            o if o == state.offsets[index] => From::Part,
+                            _ => {
+                                return Err(Error::Protocol(
+                                    "a file started at an offset this side never offered".into(),
+                                ))
+                            }
+                        };
                         state.next += 1;
-                        state.current = Some((index, 0));
+                        state.current = Some((index, offset));
                         meter.start_file(index);
+                        if offset > 0 {
+                            meter.skip(offset);
+                            events.emit(Event::Resumed {
+                                index,
+                                path: self.safe_paths[index].join("/"),
+                                offset,
+                            });
+                        }
                         let components = self.safe_paths[index].clone();
-                        send_cmd(writer, WriteCmd::Start { index, components }).await?;
+                        send_cmd(
+                            writer,
+                            WriteCmd::Start {
+                                index,
+                                components,
+                                from,
+                            },
+                        )
+                        .await?;
                     }
                     Control::FileEnd { index, blake3 } => {
                         match state.current.take() {
@@ -417,6 +477,8 @@ impl IncomingOffer {
 struct Pump {
     /// The index the next `file_start` must carry.
     next: usize,
+    /// Where this side offered to start each file.
+    offsets: Vec<u64>,
     /// The file being received and its bytes so far.
     current: Option<(usize, u64)>,
     /// File bytes checked but not yet handed to the writer.

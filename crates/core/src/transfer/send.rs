@@ -6,7 +6,7 @@
 //! backpressure.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
@@ -19,6 +19,7 @@ use crate::peer::{await_peer_close, Incoming, Link};
 use crate::transfer::names::display;
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control};
+use crate::transfer::ranges::{prefix_digest, RangeHasher, RANGE};
 use crate::transfer::{Manifest, Summary};
 
 /// Bytes read from disk at a time; sliced into [`CHUNK_SIZE`] messages.
@@ -28,37 +29,92 @@ const READ_BLOCK: usize = 64 * CHUNK_SIZE;
 const READ_AHEAD: usize = 4;
 
 enum ReadItem {
+    /// The next file starts at this offset (what the receiver holds, or 0).
+    Start {
+        offset: u64,
+    },
     Block(Bytes),
-    End { blake3: String },
+    End {
+        blake3: String,
+    },
     Failed(Error),
 }
 
+/// Where the receiver offered to start one file: an offset and what it holds before it.
+#[derive(Debug, Clone, Default)]
+struct Proposal {
+    offset: u64,
+    prefix: String,
+}
+
+/// Reads `left` bytes of `file` in blocks, hashing them, and hands each block to `block`.
+fn read_blocks(
+    file: &mut File,
+    source: &std::path::Path,
+    mut left: u64,
+    hasher: &mut RangeHasher,
+    mut block: impl FnMut(Bytes) -> Result<()>,
+) -> Result<()> {
+    while left > 0 {
+        let want = usize::try_from(left.min(READ_BLOCK as u64)).unwrap_or(READ_BLOCK);
+        let mut buf = BytesMut::zeroed(want);
+        file.read_exact(&mut buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::Input(format!(
+                "{} got shorter while it was being sent",
+                source.display()
+            )),
+            _ => Error::io(source, e),
+        })?;
+        hasher.update(&buf);
+        left -= want as u64;
+        block(buf.freeze())?;
+    }
+    Ok(())
+}
+
+/// Sends one file from `proposal.offset` if the file still starts with what the receiver
+/// holds, else from 0; the hash always covers the whole file.
+fn read_file(
+    source: &std::path::Path,
+    size: u64,
+    proposal: &Proposal,
+    tx: &mpsc::Sender<ReadItem>,
+) -> Result<String> {
+    let send = |item: ReadItem| {
+        tx.blocking_send(item)
+            .map_err(|_| Error::Cancelled(Side::Local))
+    };
+    let mut file = File::open(source).map_err(|e| Error::io(source, e))?;
+    let mut hasher = RangeHasher::default();
+    let mut offset = 0;
+    if proposal.offset > 0 && proposal.offset <= size {
+        // Read (not send) what the receiver says it has, and compare.
+        read_blocks(&mut file, source, proposal.offset, &mut hasher, |_| Ok(()))?;
+        let same = if proposal.offset == size {
+            hasher.finalize().to_hex().as_str() == proposal.prefix
+        } else {
+            prefix_digest(hasher.cvs()) == proposal.prefix
+        };
+        if same {
+            offset = proposal.offset;
+        } else {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io(source, e))?;
+            hasher = RangeHasher::default();
+        }
+    }
+    send(ReadItem::Start { offset })?;
+    read_blocks(&mut file, source, size - offset, &mut hasher, |block| {
+        send(ReadItem::Block(block))
+    })?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 /// Reads every file of the manifest in order on the calling (blocking) thread.
-fn read_files(manifest: &Manifest, tx: &mpsc::Sender<ReadItem>) {
-    for (entry, source) in manifest.entries.iter().zip(&manifest.sources) {
-        let result = (|| -> Result<String> {
-            let mut file = File::open(source).map_err(|e| Error::io(source, e))?;
-            let mut hasher = blake3::Hasher::new();
-            let mut left = entry.size;
-            while left > 0 {
-                let want = usize::try_from(left.min(READ_BLOCK as u64)).unwrap_or(READ_BLOCK);
-                let mut block = BytesMut::zeroed(want);
-                file.read_exact(&mut block).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => Error::Input(format!(
-                        "{} got shorter while it was being sent",
-                        source.display()
-                    )),
-                    _ => Error::io(source, e),
-                })?;
-                hasher.update(&block);
-                left -= want as u64;
-                if tx.blocking_send(ReadItem::Block(block.freeze())).is_err() {
-                    return Err(Error::Cancelled(Side::Local));
-                }
-            }
-            Ok(hasher.finalize().to_hex().to_string())
-        })();
-        let item = match result {
+fn read_files(manifest: &Manifest, proposals: &[Proposal], tx: &mpsc::Sender<ReadItem>) {
+    for (i, (entry, source)) in manifest.entries.iter().zip(&manifest.sources).enumerate() {
+        let proposal = proposals.get(i).cloned().unwrap_or_default();
+        let item = match read_file(source, entry.size, &proposal, tx) {
             Ok(blake3) => ReadItem::End { blake3 },
             Err(e) => ReadItem::Failed(e),
         };
@@ -67,6 +123,33 @@ fn read_files(manifest: &Manifest, tx: &mpsc::Sender<ReadItem>) {
             return;
         }
     }
+}
+
+/// The receiver's offsets, checked: each one 0, the whole file, or a whole number of ranges
+/// inside it, with a digest for each non-zero one.
+fn proposals(
+    manifest: &Manifest,
+    offsets: Vec<u64>,
+    prefixes: Vec<String>,
+) -> Option<Vec<Proposal>> {
+    if offsets.len() != manifest.entries.len() {
+        return None;
+    }
+    let resuming = offsets.iter().any(|&o| o > 0);
+    if resuming && prefixes.len() != offsets.len() {
+        return None;
+    }
+    let mut prefixes = prefixes.into_iter();
+    offsets
+        .into_iter()
+        .zip(&manifest.entries)
+        .map(|(offset, entry)| {
+            let prefix = prefixes.next().unwrap_or_default();
+            let fits =
+                offset == 0 || offset == entry.size || (offset % RANGE == 0 && offset < entry.size);
+            fits.then_some(Proposal { offset, prefix })
+        })
+        .collect()
 }
 
 /// Tells the peer why we stop, then returns the error.
@@ -161,9 +244,17 @@ async fn offer_and_stream(
         _ = cancel.cancelled() => return Err(stop(link, &mut inbox, Error::Cancelled(Side::Local)).await),
         item = inbox.recv() => item,
     };
-    match answer {
+    let accepted = match answer {
         Some(Ok(Incoming::Text(t))) => match protocol::decode(&t) {
-            Ok(Control::Accept { offsets }) if offsets.len() == manifest.entries.len() => {}
+            Ok(Control::Accept { offsets, prefixes }) => {
+                match proposals(&manifest, offsets, prefixes) {
+                    Some(p) => p,
+                    None => {
+                        let err = Error::Protocol("the receiver's answer makes no sense".into());
+                        return Err(stop(link, &mut inbox, err).await);
+                    }
+                }
+            }
             Ok(Control::Decline) => return Err(Error::Declined),
             Ok(Control::Cancel) => return Err(Error::Cancelled(Side::Peer)),
             Ok(Control::Error { message }) => return Err(Error::PeerFailed(display(&message))),
@@ -182,9 +273,9 @@ async fn offer_and_stream(
             )
             .await)
         }
-    }
+    };
     events.emit(Event::Accepted);
-    match stream(link, &manifest, &mut inbox, events, cancel).await {
+    match stream(link, &manifest, accepted, &mut inbox, events, cancel).await {
         Ok(summary) => Ok(summary),
         Err(e) => Err(stop(link, &mut inbox, e).await),
     }
@@ -193,19 +284,18 @@ async fn offer_and_stream(
 async fn stream(
     link: &Link,
     manifest: &Manifest,
+    proposals: Vec<Proposal>,
     inbox: &mut mpsc::Receiver<Result<Incoming>>,
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Summary> {
     let (tx, mut blocks) = mpsc::channel(READ_AHEAD);
     let reader_manifest = manifest.clone();
-    let reader = tokio::task::spawn_blocking(move || read_files(&reader_manifest, &tx));
+    let reader = tokio::task::spawn_blocking(move || read_files(&reader_manifest, &proposals, &tx));
     let mut meter = Meter::new(Direction::Send, manifest.entries.clone());
     let mut confirmed = 0usize;
     for (index, entry) in manifest.entries.iter().enumerate() {
         meter.start_file(index);
-        link.send_text(&protocol::encode(&Control::FileStart { index, offset: 0 }))
-            .await?;
         loop {
             let item = tokio::select! {
                 biased;
@@ -217,6 +307,18 @@ async fn stream(
                 item = blocks.recv() => item,
             };
             match item {
+                Some(ReadItem::Start { offset }) => {
+                    link.send_text(&protocol::encode(&Control::FileStart { index, offset }))
+                        .await?;
+                    if offset > 0 {
+                        meter.skip(offset);
+                        events.emit(Event::Resumed {
+                            index,
+                            path: entry.path.clone(),
+                            offset,
+                        });
+                    }
+                }
                 Some(ReadItem::Block(block)) => {
                     let mut at = 0;
                     while at < block.len() {
@@ -262,14 +364,77 @@ async fn stream(
     let summary = Summary {
         files: manifest.entries.len(),
         bytes: meter.total(),
+        skipped: meter.skipped(),
         seconds: meter.elapsed(),
         saved_to: None,
     };
     events.emit(Event::Done {
         files: summary.files,
         bytes: summary.bytes,
+        skipped: summary.skipped,
         seconds: summary.seconds,
         saved_to: None,
     });
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the reader on one file: the offset it starts at, the bytes it sends, the hash.
+    fn read(path: &std::path::Path, size: u64, proposal: Proposal) -> (u64, u64, String) {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let hash = read_file(path, size, &proposal, &tx).expect("read");
+        drop(tx);
+        let (mut offset, mut sent) = (None, 0);
+        while let Ok(item) = rx.try_recv() {
+            match item {
+                ReadItem::Start { offset: o } => offset = Some(o),
+                ReadItem::Block(b) => sent += b.len() as u64,
+                _ => {}
+            }
+        }
+        (offset.expect("a start"), sent, hash)
+    }
+
+    #[test]
+    fn a_file_resumes_only_if_it_still_starts_as_the_receiver_holds() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let path = tmp.path().join("f.bin");
+        let size = 3 * RANGE + 100;
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).map_err(|e| Error::io(&path, e))?;
+        let whole = blake3::hash(&data).to_hex().to_string();
+        let mut held = RangeHasher::default();
+        held.update(&data[..(2 * RANGE) as usize]);
+        let prefix = prefix_digest(held.cvs());
+
+        let same = Proposal {
+            offset: 2 * RANGE,
+            prefix: prefix.clone(),
+        };
+        assert_eq!(
+            read(&path, size, same),
+            (2 * RANGE, RANGE + 100, whole.clone())
+        );
+        // The whole file, held already: nothing is sent, the hash still is.
+        let all = Proposal {
+            offset: size,
+            prefix: whole.clone(),
+        };
+        assert_eq!(read(&path, size, all), (size, 0, whole.clone()));
+
+        // The file changed in its first range since: everything goes again.
+        let mut changed = data.clone();
+        changed[10] ^= 1;
+        std::fs::write(&path, &changed).map_err(|e| Error::io(&path, e))?;
+        let again = Proposal {
+            offset: 2 * RANGE,
+            prefix,
+        };
+        let new_hash = blake3::hash(&changed).to_hex().to_string();
+        assert_eq!(read(&path, size, again), (0, size, new_hash));
+        Ok(())
+    }
 }

@@ -8,19 +8,42 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+#[cfg(unix)]
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::transfer::journal::{Journal, SavedFile};
+use crate::transfer::ranges::{RangeHasher, RANGE};
 
 /// Most ` (N)` suffixes tried before giving up on a name.
 const MAX_SUFFIX: u32 = 9_999;
 
 /// Write buffer per file: fewer system calls than one per 16 KiB chunk.
 const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// A checkpoint (sync the `.part`, record its complete ranges in the journal) is made once
+/// this much is unsynced and [`CHECKPOINT_EVERY`] has passed, or at [`CHECKPOINT_MOST`]
+/// unsynced whatever the time: a killed receiver loses little, a fast one syncs rarely.
+const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_MOST: u64 = 64 * 1024 * 1024;
+
+/// Where a file's bytes start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum From {
+    /// A new `.part` file.
+    Fresh,
+    /// The `.part` the journal holds, after its complete ranges.
+    Part,
+    /// Nothing to write: the journal's saved file is this one (its hash is checked).
+    Saved,
+}
 
 /// What the protocol loop asks of the writer.
 #[derive(Debug)]
@@ -29,6 +52,7 @@ pub(crate) enum WriteCmd {
     Start {
         index: usize,
         components: Vec<String>,
+        from: From,
     },
     /// Bytes of the current file, several messages at once (one wake-up of this thread
     /// for up to [`crate::defaults::READ_BATCH`] messages).
@@ -42,7 +66,7 @@ pub(crate) enum WriteCmd {
 pub(crate) enum WriteResult {
     /// File `index` is verified and saved at `path` (relative to the output folder).
     Saved { index: usize, path: String },
-    /// Writing failed; the writer has stopped and cleaned up.
+    /// Writing failed; the writer has stopped.
     Failed(Error),
 }
 
@@ -52,15 +76,21 @@ struct Current {
     name: String,
     part: PathBuf,
     file: BufWriter<File>,
-    hasher: blake3::Hasher,
+    hasher: RangeHasher,
+    /// Bytes written since the last checkpoint, and when it was.
+    unsynced: u64,
+    synced_at: Instant,
 }
 
 /// Owns the output folder's state for one transfer.
 pub(crate) struct Sink {
     out_dir: PathBuf,
-    /// Offered top-level folder name -> the fresh folder created for it.
+    /// Offered top-level folder name -> the folder used for it.
     roots: HashMap<String, PathBuf>,
     current: Option<Current>,
+    /// A file the journal says is saved already, awaiting its `file_end`.
+    reused: Option<(usize, SavedFile)>,
+    journal: Journal,
 }
 
 fn exists(path: &Path) -> bool {
@@ -84,25 +114,31 @@ fn part_name(name: &str) -> String {
 }
 
 impl Sink {
-    pub(crate) fn new(out_dir: PathBuf) -> Self {
+    pub(crate) fn new(out_dir: PathBuf, journal: Journal) -> Self {
         Self {
             out_dir,
             roots: HashMap::new(),
             current: None,
+            reused: None,
+            journal,
         }
     }
 
-    /// Runs the writer until the command channel closes; cleans up an unfinished file.
+    /// Runs the writer until the command channel closes or a write fails, then hands itself
+    /// back: the caller decides whether the unfinished file is kept ([`Sink::keep`]) or
+    /// removed ([`Sink::discard`]).
     pub(crate) fn run(
         mut self,
         mut cmds: mpsc::Receiver<WriteCmd>,
         results: mpsc::UnboundedSender<WriteResult>,
-    ) {
+    ) -> Self {
         while let Some(cmd) = cmds.blocking_recv() {
             let outcome = match cmd {
-                WriteCmd::Start { index, components } => {
-                    self.start(index, &components).map(|_| None)
-                }
+                WriteCmd::Start {
+                    index,
+                    components,
+                    from,
+                } => self.start(index, &components, from).map(|_| None),
                 WriteCmd::Data(chunks) => chunks
                     .iter()
                     .try_for_each(|bytes| self.write(bytes))
@@ -115,24 +151,55 @@ impl Sink {
                     let _ = results.send(saved);
                 }
                 Err(e) => {
-                    self.abort();
                     let _ = results.send(WriteResult::Failed(e));
-                    return;
+                    return self;
                 }
             }
         }
-        self.abort();
+        self
     }
 
-    /// Removes the unfinished `.part` file, if any.
-    fn abort(&mut self) {
+    /// Every file is saved: the journal goes.
+    pub(crate) fn complete(self) {
+        self.journal.remove();
+    }
+
+    /// The transfer ended for good (cancelled, corrupt, refused): the unfinished `.part`
+    /// and the journal go.
+    pub(crate) fn discard(mut self) {
         if let Some(cur) = self.current.take() {
             drop(cur.file);
             let _ = fs::remove_file(&cur.part);
         }
+        self.journal.remove();
     }
 
-    /// The folder a file with these components goes in, creating fresh folders as needed.
+    /// The transfer was cut off: the unfinished `.part` stays, and every complete range of
+    /// it that is on disk goes into the journal, for a later resume.
+    pub(crate) fn keep(mut self) {
+        if let Some(mut cur) = self.current.take() {
+            // On a full disk the flush fails part-way: only what reached the file counts,
+            // and what is still buffered is dropped (a resume sends it again).
+            let _ = cur.file.flush();
+            let (file, _) = cur.file.into_parts();
+            let _ = file.sync_data();
+            let on_disk = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let n = usize::try_from(on_disk / RANGE)
+                .unwrap_or(usize::MAX)
+                .min(cur.hasher.cvs().len());
+            // A resume starts after the last complete range anyway; dropping the tail now
+            // frees room to record the ranges on a disk that is full, and if that is not
+            // enough, giving up the last range is.
+            let _ = file.set_len(n as u64 * RANGE);
+            if self.journal.add_ranges(&cur.hasher.cvs()[..n]).is_err() && n > 0 {
+                let _ = file.set_len((n - 1) as u64 * RANGE);
+                let _ = self.journal.add_ranges(&cur.hasher.cvs()[..n - 1]);
+            }
+        }
+    }
+
+    /// The folder a file with these components goes in, creating fresh folders as needed
+    /// (or the one an earlier attempt at this transfer created).
     fn folder_for(&mut self, dirs: &[String]) -> Result<PathBuf> {
         let Some((root, rest)) = dirs.split_first() else {
             return Ok(self.out_dir.clone());
@@ -140,7 +207,14 @@ impl Sink {
         let root_dir = match self.roots.get(root) {
             Some(dir) => dir.clone(),
             None => {
-                let dir = self.create_fresh_dir(root)?;
+                let dir = match self.journal.root(root) {
+                    Some(dir) => dir,
+                    None => {
+                        let dir = self.create_fresh_dir(root)?;
+                        self.journal.set_root(root, &dir)?;
+                        dir
+                    }
+                };
                 self.roots.insert(root.clone(), dir.clone());
                 dir
             }
@@ -178,8 +252,29 @@ impl Sink {
         Err(Error::Input(format!("no free name for the folder {name}")))
     }
 
-    fn start(&mut self, index: usize, components: &[String]) -> Result<()> {
-        self.abort();
+    fn start(&mut self, index: usize, components: &[String], from: From) -> Result<()> {
+        if self.current.is_some() || self.reused.is_some() {
+            return Err(Error::Protocol("a file started inside another".into()));
+        }
+        match from {
+            From::Fresh => self.start_fresh(index, components),
+            From::Part => self.resume_part(index),
+            From::Saved => match self.journal.held(index) {
+                super::journal::Held::Saved(saved) => {
+                    self.reused = Some((index, saved));
+                    Ok(())
+                }
+                _ => Err(Error::Protocol("a file resumed that is not here".into())),
+            },
+        }
+    }
+
+    fn start_fresh(&mut self, index: usize, components: &[String]) -> Result<()> {
+        // The sender chose to start again: an earlier attempt's `.part` goes.
+        if let Some((old, _, _)) = self.journal.part(index) {
+            let _ = fs::remove_file(old);
+            self.journal.drop_part();
+        }
         let (name, dirs) = components
             .split_last()
             .ok_or_else(|| Error::Protocol("a file has an empty name".into()))?;
@@ -192,13 +287,16 @@ impl Sink {
             let part = dir.join(part_name(&name));
             match OpenOptions::new().write(true).create_new(true).open(&part) {
                 Ok(file) => {
+                    self.journal.start_part(index, &dir, &name)?;
                     self.current = Some(Current {
                         index,
                         dir,
                         name,
                         part,
                         file: BufWriter::with_capacity(WRITE_BUFFER, file),
-                        hasher: blake3::Hasher::new(),
+                        hasher: RangeHasher::default(),
+                        unsynced: 0,
+                        synced_at: Instant::now(),
                     });
                     return Ok(());
                 }
@@ -209,6 +307,36 @@ impl Sink {
         Err(Error::Input(format!("no free name for {name}")))
     }
 
+    fn resume_part(&mut self, index: usize) -> Result<()> {
+        let (part, dir, name) = self
+            .journal
+            .part(index)
+            .ok_or_else(|| Error::Protocol("a file resumed that is not here".into()))?;
+        let cvs = self.journal.cvs().to_vec();
+        let keep = cvs.len() as u64 * RANGE;
+        let mut options = OpenOptions::new();
+        options.write(true);
+        // A `.part` reopened for a resume is never reached through a symlink.
+        #[cfg(unix)]
+        options.custom_flags(libc::O_NOFOLLOW);
+        let mut file = options.open(&part).map_err(|e| Error::io(&part, e))?;
+        file.set_len(keep).map_err(|e| Error::io(&part, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(&part, e))?;
+        self.journal.truncate_ranges(cvs.len())?;
+        self.current = Some(Current {
+            index,
+            dir,
+            name,
+            part,
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            hasher: RangeHasher::from_cvs(cvs),
+            unsynced: 0,
+            synced_at: Instant::now(),
+        });
+        Ok(())
+    }
+
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let cur = self
             .current
@@ -217,10 +345,34 @@ impl Sink {
         cur.hasher.update(bytes);
         cur.file
             .write_all(bytes)
-            .map_err(|e| Error::io(&cur.part, e))
+            .map_err(|e| Error::io(&cur.part, e))?;
+        cur.unsynced += bytes.len() as u64;
+        let due = (cur.unsynced >= CHECKPOINT_BYTES && cur.synced_at.elapsed() >= CHECKPOINT_EVERY)
+            || cur.unsynced >= CHECKPOINT_MOST;
+        if due {
+            cur.file
+                .flush()
+                .and_then(|_| cur.file.get_ref().sync_data())
+                .map_err(|e| Error::io(&cur.part, e))?;
+            cur.unsynced = 0;
+            cur.synced_at = Instant::now();
+            self.journal.add_ranges(cur.hasher.cvs())?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, expected: &str) -> Result<WriteResult> {
+        if let Some((index, saved)) = self.reused.take() {
+            if !constant_time_eq(saved.blake3.as_bytes(), expected.as_bytes()) {
+                return Err(Error::Protocol(
+                    "the sender's file changed after the receiver said what it holds".into(),
+                ));
+            }
+            return Ok(WriteResult::Saved {
+                index,
+                path: saved.path,
+            });
+        }
         let mut cur = self
             .current
             .take()
@@ -230,16 +382,21 @@ impl Sink {
             .flush()
             .and_then(|_| cur.file.get_ref().sync_data());
         if let Err(e) = flushed {
-            let _ = fs::remove_file(&cur.part);
-            return Err(Error::io(&cur.part, e));
+            // Kept for a later resume, as on any write failure.
+            let err = Error::io(&cur.part, e);
+            self.current = Some(cur);
+            return Err(err);
         }
         drop(cur.file);
         let actual = cur.hasher.finalize().to_hex();
         if !constant_time_eq(actual.as_str().as_bytes(), expected.as_bytes()) {
             let _ = fs::remove_file(&cur.part);
+            self.journal.drop_part();
             return Err(Error::Corrupt(cur.name));
         }
         let final_path = link_to_free_name(&cur.part, &cur.dir, &cur.name)?;
+        self.journal
+            .saved(cur.index, &final_path, actual.as_str())?;
         let rel = final_path
             .strip_prefix(&self.out_dir)
             .unwrap_or(&final_path)
@@ -300,12 +457,21 @@ mod tests {
         }
         drop(tx);
         let (rtx, mut rrx) = mpsc::unbounded_channel();
-        sink.run(rx, rtx);
+        let sink = sink.run(rx, rtx);
         let mut out = Vec::new();
         while let Ok(r) = rrx.try_recv() {
             out.push(r);
         }
+        if out.iter().any(|r| matches!(r, WriteResult::Failed(_))) {
+            sink.discard();
+        } else {
+            sink.complete();
+        }
         out
+    }
+
+    fn sink(out: &Path) -> Sink {
+        Sink::new(out.to_path_buf(), Journal::open(out, &[]))
     }
 
     fn file(index: usize, path: &[&str], data: &'static [u8]) -> Vec<WriteCmd> {
@@ -313,6 +479,7 @@ mod tests {
             WriteCmd::Start {
                 index,
                 components: path.iter().map(|s| s.to_string()).collect(),
+                from: From::Fresh,
             },
             WriteCmd::Data(vec![Bytes::from_static(data)]),
             WriteCmd::Finish {
@@ -330,7 +497,7 @@ mod tests {
         std::os::unix::fs::symlink(&outside, out.join("b.txt")).map_err(|e| Error::io("b", e))?;
         let mut cmds = file(0, &["a.txt"], b"new");
         cmds.extend(file(1, &["b.txt"], b"via link?"));
-        let results = run(Sink::new(out.clone()), cmds);
+        let results = run(sink(&out), cmds);
         assert!(matches!(&results[0], WriteResult::Saved { path, .. } if path == "a (1).txt"));
         assert!(matches!(&results[1], WriteResult::Saved { path, .. } if path == "b (1).txt"));
         assert_eq!(
@@ -349,11 +516,12 @@ mod tests {
     fn a_wrong_hash_leaves_no_file_behind() -> Result<()> {
         let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
         let results = run(
-            Sink::new(tmp.path().to_path_buf()),
+            sink(tmp.path()),
             vec![
                 WriteCmd::Start {
                     index: 0,
                     components: vec!["x.bin".into()],
+                    from: From::Fresh,
                 },
                 WriteCmd::Data(vec![Bytes::from_static(b"abc")]),
                 WriteCmd::Finish {
@@ -377,10 +545,7 @@ mod tests {
         let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
         let out = tmp.path().to_path_buf();
         fs::create_dir(out.join("photos")).map_err(|e| Error::io("p", e))?;
-        let results = run(
-            Sink::new(out.clone()),
-            file(0, &["photos", "sub", "x.jpg"], b"jpg"),
-        );
+        let results = run(sink(&out), file(0, &["photos", "sub", "x.jpg"], b"jpg"));
         assert!(
             matches!(&results[0], WriteResult::Saved { path, .. } if path == "photos (1)/sub/x.jpg")
         );
