@@ -109,6 +109,10 @@ pub(crate) struct Common {
     /// Always use WebRTC's default packet size (1191 bytes), even on a local network.
     #[arg(long)]
     pub(crate) small_packets: bool,
+    /// Fresh connections to try when the connection drops mid-transfer (after 1 s, 2 s,
+    /// 4 s...); the transfer goes on from where it stopped. 0 gives up at once.
+    #[arg(long, env = "TOSS_RECONNECT_ATTEMPTS", default_value_t = toss_core::defaults::RECONNECT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(0..=10))]
+    reconnect_attempts: u32,
 }
 
 impl Common {
@@ -135,6 +139,7 @@ impl Common {
         config.relay_only = self.relay_only;
         config.lan = self.lan;
         config.discovery = !self.no_discovery;
+        config.reconnect_attempts = self.reconnect_attempts;
         if let Some(name) = &self.device_name {
             config.device_name = name.clone();
         }

@@ -40,6 +40,14 @@ impl Output {
         self.human(event);
     }
 
+    /// A line on stderr, above the progress bar if there is one.
+    fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     fn human(&mut self, event: &Event) {
         match event {
             Event::Code { code } => {
@@ -51,7 +59,14 @@ impl Output {
             Event::PeerConnected { verification } => {
                 eprintln!("Peer found. Check that both screens show: {verification}");
             }
-            Event::Connected { path } => eprintln!("Connected {}.", path.describe()),
+            Event::Connected { path } => self.say(&format!("Connected {}.", path.describe())),
+            Event::Interrupted => {
+                self.say("The connection was interrupted; waiting for it to come back...")
+            }
+            Event::Restored => self.say("The connection is back."),
+            Event::Reconnecting { attempt, attempts } => self.say(&format!(
+                "The connection was lost; reconnecting (attempt {attempt} of {attempts})..."
+            )),
             Event::Offer {
                 device,
                 files,

@@ -468,3 +468,118 @@ fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult
     );
     Ok(())
 }
+
+/// Reads events until the receiver has `at_least` bytes; returns the last count seen.
+fn wait_for_bytes(
+    lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
+    at_least: u64,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    loop {
+        let line = lines.next().ok_or("receiver ended early")??;
+        let event: Value = serde_json::from_str(&line)?;
+        if event["event"] == "progress" {
+            let bytes = event["bytes"].as_u64().unwrap_or(0);
+            if bytes >= at_least {
+                return Ok(bytes);
+            }
+        }
+        assert!(start.elapsed() < LIMIT, "no progress");
+    }
+}
+
+fn entries(dir: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    Ok(names)
+}
+
+/// The receiver's process is killed half-way through a folder (no chance to clean up).
+/// The sender says the other side went; the same folder sent again into the same place
+/// skips the file that was saved, picks the big one up from its `.part`, and ends
+/// byte-identical with nothing left over.
+#[test]
+fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
+    let signal = Signal::start()?;
+    let tmp = tempfile::tempdir()?;
+    let album = tmp.path().join("album");
+    std::fs::create_dir(&album)?;
+    let small = random_file(&album.join("a-cover.jpg"), 300 * 1024 + 5)?;
+    let big = random_file(&album.join("b-concert.mov"), 160 * 1024 * 1024 + 77)?;
+    let total = (small.len() + big.len()) as u64;
+    let out = tmp.path().join("out");
+
+    let sending = start_send(&signal, &[&album])?;
+    let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
+    let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
+    let had = wait_for_bytes(&mut recv_lines, total * 6 / 10)?;
+    recv.kill()?;
+    recv.wait()?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(!s.ok);
+    assert_eq!(error_kind(&s), "peer_gone", "{}", s.stderr);
+    assert!(
+        s.stderr
+            .contains("the other side disconnected before the transfer finished"),
+        "{}",
+        s.stderr
+    );
+    // Nothing under a final name but the file that was complete.
+    assert_eq!(
+        entries(&out.join("album"))?,
+        ["a-cover.jpg", "b-concert.mov.part"]
+    );
+
+    let sending = start_send(&signal, &[&album])?;
+    let recv = receive_yes(&signal, &out, &sending.code).spawn()?;
+    let r = finish(recv, None)?;
+    let s = finish(sending.child, Some(sending.lines))?;
+    assert!(r.ok && s.ok, "receiver: {} sender: {}", r.stderr, s.stderr);
+    assert_eq!(std::fs::read(out.join("album/a-cover.jpg"))?, small);
+    assert_eq!(std::fs::read(out.join("album/b-concert.mov"))?, big);
+    assert_eq!(entries(&out)?, ["album"], "same folder, no journal left");
+    assert_eq!(
+        entries(&out.join("album"))?,
+        ["a-cover.jpg", "b-concert.mov"]
+    );
+    let resumed: Vec<(String, u64)> = r
+        .events
+        .iter()
+        .filter(|e| e["event"] == "resumed")
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap_or("").to_owned(),
+                e["offset"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        resumed[0],
+        ("album/a-cover.jpg".to_owned(), small.len() as u64)
+    );
+    assert_eq!(resumed.len(), 2, "{resumed:?}");
+    assert_eq!(resumed[1].0, "album/b-concert.mov");
+    let part = resumed[1].1;
+    // The receiver syncs and records its ranges at least every 32 MiB written, and writes
+    // at most a few MiB behind what it has received.
+    assert!(
+        part > 0 && part + (48 << 20) >= had && part <= had,
+        "picked up at {part} of the {had} bytes it had"
+    );
+    let done = |f: &Finished| {
+        f.events
+            .iter()
+            .find(|e| e["event"] == "done")
+            .map(|e| (e["bytes"].as_u64(), e["skipped"].as_u64()))
+    };
+    let skipped = small.len() as u64 + part;
+    assert_eq!(done(&r), Some((Some(total), Some(skipped))));
+    assert_eq!(
+        done(&s),
+        Some((Some(total), Some(skipped))),
+        "not sent again"
+    );
+    Ok(())
+}

@@ -59,6 +59,9 @@ pub struct Config {
     /// for the code's sender on the network while asking the server. Off on networks the
     /// user calls public; never used with `loopback_only`.
     pub discovery: bool,
+    /// Fresh connections tried when one is lost mid-transfer (0: none), after waiting 1 s,
+    /// 2 s, 4 s... The transfer resumes where it stopped.
+    pub reconnect_attempts: u32,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             relay_only: false,
             lan: false,
             discovery: true,
+            reconnect_attempts: defaults::RECONNECT_ATTEMPTS,
         }
     }
 }

@@ -66,6 +66,18 @@ pub const DISK_MARGIN: u64 = 16 * 1024 * 1024;
 /// Progress events per second, at most: enough for smooth bars, cheap for the UI.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
+/// A connection with no packet from the peer for this long is "disconnected"...
+pub const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(3);
+
+/// ...and this much longer, failed: the transfer then reconnects.
+pub const ICE_FAILED_AFTER: Duration = Duration::from_secs(5);
+
+/// Fresh connections tried after one is lost, waiting 1 s, 2 s, 4 s... before each.
+pub const RECONNECT_ATTEMPTS: u32 = 3;
+
+/// How long one reconnection attempt may take.
+pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Time allowed from the code being typed to the data channel opening.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 

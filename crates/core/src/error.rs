@@ -89,6 +89,9 @@ pub enum Error {
     /// The WebRTC stack failed.
     #[error("the peer connection failed: {0}")]
     WebRtc(String),
+    /// The connection was lost mid-transfer and every fresh attempt failed.
+    #[error("the connection to the other computer was lost and could not be made again ({0} attempts); send the same files again to pick up where they stopped")]
+    Unreachable(u32),
     /// Finding or announcing devices on the local network failed.
     #[error("{0}")]
     LocalNetwork(String),
@@ -105,6 +108,11 @@ impl Error {
         matches!(self, Error::PeerGone)
     }
 
+    /// The connection itself went (the peer may still be there): worth a fresh one.
+    pub fn is_connection_loss(&self) -> bool {
+        matches!(self, Error::PeerGone | Error::Connect(_))
+    }
+
     /// The transfer was cut off rather than ended: the connection went, or the disk could
     /// not take more. What arrived is worth keeping for a resume.
     pub fn is_interruption(&self) -> bool {
@@ -112,6 +120,7 @@ impl Error {
             self,
             Error::PeerGone
                 | Error::Connect(_)
+                | Error::Unreachable(_)
                 | Error::WebRtc(_)
                 | Error::SignalLost
                 | Error::DiskFull(_)
@@ -146,6 +155,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Input(_) => "input",
             Error::WebRtc(_) => "webrtc",
+            Error::Unreachable(_) => "unreachable",
         }
     }
 

@@ -106,6 +106,20 @@ pub enum Event {
         /// Its size.
         bytes: u64,
     },
+    /// No packet has come from the other computer for a few seconds; the connection may
+    /// come back by itself.
+    Interrupted,
+    /// The connection came back by itself after [`Event::Interrupted`].
+    Restored,
+    /// The connection was lost; a fresh one is being tried (attempt `attempt` of
+    /// `attempts`). A [`Event::Connected`] follows when it works, and the transfer goes on
+    /// from where it stopped.
+    Reconnecting {
+        /// 1, 2, ...
+        attempt: u32,
+        /// How many will be tried.
+        attempts: u32,
+    },
     /// A file picks up where an earlier attempt that was cut off stopped: its first
     /// `offset` bytes are already on the receiver's disk and are not sent again.
     Resumed {

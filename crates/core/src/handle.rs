@@ -187,15 +187,19 @@ fn spawn_send(
                     code: allocated.code().to_string(),
                 });
             }
-            let paired = or_cancel(&token, allocated.wait_for_peer()).await?;
+            let mut paired = or_cancel(&token, allocated.wait_for_peer()).await?;
             events.emit(Event::PeerConnected {
                 verification: paired.verification().to_owned(),
             });
-            let link = peer::connect(paired, &config, &token).await?;
+            let link = peer::connect(&mut paired, &config, &token).await?;
             events.emit(Event::Connected {
                 path: link.path().clone(),
             });
-            transfer::send(&link, manifest, &config.device_name, &events, &token).await
+            let mut work = Sending {
+                manifest,
+                device: config.device_name.clone(),
+            };
+            carry_on(&mut paired, &config, &token, &events, link, &mut work).await
         }
         .await;
         finish(&events, result)
@@ -232,40 +236,20 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     let (decision_tx, decision_rx) = oneshot::channel();
     let task = tokio::spawn(async move {
         let result = async {
-            let paired = or_cancel(&token, join(&config, &code)).await?;
+            let mut paired = or_cancel(&token, join(&config, &code)).await?;
             events.emit(Event::PeerConnected {
                 verification: paired.verification().to_owned(),
             });
-            let link = peer::connect(paired, &config, &token).await?;
+            let link = peer::connect(&mut paired, &config, &token).await?;
             events.emit(Event::Connected {
                 path: link.path().clone(),
             });
-            let offer = transfer::receive_offer(link, &token).await?;
-            events.emit(Event::Offer {
-                device: offer.device().to_owned(),
-                files: offer.files(),
-                total_bytes: offer.total_bytes(),
-                text: offer.text().map(str::to_owned),
-            });
-            let decision = tokio::select! {
-                biased;
-                _ = token.cancelled() => None,
-                d = decision_rx => d.ok(),
+            let mut work = Receiving {
+                out_dir,
+                decision: Some(decision_rx),
+                offered: None,
             };
-            match decision {
-                Some(Decision::Accept) => {
-                    events.emit(Event::Accepted);
-                    offer.accept(out_dir, &events, &token).await
-                }
-                Some(Decision::Decline) => {
-                    offer.decline().await;
-                    Err(Error::Declined)
-                }
-                None => {
-                    offer.accept_cancelled().await;
-                    Err(Error::Cancelled(Side::Local))
-                }
-            }
+            carry_on(&mut paired, &config, &token, &events, link, &mut work).await
         }
         .await;
         finish(&events, result)
@@ -275,6 +259,266 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
         decision: Some(decision_tx),
         task: Some(task),
     }
+}
+
+/// One side's part of a transfer, run again over each fresh connection after a loss.
+trait Work {
+    /// Runs the transfer over `link` (again, when `resumed`).
+    async fn run(
+        &mut self,
+        link: &peer::Link,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<Summary>;
+}
+
+/// The sender's part: offer the files; the receiver says where each one starts.
+struct Sending {
+    manifest: Manifest,
+    device: String,
+}
+
+impl Work for Sending {
+    async fn run(
+        &mut self,
+        link: &peer::Link,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<Summary> {
+        transfer::send(link, self.manifest.clone(), &self.device, events, cancel).await
+    }
+}
+
+/// The receiver's part: the first offer goes to the user; after a reconnection the same
+/// offer comes again and is taken up where it stopped, without asking again.
+struct Receiving {
+    out_dir: PathBuf,
+    decision: Option<oneshot::Receiver<Decision>>,
+    /// The offer as first shown, once it has been.
+    offered: Option<(Vec<crate::events::OfferedFile>, Option<String>)>,
+}
+
+impl Work for Receiving {
+    async fn run(
+        &mut self,
+        link: &peer::Link,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<Summary> {
+        let offer = transfer::receive_offer(link.clone(), cancel).await?;
+        let this = (offer.files(), offer.text().map(str::to_owned));
+        match &self.offered {
+            None => {
+                events.emit(Event::Offer {
+                    device: offer.device().to_owned(),
+                    files: this.0.clone(),
+                    total_bytes: offer.total_bytes(),
+                    text: this.1.clone(),
+                });
+                self.offered = Some(this);
+            }
+            Some(first) if *first == this => {}
+            Some(_) => {
+                let e =
+                    Error::Protocol("after reconnecting, the sender offered other files".into());
+                offer.refuse(&e).await;
+                return Err(e);
+            }
+        }
+        let decision = match self.decision.as_mut() {
+            // Accepted before the connection was lost.
+            None => Some(Decision::Accept),
+            Some(rx) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => None,
+                d = rx => d.ok(),
+            },
+        };
+        match decision {
+            Some(Decision::Accept) => {
+                if self.decision.take().is_some() {
+                    events.emit(Event::Accepted);
+                }
+                offer.accept(self.out_dir.clone(), events, cancel).await
+            }
+            Some(Decision::Decline) => {
+                offer.decline().await;
+                Err(Error::Declined)
+            }
+            None => {
+                offer.accept_cancelled().await;
+                Err(Error::Cancelled(Side::Local))
+            }
+        }
+    }
+}
+
+/// Runs `work` over `link`, and when the connection is lost, over fresh ones in the same
+/// session (same room, same keys), waiting 1 s, 2 s, 4 s... before each attempt. Leaves
+/// signaling at the end.
+async fn carry_on(
+    paired: &mut session::Paired,
+    config: &Config,
+    cancel: &CancellationToken,
+    events: &Events,
+    mut link: peer::Link,
+    work: &mut impl Work,
+) -> Result<Summary> {
+    let mut signal_gone = false;
+    loop {
+        let result = watch(
+            paired,
+            &link,
+            events,
+            &mut signal_gone,
+            work.run(&link, events, cancel),
+        )
+        .await;
+        link.close().await;
+        let result = match result {
+            Err(e) if e.is_connection_loss() && !cancel.is_cancelled() => {
+                if signal_gone || config.reconnect_attempts == 0 {
+                    Err(e)
+                } else {
+                    match again(paired, config, cancel, events).await {
+                        Ok(fresh) => {
+                            link = fresh;
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+            other => other,
+        };
+        paired.leave().await;
+        return result;
+    }
+}
+
+/// Drives `fut` (a transfer over `link`) while listening to signaling: a peer that says it
+/// lost the connection makes this side close its own, so both set up a fresh one; a peer
+/// whose signaling went away cannot be reconnected with (`signal_gone`).
+async fn watch<T>(
+    paired: &mut session::Paired,
+    link: &peer::Link,
+    events: &Events,
+    signal_gone: &mut bool,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::pin!(fut);
+    let mut state = link.state();
+    let mut interrupted = false;
+    let mut override_err = None;
+    let mut listening = !*signal_gone;
+    loop {
+        tokio::select! {
+            r = &mut fut => {
+                return match (r, override_err) {
+                    (Err(e), Some(o)) if e.is_connection_loss() => Err(o),
+                    (r, _) => r,
+                };
+            }
+            changed = state.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let now = *state.borrow_and_update();
+                use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState as S;
+                match now {
+                    S::Disconnected if !interrupted => {
+                        interrupted = true;
+                        events.emit(Event::Interrupted);
+                    }
+                    S::Connected if interrupted => {
+                        interrupted = false;
+                        events.emit(Event::Restored);
+                    }
+                    S::Failed => {
+                        // Tell the peer at once rather than let it wait for its own timeout.
+                        if let Ok(msg) = paired.seal(&session::Signal::Reconnect) {
+                            let _ = paired.client.send(msg);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            heard = paired.hear(), if listening => match heard {
+                Ok(session::Heard::Signal(session::Signal::Reconnect)) => {
+                    // Our connection is dead too, whatever it says yet.
+                    listening = false;
+                    link.close().await;
+                }
+                Ok(session::Heard::Signal(s @ session::Signal::Offer { .. })) => {
+                    // The next connection's offer, early: keep it for the setup.
+                    paired.unhear(s);
+                    listening = false;
+                    link.close().await;
+                }
+                Ok(session::Heard::Signal(session::Signal::Abort { reason })) => {
+                    override_err = Some(Error::PeerFailed(crate::transfer::names::display(&reason)));
+                    listening = false;
+                    link.close().await;
+                }
+                Ok(session::Heard::Signal(session::Signal::Cancel)) => {
+                    override_err = Some(Error::Cancelled(Side::Peer));
+                    listening = false;
+                    link.close().await;
+                }
+                Ok(session::Heard::Signal(_)) => {}
+                Ok(session::Heard::PeerLeft) | Err(_) => {
+                    // The transfer goes on without signaling; it just cannot reconnect.
+                    *signal_gone = true;
+                    listening = false;
+                }
+            },
+        }
+    }
+}
+
+/// Sets up a fresh connection after a loss, as many times as configured.
+async fn again(
+    paired: &mut session::Paired,
+    config: &Config,
+    cancel: &CancellationToken,
+    events: &Events,
+) -> Result<peer::Link> {
+    if let Ok(msg) = paired.seal(&session::Signal::Reconnect) {
+        let _ = paired.client.send(msg);
+    }
+    let attempts = config.reconnect_attempts;
+    for attempt in 1..=attempts {
+        events.emit(Event::Reconnecting { attempt, attempts });
+        let backoff = std::time::Duration::from_secs(1 << (attempt - 1).min(5));
+        let waited = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(Error::Cancelled(Side::Local)),
+            _ = tokio::time::sleep(backoff) => Ok(()),
+        };
+        let tried = match waited {
+            Ok(()) => {
+                peer::reconnect(paired, config, cancel, crate::defaults::RECONNECT_TIMEOUT).await
+            }
+            Err(e) => Err(e),
+        };
+        match tried {
+            Ok(link) => {
+                events.emit(Event::Connected {
+                    path: link.path().clone(),
+                });
+                return Ok(link);
+            }
+            // No path this time: wait longer and try again.
+            Err(Error::Connect(_) | Error::WebRtc(_)) => continue,
+            Err(e) => {
+                peer::give_up(paired, &e).await;
+                return Err(e);
+            }
+        }
+    }
+    let e = Error::Unreachable(attempts);
+    peer::give_up(paired, &e).await;
+    Err(e)
 }
 
 /// Joins the sender's room. With the local network in use, the sender is looked for there

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
-use toss_signal::protocol::ServerMsg;
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::APIBuilder;
 use webrtc::data::data_channel::DataChannel;
@@ -33,11 +32,12 @@ use webrtc::peer_connection::RTCPeerConnection;
 use crate::config::Config;
 use crate::crypto::{self, Role};
 use crate::defaults::{
-    BUFFERED_HIGH, BUFFERED_LOW, DEFAULT_SCTP_PACKET, LARGE_SCTP_PACKET, MAX_CONTROL_BYTES,
-    MAX_DC_MESSAGE, READ_QUEUE, RECEIVE_MTU, SEND_STALL_TIMEOUT,
+    BUFFERED_HIGH, BUFFERED_LOW, DEFAULT_SCTP_PACKET, ICE_DISCONNECTED_AFTER, ICE_FAILED_AFTER,
+    LARGE_SCTP_PACKET, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE, RECEIVE_MTU,
+    SEND_STALL_TIMEOUT,
 };
 use crate::error::{Error, Result, Side};
-use crate::session::{Paired, Signal};
+use crate::session::{Heard, Paired, Signal};
 
 /// How long setup carries on after the signaling peer left, in case our data channel is
 /// about to open (the peer leaves signaling as soon as its own side is open).
@@ -139,7 +139,8 @@ fn path_of(pair: &RTCIceCandidatePair, peer_takes_large: bool) -> PathInfo {
     }
 }
 
-/// An open data channel to the peer.
+/// An open data channel to the peer. Clones share it.
+#[derive(Clone)]
 pub struct Link {
     pc: Arc<RTCPeerConnection>,
     dc: Arc<DataChannel>,
@@ -149,6 +150,10 @@ pub struct Link {
     _rtc_dc: Arc<RTCDataChannel>,
     role: Role,
     path: PathInfo,
+    /// The peer connection's state, as webrtc-rs reports it.
+    state: watch::Receiver<RTCPeerConnectionState>,
+    /// Fired when the connection failed or was closed: pending writes give up.
+    lost: CancellationToken,
 }
 
 impl std::fmt::Debug for Link {
@@ -171,6 +176,13 @@ fn build_api(config: &Config, peer_takes_large: &Arc<AtomicBool>) -> webrtc::api
     // A peer-reflexive pair (the peer's checks arrived before its trickled candidate) is as
     // good as a host pair here; webrtc-rs would wait a full second before using one.
     se.set_prflx_acceptance_min_wait(Some(Duration::ZERO));
+    // Say "disconnected" after 3 s without a packet and give up 5 s later: a short outage
+    // heals by itself, a longer one is met with a fresh connection (see `handle`).
+    se.set_ice_timeouts(
+        Some(ICE_DISCONNECTED_AFTER),
+        Some(ICE_FAILED_AFTER),
+        Some(Duration::from_secs(1)),
+    );
     // Never multicast on the LAN: host candidates are plain addresses, and they travel sealed.
     se.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
     if config.loopback_only {
@@ -205,13 +217,18 @@ fn rtc_config(config: &Config) -> RTCConfiguration {
 }
 
 /// Negotiates the peer connection over `paired`'s sealed signaling and waits for the data
-/// channel to open.
+/// channel to open. Signaling stays open afterwards, for [`reconnect`]; [`Paired::leave`]
+/// ends it.
 ///
 /// # Errors
 /// [`Error::Tampered`] when a sealed message fails to open, [`Error::Connect`] when no path
 /// is found in time, [`Error::PeerGone`] when the peer leaves, [`Error::Cancelled`] when
-/// `cancel` fires (the peer is told).
-pub async fn connect(paired: Paired, config: &Config, cancel: &CancellationToken) -> Result<Link> {
+/// `cancel` fires (the peer is told, and signaling is closed on any error).
+pub async fn connect(
+    paired: &mut Paired,
+    config: &Config,
+    cancel: &CancellationToken,
+) -> Result<Link> {
     connect_with(paired, config, cancel, Binding::Honest).await
 }
 
@@ -226,18 +243,68 @@ pub(crate) enum Binding {
 }
 
 pub(crate) async fn connect_with(
-    mut paired: Paired,
+    paired: &mut Paired,
     config: &Config,
     cancel: &CancellationToken,
     binding: Binding,
+) -> Result<Link> {
+    match attempt(paired, config, cancel, binding, config.connect_timeout).await {
+        Ok(link) => Ok(link),
+        Err(failure) => {
+            give_up(paired, &failure).await;
+            Err(failure)
+        }
+    }
+}
+
+/// Negotiates a fresh peer connection in the same session, after the last one was lost:
+/// the sender offers again, the receiver waits for that offer. The caller paces attempts
+/// and calls [`give_up`] after the last one.
+///
+/// # Errors
+/// As [`connect`], without telling the peer.
+pub(crate) async fn reconnect(
+    paired: &mut Paired,
+    config: &Config,
+    cancel: &CancellationToken,
+    timeout: Duration,
+) -> Result<Link> {
+    if paired.role == Role::Sender {
+        paired.round += 1;
+    }
+    attempt(paired, config, cancel, Binding::Honest, timeout).await
+}
+
+/// Tells the peer why this side stops setting up (sealed, so a forger cannot fake it), and
+/// leaves signaling.
+pub(crate) async fn give_up(paired: &mut Paired, failure: &Error) {
+    let farewell = match failure {
+        Error::PeerGone | Error::PeerFailed(_) | Error::Cancelled(Side::Peer) => None,
+        Error::Tampered => Some(Signal::Tampered),
+        Error::Cancelled(Side::Local) => Some(Signal::Cancel),
+        other => Some(Signal::Abort {
+            reason: other.to_string(),
+        }),
+    };
+    if let Some(msg) = farewell.and_then(|f| paired.seal(&f).ok()) {
+        let _ = paired.client.send(msg);
+    }
+    paired.leave().await;
+}
+
+async fn attempt(
+    paired: &mut Paired,
+    config: &Config,
+    cancel: &CancellationToken,
+    binding: Binding,
+    timeout: Duration,
 ) -> Result<Link> {
     let peer_takes_large = Arc::new(AtomicBool::new(false));
     let api = build_api(config, &peer_takes_large);
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
     let setup = async {
-        let (rtc_dc, dc) =
-            negotiate(&mut paired, &pc, config.large_packets, &peer_takes_large).await?;
-        bind(&paired, &pc, &dc, binding).await?;
+        let (rtc_dc, dc) = negotiate(paired, &pc, config.large_packets, &peer_takes_large).await?;
+        bind(paired, &pc, &dc, binding).await?;
         Ok((rtc_dc, dc))
     };
     // Cancelling is handled here, not by dropping this future, so that the peer is told
@@ -245,12 +312,10 @@ pub(crate) async fn connect_with(
     let result = tokio::select! {
         biased;
         _ = cancel.cancelled() => Ok(Err(Error::Cancelled(Side::Local))),
-        r = tokio::time::timeout(config.connect_timeout, setup) => r,
+        r = tokio::time::timeout(timeout, setup) => r,
     };
     let failure = match result {
         Ok(Ok((rtc_dc, dc))) => {
-            // Setup is over: leave the room so that the server forgets us.
-            paired.client.close().await;
             let pair = pc
                 .sctp()
                 .transport()
@@ -274,19 +339,6 @@ pub(crate) async fn connect_with(
                 .into(),
         ),
     };
-    let farewell = match &failure {
-        Error::PeerGone | Error::PeerFailed(_) | Error::Cancelled(Side::Peer) => None,
-        // Said sealed: a forger cannot fake it, and the peer learns why we stopped.
-        Error::Tampered => Some(Signal::Tampered),
-        Error::Cancelled(Side::Local) => Some(Signal::Cancel),
-        other => Some(Signal::Abort {
-            reason: other.to_string(),
-        }),
-    };
-    if let Some(msg) = farewell.and_then(|f| paired.seal(&f).ok()) {
-        let _ = paired.client.send(msg);
-    }
-    paired.client.close().await;
     let _ = pc.close().await;
     Err(failure)
 }
@@ -342,6 +394,7 @@ async fn negotiate(
             let msg = paired.seal(&Signal::Offer {
                 sdp: offer.sdp,
                 large_packets,
+                round: paired.round,
             })?;
             paired.client.send(msg)?;
         }
@@ -381,9 +434,9 @@ async fn negotiate(
                     ));
                 }
             }
-            msg = paired.client.recv(), if peer_left.is_none() => match msg? {
-                ServerMsg::Message { body } => match paired.open(&body)? {
-                    Signal::Offer { sdp, large_packets: theirs } if paired.role == Role::Receiver && !remote_set => {
+            heard = paired.hear(), if peer_left.is_none() => match heard? {
+                Heard::Signal(signal) => match signal {
+                    Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver && !remote_set => {
                         peer_takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
                         remote_set = true;
@@ -392,10 +445,10 @@ async fn negotiate(
                         }
                         let answer = pc.create_answer(None).await?;
                         pc.set_local_description(answer.clone()).await?;
-                        let msg = paired.seal(&Signal::Answer { sdp: answer.sdp, large_packets })?;
+                        let msg = paired.seal(&Signal::Answer { sdp: answer.sdp, large_packets, round })?;
                         paired.client.send(msg)?;
                     }
-                    Signal::Answer { sdp, large_packets: theirs } if paired.role == Role::Sender && !remote_set => {
+                    Signal::Answer { sdp, large_packets: theirs, round } if paired.role == Role::Sender && !remote_set && round == paired.round => {
                         peer_takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
                         remote_set = true;
@@ -415,10 +468,14 @@ async fn negotiate(
                     }
                     Signal::Cancel => return Err(Error::Cancelled(Side::Peer)),
                     Signal::Tampered => return Err(Error::Tampered),
+                    // The peer saw the last connection go too: this is the next one.
+                    Signal::Reconnect => {}
+                    // An answer to an earlier attempt's offer, which the peer sent before
+                    // it saw this one: this attempt's answer follows.
+                    Signal::Answer { .. } if paired.role == Role::Sender => {}
                     _ => return Err(Error::Protocol("setup messages arrived out of order".into())),
                 },
-                ServerMsg::PeerLeft => peer_left = Some(tokio::time::Instant::now()),
-                other => return Err(crate::session::refused_msg(other)),
+                Heard::PeerLeft => peer_left = Some(tokio::time::Instant::now()),
             },
             _ = grace => return Err(Error::PeerGone),
         }
@@ -503,6 +560,28 @@ impl Link {
             notify.notify_one();
             Box::pin(async {})
         }));
+        // A failed connection (no packet from the peer for the ICE timeouts) closes the
+        // channel, so that reads and writes end and the transfer can reconnect.
+        let (state_tx, state) = watch::channel(RTCPeerConnectionState::Connected);
+        let lost = CancellationToken::new();
+        let weak = Arc::downgrade(&dc);
+        let gone = lost.clone();
+        pc.on_peer_connection_state_change(Box::new(move |s| {
+            let _ = state_tx.send(s);
+            let dc = weak.clone();
+            let gone = gone.clone();
+            Box::pin(async move {
+                if matches!(
+                    s,
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                ) {
+                    gone.cancel();
+                    if let Some(dc) = dc.upgrade() {
+                        let _ = dc.close().await;
+                    }
+                }
+            })
+        }));
         Self {
             pc,
             dc,
@@ -510,7 +589,15 @@ impl Link {
             _rtc_dc: rtc_dc,
             role,
             path,
+            state,
+            lost,
         }
+    }
+
+    /// The peer connection's state as it changes (connected, disconnected while no packet
+    /// arrives, failed when the connection is given up).
+    pub(crate) fn state(&self) -> watch::Receiver<RTCPeerConnectionState> {
+        self.state.clone()
     }
 
     /// How this connection's bytes travel.
@@ -562,12 +649,17 @@ impl Link {
         // A write that cannot complete means the path stopped carrying packets while the
         // stack still says "connected" (a peer that closed DTLS without a word does this).
         // Giving up breaks the channel's buffered count, but the transfer ends here anyway.
-        match tokio::time::timeout(
+        // A connection that failed ends the write at once (webrtc-rs would keep it waiting
+        // for room in a queue that no longer drains).
+        let write = tokio::time::timeout(
             SEND_STALL_TIMEOUT,
             self.dc.write_data_channel(&data, is_string),
-        )
-        .await
-        {
+        );
+        let written = tokio::select! {
+            r = write => r,
+            _ = self.lost.cancelled() => return Err(Error::PeerGone),
+        };
+        match written {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(Error::PeerGone),
             Err(_) => Err(Error::Connect(format!(
@@ -583,11 +675,16 @@ impl Link {
     pub(crate) fn reader(&self) -> mpsc::Receiver<Result<Incoming>> {
         let (tx, rx) = mpsc::channel(READ_QUEUE);
         let dc = self.dc.clone();
+        let lost = self.lost.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DC_MESSAGE + 1024];
             let mut text: Vec<u8> = Vec::new();
             loop {
-                let (n, is_string) = match dc.read_data_channel(&mut buf).await {
+                let read = tokio::select! {
+                    r = dc.read_data_channel(&mut buf) => r,
+                    _ = lost.cancelled() => break,
+                };
+                let (n, is_string) = match read {
                     Ok((0, false)) | Err(_) => break,
                     Ok(r) => r,
                 };
@@ -624,6 +721,7 @@ impl Link {
 
     /// Closes the data channel and the peer connection.
     pub async fn close(&self) {
+        self.lost.cancel();
         let _ = self.dc.close().await;
         let _ = self.pc.close().await;
     }

@@ -37,12 +37,18 @@ pub(crate) enum Signal {
         /// stack); other stacks leave it out.
         #[serde(default)]
         large_packets: bool,
+        /// Which connection of the session this is: 0, then one more per reconnection.
+        #[serde(default)]
+        round: u32,
     },
     Answer {
         sdp: String,
         /// As in the offer.
         #[serde(default)]
         large_packets: bool,
+        /// The offer's round, echoed: an answer to an older offer is ignored.
+        #[serde(default)]
+        round: u32,
     },
     Candidate {
         candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
@@ -53,6 +59,9 @@ pub(crate) enum Signal {
     Cancel,
     /// The peer caught a message that failed its integrity check and stopped.
     Tampered,
+    /// The peer lost the connection during the transfer and is about to set up a new one
+    /// (the sender offers again).
+    Reconnect,
 }
 
 /// Turns an unexpected server message into the error a user sees.
@@ -198,6 +207,15 @@ async fn pake(mut client: SignalClient, code: &Code, role: Role) -> Result<Paire
     Ok(Paired::new(client, keys))
 }
 
+/// What the signaling connection brought, once opened.
+#[derive(Debug)]
+pub(crate) enum Heard {
+    /// A sealed message from the peer.
+    Signal(Signal),
+    /// The peer's signaling connection went away.
+    PeerLeft,
+}
+
 /// Both sides proved they hold the same code; signaling from here on is sealed.
 #[derive(Debug)]
 pub struct Paired {
@@ -207,6 +225,10 @@ pub struct Paired {
     sealer: Sealer,
     opener: Opener,
     pub(crate) binder: ChannelBinder,
+    /// Signals read while a transfer ran, for the next setup to take.
+    pending: std::collections::VecDeque<Signal>,
+    /// The sender's count of offers made in this session.
+    pub(crate) round: u32,
 }
 
 impl Paired {
@@ -221,7 +243,35 @@ impl Paired {
             sealer,
             opener,
             binder,
+            pending: std::collections::VecDeque::new(),
+            round: 0,
         }
+    }
+
+    /// The next thing the peer said through signaling, opened. Cancel-safe.
+    ///
+    /// # Errors
+    /// [`Error::Tampered`] for a message that does not open; [`Error::SignalLost`] when
+    /// signaling closed; a refusal from the server.
+    pub(crate) async fn hear(&mut self) -> Result<Heard> {
+        if let Some(signal) = self.pending.pop_front() {
+            return Ok(Heard::Signal(signal));
+        }
+        match self.client.recv().await? {
+            ServerMsg::Message { body } => self.open(&body).map(Heard::Signal),
+            ServerMsg::PeerLeft => Ok(Heard::PeerLeft),
+            other => Err(refused_msg(other)),
+        }
+    }
+
+    /// Puts back a signal for the next [`Paired::hear`].
+    pub(crate) fn unhear(&mut self, signal: Signal) {
+        self.pending.push_back(signal);
+    }
+
+    /// Leaves the room: the server forgets this side.
+    pub(crate) async fn leave(&mut self) {
+        self.client.close().await;
     }
 
     /// Two words both screens show.

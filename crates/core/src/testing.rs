@@ -48,8 +48,11 @@ async fn host_with(
     let allocated = session::allocate(&config).await?;
     let code = allocated.code().clone();
     let task = tokio::spawn(async move {
-        let paired = allocated.wait_for_peer().await?;
-        let link = connect_with(paired, &config, &CancellationToken::new(), binding).await?;
+        let mut paired = allocated.wait_for_peer().await?;
+        let link = connect_with(&mut paired, &config, &CancellationToken::new(), binding).await?;
+        // A raw peer never reconnects: it leaves signaling at once, as a peer that has
+        // gone for good would.
+        paired.leave().await;
         let inbox = link.reader();
         Ok(RawPeer { link, inbox })
     });

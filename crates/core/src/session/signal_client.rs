@@ -160,7 +160,7 @@ impl SignalClient {
 
     /// Leaves the room and closes the connection, letting queued messages go out first.
     /// `leave` is the last message the task sends before it closes the socket.
-    pub(crate) async fn close(mut self) {
+    pub(crate) async fn close(&mut self) {
         let _ = self.outbound.send(ClientMsg::Leave);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.task).await;
     }

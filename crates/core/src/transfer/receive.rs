@@ -199,6 +199,15 @@ impl IncomingOffer {
         self.link.close().await;
     }
 
+    /// Stops with `err`, telling the sender why.
+    pub(crate) async fn refuse(mut self, err: &Error) {
+        let msg = Control::Error {
+            message: err.to_string(),
+        };
+        tell(&self.link, &mut self.inbox, msg).await;
+        self.link.close().await;
+    }
+
     /// Says no to the sender.
     pub async fn decline(mut self) {
         tell(&self.link, &mut self.inbox, Control::Decline).await;

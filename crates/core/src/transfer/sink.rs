@@ -32,7 +32,7 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 /// unsynced whatever the time: a killed receiver loses little, a fast one syncs rarely.
 const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-const CHECKPOINT_MOST: u64 = 64 * 1024 * 1024;
+const CHECKPOINT_MOST: u64 = 32 * 1024 * 1024;
 
 /// Where a file's bytes start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
