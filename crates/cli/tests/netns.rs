@@ -4,6 +4,10 @@
 //! transfer must be byte-identical with large SCTP packets (IP-fragmented on this link), and
 //! again with 2% of the packets arriving at each end dropped at random (nftables).
 //!
+//! The same link is then cut mid-transfer (every packet dropped at both ends): for 5 s,
+//! which the connection rides out, and for longer than ICE waits, which makes both sides
+//! set up a fresh connection and resume where the receiver stood.
+//!
 //! Namespaces need root (CI runs as root); without it the test says it is skipped.
 
 use std::io::{BufRead, BufReader};
@@ -110,6 +114,39 @@ impl Link {
                 "<",
                 &percent.to_string(),
                 "drop",
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Drops every packet arriving at either end until [`Link::mend`].
+    fn cut(&self) -> Result<(), String> {
+        for ns in [&self.a, &self.b] {
+            let nft = |args: &[&str]| {
+                let mut all = vec!["ip", "netns", "exec", ns.as_str(), "nft"];
+                all.extend_from_slice(args);
+                run(&all)
+            };
+            nft(&["add", "table", "inet", "cut"])?;
+            nft(&[
+                "add",
+                "chain",
+                "inet",
+                "cut",
+                "input",
+                "{ type filter hook input priority -10; }",
+            ])?;
+            nft(&[
+                "add", "rule", "inet", "cut", "input", "iifname", "!=", "lo", "drop",
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn mend(&self) -> Result<(), String> {
+        for ns in [&self.a, &self.b] {
+            run(&[
+                "ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "cut",
             ])?;
         }
         Ok(())
@@ -244,5 +281,209 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
             24.0 / seconds
         );
     }
+    Ok(())
+}
+
+/// A `toss` process whose JSON events arrive on a channel, read by a thread.
+struct Events {
+    child: Killed,
+    rx: std::sync::mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Events {
+    fn spawn(mut cmd: Command) -> Result<Events, Box<dyn std::error::Error>> {
+        let mut child = Killed(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?);
+        let stdout = child.0.stdout.take().ok_or("stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Events {
+            child,
+            rx,
+            seen: Vec::new(),
+        })
+    }
+
+    /// Waits (bounded) for an event that `want` picks; everything read is kept in `seen`.
+    fn until(&mut self, limit: Duration, want: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if want(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        None
+    }
+
+    /// Reads to the end (bounded) and says whether it succeeded.
+    fn finish(&mut self) -> Result<bool, Box<dyn std::error::Error>> {
+        self.until(LIMIT, |_| false);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.0.try_wait()? {
+                return Ok(status.success());
+            }
+            assert!(Instant::now() < deadline, "toss did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.seen.iter().filter(|e| e["event"] == name).count()
+    }
+
+    fn find(&self, name: &str) -> Option<&Value> {
+        self.seen.iter().find(|e| e["event"] == name)
+    }
+}
+
+/// `toss-signal` and `toss send` in a, `toss receive --yes` in b, both running.
+fn start_pair(
+    link: &Link,
+    src: &Path,
+    out: &Path,
+) -> Result<(Killed, Events, Events), Box<dyn std::error::Error>> {
+    let signal = "ws://169.254.77.1:18701";
+    let mut server = link.cmd(&link.a, &bin("toss-signal"));
+    server
+        .args(["--listen", "169.254.77.1:18701"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Killed(server.spawn()?);
+    let common = ["--signal", signal, "--no-ice-servers", "--json"];
+    let started = Instant::now();
+    loop {
+        let mut send = link.cmd(&link.a, &bin("toss"));
+        send.arg("send").args(common).arg(src);
+        let mut sender = Events::spawn(send)?;
+        let code = sender.until(Duration::from_secs(5), |v| v["event"] == "code");
+        if let Some(code) = code.as_ref().and_then(|c| c["code"].as_str()) {
+            let mut recv = link.cmd(&link.b, &bin("toss"));
+            recv.arg("receive")
+                .args(common)
+                .args(["--yes", "--out"])
+                .arg(out)
+                .arg(code);
+            let receiver = Events::spawn(recv)?;
+            return Ok((server, sender, receiver));
+        }
+        // The server takes a moment to listen.
+        assert!(started.elapsed() < Duration::from_secs(20), "no code");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn progress_at_least(bytes: u64) -> impl Fn(&Value) -> bool {
+    move |v| v["event"] == "progress" && v["bytes"].as_u64().unwrap_or(0) >= bytes
+}
+
+#[test]
+fn a_cut_link_is_ridden_out_or_reconnected_and_the_transfer_resumes() -> TestResult {
+    if !is_root() {
+        eprintln!("SKIPPED: creating network namespaces needs root");
+        return Ok(());
+    }
+    let link = match Link::create() {
+        Ok(link) => link,
+        Err(e) => {
+            eprintln!("SKIPPED: this machine cannot create network namespaces: {e}");
+            return Ok(());
+        }
+    };
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("video.bin");
+    let size: u64 = 96 << 20;
+    let mut data = vec![0u8; size as usize];
+    rand::thread_rng().fill_bytes(&mut data);
+    std::fs::write(&src, &data)?;
+
+    // 1. Cut for 5 s: shorter than ICE waits, so the same connection carries on.
+    let out = tmp.path().join("short");
+    std::fs::create_dir(&out)?;
+    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out)?;
+    receiver
+        .until(LIMIT, progress_at_least(size / 4))
+        .ok_or("the transfer never got going")?;
+    link.cut()?;
+    std::thread::sleep(Duration::from_secs(5));
+    link.mend()?;
+    assert!(receiver.finish()?, "receiver: {:?}", receiver.seen);
+    assert!(sender.finish()?, "sender: {:?}", sender.seen);
+    assert!(
+        std::fs::read(out.join("video.bin"))? == data,
+        "byte-identical"
+    );
+    eprintln!(
+        "5 s cut: interrupted {} / restored {} / reconnecting {} (receiver)",
+        receiver.count("interrupted"),
+        receiver.count("restored"),
+        receiver.count("reconnecting")
+    );
+    assert!(
+        receiver.count("interrupted") + sender.count("interrupted") > 0,
+        "someone was told the connection was interrupted"
+    );
+    drop(_server);
+
+    // 2. Cut until ICE gives up: both sides say they reconnect; once the link is back,
+    // a fresh connection carries the rest, from where the receiver stood.
+    let out = tmp.path().join("long");
+    std::fs::create_dir(&out)?;
+    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out)?;
+    let before = receiver
+        .until(LIMIT, progress_at_least(size / 4))
+        .and_then(|v| v["bytes"].as_u64())
+        .ok_or("the transfer never got going")?;
+    link.cut()?;
+    let reconnecting = |v: &Value| v["event"] == "reconnecting";
+    let told = receiver.until(Duration::from_secs(30), reconnecting);
+    assert!(
+        told.is_some(),
+        "the receiver was never told: {:?}",
+        receiver.seen
+    );
+    assert_eq!(told.as_ref().map(|v| v["attempt"].clone()), Some(1.into()));
+    std::thread::sleep(Duration::from_secs(2));
+    link.mend()?;
+    assert!(receiver.finish()?, "receiver: {:?}", receiver.seen);
+    assert!(sender.finish()?, "sender: {:?}", sender.seen);
+    assert!(
+        std::fs::read(out.join("video.bin"))? == data,
+        "byte-identical"
+    );
+    assert!(sender.count("reconnecting") >= 1, "{:?}", sender.seen);
+    assert_eq!(receiver.count("connected"), 2, "a second connection");
+    let resumed = receiver
+        .find("resumed")
+        .and_then(|v| v["offset"].as_u64())
+        .ok_or("no resumed event")?;
+    // Everything the receiver had before the cut is kept, to the last whole 4 MiB range.
+    assert!(
+        resumed + (4 << 20) > before && resumed < size,
+        "resumed at {resumed}, had {before}"
+    );
+    let skipped = |e: &Events| e.find("done").and_then(|v| v["skipped"].as_u64());
+    assert_eq!(skipped(&receiver), Some(resumed));
+    assert_eq!(
+        skipped(&sender),
+        Some(resumed),
+        "the sender did not send them again"
+    );
+    eprintln!("long cut: reconnected, resumed at {resumed} of {size} (had {before})");
     Ok(())
 }
