@@ -66,6 +66,10 @@ export function createTransfer(direction, { code = null, paths = [], text = null
     result: null,
     /** Something the core wanted the user to know (e.g. the code works on this LAN only). */
     notice: null,
+    /** The connection's trouble, while there is some: "interrupted", or reconnecting. */
+    link: null,
+    /** Bytes already on the receiver's disk from an earlier attempt, not sent again. */
+    resumed: 0,
     /** Set when the user walked away (cancel, decline); late events are ignored. */
     abandoned: false,
   };
@@ -119,7 +123,20 @@ export function applyEvent(t, ev) {
       return "changed";
     case "connected":
       t.path = ev.path && typeof ev.path === "object" ? ev.path : null;
+      t.link = null;
       advance(t, "connected");
+      return "changed";
+    case "interrupted":
+      t.link = { state: "interrupted" };
+      return "changed";
+    case "restored":
+      t.link = null;
+      return "changed";
+    case "reconnecting":
+      t.link = { state: "reconnecting", attempt: Number(ev.attempt), attempts: Number(ev.attempts) };
+      return "changed";
+    case "resumed":
+      t.resumed += Number(ev.offset) || 0;
       return "changed";
     case "offer":
       t.device = String(ev.device ?? "");
@@ -174,8 +191,10 @@ export function applyEvent(t, ev) {
         files: Number(ev.files),
         bytes: Number(ev.bytes),
         seconds: Number(ev.seconds),
+        skipped: Number(ev.skipped) || 0,
         savedTo: typeof ev.saved_to === "string" ? ev.saved_to : null,
       };
+      t.link = null;
       for (const item of t.items) item.done = true;
       t.activeIndex = -1;
       advance(t, "done");
@@ -240,9 +259,18 @@ export function statusText(t) {
   return statusTextForFiles(t);
 }
 
+/** What is wrong with the connection right now, in words, or "". */
+export function linkText(t) {
+  if (!t.link || t.phase === "done") return "";
+  if (t.link.state === "interrupted") return "The connection was interrupted. Waiting for it to come back...";
+  return `The connection was lost. Reconnecting (attempt ${t.link.attempt} of ${t.link.attempts})...`;
+}
+
 function statusTextForFiles(t) {
   const send = t.direction === "send";
   const other = t.target || "the receiver";
+  const trouble = linkText(t);
+  if (trouble) return trouble;
   switch (t.phase) {
     case "starting":
       return t.target ? `Asking ${t.target}...` : "Getting a code...";
@@ -258,8 +286,10 @@ function statusTextForFiles(t) {
       return "Do you want to receive these files?";
     case "waiting_accept":
       return `Waiting for ${other} to accept...`;
-    case "transferring":
-      return (send ? "Sending " : "Receiving ") + pathText(t.path) + "...";
+    case "transferring": {
+      const how = (send ? "Sending " : "Receiving ") + pathText(t.path) + "...";
+      return t.resumed > 0 ? `${how} Picking up where it stopped: ${formatBytes(t.resumed)} already there.` : how;
+    }
     case "done":
       return send ? "All files sent." : "All files received.";
     default:

@@ -1,6 +1,7 @@
-//! The app's settings: download folder, signaling server, ICE servers, device name. Kept as
-//! JSON in the user's config folder; validated on load and on save. A damaged file never
-//! stops the app: the defaults are used and the user is told why.
+//! The app's settings: download folder, signaling server, ICE servers (and relay only),
+//! device name, nearby devices. Kept as JSON in the user's config folder; validated on load
+//! and on save. A damaged file never stops the app: the defaults are used and the user is
+//! told why.
 //!
 //! Shell layer: turns settings into a `toss_core::Config`; knows nothing of transfers.
 
@@ -28,6 +29,8 @@ pub(crate) struct Settings {
     /// Networks the user called public (`toss_core::lan::network_id`): on them this
     /// computer stays hidden and does not look for others.
     pub(crate) public_networks: Vec<String>,
+    /// Send everything through a TURN server (needs one in `ice_servers`).
+    pub(crate) relay_only: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +44,7 @@ impl Default for Settings {
             ice_servers: toss_core::config::default_ice_servers(),
             discovery: true,
             public_networks: Vec::new(),
+            relay_only: false,
         }
     }
 }
@@ -100,6 +104,17 @@ impl Settings {
                     ));
                 }
             }
+        }
+        let has_turn = self.ice_servers.iter().any(|s| {
+            s.urls
+                .iter()
+                .any(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+        });
+        if self.relay_only && !has_turn {
+            return bad(
+                "Sending everything through a TURN server needs one: add a turn: URL with its user name and password."
+                    .into(),
+            );
         }
         self.public_networks.retain(|n| !n.trim().is_empty());
         self.public_networks.sort();
@@ -182,6 +197,7 @@ impl Settings {
                 self.ice_servers.clone()
             },
             loopback_only: loopback,
+            relay_only: self.relay_only && !loopback,
             device_name: self.device_name.clone(),
             ..Config::default()
         }
@@ -234,6 +250,33 @@ mod tests {
         };
         let err = s.validate().expect_err("invalid");
         assert!(err.to_string().contains("needs a user name and a password"));
+    }
+
+    #[test]
+    fn relay_only_needs_a_turn_server_and_reaches_the_config() {
+        let no_turn = Settings {
+            relay_only: true,
+            ..Settings::default()
+        };
+        let err = no_turn.validate().expect_err("invalid");
+        assert!(
+            err.to_string().contains("needs one: add a turn: URL"),
+            "{err}"
+        );
+        let s = Settings {
+            relay_only: true,
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:127.0.0.1:3478".into()],
+                username: "u".into(),
+                credential: "p".into(),
+            }],
+            ..Settings::default()
+        };
+        let s = s.validate().expect("valid");
+        assert_eq!(
+            s.to_config("ws://127.0.0.1:1", None).relay_only,
+            !loopback_only()
+        );
     }
 
     #[test]

@@ -121,17 +121,29 @@ async fn settings_survive_a_restart() -> TestResult {
     app.click_when_enabled("#settings-button", UI).await?;
     app.replace_text("#settings-device-name", "Kitchen laptop")
         .await?;
+    // Relay only needs a TURN server: the user is told, and nothing is saved yet.
+    app.click_when_enabled("#settings-relay-only", UI).await?;
+    app.click_when_enabled("#settings-save", UI).await?;
+    let error = app.text_when_present("#settings-error", UI).await?;
+    assert!(error.contains("needs one: add a turn: URL"), "{error}");
+    app.replace_text("#settings-ice-servers", "turn:127.0.0.1:3478")
+        .await?;
+    app.replace_text("#settings-turn-username", "toss").await?;
+    app.replace_text("#settings-turn-credential", "secret")
+        .await?;
     app.click_when_enabled("#settings-save", UI).await?;
     app.wait_hidden("#screen-settings", UI).await?;
     let home = app.close_keeping_home().await?.ok_or("home folder")?;
     let saved = std::fs::read_to_string(home.path().join("config/toss/settings.json"))?;
     assert!(saved.contains("Kitchen laptop"), "{saved}");
+    assert!(saved.contains("\"relay_only\": true"), "{saved}");
     let app = Desktop::relaunch(home).await?;
     app.click_when_enabled("#settings-button", UI).await?;
     assert_eq!(
         app.value_of("#settings-device-name").await?,
         "Kitchen laptop"
     );
+    assert!(app.is_checked("#settings-relay-only").await?);
     app.close().await
 }
 

@@ -13,6 +13,8 @@ const TITLES = {
   no_space: "Not enough disk space",
   disk_full: "The disk is full",
   protocol: "The other side sent something invalid",
+  unreachable: "The connection was lost",
+  connect: "Could not connect",
 };
 
 export function errorTitle(kind) {

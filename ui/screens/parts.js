@@ -292,7 +292,8 @@ export function createDone({ direction, onHome, onShowInFolder }) {
       const files = plural(r.files, "file");
       if (textOnly) setText(title, direction === "send" ? "Text sent" : "Text received");
       else setText(title, direction === "send" ? `Sent ${files}` : `Received ${files}`);
-      setText(detail, textOnly ? "" : `${formatBytes(r.bytes)} in ${formatDuration(r.seconds)}`);
+      const resumed = r.skipped > 0 ? ` (${formatBytes(r.skipped)} of it was already there)` : "";
+      setText(detail, textOnly ? "" : `${formatBytes(r.bytes)} in ${formatDuration(r.seconds)}${resumed}`);
       show(detail, !textOnly);
       const savedTo = textOnly ? null : r.savedTo;
       setText(where, savedTo ? `Saved to ${savedTo}` : "");

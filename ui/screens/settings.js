@@ -58,6 +58,7 @@ export function createSettingsScreen(section, actions) {
   });
   const turnUser = text("settings-turn-username");
   const turnCredential = text("settings-turn-credential", { type: "password", autocomplete: "new-password" });
+  const relayOnly = h("input", { id: "settings-relay-only", type: "checkbox", "aria-describedby": "settings-relay-only-help" });
   const discovery = h("input", { id: "settings-discovery", type: "checkbox", "aria-describedby": "settings-discovery-help" });
   const publicNetwork = h("input", { id: "settings-public-network", type: "checkbox", "aria-describedby": "settings-public-network-help" });
   const networkHelp = h("p", { id: "settings-public-network-help", class: "hint" });
@@ -108,6 +109,16 @@ export function createSettingsScreen(section, actions) {
       field("settings-turn-username", "TURN username", turnUser),
       field("settings-turn-credential", "TURN credential", turnCredential),
     ),
+    h(
+      "div",
+      { class: "field-group" },
+      h("label", { class: "check-row" }, relayOnly, h("span", null, "Send everything through the TURN server")),
+      h(
+        "p",
+        { id: "settings-relay-only-help", class: "hint" },
+        "For networks where direct connections fail or are not allowed. Slower; the files stay encrypted end to end.",
+      ),
+    ),
   );
 
   const form = h(
@@ -141,6 +152,7 @@ export function createSettingsScreen(section, actions) {
     turnUser.value = ice.username;
     turnCredential.value = ice.credential;
     discovery.checked = values.discovery !== false;
+    relayOnly.checked = values.relay_only === true;
     const publicList = Array.isArray(values.public_networks) ? values.public_networks : [];
     publicNetwork.checked = network !== null && publicList.includes(network);
     publicNetwork.disabled = network === null;
@@ -172,6 +184,7 @@ export function createSettingsScreen(section, actions) {
       ice_servers: unchanged ? loaded.ice_servers : formToIce(ice),
       discovery: discovery.checked,
       public_networks: publicList,
+      relay_only: relayOnly.checked,
     };
   }
 

@@ -429,6 +429,12 @@ impl Desktop {
         self.poll(&format!("{css} never became clickable"), limit, || async {
             if let Some(e) = self.find(css).await? {
                 if e.is_displayed().await? && e.is_enabled().await? {
+                    // To the middle of the view first: at its edge a sticky footer (the
+                    // settings' Save bar) would take the click.
+                    let arg = serde_json::to_value(&e)?;
+                    self.client
+                        .execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg])
+                        .await?;
                     e.click().await?;
                     return Ok(Some(()));
                 }
@@ -590,6 +596,13 @@ impl Desktop {
         self.wait_displayed(css, STARTUP).await?;
         let e = self.find(css).await?.ok_or("no element")?;
         Ok(e.prop("value").await?.unwrap_or_default())
+    }
+
+    /// Whether the checkbox `css` is checked.
+    pub async fn is_checked(&self, css: &str) -> Res<bool> {
+        self.wait_displayed(css, STARTUP).await?;
+        let e = self.find(css).await?.ok_or("no element")?;
+        Ok(e.prop("checked").await?.as_deref() == Some("true"))
     }
 
     /// Saves a screenshot of the whole display (window decorations and all).
