@@ -134,6 +134,9 @@ export function applyEvent(t, ev) {
       return "changed";
     case "reconnecting":
       t.link = { state: "reconnecting", attempt: Number(ev.attempt), attempts: Number(ev.attempts) };
+      // The next connection goes through the files again and says afresh what was there.
+      t.resumed = 0;
+      t.filesDone = 0;
       return "changed";
     case "resumed":
       t.resumed += Number(ev.offset) || 0;

@@ -180,7 +180,11 @@ struct Capture {
 impl Capture {
     fn start(ns: &str, file: PathBuf) -> Result<Capture, Box<dyn std::error::Error>> {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, "tshark", "-i", "br0", "-q", "-w"])
+            // Classic pcap: frames only. pcapng would add tshark's own name ("Wireshark"),
+            // which holds the code word "shark".
+            .args([
+                "netns", "exec", ns, "tshark", "-i", "br0", "-q", "-F", "pcap", "-w",
+            ])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

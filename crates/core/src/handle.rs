@@ -409,6 +409,7 @@ async fn watch<T>(
     tokio::pin!(fut);
     let mut state = link.state();
     let mut interrupted = false;
+    let mut watching_state = true;
     let mut override_err = None;
     let mut listening = !*signal_gone;
     loop {
@@ -419,8 +420,10 @@ async fn watch<T>(
                     (r, _) => r,
                 };
             }
-            changed = state.changed() => {
+            changed = state.changed(), if watching_state => {
                 if changed.is_err() {
+                    // The connection is gone and will say no more.
+                    watching_state = false;
                     continue;
                 }
                 let now = *state.borrow_and_update();

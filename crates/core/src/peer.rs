@@ -436,7 +436,18 @@ async fn negotiate(
             }
             heard = paired.hear(), if peer_left.is_none() => match heard? {
                 Heard::Signal(signal) => match signal {
-                    Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver && !remote_set => {
+                    // An offer from an attempt the sender has given up on: ignored.
+                    Signal::Offer { round, .. } if paired.role == Role::Receiver && round < paired.round => {}
+                    // The sender has moved on to a newer attempt while this one was being set
+                    // up: this attempt ends, and the next one starts with that offer.
+                    Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver && remote_set => {
+                        if round > paired.round {
+                            paired.unhear(Signal::Offer { sdp, large_packets: theirs, round });
+                            return Err(Error::Connect("the other computer started over".into()));
+                        }
+                    }
+                    Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver => {
+                        paired.round = round;
                         peer_takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
                         remote_set = true;

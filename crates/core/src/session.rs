@@ -227,7 +227,8 @@ pub struct Paired {
     pub(crate) binder: ChannelBinder,
     /// Signals read while a transfer ran, for the next setup to take.
     pending: std::collections::VecDeque<Signal>,
-    /// The sender's count of offers made in this session.
+    /// Which connection of the session is being set up: the sender counts its offers, the
+    /// receiver follows the newest one it has answered.
     pub(crate) round: u32,
 }
 

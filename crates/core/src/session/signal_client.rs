@@ -160,8 +160,13 @@ impl SignalClient {
 
     /// Leaves the room and closes the connection, letting queued messages go out first.
     /// `leave` is the last message the task sends before it closes the socket.
+    /// Closing again does nothing.
     pub(crate) async fn close(&mut self) {
+        if self.task.is_finished() {
+            return;
+        }
         let _ = self.outbound.send(ClientMsg::Leave);
+        // A task that ended while being awaited here is never polled again (see above).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.task).await;
     }
 }

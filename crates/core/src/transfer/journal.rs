@@ -69,6 +69,16 @@ pub(crate) struct Journal {
     cvs: Vec<ChainingValue>,
 }
 
+/// An unfinished `.part` from an earlier attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Resumable {
+    pub(crate) index: usize,
+    pub(crate) part: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) name: String,
+    pub(crate) cvs: Vec<ChainingValue>,
+}
+
 /// What a receiver can offer to skip for one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Held {
@@ -241,9 +251,18 @@ impl Journal {
         Some((path, dir, current.name.clone()))
     }
 
-    /// The complete ranges of the current `.part`.
-    pub(crate) fn cvs(&self) -> &[ChainingValue] {
-        &self.cvs
+    /// The `.part` an earlier attempt left and what it holds, for the sink to take up later
+    /// even if other files are written first.
+    pub(crate) fn resumable(&self) -> Option<Resumable> {
+        let index = self.state.current.as_ref()?.index;
+        let (part, dir, name) = self.part(index)?;
+        Some(Resumable {
+            index,
+            part,
+            dir,
+            name,
+            cvs: self.cvs.clone(),
+        })
     }
 
     fn rel(&self, path: &Path) -> String {
@@ -276,11 +295,8 @@ impl Journal {
     /// Keeps only the first `n` ranges of the current `.part`.
     pub(crate) fn truncate_ranges(&mut self, n: usize) -> Result<()> {
         self.cvs.truncate(n);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.ranges_path)
+        let file = self
+            .open_ranges(false)
             .map_err(|e| Error::io(&self.ranges_path, e))?;
         file.set_len(n as u64 * 32)
             .map_err(|e| Error::io(&self.ranges_path, e))
@@ -292,10 +308,8 @@ impl Journal {
         if fresh.is_empty() {
             return Ok(());
         }
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&self.ranges_path)
+        let mut file = self
+            .open_ranges(true)
             .map_err(|e| Error::io(&self.ranges_path, e))?;
         if let Err(e) = file.write_all(&fresh.concat()) {
             // No torn record: the file keeps only whole ones.
@@ -304,6 +318,32 @@ impl Journal {
         }
         self.cvs.extend_from_slice(fresh);
         Ok(())
+    }
+
+    /// Opens the ranges file for writing, never through a symlink.
+    fn open_ranges(&self, append: bool) -> std::io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.create(true);
+        if append {
+            options.append(true);
+        } else {
+            options.write(true).truncate(false);
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        options.open(&self.ranges_path)
+    }
+
+    /// Records the `.part` of file `index`, taken up again with the ranges it holds.
+    pub(crate) fn resume_part(
+        &mut self,
+        index: usize,
+        dir: &Path,
+        name: &str,
+        cvs: &[ChainingValue],
+    ) -> Result<()> {
+        self.start_part(index, dir, name)?;
+        self.add_ranges(cvs)
     }
 
     /// Records a file saved under its final name.
@@ -333,7 +373,13 @@ impl Journal {
         let json = serde_json::to_vec(&self.state)
             .map_err(|e| Error::Input(format!("cannot record the transfer's progress: {e}")))?;
         let tmp = self.resume_path.with_extension("resume.tmp");
-        fs::write(&tmp, json)
+        // A fresh file (never one planted there, nor a symlink), then renamed over.
+        let _ = fs::remove_file(&tmp);
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&json))
             .and_then(|_| fs::rename(&tmp, &self.resume_path))
             .map_err(|e| Error::io(&self.resume_path, e))
     }

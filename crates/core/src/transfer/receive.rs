@@ -289,8 +289,9 @@ impl IncomingOffer {
         let (res_tx, mut results) = mpsc::unbounded_channel();
         let sink = Sink::new(out_dir.clone(), journal);
         let writer = tokio::task::spawn_blocking(move || sink.run(cmd_rx, res_tx));
+        let saved = held.iter().map(|h| matches!(h, Held::Saved(_))).collect();
         let outcome = self
-            .pump(&cmd_tx, &mut results, offsets, events, cancel)
+            .pump(&cmd_tx, &mut results, offsets, saved, events, cancel)
             .await;
         // Closing the command channel stops the writer, which hands the folder's state back.
         drop(cmd_tx);
@@ -326,6 +327,7 @@ impl IncomingOffer {
         writer: &mpsc::Sender<WriteCmd>,
         results: &mut mpsc::UnboundedReceiver<WriteResult>,
         offsets: Vec<u64>,
+        saved: Vec<bool>,
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<(u64, u64, f64)> {
@@ -342,6 +344,7 @@ impl IncomingOffer {
         let mut state = Pump {
             next: 0,
             offsets,
+            saved,
             current: None,
             batch: Vec::with_capacity(READ_BATCH),
         };
@@ -416,10 +419,9 @@ impl IncomingOffer {
                         }
                         // The sender starts from 0 or from where this side said it stands.
                         let from = match offset {
+                            // Held whole (an empty file is held at offset 0 too).
+                            o if o == state.offsets[index] && state.saved[index] => From::Saved,
                             0 => From::Fresh,
-                            o if o == state.offsets[index] && o == self.files[index].size => {
-                                From::Saved
-                            }
                             o if o == state.offsets[index] => From::Part,
                             _ => {
                                 return Err(Error::Protocol(
@@ -488,6 +490,8 @@ struct Pump {
     next: usize,
     /// Where this side offered to start each file.
     offsets: Vec<u64>,
+    /// Which files this side holds whole already.
+    saved: Vec<bool>,
     /// The file being received and its bytes so far.
     current: Option<(usize, u64)>,
     /// File bytes checked but not yet handed to the writer.

@@ -357,8 +357,13 @@ async fn stream(
             _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
             item = inbox.recv() => item,
         };
-        if on_control(item, &mut confirmed, manifest, events)? {
-            break;
+        match on_control(item, &mut confirmed, manifest, events) {
+            Ok(true) => break,
+            Ok(false) => {}
+            // Every file was confirmed saved: a `done` lost with the connection changes
+            // nothing (and sending again would only make copies).
+            Err(e) if e.is_connection_loss() && confirmed == manifest.entries.len() => break,
+            Err(e) => return Err(e),
         }
     }
     let summary = Summary {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::transfer::journal::{Journal, SavedFile};
+use crate::transfer::journal::{Journal, Resumable, SavedFile};
 use crate::transfer::ranges::{RangeHasher, RANGE};
 
 /// Most ` (N)` suffixes tried before giving up on a name.
@@ -80,6 +80,8 @@ struct Current {
     /// Bytes written since the last checkpoint, and when it was.
     unsynced: u64,
     synced_at: Instant,
+    /// A sync of this file failed once.
+    sync_failed: bool,
 }
 
 /// Owns the output folder's state for one transfer.
@@ -90,6 +92,9 @@ pub(crate) struct Sink {
     current: Option<Current>,
     /// A file the journal says is saved already, awaiting its `file_end`.
     reused: Option<(usize, SavedFile)>,
+    /// The `.part` an earlier attempt left, until its file comes (other files may be
+    /// written first, and the journal's record of it is replaced meanwhile).
+    resumable: Option<Resumable>,
     journal: Journal,
 }
 
@@ -120,6 +125,7 @@ impl Sink {
             roots: HashMap::new(),
             current: None,
             reused: None,
+            resumable: journal.resumable(),
             journal,
         }
     }
@@ -182,7 +188,11 @@ impl Sink {
             // and what is still buffered is dropped (a resume sends it again).
             let _ = cur.file.flush();
             let (file, _) = cur.file.into_parts();
-            let _ = file.sync_data();
+            // Ranges are recorded only for bytes known to be on disk: after a sync that
+            // worked, and never once a sync failed (the system may not say so twice).
+            if file.sync_data().is_err() || cur.sync_failed {
+                return;
+            }
             let on_disk = file.metadata().map(|m| m.len()).unwrap_or(0);
             let n = usize::try_from(on_disk / RANGE)
                 .unwrap_or(usize::MAX)
@@ -271,9 +281,8 @@ impl Sink {
 
     fn start_fresh(&mut self, index: usize, components: &[String]) -> Result<()> {
         // The sender chose to start again: an earlier attempt's `.part` goes.
-        if let Some((old, _, _)) = self.journal.part(index) {
-            let _ = fs::remove_file(old);
-            self.journal.drop_part();
+        if let Some(old) = self.resumable.take_if(|r| r.index == index) {
+            let _ = fs::remove_file(old.part);
         }
         let (name, dirs) = components
             .split_last()
@@ -297,6 +306,7 @@ impl Sink {
                         hasher: RangeHasher::default(),
                         unsynced: 0,
                         synced_at: Instant::now(),
+                        sync_failed: false,
                     });
                     return Ok(());
                 }
@@ -308,11 +318,16 @@ impl Sink {
     }
 
     fn resume_part(&mut self, index: usize) -> Result<()> {
-        let (part, dir, name) = self
-            .journal
-            .part(index)
+        let Resumable {
+            part,
+            dir,
+            name,
+            cvs,
+            ..
+        } = self
+            .resumable
+            .take_if(|r| r.index == index)
             .ok_or_else(|| Error::Protocol("a file resumed that is not here".into()))?;
-        let cvs = self.journal.cvs().to_vec();
         let keep = cvs.len() as u64 * RANGE;
         let mut options = OpenOptions::new();
         options.write(true);
@@ -323,7 +338,7 @@ impl Sink {
         file.set_len(keep).map_err(|e| Error::io(&part, e))?;
         file.seek(SeekFrom::End(0))
             .map_err(|e| Error::io(&part, e))?;
-        self.journal.truncate_ranges(cvs.len())?;
+        self.journal.resume_part(index, &dir, &name, &cvs)?;
         self.current = Some(Current {
             index,
             dir,
@@ -333,6 +348,7 @@ impl Sink {
             hasher: RangeHasher::from_cvs(cvs),
             unsynced: 0,
             synced_at: Instant::now(),
+            sync_failed: false,
         });
         Ok(())
     }
@@ -350,10 +366,14 @@ impl Sink {
         let due = (cur.unsynced >= CHECKPOINT_BYTES && cur.synced_at.elapsed() >= CHECKPOINT_EVERY)
             || cur.unsynced >= CHECKPOINT_MOST;
         if due {
-            cur.file
+            let synced = cur
+                .file
                 .flush()
-                .and_then(|_| cur.file.get_ref().sync_data())
-                .map_err(|e| Error::io(&cur.part, e))?;
+                .and_then(|_| cur.file.get_ref().sync_data());
+            if let Err(e) = synced {
+                cur.sync_failed = true;
+                return Err(Error::io(&cur.part, e));
+            }
             cur.unsynced = 0;
             cur.synced_at = Instant::now();
             self.journal.add_ranges(cur.hasher.cvs())?;
@@ -553,6 +573,73 @@ mod tests {
             .map_err(|e| Error::io("p", e))?
             .next()
             .is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn a_part_is_taken_up_after_other_files_are_written_first() -> Result<()> {
+        use crate::transfer::protocol::FileEntry;
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let out = tmp.path().to_path_buf();
+        let big: Vec<u8> = (0..(2 * RANGE + 10)).map(|i| (i % 253) as u8).collect();
+        let files = vec![
+            FileEntry {
+                path: "changed.txt".into(),
+                size: 3,
+            },
+            FileEntry {
+                path: "big.bin".into(),
+                size: big.len() as u64,
+            },
+        ];
+        // An earlier attempt: changed.txt saved, big.bin cut off after its first range.
+        let mut journal = Journal::open(&out, &files);
+        journal.saved(0, &out.join("changed.txt"), "old-hash")?;
+        fs::write(out.join("changed.txt"), b"old").map_err(|e| Error::io("c", e))?;
+        journal.start_part(1, &out, "big.bin")?;
+        fs::write(out.join("big.bin.part"), &big[..(RANGE + 5) as usize])
+            .map_err(|e| Error::io("p", e))?;
+        let mut first = RangeHasher::default();
+        first.update(&big[..RANGE as usize]);
+        journal.add_ranges(first.cvs())?;
+
+        // The sender's changed.txt is not what was saved: it comes again, fresh, before
+        // big.bin resumes after its first range.
+        let journal = Journal::open(&out, &files);
+        let cmds = vec![
+            WriteCmd::Start {
+                index: 0,
+                components: vec!["changed.txt".into()],
+                from: From::Fresh,
+            },
+            WriteCmd::Data(vec![Bytes::from_static(b"new")]),
+            WriteCmd::Finish {
+                blake3: blake3::hash(b"new").to_hex().to_string(),
+            },
+            WriteCmd::Start {
+                index: 1,
+                components: vec!["big.bin".into()],
+                from: From::Part,
+            },
+            WriteCmd::Data(vec![Bytes::copy_from_slice(&big[RANGE as usize..])]),
+            WriteCmd::Finish {
+                blake3: blake3::hash(&big).to_hex().to_string(),
+            },
+        ];
+        let results = run(Sink::new(out.clone(), journal), cmds);
+        assert!(
+            matches!(&results[0], WriteResult::Saved { path, .. } if path == "changed (1).txt"),
+            "{results:?}"
+        );
+        assert!(
+            matches!(&results[1], WriteResult::Saved { path, .. } if path == "big.bin"),
+            "{results:?}"
+        );
+        assert_eq!(
+            fs::read(out.join("big.bin")).map_err(|e| Error::io("b", e))?,
+            big
+        );
+        assert!(!out.join("big.bin.part").exists());
         Ok(())
     }
 }
