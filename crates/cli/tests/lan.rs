@@ -37,12 +37,9 @@ fn sh(script: &str) -> Result<(), String> {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
+mod support;
+
+use support::is_root;
 
 /// Namespaces `a` (169.254.79.1) and `b` (169.254.79.2) on a bridge in `c`; deleted
 /// (with every link) when dropped.

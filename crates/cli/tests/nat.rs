@@ -20,8 +20,8 @@
 //! without either.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -36,50 +36,9 @@ const SIGNAL: &str = "ws://203.0.113.254:18703";
 const TURN: &str = "turn:203.0.113.254:3478";
 const STUN: &str = "stun:203.0.113.254:3478";
 
-fn bin(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_toss")).with_file_name(name)
-}
+mod support;
 
-fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .ok()?;
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (!path.is_empty()).then(|| PathBuf::from(path))
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{bin, coturn_args, is_root, run, which, Killed};
 
 const ROLES: [&str; 4] = ["a", "na", "s", "b"];
 
@@ -229,23 +188,9 @@ fn services(net: &Net, turnserver: &Path) -> Result<(Killed, Killed), Box<dyn st
         .stderr(Stdio::null());
     let signal = Killed(signal.spawn()?);
     let mut turn = net.cmd("s", turnserver);
-    turn.args([
-        "-n",
-        "--listening-ip=203.0.113.254",
-        "--relay-ip=203.0.113.254",
-        "--listening-port=3478",
-        "--min-port=49152",
-        "--max-port=49252",
-        "--user=toss:test-secret",
-        "--realm=toss.test",
-        "--lt-cred-mech",
-        "--no-cli",
-        "--no-tls",
-        "--no-dtls",
-        "--log-file=stdout",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    turn.args(coturn_args("203.0.113.254", 3478, 49152, 49252))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let turn = Killed(turn.spawn()?);
     Ok((signal, turn))
 }

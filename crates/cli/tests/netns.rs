@@ -11,8 +11,8 @@
 //! Namespaces need root (CI runs as root); without it the test says it is skipped.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -23,32 +23,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// Longest one transfer may take.
 const LIMIT: Duration = Duration::from_secs(300);
 
-fn bin(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_toss")).with_file_name(name)
-}
+mod support;
 
-fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
+use support::{bin, is_root, run, Killed};
 
 /// Two namespaces `a` and `b` joined by a veth pair: a = 169.254.77.1, b = 169.254.77.2.
 struct Link {
@@ -161,20 +138,20 @@ impl Link {
     }
 }
 
+/// The link, or `None` (said) without root; as root, a link that cannot be made is an error.
+fn link_as_root() -> Result<Option<Link>, String> {
+    if !is_root() {
+        eprintln!("SKIPPED: creating network namespaces needs root");
+        return Ok(None);
+    }
+    Link::create().map(Some)
+}
+
 impl Drop for Link {
     fn drop(&mut self) {
         // Deleting the namespaces removes the veth pair and kills nothing else.
         let _ = run(&["ip", "netns", "del", &self.a]);
         let _ = run(&["ip", "netns", "del", &self.b]);
-    }
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -240,16 +217,8 @@ fn transfer(link: &Link, src: &Path, out: &Path) -> Result<Vec<Value>, Box<dyn s
 
 #[test]
 fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> TestResult {
-    if !is_root() {
-        eprintln!("SKIPPED: creating network namespaces needs root");
+    let Some(link) = link_as_root()? else {
         return Ok(());
-    }
-    let link = match Link::create() {
-        Ok(link) => link,
-        Err(e) => {
-            eprintln!("SKIPPED: this machine cannot create network namespaces: {e}");
-            return Ok(());
-        }
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("video.bin");
@@ -396,16 +365,8 @@ fn progress_at_least(bytes: u64) -> impl Fn(&Value) -> bool {
 
 #[test]
 fn a_cut_link_is_ridden_out_or_reconnected_and_the_transfer_resumes() -> TestResult {
-    if !is_root() {
-        eprintln!("SKIPPED: creating network namespaces needs root");
+    let Some(link) = link_as_root()? else {
         return Ok(());
-    }
-    let link = match Link::create() {
-        Ok(link) => link,
-        Err(e) => {
-            eprintln!("SKIPPED: this machine cannot create network namespaces: {e}");
-            return Ok(());
-        }
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("video.bin");

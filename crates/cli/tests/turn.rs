@@ -6,8 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -18,18 +17,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// Longest the transfer may take.
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn bin(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_toss")).with_file_name(name)
-}
+mod support;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{bin, coturn_args, which, Killed};
 
 fn free_udp_port() -> std::io::Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -54,7 +44,7 @@ fn events_until(
 
 #[test]
 fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
-    let Ok(turnserver) = which("turnserver") else {
+    let Some(turnserver) = which("turnserver") else {
         eprintln!("SKIPPED: coturn's turnserver is not installed (scripts/setup.sh installs it)");
         return Ok(());
     };
@@ -62,24 +52,10 @@ fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
     // A relay port range of its own, so that parallel runs do not collide.
     let base = 40_000 + (std::process::id() % 200) as u16 * 100;
     let mut turn = Command::new(turnserver);
-    turn.args([
-        "-n",
-        "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
-        &format!("--listening-port={port}"),
-        &format!("--min-port={base}"),
-        &format!("--max-port={}", base + 99),
-        "--user=toss:test-secret",
-        "--realm=toss.test",
-        "--lt-cred-mech",
-        "--allow-loopback-peers",
-        "--no-cli",
-        "--no-tls",
-        "--no-dtls",
-        "--log-file=stdout",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    turn.args(coturn_args("127.0.0.1", port, base, base + 99))
+        .arg("--allow-loopback-peers")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let _turn = Killed(turn.spawn()?);
 
     let mut signal = Command::new(bin("toss-signal"));
@@ -144,13 +120,4 @@ fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
         .iter()
         .any(|e| e["event"] == "connected" && e["path"]["kind"] == "relay"));
     Ok(())
-}
-
-fn which(name: &str) -> Result<PathBuf, ()> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or(())
 }

@@ -1,0 +1,77 @@
+//! Helpers shared by the CLI's integration tests: the built binaries, running a command
+//! that must succeed, root and tool checks, processes killed when dropped, and coturn's
+//! command line. Each test file takes what it needs (`mod support;`).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+
+/// A binary of this workspace, built next to `toss`.
+pub(crate) fn bin(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_toss")).with_file_name(name)
+}
+
+/// Runs `args[0]` with the rest; an error names the command and says what it printed.
+pub(crate) fn run(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Where `program` is on the `PATH`, if it is.
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A child process, killed and reaped when dropped.
+pub(crate) struct Killed(pub(crate) Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// coturn's `turnserver` arguments: STUN and TURN on `ip:port`, relaying from `ip` on
+/// ports `min..=max`, one test user `toss` / `test-secret`, nothing else (no TLS, no CLI).
+pub(crate) fn coturn_args(ip: &str, port: u16, min: u16, max: u16) -> Vec<String> {
+    [
+        "-n".to_owned(),
+        format!("--listening-ip={ip}"),
+        format!("--relay-ip={ip}"),
+        format!("--listening-port={port}"),
+        format!("--min-port={min}"),
+        format!("--max-port={max}"),
+        "--user=toss:test-secret".to_owned(),
+        "--realm=toss.test".to_owned(),
+        "--lt-cred-mech".to_owned(),
+        "--no-cli".to_owned(),
+        "--no-tls".to_owned(),
+        "--no-dtls".to_owned(),
+        "--log-file=stdout".to_owned(),
+    ]
+    .into()
+}
