@@ -264,7 +264,12 @@ struct Events {
 
 impl Events {
     fn spawn(mut cmd: Command) -> Result<Events, Box<dyn std::error::Error>> {
-        let mut child = Killed(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?);
+        let mut child = Killed(
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
         let stdout = child.0.stdout.take().ok_or("stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -323,11 +328,13 @@ impl Events {
     }
 }
 
-/// `toss-signal` and `toss send` in a, `toss receive --yes` in b, both running.
+/// `toss-signal` and `toss send` in a, `toss receive` in b (accepting at once with `yes`,
+/// else asking on its standard input), both running.
 fn start_pair(
     link: &Link,
     src: &Path,
     out: &Path,
+    yes: bool,
 ) -> Result<(Killed, Events, Events), Box<dyn std::error::Error>> {
     let signal = "ws://169.254.77.1:18701";
     let mut server = link.cmd(&link.a, &bin("toss-signal"));
@@ -347,9 +354,12 @@ fn start_pair(
             let mut recv = link.cmd(&link.b, &bin("toss"));
             recv.arg("receive")
                 .args(common)
-                .args(["--yes", "--out"])
+                .arg("--out")
                 .arg(out)
                 .arg(code);
+            if yes {
+                recv.arg("--yes");
+            }
             let receiver = Events::spawn(recv)?;
             return Ok((server, sender, receiver));
         }
@@ -378,7 +388,7 @@ fn a_cut_link_is_ridden_out_or_reconnected_and_the_transfer_resumes() -> TestRes
     // 1. Cut for 5 s: shorter than ICE waits, so the same connection carries on.
     let out = tmp.path().join("short");
     std::fs::create_dir(&out)?;
-    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out)?;
+    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out, true)?;
     receiver
         .until(LIMIT, progress_at_least(size / 4))
         .ok_or("the transfer never got going")?;
@@ -407,7 +417,7 @@ fn a_cut_link_is_ridden_out_or_reconnected_and_the_transfer_resumes() -> TestRes
     // a fresh connection carries the rest, from where the receiver stood.
     let out = tmp.path().join("long");
     std::fs::create_dir(&out)?;
-    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out)?;
+    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out, true)?;
     let before = receiver
         .until(LIMIT, progress_at_least(size / 4))
         .and_then(|v| v["bytes"].as_u64())
@@ -448,5 +458,53 @@ fn a_cut_link_is_ridden_out_or_reconnected_and_the_transfer_resumes() -> TestRes
         "the sender did not send them again"
     );
     eprintln!("long cut: reconnected, resumed at {resumed} of {size} (had {before})");
+    Ok(())
+}
+
+#[test]
+fn a_connection_lost_while_the_receiver_decides_comes_back_with_the_same_question() -> TestResult {
+    let Some(link) = link_as_root()? else {
+        return Ok(());
+    };
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("letter.pdf");
+    let mut data = vec![0u8; 3 << 20];
+    rand::thread_rng().fill_bytes(&mut data);
+    std::fs::write(&src, &data)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+    let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out, false)?;
+    receiver
+        .until(LIMIT, |v| v["event"] == "offer")
+        .ok_or("no offer")?;
+    // The user has not answered yet when the network goes.
+    link.cut()?;
+    let told = receiver.until(Duration::from_secs(30), |v| v["event"] == "reconnecting");
+    assert!(
+        told.is_some(),
+        "the receiver reconnects while asking: {:?}",
+        receiver.seen
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    link.mend()?;
+    receiver
+        .until(LIMIT, |v| v["event"] == "connected")
+        .ok_or("never connected again")?;
+    // Now the user says yes, once.
+    let stdin = receiver.child.0.stdin.as_mut().ok_or("stdin")?;
+    std::io::Write::write_all(stdin, b"y\n")?;
+    assert!(receiver.finish()?, "receiver: {:?}", receiver.seen);
+    assert!(sender.finish()?, "sender: {:?}", sender.seen);
+    assert!(
+        std::fs::read(out.join("letter.pdf"))? == data,
+        "byte-identical"
+    );
+    assert_eq!(
+        receiver.count("offer"),
+        1,
+        "asked once: {:?}",
+        receiver.seen
+    );
+    assert_eq!(receiver.count("connected"), 2);
     Ok(())
 }

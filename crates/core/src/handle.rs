@@ -332,6 +332,9 @@ impl Work for Receiving {
                 biased;
                 _ = cancel.cancelled() => None,
                 d = rx => d.ok(),
+                // The connection went while the user decides: the next one brings the same
+                // offer, and the question stays open.
+                _ = link.lost() => return Err(Error::PeerGone),
             },
         };
         match decision {

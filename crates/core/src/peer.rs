@@ -605,6 +605,11 @@ impl Link {
         }
     }
 
+    /// Resolves once the connection has failed or been closed.
+    pub(crate) async fn lost(&self) {
+        self.lost.cancelled().await;
+    }
+
     /// The peer connection's state as it changes (connected, disconnected while no packet
     /// arrives, failed when the connection is given up).
     pub(crate) fn state(&self) -> watch::Receiver<RTCPeerConnectionState> {
