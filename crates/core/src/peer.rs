@@ -105,17 +105,56 @@ fn is_local_address(ip: IpAddr) -> bool {
     }
 }
 
-/// The path of a selected candidate pair.
-fn path_of(pair: &RTCIceCandidatePair, peer_takes_large: bool) -> PathInfo {
+/// What the peer said about itself during setup, for judging the path.
+#[derive(Debug, Default)]
+struct PeerSays {
+    /// It takes SCTP packets larger than the WebRTC default.
+    takes_large: AtomicBool,
+    /// Its relay (TURN) candidates, address and port, as they arrived.
+    relays: std::sync::Mutex<Vec<(String, u16)>>,
+}
+
+impl PeerSays {
+    fn relays(&self) -> Vec<(String, u16)> {
+        self.relays.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// The address and port of a relay candidate line (`... ADDRESS PORT typ relay ...`).
+fn relay_address(candidate: &str) -> Option<(String, u16)> {
+    let fields: Vec<&str> = candidate.split_whitespace().collect();
+    let typ = fields.iter().position(|f| *f == "typ")?;
+    if fields.get(typ + 1) != Some(&"relay") || typ < 2 {
+        return None;
+    }
+    Some((fields[typ - 2].to_owned(), fields[typ - 1].parse().ok()?))
+}
+
+/// The path of a selected candidate pair; `peer_relays` are the peer's relay candidates.
+fn path_of(
+    pair: &RTCIceCandidatePair,
+    peer_takes_large: bool,
+    peer_relays: &[(String, u16)],
+) -> PathInfo {
     // A peer-reflexive candidate is the peer's address as seen in a connectivity check that
     // arrived before its candidate did (common with trickle ICE): a direct path, whose
-    // address says whether it is local.
+    // address says whether it is local, unless it is one of the peer's relay addresses
+    // (the peer's check came through its TURN server).
     let kind = |t: RTCIceCandidateType| match t {
         RTCIceCandidateType::Host | RTCIceCandidateType::Prflx => "direct",
         RTCIceCandidateType::Srflx => "stun",
         _ => "relay",
     };
-    let (l, r) = (kind(pair.local.typ), kind(pair.remote.typ));
+    let remote_relayed = pair.remote.typ == RTCIceCandidateType::Prflx
+        && peer_relays
+            .iter()
+            .any(|(a, p)| *a == pair.remote.address && *p == pair.remote.port);
+    let l = kind(pair.local.typ);
+    let r = if remote_relayed {
+        "relay"
+    } else {
+        kind(pair.remote.typ)
+    };
     let kind = if l == "relay" || r == "relay" {
         "relay"
     } else if l == "stun" || r == "stun" {
@@ -162,15 +201,20 @@ impl std::fmt::Debug for Link {
     }
 }
 
-fn build_api(config: &Config, peer_takes_large: &Arc<AtomicBool>) -> webrtc::api::API {
+fn build_api(config: &Config, peer: &Arc<PeerSays>) -> webrtc::api::API {
     let mut se = SettingEngine::default();
     se.detach_data_channels();
     // Accept datagrams as large as any packet size a peer may choose.
     se.set_receive_mtu(RECEIVE_MTU);
     if config.large_packets {
-        let peer = peer_takes_large.clone();
+        let peer = peer.clone();
         se.set_sctp_mtu_policy(Arc::new(move |pair| {
-            path_of(pair, peer.load(Ordering::SeqCst)).packet_size
+            path_of(
+                pair,
+                peer.takes_large.load(Ordering::SeqCst),
+                &peer.relays(),
+            )
+            .packet_size
         }));
     }
     // A peer-reflexive pair (the peer's checks arrived before its trickled candidate) is as
@@ -299,11 +343,11 @@ async fn attempt(
     binding: Binding,
     timeout: Duration,
 ) -> Result<Link> {
-    let peer_takes_large = Arc::new(AtomicBool::new(false));
-    let api = build_api(config, &peer_takes_large);
+    let peer = Arc::new(PeerSays::default());
+    let api = build_api(config, &peer);
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
     let setup = async {
-        let (rtc_dc, dc) = negotiate(paired, &pc, config.large_packets, &peer_takes_large).await?;
+        let (rtc_dc, dc) = negotiate(paired, &pc, config.large_packets, &peer).await?;
         bind(paired, &pc, &dc, binding).await?;
         Ok((rtc_dc, dc))
     };
@@ -322,9 +366,9 @@ async fn attempt(
                 .ice_transport()
                 .get_selected_candidate_pair()
                 .await;
-            let large = config.large_packets && peer_takes_large.load(Ordering::SeqCst);
+            let large = config.large_packets && peer.takes_large.load(Ordering::SeqCst);
             let path = match pair {
-                Some(pair) => path_of(&pair, large),
+                Some(pair) => path_of(&pair, large, &peer.relays()),
                 None => PathInfo {
                     kind: "direct",
                     local_network: false,
@@ -360,7 +404,7 @@ async fn negotiate(
     paired: &mut Paired,
     pc: &Arc<RTCPeerConnection>,
     large_packets: bool,
-    peer_takes_large: &AtomicBool,
+    peer: &PeerSays,
 ) -> Result<(Arc<RTCDataChannel>, Arc<DataChannel>)> {
     let (cand_tx, mut cand_rx) = mpsc::unbounded_channel::<RTCIceCandidateInit>();
     pc.on_ice_candidate(Box::new(move |c: Option<RTCIceCandidate>| {
@@ -448,7 +492,7 @@ async fn negotiate(
                     }
                     Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver => {
                         paired.round = round;
-                        peer_takes_large.store(theirs, Ordering::SeqCst);
+                        peer.takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
                         remote_set = true;
                         for c in early_candidates.drain(..) {
@@ -460,7 +504,7 @@ async fn negotiate(
                         paired.client.send(msg)?;
                     }
                     Signal::Answer { sdp, large_packets: theirs, round } if paired.role == Role::Sender && !remote_set && round == paired.round => {
-                        peer_takes_large.store(theirs, Ordering::SeqCst);
+                        peer.takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
                         remote_set = true;
                         for c in early_candidates.drain(..) {
@@ -468,6 +512,11 @@ async fn negotiate(
                         }
                     }
                     Signal::Candidate { candidate } => {
+                        if let Some(relay) = relay_address(&candidate.candidate) {
+                            if let Ok(mut relays) = peer.relays.lock() {
+                                relays.push(relay);
+                            }
+                        }
                         if remote_set {
                             pc.add_ice_candidate(candidate).await?;
                         } else {
@@ -772,22 +821,30 @@ mod tests {
             ("fe80::1", "fe80::2"),
             ("::1", "::1"),
         ] {
-            let p = path_of(&pair((l, Host), (r, Host)), true);
+            let p = path_of(&pair((l, Host), (r, Host)), true, &[]);
             assert_eq!(p.kind, "direct");
             assert!(p.local_network, "{l} {r}");
             assert_eq!(p.packet_size, LARGE_SCTP_PACKET, "{l} {r}");
             // Toward a peer that did not say it takes them: the default.
-            let p = path_of(&pair((l, Host), (r, Host)), false);
+            let p = path_of(&pair((l, Host), (r, Host)), false, &[]);
             assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
         }
-        let early = path_of(&pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)), true);
+        let early = path_of(&pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)), true, &[]);
         assert_eq!(early.packet_size, LARGE_SCTP_PACKET);
-        let internet = path_of(&pair(("203.0.113.5", Host), ("198.51.100.7", Host)), true);
+        let internet = path_of(
+            &pair(("203.0.113.5", Host), ("198.51.100.7", Host)),
+            true,
+            &[],
+        );
         assert_eq!((internet.kind, internet.local_network), ("direct", false));
         assert_eq!(internet.packet_size, DEFAULT_SCTP_PACKET);
-        let nat = path_of(&pair(("192.168.1.4", Srflx), ("192.168.1.9", Host)), true);
+        let nat = path_of(
+            &pair(("192.168.1.4", Srflx), ("192.168.1.9", Host)),
+            true,
+            &[],
+        );
         assert_eq!((nat.kind, nat.packet_size), ("stun", DEFAULT_SCTP_PACKET));
-        let relay = path_of(&pair(("127.0.0.1", Relay), ("127.0.0.1", Host)), true);
+        let relay = path_of(&pair(("127.0.0.1", Relay), ("127.0.0.1", Host)), true, &[]);
         assert_eq!(
             (relay.kind, relay.packet_size),
             ("relay", DEFAULT_SCTP_PACKET)
@@ -796,5 +853,30 @@ mod tests {
             relay.describe(),
             "through a relay server, 1191-byte packets"
         );
+        // The peer's checks came through its TURN server before its relay candidate did:
+        // relayed, not direct, even on a local network.
+        let relays = [("10.0.0.9".to_owned(), 0)];
+        let through_turn = path_of(
+            &pair(("10.0.0.2", Host), ("10.0.0.9", Prflx)),
+            true,
+            &relays,
+        );
+        assert_eq!(
+            (through_turn.kind, through_turn.packet_size),
+            ("relay", DEFAULT_SCTP_PACKET)
+        );
+    }
+
+    #[test]
+    fn relay_candidates_are_read_from_their_line() {
+        assert_eq!(
+            relay_address("candidate:1 1 udp 16777215 203.0.113.254 49201 typ relay raddr 0.0.0.0 rport 50000"),
+            Some(("203.0.113.254".to_owned(), 49201))
+        );
+        assert_eq!(
+            relay_address("candidate:2 1 udp 2130706431 192.0.2.2 40000 typ host"),
+            None
+        );
+        assert_eq!(relay_address("typ relay"), None);
     }
 }
