@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod support;
+
+use support::random_file;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Longest a CLI process may run in a test.
@@ -156,19 +160,6 @@ fn error_kind(f: &Finished) -> String {
         .and_then(|e| e["kind"].as_str())
         .unwrap_or("")
         .to_owned()
-}
-
-fn random_file(path: &Path, len: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let mut data = vec![0u8; len];
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ len as u64;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    std::fs::write(path, &data)?;
-    Ok(data)
 }
 
 #[test]

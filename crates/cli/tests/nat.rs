@@ -24,7 +24,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -38,7 +37,7 @@ const STUN: &str = "stun:203.0.113.254:3478";
 
 mod support;
 
-use support::{bin, coturn_args, is_root, run, which, Killed};
+use support::{bin, coturn_args, is_root, random_file, run, which, Killed};
 
 const ROLES: [&str; 4] = ["a", "na", "s", "b"];
 
@@ -278,9 +277,7 @@ fn behind_a_nat_the_path_is_direct_where_ice_can_and_relayed_where_it_cannot() -
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("photos.tar");
-    let mut data = vec![0u8; 6 << 20];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let data = random_file(&src, 6 << 20)?;
 
     for (firewall, want) in [(false, "direct"), (true, "relay")] {
         // As root, a network that cannot be built is a failure, not a skip.

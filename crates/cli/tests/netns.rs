@@ -15,7 +15,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -25,7 +24,7 @@ const LIMIT: Duration = Duration::from_secs(300);
 
 mod support;
 
-use support::{bin, is_root, run, Killed};
+use support::{bin, is_root, random_file, run, Killed};
 
 /// Two namespaces `a` and `b` joined by a veth pair: a = 169.254.77.1, b = 169.254.77.2.
 struct Link {
@@ -222,9 +221,7 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("video.bin");
-    let mut data = vec![0u8; 24 << 20];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let data = random_file(&src, 24 << 20)?;
     for (i, loss) in [0u32, 2, 5].into_iter().enumerate() {
         if loss > 0 {
             link.lose(loss)?;
@@ -381,9 +378,7 @@ fn a_cut_link_is_ridden_out_or_reconnected_and_the_transfer_resumes() -> TestRes
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("video.bin");
     let size: u64 = 96 << 20;
-    let mut data = vec![0u8; size as usize];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let data = random_file(&src, size as usize)?;
 
     // 1. Cut for 5 s: shorter than ICE waits, so the same connection carries on.
     let out = tmp.path().join("short");
@@ -468,9 +463,7 @@ fn a_connection_lost_while_the_receiver_decides_comes_back_with_the_same_questio
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("letter.pdf");
-    let mut data = vec![0u8; 3 << 20];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let data = random_file(&src, 3 << 20)?;
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
     let (_server, mut sender, mut receiver) = start_pair(&link, &src, &out, false)?;

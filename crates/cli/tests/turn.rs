@@ -9,7 +9,6 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -19,7 +18,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 mod support;
 
-use support::{bin, coturn_args, which, Killed};
+use support::{bin, coturn_args, random_file, which, Killed};
 
 fn free_udp_port() -> std::io::Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -70,9 +69,7 @@ fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
 
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("photo.raw");
-    let mut data = vec![0u8; 3 << 20];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let data = random_file(&src, 3 << 20)?;
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
 

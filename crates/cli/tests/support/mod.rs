@@ -1,6 +1,6 @@
 //! Helpers shared by the CLI's integration tests: the built binaries, running a command
-//! that must succeed, root and tool checks, processes killed when dropped, and coturn's
-//! command line. Each test file takes what it needs (`mod support;`).
+//! that must succeed, root and tool checks, random files, processes killed when dropped,
+//! and coturn's command line. Each test file takes what it needs (`mod support;`).
 
 #![allow(dead_code)]
 
@@ -43,6 +43,14 @@ pub(crate) fn which(program: &str) -> Option<PathBuf> {
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
+}
+
+/// Writes `len` random bytes to `path` and returns them.
+pub(crate) fn random_file(path: &std::path::Path, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut data = vec![0u8; len];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut data);
+    std::fs::write(path, &data)?;
+    Ok(data)
 }
 
 /// A child process, killed and reaped when dropped.

@@ -606,16 +606,8 @@ mod tests {
         // The sender's changed.txt is not what was saved: it comes again, fresh, before
         // big.bin resumes after its first range.
         let journal = Journal::open(&out, &files);
-        let cmds = vec![
-            WriteCmd::Start {
-                index: 0,
-                components: vec!["changed.txt".into()],
-                from: From::Fresh,
-            },
-            WriteCmd::Data(vec![Bytes::from_static(b"new")]),
-            WriteCmd::Finish {
-                blake3: blake3::hash(b"new").to_hex().to_string(),
-            },
+        let mut cmds = file(0, &["changed.txt"], b"new");
+        cmds.extend([
             WriteCmd::Start {
                 index: 1,
                 components: vec!["big.bin".into()],
@@ -625,7 +617,7 @@ mod tests {
             WriteCmd::Finish {
                 blake3: blake3::hash(&big).to_hex().to_string(),
             },
-        ];
+        ]);
         let results = run(Sink::new(out.clone(), journal), cmds);
         assert!(
             matches!(&results[0], WriteResult::Saved { path, .. } if path == "changed (1).txt"),
