@@ -34,6 +34,7 @@ HUGE_MIB = 256 if QUICK else 4096
 SETUP_RUNS = 3 if QUICK else 10
 SIGNAL_CLIENTS = 1000 if QUICK else 10_000
 SIGNAL_PORT = 18787
+UDP_BUFFER = 4 * MIB  # what Toss asks for each UDP socket (UDP_BUFFER in crates/core/src/defaults.rs)
 
 results = {}
 
@@ -111,15 +112,22 @@ def random_file(path, mib):
 
 
 def raw_webrtc():
+    """Each packet size twice: with the system's default UDP socket buffers (the stack as used
+    naively) and with the buffers Toss asks for (UDP_BUFFER in crates/core/src/defaults.rs),
+    the counterpart of Toss's own figures."""
     for size in (0, 8000):
-        p = subprocess.run(ns([RELEASE / "raw-webrtc", "--mib", RAW_MIB, "--packet-size", size]),
-                           capture_output=True, text=True, timeout=900)
-        if p.returncode != 0:
-            raise SystemExit(f"raw-webrtc failed: {p.stderr}")
-        r = json.loads(p.stdout.strip().splitlines()[-1])
-        results[f"raw_{r['packet_size']}"] = r
-        say(f"raw webrtc-rs, {RAW_MIB} MiB, {r['packet_size']}-byte SCTP packets: "
-            f"{r['mib_per_s']:.1f} MiB/s")
+        for buf in (0, UDP_BUFFER):
+            p = subprocess.run(ns([RELEASE / "raw-webrtc", "--mib", RAW_MIB, "--packet-size", size,
+                                   "--udp-buffer", buf]),
+                               capture_output=True, text=True, timeout=900)
+            if p.returncode != 0:
+                raise SystemExit(f"raw-webrtc failed: {p.stderr}")
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            key = f"raw_{r['packet_size']}" + ("" if buf else "_default_buffers")
+            results[key] = r
+            say(f"raw webrtc-rs, {RAW_MIB} MiB, {r['packet_size']}-byte SCTP packets, "
+                f"UDP buffers {'of Toss (4 MiB asked)' if buf else 'at the system default'}: "
+                f"{r['mib_per_s']:.1f} MiB/s")
 
 
 # ---------------------------------------------------------------------------------------
@@ -395,6 +403,11 @@ def summary():
     if results.get("raw_1191") and results.get("raw_8000"):
         say(f"raw webrtc-rs 8000 vs 1191-byte packets: "
             f"{results['raw_8000']['mib_per_s'] / results['raw_1191']['mib_per_s']:.2f}x")
+    for size in (1191, 8000):
+        naive, tuned = results.get(f"raw_{size}_default_buffers"), results.get(f"raw_{size}")
+        if naive and tuned:
+            say(f"raw webrtc-rs at {size}-byte packets, 4 MiB vs default UDP buffers: "
+                f"{tuned['mib_per_s'] / naive['mib_per_s']:.2f}x")
     t = results.get("toss_peers_file")
     for peer in ("magic_wormhole", "sendme"):
         if t and results.get(peer):

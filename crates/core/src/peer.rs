@@ -34,7 +34,7 @@ use crate::crypto::{self, Role};
 use crate::defaults::{
     BUFFERED_HIGH, BUFFERED_LOW, DEFAULT_SCTP_PACKET, ICE_DISCONNECTED_AFTER, ICE_FAILED_AFTER,
     LARGE_SCTP_PACKET, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE, RECEIVE_MTU,
-    SEND_STALL_TIMEOUT,
+    SEND_STALL_TIMEOUT, UDP_BUFFER,
 };
 use crate::error::{Error, Result, Side};
 use crate::session::{Heard, Paired, Signal};
@@ -204,6 +204,8 @@ impl std::fmt::Debug for Link {
 fn build_api(config: &Config, peer: &Arc<PeerSays>) -> webrtc::api::API {
     let mut se = SettingEngine::default();
     se.detach_data_channels();
+    // Room in the kernel for bursts of large packets while this process waits for a CPU.
+    webrtc::util::vnet::net::set_udp_buffer_sizes(UDP_BUFFER, UDP_BUFFER);
     // Accept datagrams as large as any packet size a peer may choose.
     se.set_receive_mtu(RECEIVE_MTU);
     if config.large_packets {

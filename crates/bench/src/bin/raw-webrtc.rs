@@ -27,6 +27,9 @@ struct Args {
     /// SCTP packet size; 0 is the stack's default (1191).
     #[arg(long, default_value_t = 0)]
     packet_size: u32,
+    /// UDP socket receive and send buffer to ask for, bytes; 0 keeps the system's default.
+    #[arg(long, default_value_t = 0)]
+    udp_buffer: usize,
 }
 
 const CHUNK: usize = 16 * 1024;
@@ -82,6 +85,7 @@ async fn connect(a: &RTCPeerConnection, b: &RTCPeerConnection) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    webrtc::util::vnet::net::set_udp_buffer_sizes(args.udp_buffer, args.udp_buffer);
     let a = peer(args.packet_size).await?;
     let b = peer(args.packet_size).await?;
     let (tx_a, mut rx_a) = mpsc::unbounded_channel();
@@ -146,7 +150,7 @@ async fn main() -> Result<()> {
     let mib_per_s = args.mib as f64 / seconds;
     println!(
         "{}",
-        serde_json::json!({"mib": args.mib, "packet_size": if args.packet_size == 0 { 1191 } else { args.packet_size }, "seconds": seconds, "mib_per_s": mib_per_s})
+        serde_json::json!({"mib": args.mib, "udp_buffer": args.udp_buffer, "packet_size": if args.packet_size == 0 { 1191 } else { args.packet_size }, "seconds": seconds, "mib_per_s": mib_per_s})
     );
     let _ = a.close().await;
     let _ = b.close().await;
