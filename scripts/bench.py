@@ -112,22 +112,27 @@ def random_file(path, mib):
 
 
 def raw_webrtc():
-    """Each packet size twice: with the system's default UDP socket buffers (the stack as used
+    """Each packet size with the system's default UDP socket buffers (the stack as used
     naively) and with the buffers Toss asks for (UDP_BUFFER in crates/core/src/defaults.rs),
-    the counterpart of Toss's own figures."""
+    both peers in one process; then with Toss's buffers and the two peers in two processes,
+    as Toss's sender and receiver are."""
     for size in (0, 8000):
-        for buf in (0, UDP_BUFFER):
+        for buf, procs in ((0, 1), (UDP_BUFFER, 1), (UDP_BUFFER, 2)):
             p = subprocess.run(ns([RELEASE / "raw-webrtc", "--mib", RAW_MIB, "--packet-size", size,
-                                   "--udp-buffer", buf]),
+                                   "--udp-buffer", buf, "--processes", procs]),
                                capture_output=True, text=True, timeout=900)
             if p.returncode != 0:
                 raise SystemExit(f"raw-webrtc failed: {p.stderr}")
             r = json.loads(p.stdout.strip().splitlines()[-1])
-            key = f"raw_{r['packet_size']}" + ("" if buf else "_default_buffers")
+            key = f"raw_{r['packet_size']}"
+            if not buf:
+                key += "_default_buffers"
+            if procs == 2:
+                key += "_two_processes"
             results[key] = r
             say(f"raw webrtc-rs, {RAW_MIB} MiB, {r['packet_size']}-byte SCTP packets, "
-                f"UDP buffers {'of Toss (4 MiB asked)' if buf else 'at the system default'}: "
-                f"{r['mib_per_s']:.1f} MiB/s")
+                f"UDP buffers {'of Toss (4 MiB asked)' if buf else 'at the system default'}, "
+                f"{'two processes' if procs == 2 else 'one process'}: {r['mib_per_s']:.1f} MiB/s")
 
 
 # ---------------------------------------------------------------------------------------
@@ -398,16 +403,22 @@ def summary():
     for size in (1191, 8000):
         raw, toss = results.get(f"raw_{size}"), results.get(f"toss_{size}")
         if raw and toss:
-            say(f"Toss / raw webrtc-rs at {size}-byte packets: "
+            say(f"Toss / raw webrtc-rs (one process) at {size}-byte packets: "
                 f"{toss['mib_per_s']:.1f} / {raw['mib_per_s']:.1f} = {toss['mib_per_s'] / raw['mib_per_s']:.2f}")
+        two = results.get(f"raw_{size}_two_processes")
+        if two and toss:
+            say(f"Toss / raw webrtc-rs in two processes at {size}-byte packets: "
+                f"{toss['mib_per_s']:.1f} / {two['mib_per_s']:.1f} = {toss['mib_per_s'] / two['mib_per_s']:.2f}")
+        if two and raw:
+            say(f"raw webrtc-rs at {size}-byte packets, two processes / one: "
+                f"{two['mib_per_s'] / raw['mib_per_s']:.2f}")
+        naive = results.get(f"raw_{size}_default_buffers")
+        if naive and raw:
+            say(f"raw webrtc-rs at {size}-byte packets, 4 MiB / default UDP buffers: "
+                f"{raw['mib_per_s'] / naive['mib_per_s']:.2f}x")
     if results.get("raw_1191") and results.get("raw_8000"):
         say(f"raw webrtc-rs 8000 vs 1191-byte packets: "
             f"{results['raw_8000']['mib_per_s'] / results['raw_1191']['mib_per_s']:.2f}x")
-    for size in (1191, 8000):
-        naive, tuned = results.get(f"raw_{size}_default_buffers"), results.get(f"raw_{size}")
-        if naive and tuned:
-            say(f"raw webrtc-rs at {size}-byte packets, 4 MiB vs default UDP buffers: "
-                f"{tuned['mib_per_s'] / naive['mib_per_s']:.2f}x")
     t = results.get("toss_peers_file")
     for peer in ("magic_wormhole", "sendme"):
         if t and results.get(peer):

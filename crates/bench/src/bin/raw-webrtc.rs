@@ -1,13 +1,20 @@
-//! Raw webrtc-rs throughput: two peers in one process over loopback, one ordered reliable
-//! data channel, 16 KiB messages with the same backpressure Toss uses, N MiB. Prints
-//! `{"mib":N,"packet_size":P,"seconds":S,"mib_per_s":R}`.
+//! Raw webrtc-rs throughput: two peers over loopback, one ordered reliable data channel,
+//! 16 KiB messages with the same backpressure Toss uses, N MiB. Prints
+//! `{"mib":N,"packet_size":P,"seconds":S,"mib_per_s":R,...}`.
+//!
+//! Both peers run in one process, or with `--processes 2` in two (the receiving peer is this
+//! program started again with `--answer`, the descriptions passed over its stdin and stdout),
+//! as Toss's sender and receiver are.
 
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use clap::Parser;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
 use tokio::sync::{mpsc, Notify};
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::APIBuilder;
@@ -16,6 +23,7 @@ use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
 /// Arguments.
@@ -30,6 +38,12 @@ struct Args {
     /// UDP socket receive and send buffer to ask for, bytes; 0 keeps the system's default.
     #[arg(long, default_value_t = 0)]
     udp_buffer: usize,
+    /// 1: both peers in this process; 2: the receiving peer in a child process.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    processes: u8,
+    /// Be the receiving peer of a two-process run (started by the other one).
+    #[arg(long, hide = true)]
+    answer: bool,
 }
 
 const CHUNK: usize = 16 * 1024;
@@ -68,17 +82,81 @@ fn detach_on_open(dc: &Arc<RTCDataChannel>, tx: mpsc::UnboundedSender<Arc<DataCh
 /// Offer/answer without trickle: each side's description after gathering completes.
 async fn connect(a: &RTCPeerConnection, b: &RTCPeerConnection) -> Result<()> {
     let offer = a.create_offer(None).await?;
-    let mut gathered = a.gathering_complete_promise().await;
-    a.set_local_description(offer).await?;
-    let _ = gathered.recv().await;
-    b.set_remote_description(a.local_description().await.context("offer")?)
+    b.set_remote_description(serde_json::from_str(&described(a, offer).await?)?)
         .await?;
     let answer = b.create_answer(None).await?;
-    let mut gathered = b.gathering_complete_promise().await;
-    b.set_local_description(answer).await?;
-    let _ = gathered.recv().await;
-    a.set_remote_description(b.local_description().await.context("answer")?)
+    a.set_remote_description(serde_json::from_str(&described(b, answer).await?)?)
         .await?;
+    Ok(())
+}
+
+/// Reads bytes until `total` arrived; returns the time from the first byte to the last.
+async fn count(dc: Arc<DataChannel>, total: usize) -> Result<Duration> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0usize;
+    let mut first: Option<Instant> = None;
+    while got < total {
+        let n = dc.read(&mut buf).await?;
+        if n == 0 {
+            return Err(anyhow!("closed after {got} bytes"));
+        }
+        first.get_or_insert_with(Instant::now);
+        got += n;
+    }
+    Ok(first.map(|f| f.elapsed()).unwrap_or_default())
+}
+
+/// Sends `total` bytes in 16 KiB messages, waiting while more than 4 MiB is queued.
+async fn pour(dc: &DataChannel, total: usize) -> Result<()> {
+    let drained = Arc::new(Notify::new());
+    dc.set_buffered_amount_low_threshold(LOW);
+    let notify = drained.clone();
+    dc.on_buffered_amount_low(Box::new(move || {
+        notify.notify_one();
+        Box::pin(async {})
+    }));
+    let chunk = Bytes::from(vec![7u8; CHUNK]);
+    let mut sent = 0usize;
+    while sent < total {
+        while dc.buffered_amount() > HIGH {
+            let _ = tokio::time::timeout(Duration::from_millis(50), drained.notified()).await;
+        }
+        dc.write(&chunk).await?;
+        sent += CHUNK;
+    }
+    Ok(())
+}
+
+/// The local description once gathering is complete (no trickle), as one JSON line.
+async fn described(pc: &RTCPeerConnection, sdp: RTCSessionDescription) -> Result<String> {
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(sdp).await?;
+    let _ = gathered.recv().await;
+    Ok(serde_json::to_string(
+        &pc.local_description().await.context("description")?,
+    )?)
+}
+
+/// The receiving peer of a two-process run: offer on stdin, answer then result on stdout.
+async fn answer(args: &Args) -> Result<()> {
+    let b = peer(args.packet_size).await?;
+    let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+    b.on_data_channel(Box::new(move |dc| {
+        detach_on_open(&dc, tx_b.clone());
+        Box::pin(async {})
+    }));
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let offer = stdin.next_line().await?.context("no offer")?;
+    b.set_remote_description(serde_json::from_str(&offer)?)
+        .await?;
+    let answer = b.create_answer(None).await?;
+    println!("{}", described(&b, answer).await?);
+    let dc = tokio::time::timeout(Duration::from_secs(20), rx_b.recv())
+        .await?
+        .ok_or_else(|| anyhow!("no channel"))?;
+    let elapsed = count(dc, args.mib * 1024 * 1024).await?;
+    println!("{}", elapsed.as_secs_f64());
+    let _ = b.close().await;
     Ok(())
 }
 
@@ -86,10 +164,12 @@ async fn connect(a: &RTCPeerConnection, b: &RTCPeerConnection) -> Result<()> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     webrtc::util::vnet::net::set_udp_buffer_sizes(args.udp_buffer, args.udp_buffer);
+    if args.answer {
+        return answer(&args).await;
+    }
+    let total = args.mib * 1024 * 1024;
     let a = peer(args.packet_size).await?;
-    let b = peer(args.packet_size).await?;
     let (tx_a, mut rx_a) = mpsc::unbounded_channel();
-    let (tx_b, mut rx_b) = mpsc::unbounded_channel();
     let dc = a
         .create_data_channel(
             "bench",
@@ -100,59 +180,62 @@ async fn main() -> Result<()> {
         )
         .await?;
     detach_on_open(&dc, tx_a);
-    b.on_data_channel(Box::new(move |dc| {
-        detach_on_open(&dc, tx_b.clone());
-        Box::pin(async {})
-    }));
-    connect(&a, &b).await?;
     let open = Duration::from_secs(20);
-    let send_dc = tokio::time::timeout(open, rx_a.recv())
-        .await?
-        .ok_or_else(|| anyhow!("no channel"))?;
-    let recv_dc = tokio::time::timeout(open, rx_b.recv())
-        .await?
-        .ok_or_else(|| anyhow!("no channel"))?;
-
-    let total = args.mib * 1024 * 1024;
-    let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut got = 0usize;
-        let mut first: Option<Instant> = None;
-        while got < total {
-            let n = recv_dc.read(&mut buf).await?;
-            if n == 0 {
-                return Err(anyhow!("closed after {got} bytes"));
-            }
-            first.get_or_insert_with(Instant::now);
-            got += n;
-        }
-        Ok::<_, anyhow::Error>(first.map(|f| f.elapsed()).unwrap_or_default())
-    });
-    let drained = Arc::new(Notify::new());
-    send_dc.set_buffered_amount_low_threshold(LOW);
-    let notify = drained.clone();
-    send_dc.on_buffered_amount_low(Box::new(move || {
-        notify.notify_one();
-        Box::pin(async {})
-    }));
-    let chunk = Bytes::from(vec![7u8; CHUNK]);
-    let mut sent = 0usize;
-    while sent < total {
-        while send_dc.buffered_amount() > HIGH {
-            let _ = tokio::time::timeout(Duration::from_millis(50), drained.notified()).await;
-        }
-        send_dc.write(&chunk).await?;
-        sent += CHUNK;
-    }
     let limit = Duration::from_secs(600);
-    let elapsed = tokio::time::timeout(limit, reader).await???;
-    let seconds = elapsed.as_secs_f64();
+    let seconds = if args.processes == 2 {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["--answer", "--mib", &args.mib.to_string()])
+            .args(["--packet-size", &args.packet_size.to_string()])
+            .args(["--udp-buffer", &args.udp_buffer.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut to_child = child.stdin.take().context("stdin")?;
+        let mut from_child = BufReader::new(child.stdout.take().context("stdout")?).lines();
+        let offer = a.create_offer(None).await?;
+        to_child
+            .write_all(format!("{}\n", described(&a, offer).await?).as_bytes())
+            .await?;
+        let answer = tokio::time::timeout(open, from_child.next_line())
+            .await??
+            .context("no answer")?;
+        a.set_remote_description(serde_json::from_str(&answer)?)
+            .await?;
+        let send_dc = tokio::time::timeout(open, rx_a.recv())
+            .await?
+            .ok_or_else(|| anyhow!("no channel"))?;
+        pour(&send_dc, total).await?;
+        let line = tokio::time::timeout(limit, from_child.next_line())
+            .await??
+            .context("no result from the receiving process")?;
+        let _ = child.wait().await;
+        line.trim().parse::<f64>()?
+    } else {
+        let b = peer(args.packet_size).await?;
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        b.on_data_channel(Box::new(move |dc| {
+            detach_on_open(&dc, tx_b.clone());
+            Box::pin(async {})
+        }));
+        connect(&a, &b).await?;
+        let send_dc = tokio::time::timeout(open, rx_a.recv())
+            .await?
+            .ok_or_else(|| anyhow!("no channel"))?;
+        let recv_dc = tokio::time::timeout(open, rx_b.recv())
+            .await?
+            .ok_or_else(|| anyhow!("no channel"))?;
+        let reader = tokio::spawn(count(recv_dc, total));
+        pour(&send_dc, total).await?;
+        let elapsed = tokio::time::timeout(limit, reader).await???;
+        let _ = b.close().await;
+        elapsed.as_secs_f64()
+    };
     let mib_per_s = args.mib as f64 / seconds;
     println!(
         "{}",
-        serde_json::json!({"mib": args.mib, "udp_buffer": args.udp_buffer, "packet_size": if args.packet_size == 0 { 1191 } else { args.packet_size }, "seconds": seconds, "mib_per_s": mib_per_s})
+        serde_json::json!({"mib": args.mib, "processes": args.processes, "udp_buffer": args.udp_buffer, "packet_size": if args.packet_size == 0 { 1191 } else { args.packet_size }, "seconds": seconds, "mib_per_s": mib_per_s})
     );
     let _ = a.close().await;
-    let _ = b.close().await;
     Ok(())
 }
