@@ -113,8 +113,9 @@ impl Announcement {
     }
 }
 
-/// Longest wait for the goodbye to go out when an announcement ends.
-const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+/// Longest wait for the goodbye to go out when an announcement ends (it usually goes at
+/// once; a busy computer can hold the daemon's thread back for a while).
+const GOODBYE_WAIT: Duration = Duration::from_secs(3);
 
 impl Drop for Announcement {
     fn drop(&mut self) {

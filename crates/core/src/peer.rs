@@ -869,6 +869,36 @@ mod tests {
         );
     }
 
+    /// Once Toss has set up a connection's stack, every UDP socket the stack opens asks for
+    /// the larger buffers, and gets what the system grants: twice the size asked, capped at
+    /// `net.core.rmem_max`. Without the request it would hold `rmem_default`.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_stacks_udp_sockets_ask_for_larger_buffers() {
+        let _api = build_api(
+            &Config::local("ws://127.0.0.1:9"),
+            &Arc::new(PeerSays::default()),
+        );
+        let net = webrtc::util::vnet::net::Net::new(None);
+        let conn = net
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .await
+            .expect("a loopback socket");
+        let socket = conn
+            .as_any()
+            .downcast_ref::<tokio::net::UdpSocket>()
+            .expect("a real UDP socket");
+        let granted = socket2::SockRef::from(socket)
+            .recv_buffer_size()
+            .expect("its receive buffer");
+        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .expect("rmem_max")
+            .trim()
+            .parse()
+            .expect("a number");
+        assert_eq!(granted, 2 * UDP_BUFFER.min(max));
+    }
+
     #[test]
     fn relay_candidates_are_read_from_their_line() {
         assert_eq!(
