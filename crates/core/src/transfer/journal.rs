@@ -134,19 +134,63 @@ fn plain_child(base: &Path, rel: &str, want_dir: bool) -> Option<PathBuf> {
     Some(path)
 }
 
+/// A short name for an offer, from its paths and sizes.
+fn offer_id(files: &[FileEntry]) -> String {
+    let mut id = blake3::Hasher::new();
+    id.update(b"toss offer v1");
+    for f in files {
+        id.update(&(f.path.len() as u64).to_le_bytes());
+        id.update(f.path.as_bytes());
+        id.update(&f.size.to_le_bytes());
+    }
+    id.finalize().to_hex().as_str()[..16].to_owned()
+}
+
+/// This process receiving an offer into a folder, held while it writes there: a second
+/// receiver of the same files into the same folder would resume from, and write into, the
+/// same `.part`. An advisory lock on `.toss-ID.lock`, released (and the file removed) when
+/// dropped, and by the system if the process dies.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Claim {
+    /// Claims `out_dir` for `files`; refused with a sentence while another transfer holds
+    /// it. A folder where the lock cannot even be made is not refused here: writing there
+    /// fails on its own, with its own sentence.
+    pub(crate) fn take(out_dir: &Path, files: &[FileEntry]) -> Result<Option<Self>> {
+        let path = out_dir.join(format!(".toss-{}.lock", offer_id(files)));
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let Ok(file) = options.open(&path) else {
+            return Ok(None);
+        };
+        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+            Ok(true) => Ok(Some(Self { path, _file: file })),
+            Ok(false) => Err(Error::Input(format!(
+                "another transfer is already receiving these files into {}; wait for it to finish or choose another folder",
+                out_dir.display()
+            ))),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
 impl Journal {
     /// The journal for `files` in `out_dir`: what an earlier attempt left, or a fresh one.
     /// An unreadable or foreign journal counts as none.
     pub(crate) fn open(out_dir: &Path, files: &[FileEntry]) -> Self {
-        let mut id = blake3::Hasher::new();
-        id.update(b"toss offer v1");
-        for f in files {
-            id.update(&(f.path.len() as u64).to_le_bytes());
-            id.update(f.path.as_bytes());
-            id.update(&f.size.to_le_bytes());
-        }
-        let id = id.finalize().to_hex();
-        let id = &id.as_str()[..16];
+        let id = offer_id(files);
         let mut journal = Self {
             out_dir: out_dir.to_path_buf(),
             resume_path: out_dir.join(format!(".toss-{id}.resume")),
@@ -394,6 +438,39 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_receiver_at_a_time_per_offer_and_folder() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("tmp"), e))?;
+        let out = dir.path();
+        let files = vec![FileEntry {
+            path: "video.mov".into(),
+            size: 10,
+        }];
+        let first = Claim::take(out, &files)?;
+        assert!(first.is_some());
+        let second = Claim::take(out, &files).expect_err("a second claim is refused");
+        assert_eq!(
+            second.to_string(),
+            format!(
+                "another transfer is already receiving these files into {}; wait for it to finish or choose another folder",
+                out.display()
+            )
+        );
+        // Other files into the same folder are another matter.
+        let other = vec![FileEntry {
+            path: "other.mov".into(),
+            size: 10,
+        }];
+        assert!(Claim::take(out, &other)?.is_some());
+        drop(first);
+        let again = Claim::take(out, &files)?;
+        assert!(again.is_some());
+        drop(again);
+        // Nothing is left behind in the folder.
+        assert_eq!(fs::read_dir(out).map_err(|e| Error::io(out, e))?.count(), 0);
+        Ok(())
+    }
 
     #[test]
     fn paths_from_a_journal_must_be_plain() {

@@ -16,7 +16,7 @@ use crate::defaults::{
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
 use crate::peer::{await_peer_close, Incoming, Link};
-use crate::transfer::journal::{Held, Journal};
+use crate::transfer::journal::{Claim, Held, Journal};
 use crate::transfer::names::{display, sanitize_path};
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control, FileEntry};
@@ -262,6 +262,8 @@ impl IncomingOffer {
                 size: f.size,
             })
             .collect();
+        // Held until the writer has finished with the folder (it returns before this does).
+        let _claim = Claim::take(&out_dir, &entries)?;
         let journal = Journal::open(&out_dir, &entries);
         let held: Vec<Held> = (0..entries.len()).map(|i| journal.held(i)).collect();
         let (offsets, prefixes): (Vec<u64>, Vec<String>) = held
