@@ -172,7 +172,7 @@ async fn dropping_a_file_on_the_window_sends_it() -> TestResult {
     let file = other.tmp.path().join("dropped file.txt");
     std::fs::write(&file, b"dropped on the window")?;
     let app = Desktop::launch(&other, &[]).await?;
-    app.drag_file_onto(&file, (360, 225)).await?;
+    app.drop_file_onto(&file, (360, 225), "#send-code").await?;
     let code = app.text_when_present("#send-code", UI).await?;
     let listed = app.text_content("#file-list").await?;
     assert!(listed.contains("dropped file.txt"), "{listed}");

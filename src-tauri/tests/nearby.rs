@@ -267,18 +267,8 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     let dropped = tmp.path().join("dropped notes.txt");
     std::fs::write(&dropped, b"dropped on a nearby device")?;
     let cy_button = app.device_center("#nearby-list", "Cy's tablet").await?;
-    // xdotool's drag under Xvfb now and then ends without a drop reaching any window:
-    // the gesture is tried again (at most three times), the app's answer is not.
-    for _ in 0..3 {
-        app.drag_file_onto(&dropped, cy_button).await?;
-        if app
-            .wait_displayed("#sending-heading", Duration::from_secs(5))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-    }
+    app.drop_file_onto(&dropped, cy_button, "#sending-heading")
+        .await?;
     eprintln!(
         "{:>6.1} s: before waiting: dropped on Cy",
         started.elapsed().as_secs_f64()

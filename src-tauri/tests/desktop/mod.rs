@@ -499,7 +499,7 @@ impl Desktop {
     /// A real OS drag and drop: a GTK drag source window (tests/dnd_source.py, at
     /// x=900..1140, y=100..340) offers `file`; xdotool presses on it, moves in steps to
     /// `to` and releases there.
-    pub async fn drag_file_onto(&self, file: &Path, to: (i32, i32)) -> Res<()> {
+    async fn drag_file_onto(&self, file: &Path, to: (i32, i32)) -> Res<()> {
         let mut source = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dnd_source.py"))
             .arg(file)
             .env("DISPLAY", &self.display)
@@ -511,6 +511,25 @@ impl Desktop {
         let _ = source.kill();
         let _ = source.wait();
         result
+    }
+
+    /// Drags `file` from another window and drops it at `to`, until `shown` is displayed.
+    /// xdotool's drag under Xvfb now and then ends without a drop reaching any window: the
+    /// gesture is tried again (at most three times); the app's answer is not, and the
+    /// caller's own wait reports what never showed.
+    pub async fn drop_file_onto(&self, file: &Path, to: (i32, i32), shown: &str) -> Res<()> {
+        for attempt in 1..=3 {
+            self.drag_file_onto(file, to).await?;
+            if self
+                .wait_displayed(shown, Duration::from_secs(10))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            eprintln!("drag {attempt}: no drop reached the window; dragging again");
+        }
+        Ok(())
     }
 
     async fn drag_from_source(&self, source: &mut Child, to: (i32, i32)) -> Res<()> {
