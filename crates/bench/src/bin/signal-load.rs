@@ -36,6 +36,8 @@ type Ws = WebSocketStream<tokio::net::TcpStream>;
 async fn open(addr: std::net::SocketAddr) -> Result<Ws> {
     let socket = TcpSocket::new_v4()?;
     let tcp = socket.connect(addr).await?;
+    // As Toss's own signaling client: small messages go out at once (no Nagle delay).
+    tcp.set_nodelay(true)?;
     let (ws, _) = client_async(format!("ws://{addr}/"), tcp).await?;
     Ok(ws)
 }
