@@ -369,16 +369,18 @@ impl IncomingOffer {
                         }
                     }
                     Some(WriteResult::Failed(e)) => return Err(e),
-                    None => return Err(Error::Input("the disk writer stopped".into())),
+                    None => return Err(Error::Input(WRITER_STOPPED.into())),
                 },
                 got = self.inbox.recv_many(&mut items, READ_BATCH) => {
                     if got == 0 {
                         return Err(Error::PeerGone);
                     }
                     for item in items.drain(..) {
-                        self.take(item, &mut state, &mut meter, writer, events).await?;
+                        self.take(item, &mut state, &mut meter, writer, events)
+                            .await
+                            .map_err(|e| writer_failure(results, e))?;
                     }
-                    state.flush(writer).await?;
+                    state.flush(writer).await.map_err(|e| writer_failure(results, e))?;
                 }
             }
         }
@@ -511,9 +513,25 @@ impl Pump {
     }
 }
 
+const WRITER_STOPPED: &str = "the disk writer stopped";
+
 async fn send_cmd(writer: &mpsc::Sender<WriteCmd>, cmd: WriteCmd) -> Result<()> {
     writer
         .send(cmd)
         .await
-        .map_err(|_| Error::Input("the disk writer stopped".into()))
+        .map_err(|_| Error::Input(WRITER_STOPPED.into()))
+}
+
+/// The disk writer's own failure when `err` only says that the writer stopped: it reports
+/// why (a full disk, say) just before it stops, and that is what the user must be told.
+fn writer_failure(results: &mut mpsc::UnboundedReceiver<WriteResult>, err: Error) -> Error {
+    if !matches!(&err, Error::Input(m) if m == WRITER_STOPPED) {
+        return err;
+    }
+    while let Ok(result) = results.try_recv() {
+        if let WriteResult::Failed(e) = result {
+            return e;
+        }
+    }
+    err
 }
