@@ -14,6 +14,7 @@ const TITLES = {
   disk_full: "The disk is full",
   protocol: "The other side sent something invalid",
   unreachable: "The connection was lost",
+  busy: "Already receiving these files",
   connect: "Could not connect",
 };
 

@@ -89,6 +89,9 @@ pub enum Error {
     /// The WebRTC stack failed.
     #[error("the peer connection failed: {0}")]
     WebRtc(String),
+    /// Another transfer is receiving the same files into the same folder right now.
+    #[error("another transfer is already receiving these files into {}; wait for it to finish or choose another folder", .0.display())]
+    Busy(PathBuf),
     /// The connection was lost mid-transfer and every fresh attempt failed.
     #[error("the connection to the other computer was lost and could not be made again ({0} attempts); send the same files again to pick up where they stopped")]
     Unreachable(u32),
@@ -154,6 +157,7 @@ impl Error {
             Error::DiskFull(_) => "disk_full",
             Error::Io { .. } => "io",
             Error::Input(_) => "input",
+            Error::Busy(_) => "busy",
             Error::WebRtc(_) => "webrtc",
             Error::Unreachable(_) => "unreachable",
         }
@@ -165,6 +169,7 @@ impl Error {
         match self {
             Error::DiskFull(_) => "the disk on that computer is full".into(),
             Error::Io { .. } => "a file could not be read or written on that computer".into(),
+            Error::Busy(_) => "the same files are already being received on that computer".into(),
             other => other.to_string(),
         }
     }

@@ -171,10 +171,7 @@ impl Claim {
         };
         match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
             Ok(true) => Ok(Some(Self { path, _file: file })),
-            Ok(false) => Err(Error::Input(format!(
-                "another transfer is already receiving these files into {}; wait for it to finish or choose another folder",
-                out_dir.display()
-            ))),
+            Ok(false) => Err(Error::Busy(out_dir.to_path_buf())),
             Err(_) => Ok(None),
         }
     }
@@ -450,6 +447,11 @@ mod tests {
         let first = Claim::take(out, &files)?;
         assert!(first.is_some());
         let second = Claim::take(out, &files).expect_err("a second claim is refused");
+        assert_eq!(second.kind(), "busy");
+        assert_eq!(
+            second.for_peer(),
+            "the same files are already being received on that computer"
+        );
         assert_eq!(
             second.to_string(),
             format!(
