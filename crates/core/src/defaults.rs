@@ -97,10 +97,12 @@ pub const SIGNAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keep-alive interval on the signaling connection, under common proxy idle timeouts.
 pub const SIGNAL_PING: Duration = Duration::from_secs(20);
 
-/// Receive and send buffer asked of the system for each WebRTC UDP socket. The default
-/// (about 208 KiB on Linux) fills within a burst of 8000-byte SCTP packets whenever the
-/// receiving task waits for a CPU, and each datagram dropped there costs SCTP a
-/// retransmission. The system caps it (Linux: `net.core.rmem_max`, then doubles it).
+/// Receive buffer asked of the system for each WebRTC UDP socket. The default (about
+/// 208 KiB on Linux) fills within a burst of 8000-byte SCTP packets whenever the receiving
+/// task waits for a CPU, and each datagram dropped there costs SCTP a retransmission. The
+/// system caps it (Linux: `net.core.rmem_max`, then doubles it). The send buffer stays at
+/// the default: a large one let bursts of fragmented packets pile onto a lossy 1500-byte
+/// link, and connections there failed to set up.
 pub const UDP_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Batches queued between the receiving loop and the disk writer: at most 8 x 64 chunks

@@ -205,7 +205,7 @@ fn build_api(config: &Config, peer: &Arc<PeerSays>) -> webrtc::api::API {
     let mut se = SettingEngine::default();
     se.detach_data_channels();
     // Room in the kernel for bursts of large packets while this process waits for a CPU.
-    webrtc::util::vnet::net::set_udp_buffer_sizes(UDP_BUFFER, UDP_BUFFER);
+    webrtc::util::vnet::net::set_udp_buffer_sizes(UDP_BUFFER, 0);
     // Accept datagrams as large as any packet size a peer may choose.
     se.set_receive_mtu(RECEIVE_MTU);
     if config.large_packets {

@@ -35,7 +35,7 @@ struct Args {
     /// SCTP packet size; 0 is the stack's default (1191).
     #[arg(long, default_value_t = 0)]
     packet_size: u32,
-    /// UDP socket receive and send buffer to ask for, bytes; 0 keeps the system's default.
+    /// UDP socket receive buffer to ask for, bytes (as Toss does); 0 keeps the system's default.
     #[arg(long, default_value_t = 0)]
     udp_buffer: usize,
     /// 1: both peers in this process; 2: the receiving peer in a child process.
@@ -163,7 +163,7 @@ async fn answer(args: &Args) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    webrtc::util::vnet::net::set_udp_buffer_sizes(args.udp_buffer, args.udp_buffer);
+    webrtc::util::vnet::net::set_udp_buffer_sizes(args.udp_buffer, 0);
     if args.answer {
         return answer(&args).await;
     }
