@@ -234,7 +234,11 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
             .find(|e| e["event"] == "connected")
             .ok_or("no connected event")?;
         assert_eq!(connected["path"]["kind"], "direct", "{connected}");
-        assert_eq!(connected["path"]["packet_size"], 8000, "{connected}");
+        assert_eq!(
+            connected["path"]["packet_size"],
+            toss_core::defaults::LARGE_SCTP_PACKET,
+            "{connected}"
+        );
         let done = events
             .iter()
             .find(|e| e["event"] == "done")
@@ -245,7 +249,7 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
         );
         let seconds = done["seconds"].as_f64().unwrap_or(f64::NAN);
         eprintln!(
-            "veth, MTU 1500, {loss}% loss, 8000-byte packets: 24 MiB in {seconds:.2} s ({:.1} MiB/s)",
+            "veth, MTU 1500, {loss}% loss, large packets: 24 MiB in {seconds:.2} s ({:.1} MiB/s)",
             24.0 / seconds
         );
     }

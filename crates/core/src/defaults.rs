@@ -23,9 +23,10 @@ pub const CHUNK_SIZE: usize = 16 * 1024;
 pub const DEFAULT_SCTP_PACKET: u32 = 1191;
 
 /// SCTP packet size host to host on loopback or a local network when both ends are Toss:
-/// one 16 KiB message becomes 3 datagrams instead of 14. Below the 8 KiB buffer the SCTP
-/// stack reads packets into.
-pub const LARGE_SCTP_PACKET: u32 = 8000;
+/// exactly half a 16 KiB message plus the SCTP common and DATA chunk headers (12 + 16
+/// bytes), so one message is 2 datagrams instead of 14. With DTLS around it a datagram is
+/// 8257 bytes, under [`RECEIVE_MTU`].
+pub const LARGE_SCTP_PACKET: u32 = (CHUNK_SIZE as u32) / 2 + 12 + 16;
 
 /// Largest UDP datagram accepted: a large SCTP packet plus DTLS, with room to spare.
 pub const RECEIVE_MTU: usize = 9000;
@@ -98,7 +99,7 @@ pub const SIGNAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SIGNAL_PING: Duration = Duration::from_secs(20);
 
 /// Receive buffer asked of the system for each WebRTC UDP socket. The default (about
-/// 208 KiB on Linux) fills within a burst of 8000-byte SCTP packets whenever the receiving
+/// 208 KiB on Linux) fills within a burst of large SCTP packets whenever the receiving
 /// task waits for a CPU, and each datagram dropped there costs SCTP a retransmission. The
 /// system caps it (Linux: `net.core.rmem_max`, then doubles it). The send buffer stays at
 /// the default: a large one let bursts of fragmented packets pile onto a lossy 1500-byte

@@ -80,7 +80,7 @@ pub struct PathInfo {
 }
 
 impl PathInfo {
-    /// A few words for people: "directly on the local network, 8000-byte packets".
+    /// A few words for people: "directly on the local network, 8220-byte packets".
     pub fn describe(&self) -> String {
         let how = match (self.kind, self.local_network) {
             ("direct", true) => "directly on the local network",

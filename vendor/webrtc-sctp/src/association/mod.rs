@@ -51,7 +51,8 @@ use crate::timer::ack_timer::*;
 use crate::timer::rtx_timer::*;
 use crate::util::*;
 
-pub(crate) const RECEIVE_MTU: usize = 8192;
+/// The largest SCTP packet one DTLS record carries (2^14 bytes of plaintext).
+pub(crate) const RECEIVE_MTU: usize = 16384;
 /// MTU for inbound packet (from DTLS)
 // The largest safe SCTP packet: starting from the IPv6 minimum MTU of
 // 1280 (where on-path fragmentation is unavailable), subtract

@@ -155,7 +155,7 @@ impl RTCSctpTransport {
                 .get_selected_candidate_pair()
                 .await
             {
-                Some(pair) => policy(&pair).min(8192),
+                Some(pair) => policy(&pair).min(16384),
                 None => 0,
             },
             None => 0,

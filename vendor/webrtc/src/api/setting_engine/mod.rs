@@ -373,7 +373,7 @@ impl SettingEngine {
     /// fewer datagrams (and system calls) per message on paths that carry them, such as
     /// loopback or a local network; they rely on IP fragmentation where a datagram exceeds
     /// the link MTU, which many internet paths drop, so return 0 (the default) there.
-    /// Values above 8192 are clamped: the association reads packets into 8 KiB buffers.
+    /// Values above 16384 are clamped: one DTLS record carries at most 16 KiB.
     /// The peer must accept datagrams that large: see [`SettingEngine::set_receive_mtu`].
     pub fn set_sctp_mtu_policy(&mut self, policy: SctpMtuPolicy) {
         self.sctp_mtu_policy = Some(policy);
