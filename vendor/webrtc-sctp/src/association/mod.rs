@@ -486,8 +486,9 @@ impl Association {
         log::debug!("[{name}] write_loop entered");
         let done = Arc::new(AtomicBool::new(false));
         let name = Arc::new(name);
+        let mut buf = BytesMut::with_capacity(16 * 1024);
 
-        'outer: while !done.load(Ordering::Relaxed) {
+        while !done.load(Ordering::Relaxed) {
             //log::debug!("[{}] gather_outbound begin", name);
             let (packets, continue_loop) = {
                 let mut ai = association_internal.lock().await;
@@ -495,51 +496,26 @@ impl Association {
             };
             //log::debug!("[{}] gather_outbound done with {}", name, packets.len());
 
-            let net_conn = Arc::clone(&net_conn);
-            let bytes_sent = Arc::clone(&bytes_sent);
-            let name2 = Arc::clone(&name);
-            let done2 = Arc::clone(&done);
-            let mut buffer = None;
             for raw in packets {
-                let mut buf = buffer
-                    .take()
-                    .unwrap_or_else(|| BytesMut::with_capacity(16 * 1024));
-
-                // We do the marshalling work in a blocking task here for a reason:
-                // If we don't tokio tends to run the write_loop and read_loop of one connection on the same OS thread
-                // This means that even though we release the lock above, the read_loop isn't able to take it, simply because it is not being scheduled by tokio
-                // Doing it this way, tokio schedules this work on a dedicated blocking thread, this future is suspended, and the read_loop can make progress
-                match tokio::task::spawn_blocking(move || raw.marshal_to(&mut buf).map(|_| buf))
-                    .await
-                {
-                    Ok(Ok(mut buf)) => {
-                        let raw = buf.as_ref();
-                        if let Err(err) = net_conn.send(raw.as_ref()).await {
-                            log::warn!("[{name2}] failed to write packets on net_conn: {err}");
-                            done2.store(true, Ordering::Relaxed)
+                // Marshalled here rather than on a blocking thread: handing every packet to
+                // another thread and back cost two thread wake-ups per packet, far more than
+                // the marshalling itself. Yielding after each packet lets the read loop take
+                // the association between packets, which the blocking task was there for.
+                buf.clear();
+                match raw.marshal_to(&mut buf) {
+                    Ok(_) => {
+                        if let Err(err) = net_conn.send(buf.as_ref()).await {
+                            log::warn!("[{name}] failed to write packets on net_conn: {err}");
+                            done.store(true, Ordering::Relaxed)
                         } else {
-                            bytes_sent.fetch_add(raw.len(), Ordering::SeqCst);
+                            bytes_sent.fetch_add(buf.len(), Ordering::SeqCst);
                         }
-
-                        // Reuse allocation. Have to use options, since spawn blocking can't borrow, has to take ownership.
-                        buf.clear();
-                        buffer = Some(buf);
-                    }
-                    Ok(Err(err)) => {
-                        log::warn!("[{name2}] failed to serialize a packet: {err:?}");
                     }
                     Err(err) => {
-                        if err.is_cancelled() {
-                            log::debug!(
-                                "[{name}] task cancelled while serializing a packet: {err:?}"
-                            );
-                            break 'outer;
-                        } else {
-                            log::error!("[{name}] panic while serializing a packet: {err:?}");
-                        }
+                        log::warn!("[{name}] failed to serialize a packet: {err:?}");
                     }
                 }
-                //log::debug!("[{}] sending {} bytes done", name, raw.len());
+                tokio::task::yield_now().await;
             }
 
             if !continue_loop {
