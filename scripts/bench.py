@@ -115,12 +115,14 @@ def random_file(path, mib):
 def raw_webrtc():
     """Each packet size with the system's default UDP socket buffers (the stack as used
     naively) and with the buffers Toss asks for (UDP_BUFFER in crates/core/src/defaults.rs),
-    both peers in one process; then with Toss's buffers and the two peers in two processes,
-    as Toss's sender and receiver are."""
+    both peers in one process on tokio's default runtime; then with Toss's buffers and the two
+    peers in two processes, each on a single-threaded runtime, as Toss's sender and receiver
+    run a transfer."""
     for size in (0, LARGE_PACKET):
         for buf, procs in ((0, 1), (UDP_BUFFER, 1), (UDP_BUFFER, 2)):
+            single = ["--single-thread"] if procs == 2 else []
             p = subprocess.run(ns([RELEASE / "raw-webrtc", "--mib", RAW_MIB, "--packet-size", size,
-                                   "--udp-buffer", buf, "--processes", procs]),
+                                   "--udp-buffer", buf, "--processes", procs, *single]),
                                capture_output=True, text=True, timeout=900)
             if p.returncode != 0:
                 raise SystemExit(f"raw-webrtc failed: {p.stderr}")
@@ -133,7 +135,8 @@ def raw_webrtc():
             results[key] = r
             say(f"raw webrtc-rs, {RAW_MIB} MiB, {r['packet_size']}-byte SCTP packets, "
                 f"UDP buffers {'of Toss (4 MiB asked)' if buf else 'at the system default'}, "
-                f"{'two processes' if procs == 2 else 'one process'}: {r['mib_per_s']:.1f} MiB/s")
+                f"{'two single-threaded processes' if procs == 2 else 'one process'}: "
+                f"{r['mib_per_s']:.1f} MiB/s")
 
 
 # ---------------------------------------------------------------------------------------
@@ -404,7 +407,7 @@ def summary():
     for size in (1191, LARGE_PACKET):
         raw, toss = results.get(f"raw_{size}"), results.get(f"toss_{size}")
         two = results.get(f"raw_{size}_two_processes")
-        for where, base in (("(one process)", raw), ("in two processes", two)):
+        for where, base in (("(one process)", raw), ("in two single-threaded processes", two)):
             if base and toss:
                 say(f"Toss / raw webrtc-rs {where} at {size}-byte packets: "
                     f"{toss['mib_per_s']:.1f} / {base['mib_per_s']:.1f} = "

@@ -1,13 +1,15 @@
-//! Whole transfers as spawned tasks with handles: what the CLI and the desktop app call.
-//! [`start_send`] and [`start_receive`] run every phase (signaling, PAKE, WebRTC, files),
-//! report through [`Events`], and take decisions (accept, decline, cancel) on the handle.
+//! Whole transfers, each on a thread of its own, with handles: what the CLI and the desktop
+//! app call. [`start_send`] and [`start_receive`] run every phase (signaling, PAKE, WebRTC,
+//! files), report through [`Events`], and take decisions (accept, decline, cancel) on the
+//! handle.
 //!
-//! The task always ends with exactly one `done` or `error` event.
+//! The transfer always ends with exactly one `done` or `error` event.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::code::Code;
@@ -31,7 +33,7 @@ pub enum Decision {
 pub struct Transfer {
     cancel: CancellationToken,
     decision: Option<oneshot::Sender<Decision>>,
-    task: Option<JoinHandle<Result<Summary>>>,
+    task: Option<oneshot::Receiver<Result<Summary>>>,
 }
 
 impl Transfer {
@@ -56,7 +58,7 @@ impl Transfer {
         match self.task.take() {
             Some(task) => task
                 .await
-                .unwrap_or_else(|e| Err(Error::Input(format!("the transfer task failed: {e}")))),
+                .unwrap_or_else(|_| Err(Error::Input("the transfer stopped unexpectedly".into()))),
             None => Err(Error::Input("the transfer was already awaited".into())),
         }
     }
@@ -78,6 +80,52 @@ async fn or_cancel<T>(
         biased;
         _ = cancel.cancelled() => Err(Error::Cancelled(Side::Local)),
         r = fut => r,
+    }
+}
+
+/// How long a finished transfer's thread waits for blocking work it started (disk reads and
+/// writes end with the transfer; this only bounds a stray one).
+const THREAD_SHUTDOWN: Duration = Duration::from_secs(1);
+
+/// Runs `work` on a thread of its own with a single-threaded runtime, so that the work of
+/// every packet (ICE, DTLS, SCTP, the protocol) stays on one thread whatever runtime the
+/// caller has: handing packets between threads, and the wake-ups that takes, cost more
+/// than the work itself (docs/benchmarks.md). Disk reads and writes run beside it.
+fn spawn_transfer(
+    events: Events,
+    work: impl Future<Output = Result<Summary>> + Send + 'static,
+) -> oneshot::Receiver<Result<Summary>> {
+    let (tx, rx) = oneshot::channel();
+    let thread_events = events.clone();
+    let spawned = std::thread::Builder::new()
+        .name("toss-transfer".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => {
+                    let result = runtime.block_on(work);
+                    runtime.shutdown_timeout(THREAD_SHUTDOWN);
+                    result
+                }
+                Err(e) => finish(
+                    &thread_events,
+                    Err(Error::Input(format!("could not start the transfer: {e}"))),
+                ),
+            };
+            let _ = tx.send(result);
+        });
+    match spawned {
+        Ok(_) => rx,
+        Err(e) => {
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(finish(
+                &events,
+                Err(Error::Input(format!("could not start the transfer: {e}"))),
+            ));
+            rx
+        }
     }
 }
 
@@ -177,7 +225,7 @@ fn spawn_send(
 ) -> Transfer {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
-    let task = tokio::spawn(async move {
+    let task = spawn_transfer(events.clone(), async move {
         let result = async {
             let manifest = manifest()?;
             let (allocated, _host) =
@@ -234,7 +282,7 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     let (decision_tx, decision_rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
+    let task = spawn_transfer(events.clone(), async move {
         let result = async {
             let mut paired = or_cancel(&token, join(&config, &code)).await?;
             events.emit(Event::PeerConnected {

@@ -4,7 +4,9 @@
 //!
 //! Both peers run in one process, or with `--processes 2` in two (the receiving peer is this
 //! program started again with `--answer`, the descriptions passed over its stdin and stdout),
-//! as Toss's sender and receiver are.
+//! as Toss's sender and receiver are. `--single-thread` runs each process on a
+//! single-threaded tokio runtime, as Toss runs each transfer; the default is `#[tokio::main]`'s
+//! runtime with a worker per core, the stack as used naively.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -41,6 +43,9 @@ struct Args {
     /// 1: both peers in this process; 2: the receiving peer in a child process.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     processes: u8,
+    /// Run on a single-threaded runtime (in both processes with `--processes 2`).
+    #[arg(long)]
+    single_thread: bool,
     /// Be the receiving peer of a two-process run (started by the other one).
     #[arg(long, hide = true)]
     answer: bool,
@@ -160,9 +165,19 @@ async fn answer(args: &Args) -> Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
+    let runtime = if args.single_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Runtime::new()?
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
     webrtc::util::vnet::net::set_udp_buffer_sizes(args.udp_buffer, 0);
     if args.answer {
         return answer(&args).await;
@@ -187,6 +202,7 @@ async fn main() -> Result<()> {
             .args(["--answer", "--mib", &args.mib.to_string()])
             .args(["--packet-size", &args.packet_size.to_string()])
             .args(["--udp-buffer", &args.udp_buffer.to_string()])
+            .args(args.single_thread.then_some("--single-thread"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -234,7 +250,7 @@ async fn main() -> Result<()> {
     let mib_per_s = args.mib as f64 / seconds;
     println!(
         "{}",
-        serde_json::json!({"mib": args.mib, "processes": args.processes, "udp_buffer": args.udp_buffer, "packet_size": if args.packet_size == 0 { 1191 } else { args.packet_size }, "seconds": seconds, "mib_per_s": mib_per_s})
+        serde_json::json!({"mib": args.mib, "processes": args.processes, "single_thread": args.single_thread, "udp_buffer": args.udp_buffer, "packet_size": if args.packet_size == 0 { 1191 } else { args.packet_size }, "seconds": seconds, "mib_per_s": mib_per_s})
     );
     let _ = a.close().await;
     Ok(())
