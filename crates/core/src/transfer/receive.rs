@@ -6,12 +6,13 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::defaults::{
-    DISK_MARGIN, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, READ_BATCH, WRITE_QUEUE,
+    DISK_MARGIN, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, READ_BATCH, WRITE_AHEAD, WRITE_QUEUE,
 };
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
@@ -349,6 +350,7 @@ impl IncomingOffer {
             saved,
             current: None,
             batch: Vec::with_capacity(READ_BATCH),
+            room: Arc::new(Semaphore::new(WRITE_AHEAD)),
         };
         let mut saved = 0usize;
         let mut items = Vec::with_capacity(READ_BATCH);
@@ -500,6 +502,8 @@ struct Pump {
     current: Option<(usize, u64)>,
     /// File bytes checked but not yet handed to the writer.
     batch: Vec<bytes::Bytes>,
+    /// Room ahead of the disk, one permit per byte ([`WRITE_AHEAD`]).
+    room: Arc<Semaphore>,
 }
 
 impl Pump {
@@ -509,7 +513,22 @@ impl Pump {
             return Ok(());
         }
         let chunks = std::mem::replace(&mut self.batch, Vec::with_capacity(READ_BATCH));
-        send_cmd(writer, WriteCmd::Data(chunks)).await
+        let bytes = chunks.iter().map(bytes::Bytes::len).sum::<usize>();
+        // A batch is at most READ_BATCH chunks, far below WRITE_AHEAD; the bound only
+        // guards against waiting for more room than there is.
+        let permits = u32::try_from(bytes.min(WRITE_AHEAD)).unwrap_or(u32::MAX);
+        let room = Arc::clone(&self.room)
+            .acquire_many_owned(permits)
+            .await
+            .map_err(|_| Error::Input(WRITER_STOPPED.into()))?;
+        send_cmd(
+            writer,
+            WriteCmd::Data {
+                chunks,
+                room: Some(room),
+            },
+        )
+        .await
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::error::{Error, Result};
 use crate::transfer::journal::{Journal, Resumable, SavedFile};
@@ -55,8 +55,12 @@ pub(crate) enum WriteCmd {
         from: From,
     },
     /// Bytes of the current file, several messages at once (one wake-up of this thread
-    /// for up to [`crate::defaults::READ_BATCH`] messages).
-    Data(Vec<Bytes>),
+    /// for up to [`crate::defaults::READ_BATCH`] messages), with their share of the room
+    /// ahead of the disk ([`crate::defaults::WRITE_AHEAD`]), given back once written.
+    Data {
+        chunks: Vec<Bytes>,
+        room: Option<OwnedSemaphorePermit>,
+    },
     /// The current file is complete and should hash to `blake3` (hex).
     Finish { blake3: String },
 }
@@ -145,10 +149,11 @@ impl Sink {
                     components,
                     from,
                 } => self.start(index, &components, from).map(|_| None),
-                WriteCmd::Data(chunks) => chunks
-                    .iter()
-                    .try_for_each(|bytes| self.write(bytes))
-                    .map(|_| None),
+                WriteCmd::Data { chunks, room } => {
+                    let written = chunks.iter().try_for_each(|bytes| self.write(bytes));
+                    drop(room);
+                    written.map(|_| None)
+                }
                 WriteCmd::Finish { blake3 } => self.finish(&blake3).map(Some),
             };
             match outcome {
@@ -501,7 +506,10 @@ mod tests {
                 components: path.iter().map(|s| s.to_string()).collect(),
                 from: From::Fresh,
             },
-            WriteCmd::Data(vec![Bytes::from_static(data)]),
+            WriteCmd::Data {
+                chunks: vec![Bytes::from_static(data)],
+                room: None,
+            },
             WriteCmd::Finish {
                 blake3: blake3::hash(data).to_hex().to_string(),
             },
@@ -543,7 +551,10 @@ mod tests {
                     components: vec!["x.bin".into()],
                     from: From::Fresh,
                 },
-                WriteCmd::Data(vec![Bytes::from_static(b"abc")]),
+                WriteCmd::Data {
+                    chunks: vec![Bytes::from_static(b"abc")],
+                    room: None,
+                },
                 WriteCmd::Finish {
                     blake3: blake3::hash(b"abd").to_hex().to_string(),
                 },
@@ -613,7 +624,10 @@ mod tests {
                 components: vec!["big.bin".into()],
                 from: From::Part,
             },
-            WriteCmd::Data(vec![Bytes::copy_from_slice(&big[RANGE as usize..])]),
+            WriteCmd::Data {
+                chunks: vec![Bytes::copy_from_slice(&big[RANGE as usize..])],
+                room: None,
+            },
             WriteCmd::Finish {
                 blake3: blake3::hash(&big).to_hex().to_string(),
             },
