@@ -292,6 +292,15 @@ impl Journal {
         Some((path, dir, current.name.clone()))
     }
 
+    /// Bytes the `.part` of file `index` takes on disk now (0 when the journal holds none).
+    /// Resuming writes over them, so they need no new room; the `.part` may hold more than
+    /// its journal, which records only what was synced.
+    pub(crate) fn part_bytes(&self, index: usize) -> u64 {
+        self.part(index)
+            .and_then(|(path, _, _)| fs::symlink_metadata(path).ok())
+            .map_or(0, |m| m.len())
+    }
+
     /// The `.part` an earlier attempt left and what it holds, for the sink to take up later
     /// even if other files are written first.
     pub(crate) fn resumable(&self) -> Option<Resumable> {

@@ -273,7 +273,14 @@ impl IncomingOffer {
             .map(|(h, e)| h.proposal(e.size))
             .unzip();
         let have: u64 = offsets.iter().sum();
-        let needed = (self.total_bytes() - have).saturating_add(DISK_MARGIN);
+        // New room: what no earlier attempt's file already takes on this disk.
+        let needed = entries
+            .iter()
+            .zip(&offsets)
+            .enumerate()
+            .map(|(i, (e, &offset))| e.size - e.size.min(offset.max(journal.part_bytes(i))))
+            .sum::<u64>()
+            .saturating_add(DISK_MARGIN);
         let available = fs4::available_space(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
         if available < needed {
             return Err(Error::NoSpace {
