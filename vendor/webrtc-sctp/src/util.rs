@@ -1,5 +1,4 @@
 use bytes::Bytes;
-use crc::{Crc, Table, CRC_32_ISCSI};
 
 pub(crate) const PADDING_MULTIPLE: usize = 4;
 
@@ -11,15 +10,13 @@ pub(crate) fn get_padding_size(len: usize) -> usize {
 /// We need to use it for the checksum and don't want to allocate/clear each time.
 pub(crate) static FOUR_ZEROES: Bytes = Bytes::from_static(&[0, 0, 0, 0]);
 
-pub(crate) const ISCSI_CRC: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
-
-/// Fastest way to do a crc32 without allocating.
+/// The packet's CRC32c (RFC 9260 appendix A) with its checksum field taken as zero. The
+/// `crc32c` crate uses the processor's CRC32 instruction where there is one (SSE 4.2,
+/// ARMv8), several times faster than a table.
 pub(crate) fn generate_packet_checksum(raw: &Bytes) -> u32 {
-    let mut digest = ISCSI_CRC.digest();
-    digest.update(&raw[0..8]);
-    digest.update(&FOUR_ZEROES[..]);
-    digest.update(&raw[12..]);
-    digest.finalize()
+    let crc = crc32c::crc32c(&raw[0..8]);
+    let crc = crc32c::crc32c_append(crc, &FOUR_ZEROES[..]);
+    crc32c::crc32c_append(crc, &raw[12..])
 }
 
 /// Serial Number Arithmetic (RFC 1982)
