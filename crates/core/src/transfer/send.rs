@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -57,17 +57,21 @@ fn read_blocks(
 ) -> Result<()> {
     while left > 0 {
         let want = usize::try_from(left.min(READ_BLOCK as u64)).unwrap_or(READ_BLOCK);
-        let mut buf = BytesMut::zeroed(want);
-        file.read_exact(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => Error::Input(format!(
+        // Read into spare capacity: zeroing a block first cost as much as copying it.
+        let mut buf = Vec::with_capacity(want);
+        let got = (&mut *file)
+            .take(want as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io(source, e))?;
+        if got < want {
+            return Err(Error::Input(format!(
                 "{} got shorter while it was being sent",
                 source.display()
-            )),
-            _ => Error::io(source, e),
-        })?;
+            )));
+        }
         hasher.update(&buf);
         left -= want as u64;
-        block(buf.freeze())?;
+        block(Bytes::from(buf))?;
     }
     Ok(())
 }
@@ -401,6 +405,30 @@ mod tests {
             }
         }
         (offset.expect("a start"), sent, hash)
+    }
+
+    #[test]
+    fn a_file_that_shrinks_while_being_sent_says_so() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let path = tmp.path().join("f.bin");
+        // One whole block and a part: the second read comes up short.
+        std::fs::write(&path, vec![7u8; READ_BLOCK + 100]).map_err(|e| Error::io(&path, e))?;
+        let (tx, mut rx) = mpsc::channel(1024);
+        let err = read_file(&path, (2 * READ_BLOCK) as u64, &Proposal::default(), &tx)
+            .expect_err("the file is shorter than offered");
+        assert_eq!(
+            err.to_string(),
+            format!("{} got shorter while it was being sent", path.display())
+        );
+        drop(tx);
+        let mut sent = 0;
+        while let Ok(item) = rx.try_recv() {
+            if let ReadItem::Block(b) = item {
+                sent += b.len();
+            }
+        }
+        assert_eq!(sent, READ_BLOCK, "only the whole block went out");
+        Ok(())
     }
 
     #[test]
