@@ -390,6 +390,9 @@ def main():
                  "memory": lambda: memory(work), "signal": lambda: signal_load(work)}
         for name, step in steps.items():
             if not only or name in only:
+                # The previous step's files leave the disk while this one runs otherwise:
+                # after the 4 GiB memory step that writeback took the signaling step's CPU.
+                os.sync()
                 step()
         summary()
         (work / "results.json").write_text(json.dumps(results, indent=1))
