@@ -109,10 +109,7 @@ fn spawn_transfer(
                     runtime.shutdown_timeout(THREAD_SHUTDOWN);
                     result
                 }
-                Err(e) => finish(
-                    &thread_events,
-                    Err(Error::Input(format!("could not start the transfer: {e}"))),
-                ),
+                Err(e) => not_started(&thread_events, &e),
             };
             let _ = tx.send(result);
         });
@@ -120,13 +117,18 @@ fn spawn_transfer(
         Ok(_) => rx,
         Err(e) => {
             let (tx, rx) = oneshot::channel();
-            let _ = tx.send(finish(
-                &events,
-                Err(Error::Input(format!("could not start the transfer: {e}"))),
-            ));
+            let _ = tx.send(not_started(&events, &e));
             rx
         }
     }
+}
+
+/// The end of a transfer whose thread or runtime could not be made.
+fn not_started(events: &Events, e: &std::io::Error) -> Result<Summary> {
+    finish(
+        events,
+        Err(Error::Input(format!("could not start the transfer: {e}"))),
+    )
 }
 
 fn finish(events: &Events, result: Result<Summary>) -> Result<Summary> {
