@@ -78,14 +78,14 @@ impl CipherSuite for CipherSuiteAes128GcmSha256 {
                 &keys.client_write_iv,
                 &keys.server_write_key,
                 &keys.server_write_iv,
-            ));
+            )?);
         } else {
             self.gcm = Some(CryptoGcm::new(
                 &keys.server_write_key,
                 &keys.server_write_iv,
                 &keys.client_write_key,
                 &keys.client_write_iv,
-            ));
+            )?);
         }
 
         Ok(())
