@@ -12,6 +12,7 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 #[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,6 +31,8 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 /// A checkpoint (sync the `.part`, record its complete ranges in the journal) is made once
 /// this much is unsynced and [`CHECKPOINT_EVERY`] has passed, or at [`CHECKPOINT_MOST`]
 /// unsynced whatever the time: a killed receiver loses little, a fast one syncs rarely.
+/// The sync runs on a thread of its own ([`Checkpoint`]) while writing goes on, and the
+/// next checkpoint waits for it: the disk writes back while the network carries on.
 const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_MOST: u64 = 32 * 1024 * 1024;
@@ -74,6 +77,13 @@ pub(crate) enum WriteResult {
     Failed(Error),
 }
 
+/// A sync of the `.part` running on a thread of its own, and how many complete ranges the
+/// bytes it covers hold: they go into the journal once it has succeeded.
+struct Checkpoint {
+    sync: JoinHandle<io::Result<()>>,
+    ranges: usize,
+}
+
 struct Current {
     index: usize,
     dir: PathBuf,
@@ -86,6 +96,69 @@ struct Current {
     synced_at: Instant,
     /// A sync of this file failed once.
     sync_failed: bool,
+    /// The checkpoint whose sync is running, if any.
+    checkpoint: Option<Checkpoint>,
+}
+
+impl Current {
+    fn new(
+        index: usize,
+        dir: PathBuf,
+        name: String,
+        part: PathBuf,
+        file: File,
+        hasher: RangeHasher,
+    ) -> Self {
+        Self {
+            index,
+            dir,
+            name,
+            part,
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            hasher,
+            unsynced: 0,
+            synced_at: Instant::now(),
+            sync_failed: false,
+            checkpoint: None,
+        }
+    }
+
+    /// Waits for the running checkpoint's sync, if any, and records its ranges.
+    fn settle(&mut self, journal: &mut Journal) -> Result<()> {
+        let Some(done) = self.checkpoint.take() else {
+            return Ok(());
+        };
+        let synced = done
+            .sync
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the sync thread stopped")));
+        if let Err(e) = synced {
+            self.sync_failed = true;
+            return Err(Error::io(&self.part, e));
+        }
+        journal.add_ranges(&self.hasher.cvs()[..done.ranges])
+    }
+
+    /// Hands what is written so far to the system and starts syncing it on a thread.
+    fn checkpoint(&mut self) -> Result<()> {
+        self.file.flush().map_err(|e| Error::io(&self.part, e))?;
+        let file = self
+            .file
+            .get_ref()
+            .try_clone()
+            .map_err(|e| Error::io(&self.part, e))?;
+        let sync = std::thread::Builder::new()
+            .name("toss-sync".into())
+            .spawn(move || file.sync_data())
+            .map_err(|e| Error::io(&self.part, e))?;
+        self.checkpoint = Some(Checkpoint {
+            sync,
+            ranges: self.hasher.cvs().len(),
+        });
+        self.unsynced = 0;
+        self.synced_at = Instant::now();
+        Ok(())
+    }
 }
 
 /// Owns the output folder's state for one transfer.
@@ -179,6 +252,10 @@ impl Sink {
     /// and the journal go.
     pub(crate) fn discard(mut self) {
         if let Some(cur) = self.current.take() {
+            // No sync outlives the transfer, even of a file about to go.
+            if let Some(running) = cur.checkpoint {
+                let _ = running.sync.join();
+            }
             drop(cur.file);
             let _ = fs::remove_file(&cur.part);
         }
@@ -189,6 +266,8 @@ impl Sink {
     /// it that is on disk goes into the journal, for a later resume.
     pub(crate) fn keep(mut self) {
         if let Some(mut cur) = self.current.take() {
+            // A checkpoint's sync that failed marks the file (`sync_failed`).
+            let _ = cur.settle(&mut self.journal);
             // On a full disk the flush fails part-way: only what reached the file counts,
             // and what is still buffered is dropped (a resume sends it again).
             let _ = cur.file.flush();
@@ -302,17 +381,14 @@ impl Sink {
             match OpenOptions::new().write(true).create_new(true).open(&part) {
                 Ok(file) => {
                     self.journal.start_part(index, &dir, &name)?;
-                    self.current = Some(Current {
+                    self.current = Some(Current::new(
                         index,
                         dir,
                         name,
                         part,
-                        file: BufWriter::with_capacity(WRITE_BUFFER, file),
-                        hasher: RangeHasher::default(),
-                        unsynced: 0,
-                        synced_at: Instant::now(),
-                        sync_failed: false,
-                    });
+                        file,
+                        RangeHasher::default(),
+                    ));
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -344,17 +420,14 @@ impl Sink {
         file.seek(SeekFrom::End(0))
             .map_err(|e| Error::io(&part, e))?;
         self.journal.resume_part(index, &dir, &name, &cvs)?;
-        self.current = Some(Current {
+        self.current = Some(Current::new(
             index,
             dir,
             name,
             part,
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
-            hasher: RangeHasher::from_cvs(cvs),
-            unsynced: 0,
-            synced_at: Instant::now(),
-            sync_failed: false,
-        });
+            file,
+            RangeHasher::from_cvs(cvs),
+        ));
         Ok(())
     }
 
@@ -370,18 +443,14 @@ impl Sink {
         cur.unsynced += bytes.len() as u64;
         let due = (cur.unsynced >= CHECKPOINT_BYTES && cur.synced_at.elapsed() >= CHECKPOINT_EVERY)
             || cur.unsynced >= CHECKPOINT_MOST;
-        if due {
-            let synced = cur
-                .file
-                .flush()
-                .and_then(|_| cur.file.get_ref().sync_data());
-            if let Err(e) = synced {
-                cur.sync_failed = true;
-                return Err(Error::io(&cur.part, e));
-            }
-            cur.unsynced = 0;
-            cur.synced_at = Instant::now();
-            self.journal.add_ranges(cur.hasher.cvs())?;
+        // While the last checkpoint's sync runs, writing goes on and the next one waits.
+        let idle = cur
+            .checkpoint
+            .as_ref()
+            .is_none_or(|running| running.sync.is_finished());
+        if due && idle {
+            cur.settle(&mut self.journal)?;
+            cur.checkpoint()?;
         }
         Ok(())
     }
@@ -402,13 +471,14 @@ impl Sink {
             .current
             .take()
             .ok_or_else(|| Error::Protocol("a file ended that never started".into()))?;
-        let flushed = cur
-            .file
-            .flush()
-            .and_then(|_| cur.file.get_ref().sync_data());
-        if let Err(e) = flushed {
+        let flushed = cur.settle(&mut self.journal).and_then(|()| {
+            cur.file
+                .flush()
+                .and_then(|_| cur.file.get_ref().sync_data())
+                .map_err(|e| Error::io(&cur.part, e))
+        });
+        if let Err(err) = flushed {
             // Kept for a later resume, as on any write failure.
-            let err = Error::io(&cur.part, e);
             self.current = Some(cur);
             return Err(err);
         }
