@@ -154,10 +154,11 @@ def raw_webrtc():
 # 2. Toss end to end, and 6. memory
 
 
-def toss_transfer(work, src, small_packets=False):
-    """One `toss send` -> `toss receive --yes` through the local toss-signal. Returns a dict
-    of figures from the receiver's JSON events and /usr/bin/time."""
-    out = work / f"out-{time.monotonic_ns()}"
+def toss_transfer(work, src, small_packets=False, out_root=None):
+    """One `toss send` -> `toss receive --yes` through the local toss-signal, received into
+    a new folder under `out_root` (default `work`). Returns a dict of figures from the
+    receiver's JSON events and /usr/bin/time."""
+    out = (out_root or work) / f"out-{time.monotonic_ns()}"
     out.mkdir()
     common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json"]
     if small_packets:
@@ -192,6 +193,32 @@ def toss_transfer(work, src, small_packets=False):
     }
 
 
+def disk_write(work, src):
+    """The disk's own pace in this run: `src` (in the page cache) copied to a new file in
+    `work` and synced, as Toss's receiver syncs a file before saying it is saved."""
+    dst = work / "disk-write.bin"
+    start = time.monotonic()
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        while block := f.read(4 * MIB):
+            g.write(block)
+        g.flush()
+        os.fdatasync(g.fileno())
+    seconds = time.monotonic() - start
+    dst.unlink()
+    mib = os.path.getsize(src) / MIB
+    return {"mib": mib, "seconds": seconds, "mib_per_s": mib / seconds}
+
+
+def tmpfs_room(mib):
+    """/dev/shm when it is a tmpfs with room for a `mib` MiB file and as much again."""
+    shm = Path("/dev/shm")
+    try:
+        st = os.statvfs(shm)
+    except OSError:
+        return None
+    return shm if st.f_bavail * st.f_frsize > 2 * mib * MIB else None
+
+
 def median_round(rounds):
     """The round whose ratio is the median (the middle one of an odd number of rounds)."""
     return sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
@@ -203,6 +230,7 @@ def toss_end_to_end(work):
     round with the median ratio as the figure."""
     big = work / "big.bin"
     random_file(big, BIG_MIB)
+    shm = tmpfs_room(BIG_MIB)
     for small in (False, True):
         rounds = []
         for i in range(ROUNDS):
@@ -214,12 +242,38 @@ def toss_end_to_end(work):
                 f"verified, receiver wall {r['wall']:.1f} s, byte-identical: {r['identical']}; "
                 f"peak RSS sender {r['send_rss_mib']:.1f} MiB, receiver {r['recv_rss_mib']:.1f} MiB; "
                 f"Toss / raw one process: {r['mib_per_s'] / raw['mib_per_s']:.2f}")
-            rounds.append({"raw": raw, "toss": r, "ratio": r["mib_per_s"] / raw["mib_per_s"]})
+            one = {"raw": raw, "toss": r, "ratio": r["mib_per_s"] / raw["mib_per_s"]}
+            if not small:
+                # What the disk itself allows, and Toss with the disk taken out (received
+                # into tmpfs): where the time goes when Toss is behind.
+                os.sync()
+                one["disk"] = disk_write(work, big)
+                say(f"the disk, round {i + 1}: the same file copied and synced at "
+                    f"{one['disk']['mib_per_s']:.1f} MiB/s")
+                if shm:
+                    m = toss_transfer(work, big, out_root=shm)
+                    one["tmpfs"] = m
+                    say(f"Toss, round {i + 1}, received into tmpfs: {m['mib_per_s']:.1f} MiB/s "
+                        f"(byte-identical: {m['identical']}); Toss / raw one process: "
+                        f"{m['mib_per_s'] / raw['mib_per_s']:.2f}")
+            rounds.append(one)
         mid = median_round(rounds)
         size = mid["toss"]["packet_size"]
         results[f"raw_{size}"] = dict(mid["raw"], rounds=[x["raw"]["mib_per_s"] for x in rounds])
         results[f"toss_{size}"] = dict(mid["toss"], rounds=[x["toss"]["mib_per_s"] for x in rounds])
         results[f"ratio_{size}"] = {"median": mid["ratio"], "rounds": [x["ratio"] for x in rounds]}
+        if not small:
+            results["disk_write"] = {
+                "mib_per_s": statistics.median(x["disk"]["mib_per_s"] for x in rounds),
+                "rounds": [x["disk"]["mib_per_s"] for x in rounds]}
+            if shm:
+                tm = [x["tmpfs"]["mib_per_s"] / x["raw"]["mib_per_s"] for x in rounds]
+                results[f"toss_{size}_tmpfs"] = {
+                    "mib_per_s": statistics.median(x["tmpfs"]["mib_per_s"] for x in rounds),
+                    "rounds": [x["tmpfs"]["mib_per_s"] for x in rounds],
+                    "ratio_median": statistics.median(tm), "ratio_rounds": tm}
+            else:
+                say("Toss into tmpfs: SKIPPED (no /dev/shm with room for the file)")
     big.unlink()
 
 
@@ -457,6 +511,17 @@ def summary():
             say(f"Toss / raw webrtc-rs (one process) at {size}-byte packets: "
                 f"{toss['mib_per_s']:.1f} / {raw['mib_per_s']:.1f} = {ratio['median']:.2f} "
                 f"(median round; rounds {rounds})")
+        tm = results.get(f"toss_{size}_tmpfs")
+        if tm:
+            rounds = ", ".join(f"{x:.2f}" for x in tm["ratio_rounds"])
+            say(f"Toss received into tmpfs (the disk taken out) / raw webrtc-rs (one process) at "
+                f"{size}-byte packets: {tm['ratio_median']:.2f} (median; rounds {rounds})")
+        disk = results.get("disk_write")
+        if disk and toss and size == LARGE_PACKET:
+            say(f"Toss to disk / the disk's own copy-and-sync of the same file: "
+                f"{toss['mib_per_s']:.1f} / {disk['mib_per_s']:.1f} = "
+                f"{toss['mib_per_s'] / disk['mib_per_s']:.2f} (rounds "
+                + ", ".join(f"{x:.0f}" for x in disk["rounds"]) + " MiB/s)")
         two = results.get(f"raw_{size}_two_processes")
         if two and toss:
             say(f"Toss / raw webrtc-rs in two single-threaded processes at {size}-byte packets: "
