@@ -12,6 +12,7 @@ mod ranges;
 mod receive;
 mod send;
 mod sink;
+mod writer;
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom};
 #[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -21,11 +21,13 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use crate::error::{Error, Result};
 use crate::transfer::journal::{Journal, Resumable, SavedFile};
 use crate::transfer::ranges::{RangeHasher, RANGE};
+use crate::transfer::writer::FileWriter;
 
 /// Most ` (N)` suffixes tried before giving up on a name.
 const MAX_SUFFIX: u32 = 9_999;
 
-/// Write buffer per file: fewer system calls than one per 16 KiB chunk.
+/// Write buffer per file: fewer system calls than one per 16 KiB chunk, and whole blocks for
+/// direct I/O ([`FileWriter`]).
 const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// A checkpoint (sync the `.part`, record its complete ranges in the journal) is made once
@@ -89,7 +91,7 @@ struct Current {
     dir: PathBuf,
     name: String,
     part: PathBuf,
-    file: BufWriter<File>,
+    file: FileWriter,
     hasher: RangeHasher,
     /// Bytes written since the last checkpoint, and when it was.
     unsynced: u64,
@@ -114,7 +116,7 @@ impl Current {
             dir,
             name,
             part,
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            file: FileWriter::new(file, WRITE_BUFFER),
             hasher,
             unsynced: 0,
             synced_at: Instant::now(),
@@ -139,9 +141,12 @@ impl Current {
         journal.add_ranges(&self.hasher.cvs()[..done.ranges])
     }
 
-    /// Hands what is written so far to the system and starts syncing it on a thread.
+    /// Hands what is written so far to the system (but a tail shorter than a disk block,
+    /// which holds no complete range) and starts syncing it on a thread.
     fn checkpoint(&mut self) -> Result<()> {
-        self.file.flush().map_err(|e| Error::io(&self.part, e))?;
+        self.file
+            .flush_blocks()
+            .map_err(|e| Error::io(&self.part, e))?;
         let file = self
             .file
             .get_ref()
@@ -271,7 +276,7 @@ impl Sink {
             // On a full disk the flush fails part-way: only what reached the file counts,
             // and what is still buffered is dropped (a resume sends it again).
             let _ = cur.file.flush();
-            let (file, _) = cur.file.into_parts();
+            let file = cur.file.into_file();
             // Ranges are recorded only for bytes known to be on disk: after a sync that
             // worked, and never once a sync failed (the system may not say so twice).
             if file.sync_data().is_err() || cur.sync_failed {
