@@ -449,11 +449,12 @@ impl Sink {
         let due = (cur.unsynced >= CHECKPOINT_BYTES && cur.synced_at.elapsed() >= CHECKPOINT_EVERY)
             || cur.unsynced >= CHECKPOINT_MOST;
         // While the last checkpoint's sync runs, writing goes on and the next one waits.
-        let idle = cur
-            .checkpoint
-            .as_ref()
-            .is_none_or(|running| running.sync.is_finished());
-        if due && idle {
+        if due
+            && cur
+                .checkpoint
+                .as_ref()
+                .is_none_or(|running| running.sync.is_finished())
+        {
             cur.settle(&mut self.journal)?;
             cur.checkpoint()?;
         }
