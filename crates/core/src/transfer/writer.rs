@@ -19,12 +19,12 @@ const ALIGN: usize = 4096;
 /// point, which is a whole number of 4 MiB ranges), with its write buffer.
 pub(crate) struct FileWriter {
     file: File,
-    /// `capacity + ALIGN` bytes; the buffer proper starts at `start`, aligned.
+    /// Room for `capacity + ALIGN` bytes, never reallocated; the buffered bytes start at
+    /// `start` (aligned, after zeros) and run to its end. Filled by appending, so that no
+    /// file pays for zeroing a whole buffer it may barely use.
     storage: Vec<u8>,
     start: usize,
     capacity: usize,
-    /// Bytes buffered, not yet written.
-    len: usize,
     /// Writes bypass the page cache.
     direct: bool,
 }
@@ -34,17 +34,22 @@ impl FileWriter {
     /// direct I/O on where it can.
     pub(crate) fn new(file: File, capacity: usize) -> Self {
         let capacity = capacity.next_multiple_of(ALIGN);
-        let storage = vec![0u8; capacity + ALIGN];
+        let mut storage: Vec<u8> = Vec::with_capacity(capacity + ALIGN);
         let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
+        storage.resize(start, 0);
         let direct = set_direct(&file, true);
         Self {
             file,
             storage,
             start,
             capacity,
-            len: 0,
             direct,
         }
+    }
+
+    /// Bytes buffered, not yet written.
+    fn len(&self) -> usize {
+        self.storage.len() - self.start
     }
 
     pub(crate) fn get_ref(&self) -> &File {
@@ -54,12 +59,10 @@ impl FileWriter {
     /// Buffers `bytes`, writing out each block that fills.
     pub(crate) fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
-            let n = (self.capacity - self.len).min(bytes.len());
-            let at = self.start + self.len;
-            self.storage[at..at + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
+            let n = (self.capacity - self.len()).min(bytes.len());
+            self.storage.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
-            if self.len == self.capacity {
+            if self.len() == self.capacity {
                 self.write_out(self.capacity)?;
             }
         }
@@ -69,20 +72,17 @@ impl FileWriter {
     /// Writes out everything but, with direct I/O, a tail shorter than [`ALIGN`], which
     /// stays buffered: what is in the file then ends on a block boundary.
     pub(crate) fn flush_blocks(&mut self) -> io::Result<()> {
-        let n = if self.direct {
-            self.len - self.len % ALIGN
-        } else {
-            self.len
-        };
+        let len = self.len();
+        let n = if self.direct { len - len % ALIGN } else { len };
         self.write_out(n)
     }
 
     /// Writes out everything, the tail through the page cache: for the end of a file.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.flush_blocks()?;
-        if self.len > 0 {
+        if self.len() > 0 {
             self.buffered()?;
-            self.write_out(self.len)?;
+            self.write_out(self.len())?;
         }
         Ok(())
     }
@@ -115,10 +115,7 @@ impl FileWriter {
                 Err(e) => break Err(e),
             }
         };
-        let from = self.start + done;
-        self.storage
-            .copy_within(from..self.start + self.len, self.start);
-        self.len -= done;
+        self.storage.drain(self.start..self.start + done);
         result
     }
 
