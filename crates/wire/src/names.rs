@@ -1,9 +1,27 @@
 //! Received names are hostile input: this module turns an offered path into components that
 //! are safe to create inside the output folder on any desktop OS, or refuses it.
 //!
+//! Two kinds of trouble, two answers. A path that would leave the output folder (absolute,
+//! a drive, `..`, `.` or empty components) or nest too deeply is refused as a whole: no
+//! renaming makes its intent harmless. A component that is merely a bad *name* is renamed
+//! and the offer goes on: characters that are invisible are dropped, characters a file
+//! system forbids become `_`, and a name that means something else to the system (a
+//! Windows device such as `CON` or `COM¹`) or to Toss (its own `.toss-` files) gets a `_` in
+//! front, so it stays recognizable to the person who receives it.
+//!
+//! Names ending in `.part` pass unchanged. Toss writes each file to `NAME.part` first, but
+//! it never recognizes its own files by their name: the `.part` is created with
+//! `O_CREAT|O_EXCL` and moved to its final name with a hard link, neither of which replaces
+//! an existing file, and a `.part` is resumed only when the journal (kept outside the
+//! receiving folder) names it and it is the very file the journal created. So a received
+//! `a.part` and the temporary file for a received `a` can only push each other to a
+//! `(1)` name; renaming every `.part` a sender offers would protect nothing.
+//!
 //! Pure string work; it never touches the disk (see `sink` for that).
 
 use unicode_normalization::UnicodeNormalization;
+
+use crate::text::{clean_for_display, is_invisible};
 
 /// Deepest folder nesting accepted in an offer.
 pub const MAX_DEPTH: usize = 32;
@@ -14,11 +32,21 @@ const MAX_NAME_BYTES: usize = 255;
 /// Room kept under [`MAX_NAME_BYTES`] for a ` (NN)` collision suffix and `.part`.
 const NAME_BUDGET: usize = MAX_NAME_BYTES - 16;
 
-/// Windows device names, reserved with any extension.
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+/// Windows device names, reserved with any extension and in any case. Windows also takes
+/// `COM0`/`LPT0` and the superscript digits ¹ ² ³ (which it maps to 1 2 3) as ports, and
+/// `CONIN$`/`CONOUT$` as the console.
+const RESERVED: [&str; 32] = [
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4",
+    "COM5", "COM6", "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT0", "LPT1", "LPT2", "LPT3",
+    "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",
 ];
+
+/// The start of the names Toss gives its own files (journal, lock), in any case: a sender
+/// must not be able to make a file that passes for one of them.
+const TOSS_PREFIX: &str = ".toss-";
+
+/// Longest peer-supplied string [`display`] shows, in characters.
+const DISPLAY_CHARS: usize = 200;
 
 /// Why an offered path cannot be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,21 +63,24 @@ pub enum NameError {
     TooDeep(String),
 }
 
-/// Characters that are dropped: invisible or direction-changing, a classic way to disguise
-/// `exe.txt` as `txt.exe`.
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
-}
-
 /// Characters that are replaced by `_`: control characters (terminal escapes) and what
 /// Windows or macOS forbid in names.
 fn is_replaced(c: char) -> bool {
     c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
 }
 
+/// Whether `name` would pass for one of Toss's own files.
+fn is_toss_name(name: &str) -> bool {
+    name.get(..TOSS_PREFIX.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(TOSS_PREFIX))
+}
+
 /// Makes one path component safe; `None` when nothing usable remains.
+///
+/// Invisible and direction-changing characters (a classic way to disguise `exe.txt` as
+/// `txt.exe`) are dropped, control characters and those Windows or macOS forbid become
+/// `_`, and a Windows device name or a name in Toss's own `.toss-` namespace gets a `_` in
+/// front. Cleaning twice changes nothing more than cleaning once.
 pub fn sanitize_component(raw: &str) -> Option<String> {
     // Drop and replace first, normalize last: removing a character between two combining
     // marks can change their canonical order, so normalizing first would not be stable.
@@ -69,7 +100,7 @@ pub fn sanitize_component(raw: &str) -> Option<String> {
         return None;
     }
     let stem = name.split('.').next().unwrap_or_default().trim_end();
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) || is_toss_name(&name) {
         name.insert(0, '_');
     }
     if name.len() > NAME_BUDGET {
@@ -132,19 +163,10 @@ pub fn sanitize_path(raw: &str) -> Result<Vec<String>, NameError> {
     Ok(out)
 }
 
-/// A peer-supplied string made safe to print in a terminal or a log line: control and
-/// invisible characters shown as `_`, at most 200 characters.
+/// A peer-supplied string made safe to print on one line of a terminal or a log:
+/// [`clean_for_display`] to at most 200 characters.
 pub fn display(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .filter(|&c| !is_invisible(c))
-        .map(|c| if c.is_control() { '_' } else { c })
-        .take(200)
-        .collect();
-    if raw.chars().count() > 200 {
-        s.push('…');
-    }
-    s
+    clean_for_display(raw, DISPLAY_CHARS)
 }
 
 #[cfg(test)]
@@ -208,6 +230,78 @@ mod tests {
     }
 
     #[test]
+    fn every_windows_device_name_is_renamed() {
+        for raw in [
+            "COM0",
+            "lpt0.txt",
+            "COM\u{b9}",
+            "com\u{b2}.log",
+            "Lpt\u{b3}",
+            "LPT\u{b9}.tar.gz",
+            "CONIN$",
+            "conout$.txt",
+            "CONIN$ .txt",
+            "Com0 ",
+        ] {
+            let name = sanitize_component(raw).expect("usable");
+            assert!(name.starts_with('_'), "{raw:?} -> {name:?}");
+            assert_eq!(name.trim_start_matches('_'), raw.trim_end(), "{raw:?}");
+        }
+        // Only the device itself: longer or other names pass.
+        for fine in [
+            "COM10",
+            "COM\u{b9}0",
+            "CONIN",
+            "CONOUT$x",
+            "LPT",
+            "x.COM1",
+            "console",
+        ] {
+            assert_eq!(sanitize_component(fine).as_deref(), Some(fine));
+        }
+    }
+
+    #[test]
+    fn names_in_toss_own_namespace_are_renamed() {
+        for (raw, want) in [
+            (".toss-0123.resume", "_.toss-0123.resume"),
+            (".TOSS-0123.lock", "_.TOSS-0123.lock"),
+            (".Toss-", "_.Toss-"),
+            // Whatever cleaning reveals is checked too.
+            (" .toss-x", "_.toss-x"),
+            (".to\u{200b}ss-x.ranges", "_.toss-x.ranges"),
+            (".toss-x. . ", "_.toss-x"),
+        ] {
+            assert_eq!(sanitize_component(raw).as_deref(), Some(want), "{raw:?}");
+        }
+        assert_eq!(
+            sanitize_path("photos/.toss-1/.toss-2.resume").expect("ok"),
+            ["photos", "_.toss-1", "_.toss-2.resume"]
+        );
+        for fine in [".toss", ".tossed", "a.toss-x", "_.toss-x", "toss-x"] {
+            assert_eq!(sanitize_component(fine).as_deref(), Some(fine));
+        }
+    }
+
+    #[test]
+    fn part_names_pass_unchanged() {
+        // Toss never takes a file for its own `.part` by its name (see the module doc).
+        assert_eq!(
+            sanitize_path("clip.mov.part/a.part").expect("ok"),
+            ["clip.mov.part", "a.part"]
+        );
+    }
+
+    #[test]
+    fn display_is_one_safe_bounded_line() {
+        assert_eq!(display("bad\u{1b}[2J\nnext"), "bad\u{fffd}[2J next");
+        assert_eq!(display("ok\u{e0068}\u{e0069}\u{206e}"), "ok");
+        let long = display(&"x".repeat(1000));
+        assert_eq!(long.chars().count(), DISPLAY_CHARS);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
     fn long_names_are_cut_on_a_char_boundary_keeping_the_extension() {
         let long = format!("{}.txt", "é".repeat(300));
         let s = sanitize_component(&long).expect("usable");
@@ -232,9 +326,92 @@ mod tests {
             // Found by the fuzzer: a cut that ended on a space.
             format!("{}{}x", "7".repeat(238), " ".repeat(30)).as_str(),
             "z\u{321}\u{200b}\u{321}\u{31c}\u{301}\u{200d}\u{321}",
+            ".toss-x",
+            "COM\u{b9}.txt",
         ] {
             let once = sanitize_component(raw).expect("usable");
             assert_eq!(sanitize_component(&once).as_deref(), Some(once.as_str()));
+        }
+    }
+
+    /// Random paths from the pieces that have caused trouble (a deterministic xorshift, so
+    /// the property needs no crate); the fuzz target explores further.
+    fn paths(seed: u64, n: usize) -> impl Iterator<Item = String> {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "é",
+            "e\u{301}",
+            " ",
+            ".",
+            "..",
+            "/",
+            "\\",
+            ":",
+            "\u{0}",
+            "\u{1b}",
+            "\u{9b}",
+            "\u{200b}",
+            "\u{202e}",
+            "\u{e0041}",
+            "\u{3164}",
+            ".toss-",
+            ".TOSS-",
+            ".part",
+            "CON",
+            "com",
+            "\u{b9}",
+            "0",
+            "$",
+            "CONOUT$",
+            "lpt",
+            "txt",
+            "日",
+        ];
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n).map(move |_| {
+            let len = (next() % 12) as usize;
+            (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect()
+        })
+    }
+
+    #[test]
+    fn property_sanitized_paths_are_confined_clean_and_stable() {
+        for raw in paths(0x70_55, 20_000) {
+            if let Some(once) = sanitize_component(&raw) {
+                assert_eq!(
+                    sanitize_component(&once).as_deref(),
+                    Some(once.as_str()),
+                    "{raw:?}"
+                );
+            }
+            let Ok(parts) = sanitize_path(&raw) else {
+                continue;
+            };
+            for part in &parts {
+                assert!(!part.is_empty() && part != "." && part != "..", "{raw:?}");
+                assert!(!part.contains(['/', '\\', ':', '\0', '\u{1b}']), "{raw:?}");
+                assert!(!part.chars().any(is_invisible), "{raw:?}");
+                assert!(!is_toss_name(part), "{raw:?} -> {part:?}");
+                let stem = part.split('.').next().unwrap_or_default().trim_end();
+                assert!(
+                    !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)),
+                    "{raw:?} -> {part:?}"
+                );
+            }
+            assert_eq!(
+                sanitize_path(&parts.join("/")).as_ref(),
+                Ok(&parts),
+                "{raw:?}"
+            );
         }
     }
 }
