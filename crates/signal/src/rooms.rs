@@ -287,9 +287,11 @@ impl Rooms {
         let Some(room) = self.rooms.get_mut(&nameplate) else {
             return self.send(conn, ErrorCode::NotInRoom.reply());
         };
-        room.last_activity = Instant::now();
         match room.other(conn) {
             Some(other) => {
+                // Only a message that reaches someone is activity: a lone member talking to
+                // an empty room must not keep it open past its idle time.
+                room.last_activity = Instant::now();
                 self.metrics.count_relayed();
                 self.send(other, ServerMsg::Message { body });
             }

@@ -317,6 +317,28 @@ async fn a_room_with_no_messages_expires_after_its_idle_time() -> TestResult {
 }
 
 #[tokio::test]
+async fn sends_to_an_absent_peer_do_not_keep_a_room_open() -> TestResult {
+    let mut config = config()?;
+    config.room_idle = Duration::from_millis(300);
+    let server = Server::spawn(config).await?;
+    let mut ws = client_from("127.0.0.2", &server).await?;
+    allocate(&mut ws).await?;
+    // Ten times the idle time of sends into the empty room, each well inside the idle time.
+    for _ in 0..60 {
+        send(&mut ws, json!({"v":1,"type":"send","body":"anyone?"})).await?;
+        match error_code(&recv(&mut ws).await?) {
+            "peer_absent" => tokio::time::sleep(Duration::from_millis(50)).await,
+            "room_expired" => {
+                assert_eq!(server.metrics().rooms_open(), 0);
+                return Ok(());
+            }
+            other => return Err(format!("unexpected {other}").into()),
+        }
+    }
+    Err("sends to nobody kept the room open".into())
+}
+
+#[tokio::test]
 async fn a_busy_room_expires_at_its_lifetime() -> TestResult {
     let mut config = config()?;
     config.room_lifetime = Duration::from_secs(1);
