@@ -8,6 +8,7 @@
 mod journal;
 mod manifest;
 mod progress;
+mod quarantine;
 mod ranges;
 mod receive;
 mod send;
