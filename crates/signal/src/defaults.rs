@@ -51,6 +51,12 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 64;
 /// every two seconds). A person makes a few; a guesser of nameplates wants thousands.
 pub const ROOM_REQUESTS_PER_IP_PER_MINUTE: u32 = 30;
 
+/// IPv6 prefix length that the per-address limits count as one address. Providers hand a
+/// home or small office a /56 (RIPE-690's advice; some give a /48), so counting per /64, one
+/// customer held 256 budgets and one /48 could fill every room; per /56 a customer holds one,
+/// and a /48 at most 256.
+pub const IPV6_PREFIX_LEN: u8 = 56;
+
 /// Most addresses whose counts are kept at once; an entry is a few dozen bytes, so the
 /// table stays under about 10 MiB however many addresses come.
 pub const MAX_TRACKED_IPS: usize = 100_000;

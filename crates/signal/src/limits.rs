@@ -28,21 +28,38 @@ pub(crate) enum Refused {
     TooManyAddresses,
 }
 
-/// What the limits count by: an IPv4 address, or an IPv6 /64 (one host's usual share), with
-/// IPv4-mapped IPv6 addresses taken as the IPv4 address they carry.
+/// What the limits count by: an IPv4 address, or an IPv6 prefix (a /56 by default,
+/// [`crate::defaults::IPV6_PREFIX_LEN`]: one customer's usual share), with IPv4-mapped IPv6
+/// addresses taken as the IPv4 address they carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct AddrKey(IpAddr);
 
 impl AddrKey {
-    fn of(ip: IpAddr) -> Self {
+    /// The key of `ip` when IPv6 addresses count per `/ipv6_prefix_len` (at most 128).
+    fn of(ip: IpAddr, ipv6_prefix_len: u8) -> Self {
         match ip.to_canonical() {
             IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
             IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !(u128::from(u64::MAX));
-                Self(IpAddr::V6(Ipv6Addr::from(prefix)))
+                let host_bits = 128 - u32::from(ipv6_prefix_len.min(128));
+                // A shift by all 128 bits is no prefix at all: every IPv6 address is one.
+                let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+                Self(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
             }
         }
     }
+}
+
+/// What [`Limits`] allows each address, from the server's [`crate::Config`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PerAddress {
+    /// Connections one address may hold open at once.
+    pub(crate) max_connections: usize,
+    /// `allocate` and `join` requests per minute; zero is taken as one.
+    pub(crate) room_requests_per_minute: u32,
+    /// IPv6 addresses sharing this many leading bits count as one address.
+    pub(crate) ipv6_prefix_len: u8,
+    /// Most addresses tracked at once.
+    pub(crate) max_addresses: usize,
 }
 
 /// One address's state.
@@ -88,6 +105,8 @@ pub(crate) struct Limits {
     interval: Duration,
     /// Most addresses tracked at once.
     max_addresses: usize,
+    /// IPv6 addresses sharing this many leading bits count as one.
+    ipv6_prefix_len: u8,
     /// Locked only for a lookup or a sweep, never across an `.await`.
     table: Mutex<Table>,
 }
@@ -95,18 +114,14 @@ pub(crate) struct Limits {
 impl Limits {
     /// `room_requests_per_minute` of zero is taken as one: a server that refuses every room
     /// is not a server.
-    pub(crate) fn new(
-        max_connections: usize,
-        room_requests_per_minute: u32,
-        max_addresses: usize,
-        now: Instant,
-    ) -> Self {
-        let burst = room_requests_per_minute.max(1);
+    pub(crate) fn new(per_address: PerAddress, now: Instant) -> Self {
+        let burst = per_address.room_requests_per_minute.max(1);
         Self {
-            max_connections,
+            max_connections: per_address.max_connections,
             burst,
             interval: Duration::from_secs(60) / burst,
-            max_addresses,
+            max_addresses: per_address.max_addresses,
+            ipv6_prefix_len: per_address.ipv6_prefix_len,
             table: Mutex::new(Table {
                 entries: HashMap::new(),
                 last_idle_sweep: now,
@@ -129,7 +144,7 @@ impl Limits {
         ip: IpAddr,
         now: Instant,
     ) -> Result<ConnectionGuard, Refused> {
-        let key = AddrKey::of(ip);
+        let key = self.key(ip);
         let mut table = self.lock();
         let entry = self.entry(&mut table, key, now)?;
         if entry.connections >= self.max_connections {
@@ -145,7 +160,7 @@ impl Limits {
     /// Whether `ip` may make one more room request now; if so, it is counted.
     pub(crate) fn allow_room_request(&self, ip: IpAddr, now: Instant) -> bool {
         let mut table = self.lock();
-        let Ok(entry) = self.entry(&mut table, AddrKey::of(ip), now) else {
+        let Ok(entry) = self.entry(&mut table, self.key(ip), now) else {
             return false;
         };
         let next = entry.tat.max(now) + self.interval;
@@ -154,6 +169,10 @@ impl Limits {
         }
         entry.tat = next;
         true
+    }
+
+    fn key(&self, ip: IpAddr) -> AddrKey {
+        AddrKey::of(ip, self.ipv6_prefix_len)
     }
 
     /// Addresses tracked now.
@@ -222,11 +241,18 @@ mod tests {
         s.parse().expect("an address")
     }
 
+    fn per_address(connections: usize, per_minute: u32, addresses: usize) -> PerAddress {
+        PerAddress {
+            max_connections: connections,
+            room_requests_per_minute: per_minute,
+            ipv6_prefix_len: crate::defaults::IPV6_PREFIX_LEN,
+            max_addresses: addresses,
+        }
+    }
+
     fn limits(connections: usize, per_minute: u32, addresses: usize) -> Arc<Limits> {
         Arc::new(Limits::new(
-            connections,
-            per_minute,
-            addresses,
+            per_address(connections, per_minute, addresses),
             Instant::now(),
         ))
     }
@@ -247,14 +273,35 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv6_slash_64_is_one_address_and_mapped_ipv4_is_ipv4() {
+    fn an_ipv6_slash_56_is_one_address_and_mapped_ipv4_is_ipv4() {
         let l = limits(1, 30, 100);
         let now = Instant::now();
-        let _a = l.connect(ip("2001:db8:1:2::1"), now).expect("first");
-        assert!(l.connect(ip("2001:db8:1:2:ffff::9"), now).is_err());
-        assert!(l.connect(ip("2001:db8:1:3::1"), now).is_ok());
+        let _a = l.connect(ip("2001:db8:1:200::1"), now).expect("first");
+        assert!(l.connect(ip("2001:db8:1:200:ffff::9"), now).is_err());
+        // Another /64 of the same /56 is the same customer.
+        assert!(l.connect(ip("2001:db8:1:2ff::1"), now).is_err());
+        assert!(l.connect(ip("2001:db8:1:300::1"), now).is_ok());
         let _v4 = l.connect(ip("192.0.2.7"), now).expect("v4");
         assert!(l.connect(ip("::ffff:192.0.2.7"), now).is_err());
+    }
+
+    #[test]
+    fn the_ipv6_key_keeps_exactly_the_prefix() {
+        let key = |s: &str, len: u8| AddrKey::of(ip(s), len).0;
+        let a = "2001:db8:aaaa:12ab:1:2:3:4";
+        assert_eq!(key(a, 56), ip("2001:db8:aaaa:1200::"));
+        assert_eq!(key(a, 64), ip("2001:db8:aaaa:12ab::"));
+        assert_eq!(key(a, 48), ip("2001:db8:aaaa::"));
+        assert_eq!(key(a, 128), ip(a));
+        assert_eq!(key(a, 200), ip(a), "past 128 is the whole address");
+        assert_eq!(key(a, 0), ip("::"));
+        assert_eq!(
+            key("2001:db8:0:100::1", 56),
+            key("2001:db8:0:1ff:ffff::1", 56)
+        );
+        assert_ne!(key("2001:db8:0:100::1", 64), key("2001:db8:0:1ff::1", 64));
+        assert_ne!(key("2001:db8:0:100::1", 56), key("2001:db8:0:200::1", 56));
+        assert_eq!(key("::ffff:192.0.2.7", 56), ip("192.0.2.7"));
     }
 
     #[test]
@@ -292,7 +339,7 @@ mod tests {
     #[test]
     fn idle_entries_are_swept_after_a_minute() {
         let t0 = Instant::now();
-        let l = Arc::new(Limits::new(8, 30, 100, t0));
+        let l = Arc::new(Limits::new(per_address(8, 30, 100), t0));
         for i in 0..10 {
             drop(l.connect(ip(&format!("10.0.0.{i}")), t0));
         }

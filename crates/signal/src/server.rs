@@ -30,11 +30,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::defaults::{
-    ACTOR_QUEUE, ANNOUNCE_QUEUE, HANDSHAKE_TIMEOUT, MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT,
-    MAX_ROOMS, MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE,
-    ROOM_IDLE, ROOM_LIFETIME, ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE, WS_BUFFER_BYTES,
+    ACTOR_QUEUE, ANNOUNCE_QUEUE, HANDSHAKE_TIMEOUT, IPV6_PREFIX_LEN, MAX_CONNECTIONS_PER_IP,
+    MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS, MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES,
+    OUTBOUND_QUEUE, ROOM_IDLE, ROOM_LIFETIME, ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE,
+    WS_BUFFER_BYTES,
 };
-use crate::limits::{ConnectionGuard, Limits, Refused};
+use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
 use crate::rooms::{Command, ConnId, RoomLimits, Rooms};
@@ -46,7 +47,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Serve `wss://` with this certificate chain and key (PEM files) instead of `ws://`.
     pub tls: Option<TlsFiles>,
-    /// Connections one address may hold open at once (an IPv6 /64 counts as one address).
+    /// Connections one address may hold open at once (an IPv6 prefix counts as one address,
+    /// see [`Config::ipv6_prefix_len`]).
     /// Counted from TCP accept, before TLS or HTTP, so idle sockets count too. A connection
     /// over the cap is answered `429 Too Many Requests` (with a sentence) and closed, without
     /// ever reaching the WebSocket; when many such answers are under way at once, further
@@ -56,6 +58,9 @@ pub struct Config {
     /// answered with the `rate_limited` error and the connection stays usable. This is what
     /// keeps anyone from guessing nameplates online.
     pub room_requests_per_ip_per_minute: u32,
+    /// IPv6 addresses that share this many leading bits count as one address for every
+    /// per-address limit (at most 128; 128 counts each IPv6 address on its own).
+    pub ipv6_prefix_len: u8,
     /// Most rooms open at once; `allocate` past it is answered `server_busy`.
     pub max_rooms: usize,
     /// A room with no message for this long is closed (`room_expired`).
@@ -95,6 +100,7 @@ impl Config {
             tls: None,
             max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
             room_requests_per_ip_per_minute: ROOM_REQUESTS_PER_IP_PER_MINUTE,
+            ipv6_prefix_len: IPV6_PREFIX_LEN,
             max_rooms: MAX_ROOMS,
             room_idle: ROOM_IDLE,
             room_lifetime: ROOM_LIFETIME,
@@ -200,9 +206,12 @@ impl Server {
         })?;
         let metrics = Arc::new(Metrics::default());
         let limits = Arc::new(Limits::new(
-            config.max_connections_per_ip,
-            config.room_requests_per_ip_per_minute,
-            MAX_TRACKED_IPS,
+            PerAddress {
+                max_connections: config.max_connections_per_ip,
+                room_requests_per_minute: config.room_requests_per_ip_per_minute,
+                ipv6_prefix_len: config.ipv6_prefix_len,
+                max_addresses: MAX_TRACKED_IPS,
+            },
             Instant::now(),
         ));
         let cancel = CancellationToken::new();

@@ -504,6 +504,27 @@ async fn a_flood_from_one_address_does_not_stop_another() -> TestResult {
 }
 
 #[tokio::test]
+async fn ipv6_addresses_in_one_slash_56_share_their_limits() -> TestResult {
+    // Loopback has one IPv6 address, so the addresses come through a trusted proxy.
+    let mut config = config()?;
+    config.max_connections_per_ip = 1;
+    config.trusted_proxies = vec!["127.0.0.5".parse()?];
+    let server = Server::spawn(config).await?;
+    let proxy = "127.0.0.5";
+    let mut first = handshake_from(proxy, &server, Some("2001:db8:0:100::1")).await??;
+    allocate(&mut first).await?;
+    // Another /64 of the same /56: the same customer, over its one connection.
+    assert_refused(
+        handshake_from(proxy, &server, Some("2001:db8:0:1ff::2")).await?,
+        429,
+    )?;
+    // The next /56 is someone else.
+    let mut next = handshake_from(proxy, &server, Some("2001:db8:0:200::1")).await??;
+    allocate(&mut next).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_trusted_proxy_is_not_capped_but_the_clients_behind_it_are() -> TestResult {
     let mut config = config()?;
     config.max_connections_per_ip = 1;
