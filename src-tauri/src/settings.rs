@@ -1,7 +1,8 @@
 //! The app's settings: download folder, signaling server, ICE servers (and relay only),
 //! device name, nearby devices. Kept as JSON in the user's config folder; validated on load
 //! and on save. A damaged file never stops the app: the defaults are used and the user is
-//! told why.
+//! told why. The file holds TURN passwords, so on Unix only its owner may read it (mode
+//! 0600).
 //!
 //! Shell layer: turns settings into a `toss_core::Config`; knows nothing of transfers.
 
@@ -138,6 +139,9 @@ impl Settings {
     /// Loads the settings file. Returns the defaults and a sentence for the user when it is
     /// missing (no sentence), unreadable or invalid (a sentence).
     pub(crate) fn load(path: &Path) -> (Settings, Option<String>) {
+        // A file saved before settings were private keeps its password readable to others
+        // until the next save: close it now. Best effort: reading matters more.
+        let _ = make_private(path);
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -166,7 +170,9 @@ impl Settings {
         }
     }
 
-    /// Validates and writes atomically (temp file, then rename).
+    /// Validates and writes atomically (temp file, then rename). On Unix the file is
+    /// readable by its owner only, whatever mode an earlier file had: the new one replaces
+    /// it.
     ///
     /// # Errors
     /// Validation errors, or the file cannot be written.
@@ -178,7 +184,8 @@ impl Settings {
         }
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&valid).map_err(|e| AppError::Io(e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| AppError::Io(format!("{}: {e}", tmp.display())))?;
+        write_private(&tmp, text.as_bytes())
+            .map_err(|e| AppError::Io(format!("{}: {e}", tmp.display())))?;
         std::fs::rename(&tmp, path)
             .map_err(|e| AppError::Io(format!("{}: {e}", path.display())))?;
         Ok(valid)
@@ -204,6 +211,44 @@ impl Settings {
     }
 }
 
+/// Writes a new file at `path` that only its owner can read (mode 0600 on Unix, set when it
+/// is created, so it is never readable by others even for a moment), and syncs it. A file
+/// left at `path` by an earlier attempt goes first: its mode may be anything, and creating
+/// afresh never follows a symlink.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Takes group and other permissions off the file at `path`, if it has any.
+#[cfg(unix)]
+fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+/// Elsewhere the user's profile folder already keeps it from other users.
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Most networks kept in [`Settings::public_networks`].
 const MAX_PUBLIC_NETWORKS: usize = 200;
 
@@ -222,6 +267,59 @@ mod tests {
         let path = tmp.path().join("toss/settings.json");
         let saved = Settings::default().save(&path).expect("saves");
         assert_eq!(Settings::load(&path), (saved, None));
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_turn_password_is_saved_readable_by_the_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("toss/settings.json");
+        let with_turn = Settings {
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:127.0.0.1:3478".into()],
+                username: "u".into(),
+                credential: "secret".into(),
+            }],
+            ..Settings::default()
+        };
+        with_turn.clone().save(&path).expect("saves");
+        assert_eq!(mode(&path), 0o600);
+
+        // A file from before, and a temp file left by a crash, both readable by all.
+        let open = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(&path, open.clone()).expect("chmod");
+        let stale = path.with_extension("json.tmp");
+        std::fs::write(&stale, "old").expect("write");
+        std::fs::set_permissions(&stale, open).expect("chmod");
+        let saved = with_turn.save(&path).expect("saves");
+        assert_eq!(mode(&path), 0o600);
+        assert!(!stale.exists());
+        assert_eq!(Settings::load(&path), (saved, None));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loading_an_older_file_readable_by_others_makes_it_private() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("settings.json");
+        std::fs::write(&path, "{}").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+        let _ = Settings::load(&path);
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]
