@@ -44,6 +44,10 @@ struct Args {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<IpAddr>,
+    /// Serve GET /metrics (Prometheus text). Off by default: it tells anyone how many rooms
+    /// are open; when on, keep /metrics off the public internet (docs/deploy.md).
+    #[arg(long, env = "TOSS_SIGNAL_METRICS")]
+    metrics: bool,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn run() -> anyhow::Result<ExitCode> {
         config.max_connections_per_ip = args.max_connections_per_ip;
         config.room_requests_per_ip_per_minute = args.room_requests_per_minute;
         config.trusted_proxies = args.trusted_proxies;
+        config.metrics = args.metrics;
         if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
             config.tls = Some(toss_signal::TlsFiles { cert, key });
         }

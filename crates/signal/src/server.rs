@@ -1,4 +1,5 @@
-//! The signaling server: HTTP routes (`/` WebSocket, `/healthz`, `/metrics`), optional TLS,
+//! The signaling server: HTTP routes (`/` WebSocket, `/healthz`, `/metrics` when asked for),
+//! optional TLS,
 //! and one task per WebSocket that turns frames into [`Command`]s for the room actor.
 //!
 //! Abuse is bounded here, where connections come in: per-address limits at TCP accept (see
@@ -77,6 +78,10 @@ pub struct Config {
     /// the last address in that header (the proxy's own when there is none). Leave empty
     /// when clients connect directly: a header from anyone else is ignored.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Serve `GET /metrics` (Prometheus text). Off by default: the counters, and the number
+    /// of rooms open above all, tell anyone who asks how busy the server is and when
+    /// transfers happen.
+    pub metrics: bool,
     /// Tell the owner of the [`Server`] every nameplate allocated
     /// ([`Server::take_room_announcements`]): for a server that is one device's inbox,
     /// where each room is someone asking to send to that device.
@@ -107,6 +112,7 @@ impl Config {
             handshake_timeout: HANDSHAKE_TIMEOUT,
             unpaired_idle: UNPAIRED_IDLE,
             trusted_proxies: Vec::new(),
+            metrics: false,
             announce_rooms: false,
         }
     }
@@ -239,11 +245,13 @@ impl Server {
             next_conn: Arc::new(AtomicU64::new(1)),
             cancel: cancel.clone(),
         };
-        let router = Router::new()
+        let mut router = Router::new()
             .route("/", get(ws_route))
-            .route("/healthz", get(|| async { "ok\n" }))
-            .route("/metrics", get(metrics_route))
-            .with_state(state);
+            .route("/healthz", get(|| async { "ok\n" }));
+        if config.metrics {
+            router = router.route("/metrics", get(metrics_route));
+        }
+        let router = router.with_state(state);
         let is_tls = tls.is_some();
         let acceptor = Acceptor {
             router,

@@ -29,8 +29,11 @@ const REPLY: Duration = Duration::from_secs(5);
 /// Upper bound for "dropped eventually": ten times any timeout the tests configure.
 const DROPPED: Duration = Duration::from_secs(5);
 
+/// The default limits, with `/metrics` served so that refusals can be counted.
 fn config() -> AnyResult<Config> {
-    Ok(Config::new("127.0.0.1:0".parse()?))
+    let mut config = Config::new("127.0.0.1:0".parse()?);
+    config.metrics = true;
+    Ok(config)
 }
 
 /// A TCP connection to `server` from the loopback address `from`.

@@ -194,7 +194,9 @@ async fn http_get(
 
 #[tokio::test]
 async fn healthz_and_metrics_answer_over_http() -> TestResult {
-    let server = server().await?;
+    let mut config = Config::new("127.0.0.1:0".parse()?);
+    config.metrics = true;
+    let server = Server::spawn(config).await?;
     let health = http_get(server.local_addr(), "/healthz").await?;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let mut c = client(&server).await?;
@@ -210,6 +212,21 @@ async fn healthz_and_metrics_answer_over_http() -> TestResult {
         metrics.contains("toss_signal_connections_open 1"),
         "{metrics}"
     );
+    assert!(metrics.contains("toss_signal_rooms_open 0"), "{metrics}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn metrics_are_not_served_unless_asked_for() -> TestResult {
+    let server = server().await?;
+    let (_a, _b, _) = pair(&server).await?;
+    let metrics = http_get(server.local_addr(), "/metrics").await?;
+    assert!(metrics.starts_with("HTTP/1.1 404"), "{metrics}");
+    assert!(!metrics.contains("rooms_open"), "{metrics}");
+    let health = http_get(server.local_addr(), "/healthz").await?;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // The owner of an in-process server still reads them.
+    assert_eq!(server.metrics().rooms_open(), 1);
     Ok(())
 }
 
@@ -287,6 +304,7 @@ async fn the_binary_listens_where_told_and_reports_its_url() -> TestResult {
             "10",
         ])
         .args(["--trusted-proxy", "127.0.0.9", "--trusted-proxy", "::1"])
+        .arg("--metrics")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -301,6 +319,8 @@ async fn the_binary_listens_where_told_and_reports_its_url() -> TestResult {
     );
     let health = http_get(format!("127.0.0.1:{port}").parse()?, "/healthz").await?;
     assert!(health.starts_with("HTTP/1.1 200"));
+    let metrics = http_get(format!("127.0.0.1:{port}").parse()?, "/metrics").await?;
+    assert!(metrics.contains("toss_signal_rooms_open 0"), "{metrics}");
     child.kill().await?;
     Ok(())
 }
