@@ -91,6 +91,12 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             yes,
             code,
         } => {
+            if yes && code.is_none() {
+                let refused = toss_core::Error::Input(
+                    "--yes needs a code: waiting without one, anyone nearby could send you files unasked; leave out --yes, or give the sender's code".into(),
+                );
+                return Ok(fail(common.json, false, &refused));
+            }
             let config = common.config()?;
             let out_dir = out.unwrap_or_else(toss_core::config::default_download_dir);
             let mut transfer = match code {
@@ -130,7 +136,15 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 if matches!(&event, Event::Offer { files, .. } if !files.is_empty()) && !auto_accept {
                     let answer_tx = answer_tx.clone();
-                    tokio::spawn(async move { answer_tx.send(ask_accept().await).await });
+                    tokio::spawn(async move { answer_tx.send(ask("Accept? [y/N] ").await).await });
+                }
+                // A nearby send goes only once this side's user has compared the words.
+                if let Event::CheckWords { verification } = &event {
+                    let question = format!(
+                        "Does the other screen show \"{verification}\"? Send only if it does. [y/N] "
+                    );
+                    let answer_tx = answer_tx.clone();
+                    tokio::spawn(async move { answer_tx.send(ask(&question).await).await });
                 }
             }
             Some(decision) = answers.recv() => transfer.decide(decision),
@@ -192,7 +206,15 @@ async fn devices(json: bool, wait: u64) -> anyhow::Result<ExitCode> {
     } else if found.is_empty() {
         eprintln!("No Toss devices are visible on this network. On the other computer, open Toss or run `toss receive` (with no code).");
     } else {
+        let shared = toss_core::lan::shared_names(&found);
         for device in &found {
+            if shared.contains(&device.name.to_lowercase()) {
+                println!(
+                    "{}  (id {}; another device uses this name too: ask its owner which one is theirs)",
+                    device.name, device.id
+                );
+                continue;
+            }
             match &device.nameplate {
                 Some(nameplate) if !device.receives => {
                     println!(
@@ -208,8 +230,8 @@ async fn devices(json: bool, wait: u64) -> anyhow::Result<ExitCode> {
 }
 
 /// Asks on the terminal; anything but yes (including end of input) declines.
-async fn ask_accept() -> Decision {
-    eprint!("Accept? [y/N] ");
+async fn ask(question: &str) -> Decision {
+    eprint!("{question}");
     let line = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map(|_| line)

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::random_file;
+use support::{random_file, Signal};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -20,45 +20,6 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 fn toss_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_toss"))
-}
-
-/// `toss-signal` is built into the same folder by `cargo build --workspace --bins`.
-fn signal_bin() -> PathBuf {
-    let path = toss_bin().with_file_name("toss-signal");
-    assert!(
-        path.exists(),
-        "build toss-signal first: cargo build --workspace --bins"
-    );
-    path
-}
-
-/// A `toss-signal` process on a free loopback port, killed on drop.
-struct Signal {
-    child: Child,
-    url: String,
-}
-
-impl Signal {
-    fn start() -> Result<Self, Box<dyn std::error::Error>> {
-        let mut child = Command::new(signal_bin())
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let url = line.trim().rsplit(' ').next().ok_or("url")?.to_owned();
-        assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
-        Ok(Self { child, url })
-    }
-}
-
-impl Drop for Signal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn toss(signal: &Signal, args: &[&str]) -> Command {

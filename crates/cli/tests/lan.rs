@@ -12,7 +12,7 @@
 //!
 //! Namespaces need root (CI runs as root); without it each test says it is skipped.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -305,22 +305,29 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
 
-    // b waits, visible, with no code.
-    let receiver = Lan::toss(
+    // b waits, visible, with no code; with no code it may not accept unasked.
+    let refused = Lan::toss(&lan.b, &["receive", "--json", "--yes"]).output()?;
+    assert!(!refused.status.success());
+    let error = find(&events(&refused), "error")
+        .cloned()
+        .ok_or("no error")?;
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("--yes needs a code")),
+        "{error}"
+    );
+    let mut receiver = Lan::toss(
         &lan.b,
-        &[
-            "receive",
-            "--json",
-            "--yes",
-            "--device-name",
-            "Bea's desk",
-            "--out",
-        ],
+        &["receive", "--json", "--device-name", "Bea's desk", "--out"],
     )
     .arg(&out)
+    .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .spawn()?;
+    // Bea's answer, read when the offer is shown.
+    receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
 
     // a lists what it sees within 3 s (a few tries, for b to come up).
     let mut listed = Vec::new();
@@ -338,7 +345,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         .ok_or_else(|| format!("b is not listed: {listed:?}"))?;
     assert_eq!(bea["receives"], true);
 
-    let sent = Lan::toss(
+    let mut sent = Lan::toss(
         &lan.a,
         &[
             "send",
@@ -350,9 +357,12 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         ],
     )
     .arg(&folder)
+    .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .spawn()?;
+    // Al's answer to "does the other screen show the same words?", read when asked.
+    sent.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
     let sent = finish(sent)?;
     let received = finish(receiver)?;
     let (sender_events, receiver_events) = (events(&sent), events(&received));
@@ -373,6 +383,9 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     let words = |e: &[Value]| find(e, "peer_connected").map(|p| p["verification"].clone());
     assert!(words(&sender_events).is_some());
     assert_eq!(words(&sender_events), words(&receiver_events));
+    // The sender was asked to compare them before anything was offered.
+    let asked = find(&sender_events, "check_words").ok_or("the sender was not asked")?;
+    assert_eq!(asked["verification"], words(&sender_events).ok_or("words")?);
     let offer = find(&receiver_events, "offer").ok_or("no offer")?;
     assert_eq!(offer["device"], "Al's laptop");
     assert_same_folder(&folder, &out.join("holiday"));

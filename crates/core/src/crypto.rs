@@ -154,6 +154,37 @@ impl Pake {
     }
 }
 
+/// The commitment the sender makes to its PAKE message before it sees the receiver's:
+/// SHA-256 over the protocol version, the nameplate and the message. Revealed only after
+/// the receiver's message has arrived, so that nobody in the middle can choose a message
+/// of theirs after seeing both honest ones; with a public password (nearby devices), that
+/// choice is what would let them search for matching verification words.
+pub fn pake_commitment(nameplate: &Nameplate, msg: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    for part in [
+        SESSION_VERSION.as_bytes(),
+        b"pake-commit",
+        nameplate.as_str().as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update(msg);
+    h.finalize().to_vec()
+}
+
+/// Whether a revealed PAKE message is the one committed to, in constant time.
+pub fn check_commitment(nameplate: &Nameplate, commitment: &[u8], msg: &[u8]) -> bool {
+    let want = pake_commitment(nameplate, msg);
+    want.len() == commitment.len()
+        && want
+            .iter()
+            .zip(commitment)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 fn hkdf_key<P: KeyPurpose>(hk: &Hkdf<Sha256>, info: &str) -> Key<P> {
     let mut bytes = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.

@@ -123,3 +123,32 @@ pub const READ_BATCH: usize = 64;
 
 /// Messages queued between the data channel reader task and the protocol loop.
 pub const READ_QUEUE: usize = 64;
+
+/// Time for the key exchange once both sides are in the room: a few messages through the
+/// server, so seconds at most; a room whose other side never speaks fails with a sentence.
+pub const PAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Time for the signaling server to answer `allocate` or `join`.
+pub const SERVER_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Most ICE candidates taken from the peer in one connection attempt: a computer has a
+/// few per network interface; a flood of them would otherwise be kept without limit.
+pub const MAX_REMOTE_CANDIDATES: usize = 100;
+
+/// Signaling messages queued in each direction between the session and the socket's
+/// task: setup is a few dozen messages; a peer or server sending faster than this side
+/// reads is slowed (inbound) or refused (outbound) instead of growing memory.
+pub const SIGNAL_QUEUE: usize = 64;
+
+/// How long a send to a nearby device by name listens on after the first device of that
+/// name answers, for a second one claiming the same name (announcements arrive together).
+pub const NEARBY_SAME_NAME_WAIT: Duration = Duration::from_millis(750);
+
+/// Time for the secure handshakes (DTLS, SCTP, the data channel) once ICE has found a
+/// path: a second or two even over a lossy link with retransmissions; past this the setup
+/// is begun afresh rather than left to wait out [`CONNECT_TIMEOUT`].
+pub const SETUP_AFTER_PATH: Duration = Duration::from_secs(8);
+
+/// A setup that failed is begun afresh only with at least this much of
+/// [`CONNECT_TIMEOUT`] left: less would not be enough for a fresh attempt to finish.
+pub const SETUP_RETRY_MIN_LEFT: Duration = Duration::from_secs(3);

@@ -14,6 +14,29 @@ pub enum Side {
     Peer,
 }
 
+/// A stage of setting up a session, each with its own time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Waiting for the signaling server to answer a request.
+    ServerAnswer,
+    /// The key exchange with the other side (PAKE and key confirmation).
+    KeyExchange,
+}
+
+impl Phase {
+    fn sentence(self) -> &'static str {
+        match self {
+            Phase::ServerAnswer => {
+                "the signaling server did not answer in time; check the connection and try again"
+            }
+            Phase::KeyExchange => {
+                "the other side did not finish the key exchange in time; check the code, or ask the sender for a new one"
+            }
+        }
+    }
+}
+
 /// Everything that can go wrong in a session or transfer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -98,6 +121,12 @@ pub enum Error {
     /// Finding or announcing devices on the local network failed.
     #[error("{0}")]
     LocalNetwork(String),
+    /// This side's user saw other verification words than the other screen showed.
+    #[error("the verification words were not the same on both screens, so someone may be in the middle; nothing was sent")]
+    WordsDiffer,
+    /// A stage of setup took longer than it may.
+    #[error("{}", .0.sentence())]
+    TimedOut(Phase),
 }
 
 impl Error {
@@ -160,6 +189,8 @@ impl Error {
             Error::Busy(_) => "busy",
             Error::WebRtc(_) => "webrtc",
             Error::Unreachable(_) => "unreachable",
+            Error::TimedOut(_) => "timed_out",
+            Error::WordsDiffer => "words_differ",
         }
     }
 

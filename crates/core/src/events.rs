@@ -74,6 +74,14 @@ pub enum Event {
         /// Two words that must match on both screens.
         verification: String,
     },
+    /// A send to a nearby device: this side's user must check that the other screen shows
+    /// these same words and answer on the handle ([`crate::Decision::Accept`]: they match)
+    /// before anything is offered. Nearby devices share no secret code, so the words are
+    /// what proves nobody is in the middle.
+    CheckWords {
+        /// The two words, as in [`Event::PeerConnected`].
+        verification: String,
+    },
     /// The data channel is open, over this network path.
     Connected {
         /// How the bytes travel.

@@ -42,8 +42,9 @@ impl Transfer {
         self.cancel.cancel();
     }
 
-    /// Answers the offer (receiver). May be called before the offer arrives; only the
-    /// first answer counts.
+    /// Answers the offer (receiver), or says whether the verification words match
+    /// (sender to a nearby device, after [`Event::CheckWords`]). May be called before the
+    /// question comes; only the first answer counts.
     pub fn decide(&mut self, decision: Decision) {
         if let Some(tx) = self.decision.take() {
             let _ = tx.send(decision);
@@ -227,6 +228,9 @@ fn spawn_send(
 ) -> Transfer {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
+    // A nearby send waits for its user to check the words; a code's send does not ask.
+    let (decision_tx, decision_rx) = oneshot::channel();
+    let decision = device.is_some().then_some(decision_tx);
     let task = spawn_transfer(events.clone(), async move {
         let result = async {
             let manifest = manifest()?;
@@ -245,6 +249,9 @@ fn spawn_send(
             events.emit(Event::Connected {
                 path: link.path().clone(),
             });
+            if device.is_some() {
+                check_words(&mut paired, &link, decision_rx, &events, &token).await?;
+            }
             let mut work = Sending {
                 manifest,
                 device: config.device_name.clone(),
@@ -256,9 +263,42 @@ fn spawn_send(
     });
     Transfer {
         cancel,
-        decision: None,
+        decision,
         task: Some(task),
     }
+}
+
+/// A nearby send's words, checked by this side's user before the offer goes: without a
+/// secret code, a machine in the middle is only caught by two screens that disagree.
+async fn check_words(
+    paired: &mut session::Paired,
+    link: &peer::Link,
+    decision: oneshot::Receiver<Decision>,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    events.emit(Event::CheckWords {
+        verification: paired.verification().to_owned(),
+    });
+    let answer = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
+        _ = link.lost() => return Err(Error::PeerGone),
+        d = decision => d.unwrap_or(Decision::Decline),
+    };
+    if answer == Decision::Accept {
+        return Ok(());
+    }
+    let reason = "the sender saw other verification words on its screen; nothing was sent";
+    if let Ok(msg) = paired.seal(&session::Signal::Abort {
+        reason: reason.into(),
+    }) {
+        let _ = paired.client.send(msg);
+    }
+    link.close().await;
+    // Leaving lets the abort go out before the connection closes.
+    paired.leave().await;
+    Err(Error::WordsDiffer)
 }
 
 /// Starts receiving what a nearby device is sending to this one's inbox ([`crate::lan::Knock`]):

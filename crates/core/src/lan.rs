@@ -37,11 +37,7 @@ fn mdns_error(e: mdns_sd::Error) -> Error {
 /// A device name as it may be shown: no control or bidirectional-override characters
 /// (a stranger on the network chose it), trimmed, at most 63 characters.
 pub fn clean_device_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
-        .take(MAX_DEVICE_NAME)
-        .collect();
+    let cleaned = toss_wire::text::clean_for_display(name, MAX_DEVICE_NAME);
     let cleaned = cleaned.trim();
     if cleaned.is_empty() {
         "Toss".to_owned()
@@ -515,20 +511,60 @@ async fn first_device(wait: Duration, matches: impl Fn(&Device) -> bool) -> Resu
     Ok(None)
 }
 
-/// Looks for a device that takes files, by name (any case) or id.
+/// Looks for a device that takes files, by name (any case) or id. Once one answers, it
+/// listens a moment longer: anyone can take any name, and two devices of the same name
+/// are refused with a sentence rather than one of them picked.
 ///
 /// # Errors
-/// [`Error::LocalNetwork`] when none answers within `wait`, or mDNS cannot start.
+/// [`Error::LocalNetwork`] when none answers within `wait`, when several of that name
+/// answer, or when mDNS cannot start.
 pub async fn find_device(name: &str, wait: Duration) -> Result<Device> {
     let wanted = name.trim().to_lowercase();
-    first_device(wait, |d| d.receives && (d.name.to_lowercase() == wanted || d.id == wanted))
-        .await?
-        .ok_or_else(|| {
-            Error::LocalNetwork(format!(
-                "no nearby device called \"{}\" answered; `toss devices` lists the ones that can be seen",
-                clean_device_name(name)
-            ))
-        })
+    let matches = |d: &Device| d.receives && (d.name.to_lowercase() == wanted || d.id == wanted);
+    let mut browser = Browser::start(None)?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut first_at = None;
+    loop {
+        let until = first_at.map_or(deadline, |at: tokio::time::Instant| {
+            deadline.min(at + crate::defaults::NEARBY_SAME_NAME_WAIT)
+        });
+        match tokio::time::timeout_at(until, browser.next_change()).await {
+            Ok(Some(list)) => {
+                if first_at.is_none() && list.iter().any(matches) {
+                    first_at = Some(tokio::time::Instant::now());
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let mut found: Vec<Device> = browser.list().into_iter().filter(matches).collect();
+    match found.len() {
+        0 => Err(Error::LocalNetwork(format!(
+            "no nearby device called \"{}\" answered; `toss devices` lists the ones that can be seen",
+            clean_device_name(name)
+        ))),
+        1 => Ok(found.remove(0)),
+        n => Err(Error::LocalNetwork(format!(
+            "{n} nearby devices are called \"{}\" (anyone can take any name); `toss devices` shows each one's id, and `--to ID` picks one",
+            clean_device_name(name)
+        ))),
+    }
+}
+
+/// Names that more than one of `devices` announces (any case): the user must be told, since
+/// a name alone does not say which device is whose.
+pub fn shared_names(devices: &[Device]) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for d in devices {
+        *seen.entry(d.name.to_lowercase()).or_default() += 1;
+    }
+    let mut shared: Vec<String> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| name)
+        .collect();
+    shared.sort();
+    shared
 }
 
 /// Looks on the local network for a Toss announcing `nameplate`; returns the signaling URLs
@@ -553,7 +589,10 @@ mod tests {
     #[test]
     fn device_names_from_strangers_are_made_safe_to_show() {
         assert_eq!(clean_device_name("Ana's laptop"), "Ana's laptop");
-        assert_eq!(clean_device_name("evil\u{1b}[2Jname\n"), "evil[2Jname");
+        assert_eq!(
+            clean_device_name("evil\u{1b}[2Jname\n"),
+            "evil\u{fffd}[2Jname"
+        );
         assert_eq!(clean_device_name("\u{202e}txt.exe"), "txt.exe");
         assert_eq!(clean_device_name("  \u{200b} "), "Toss");
         assert_eq!(clean_device_name(&"x".repeat(300)).chars().count(), 63);

@@ -22,6 +22,7 @@ use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice_transport::ice_candidate::{RTCIceCandidate, RTCIceCandidateInit};
 use webrtc::ice_transport::ice_candidate_pair::RTCIceCandidatePair;
 use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
+use webrtc::ice_transport::ice_connection_state::RTCIceConnectionState;
 use webrtc::ice_transport::ice_server::RTCIceServer;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
@@ -33,8 +34,8 @@ use crate::config::Config;
 use crate::crypto::{self, Role};
 use crate::defaults::{
     BUFFERED_HIGH, BUFFERED_LOW, DEFAULT_SCTP_PACKET, ICE_DISCONNECTED_AFTER, ICE_FAILED_AFTER,
-    LARGE_SCTP_PACKET, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE, RECEIVE_MTU,
-    SEND_STALL_TIMEOUT, UDP_BUFFER,
+    LARGE_SCTP_PACKET, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, MAX_REMOTE_CANDIDATES, READ_QUEUE,
+    RECEIVE_MTU, SEND_STALL_TIMEOUT, SETUP_AFTER_PATH, SETUP_RETRY_MIN_LEFT, UDP_BUFFER,
 };
 use crate::error::{Error, Result, Side};
 use crate::session::{Heard, Paired, Signal};
@@ -294,11 +295,24 @@ pub(crate) async fn connect_with(
     cancel: &CancellationToken,
     binding: Binding,
 ) -> Result<Link> {
-    match attempt(paired, config, cancel, binding, config.connect_timeout).await {
-        Ok(link) => Ok(link),
-        Err(failure) => {
+    // A setup that stalls on a lossy network (a handshake flight lost for good, a path
+    // that never settles) is begun afresh within the same time limit, as many times as
+    // the time allows: the peer sees the newer offer and follows.
+    let deadline = tokio::time::Instant::now() + config.connect_timeout;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let failure = match attempt(paired, config, cancel, binding, left).await {
+            Ok(link) => return Ok(link),
+            Err(failure) => failure,
+        };
+        let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !matches!(failure, Error::Connect(_)) || time_left < SETUP_RETRY_MIN_LEFT {
             give_up(paired, &failure).await;
-            Err(failure)
+            return Err(failure);
+        }
+        tracing::info!("setting up the connection again: {failure}");
+        if paired.role == Role::Sender {
+            paired.round += 1;
         }
     }
 }
@@ -422,6 +436,14 @@ async fn negotiate(
         let _ = state_tx.send(s);
         Box::pin(async {})
     }));
+    let (ice_tx, mut ice_rx) = mpsc::unbounded_channel();
+    pc.on_ice_connection_state_change(Box::new(move |s| {
+        let _ = ice_tx.send(s);
+        Box::pin(async {})
+    }));
+    // Once a path is found, the handshakes over it get a bounded time: a flight lost for
+    // good would otherwise hold the setup until its overall limit.
+    let mut path_found: Option<tokio::time::Instant> = None;
     let (open_tx, mut open_rx) = mpsc::unbounded_channel::<Opened>();
     match paired.role {
         Role::Sender => {
@@ -453,11 +475,19 @@ async fn negotiate(
     }
     let mut remote_set = false;
     let mut early_candidates = Vec::new();
+    // Every candidate of this attempt, early or not, counts against one bound.
+    let mut candidates = 0usize;
     let mut peer_left: Option<tokio::time::Instant> = None;
     loop {
         let grace = async {
             match peer_left {
                 Some(at) => tokio::time::sleep_until(at + PEER_LEFT_GRACE).await,
+                None => std::future::pending().await,
+            }
+        };
+        let stalled = async {
+            match path_found {
+                Some(at) => tokio::time::sleep_until(at + SETUP_AFTER_PATH).await,
                 None => std::future::pending().await,
             }
         };
@@ -472,6 +502,16 @@ async fn negotiate(
                     let msg = paired.seal(&Signal::Candidate { candidate })?;
                     paired.client.send(msg)?;
                 }
+            }
+            ice = ice_rx.recv() => {
+                if ice == Some(RTCIceConnectionState::Connected) && path_found.is_none() {
+                    path_found = Some(tokio::time::Instant::now());
+                }
+            }
+            _ = stalled => {
+                return Err(Error::Connect(
+                    "the secure connection did not complete over the network path that was found".into(),
+                ));
             }
             state = state_rx.recv() => {
                 if state == Some(RTCPeerConnectionState::Failed) {
@@ -514,6 +554,12 @@ async fn negotiate(
                         }
                     }
                     Signal::Candidate { candidate } => {
+                        candidates += 1;
+                        if candidates > MAX_REMOTE_CANDIDATES {
+                            return Err(Error::Protocol(
+                                "the other computer sent far more network addresses than any computer has".into(),
+                            ));
+                        }
                         if let Some(relay) = relay_address(&candidate.candidate) {
                             if let Ok(mut relays) = peer.relays.lock() {
                                 relays.push(relay);

@@ -13,7 +13,8 @@ use toss_signal::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use crate::code::{Code, Nameplate, Password};
 use crate::config::Config;
 use crate::crypto::{self, ChannelBinder, Opener, Pake, Role, Sealer, SessionKeys};
-use crate::error::{Error, Result};
+use crate::defaults::{PAKE_TIMEOUT, SERVER_ANSWER_TIMEOUT};
+use crate::error::{Error, Phase, Result};
 
 pub(crate) use signal_client::SignalClient;
 
@@ -22,9 +23,19 @@ pub(crate) use signal_client::SignalClient;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum RoomMsg {
-    Pake { msg: String },
-    Confirm { mac: String },
-    Sealed { data: String },
+    /// The sender's commitment to its PAKE message, sent first.
+    Commit {
+        hash: String,
+    },
+    Pake {
+        msg: String,
+    },
+    Confirm {
+        mac: String,
+    },
+    Sealed {
+        data: String,
+    },
 }
 
 /// What travels sealed: the WebRTC negotiation.
@@ -65,9 +76,15 @@ pub(crate) enum Signal {
 }
 
 /// Turns an unexpected server message into the error a user sees.
+///
+/// A refusal is told in this program's own sentence for its code: the server's text could
+/// carry terminal escapes or markup, and is never shown.
 pub(crate) fn refused_msg(msg: ServerMsg) -> Error {
     match msg {
-        ServerMsg::Error { message, .. } => Error::SignalRefused(message),
+        ServerMsg::Error { code, .. } => match code.reply() {
+            ServerMsg::Error { message, .. } => Error::SignalRefused(message),
+            _ => Error::SignalRefused(format!("the signaling server refused ({})", code.as_str())),
+        },
         ServerMsg::PeerLeft => Error::PeerGone,
         other => Error::SignalRefused(format!(
             "the signaling server answered out of turn ({other:?})"
@@ -97,7 +114,7 @@ pub async fn allocate(config: &Config) -> Result<Allocated> {
 pub async fn allocate_with(config: &Config, password: Password) -> Result<Allocated> {
     let mut client = SignalClient::connect(config).await?;
     client.send(ClientMsg::Allocate)?;
-    match client.recv().await? {
+    match answer(&mut client).await? {
         ServerMsg::Allocated { nameplate } => {
             let nameplate: Nameplate = nameplate.parse().map_err(|_| {
                 Error::SignalRefused("the signaling server sent an invalid room number".into())
@@ -144,7 +161,7 @@ pub(crate) async fn join_with(mut client: SignalClient, code: &Code) -> Result<P
     client.send(ClientMsg::Join {
         nameplate: code.nameplate().to_string(),
     })?;
-    match client.recv().await? {
+    match answer(&mut client).await? {
         ServerMsg::Joined { .. } => {}
         ServerMsg::Error {
             code: ErrorCode::UnknownNameplate,
@@ -157,6 +174,13 @@ pub(crate) async fn join_with(mut client: SignalClient, code: &Code) -> Result<P
         other => return Err(refused_msg(other)),
     }
     pake(client, code, Role::Receiver).await
+}
+
+/// The server's answer to a request, bounded in time.
+async fn answer(client: &mut SignalClient) -> Result<ServerMsg> {
+    tokio::time::timeout(SERVER_ANSWER_TIMEOUT, client.recv())
+        .await
+        .map_err(|_| Error::TimedOut(Phase::ServerAnswer))?
 }
 
 async fn next_room_msg(client: &mut SignalClient) -> Result<RoomMsg> {
@@ -173,38 +197,76 @@ fn send_room_msg(client: &SignalClient, msg: &RoomMsg) -> Result<()> {
     client.send(ClientMsg::Send { body })
 }
 
+/// The key exchange, bounded in time: a room where nobody answers does not hold a
+/// receiver forever.
 async fn pake(mut client: SignalClient, code: &Code, role: Role) -> Result<Paired> {
-    let (state, outbound) = Pake::start(code.nameplate(), code.password());
-    send_room_msg(
-        &client,
-        &RoomMsg::Pake {
-            msg: crypto::encode(&outbound),
-        },
-    )?;
-    let inbound = match next_room_msg(&mut client).await? {
-        RoomMsg::Pake { msg } => crypto::decode(&msg).map_err(|_| Error::WrongCode)?,
-        _ => return Err(Error::Protocol("expected the key exchange".into())),
+    let keys = tokio::time::timeout(PAKE_TIMEOUT, exchange(&mut client, code, role))
+        .await
+        .map_err(|_| Error::TimedOut(Phase::KeyExchange))?;
+    match keys {
+        Ok(keys) => Ok(Paired::new(client, keys)),
+        Err(e) => {
+            // Burn the room: one guess per code.
+            if e.is_wrong_code() {
+                client.close().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// SPAKE2 with a commitment, then key confirmation. The sender commits to its message
+/// first and reveals it only once the receiver's has arrived: whoever sits in the middle
+/// must fix each message it sends before it learns the honest message it will meet, so it
+/// gets one try at matching verification words per session, 1 in 65,536.
+async fn exchange(client: &mut SignalClient, code: &Code, role: Role) -> Result<SessionKeys> {
+    let nameplate = code.nameplate();
+    let (state, outbound) = Pake::start(nameplate, code.password());
+    let pake_msg = RoomMsg::Pake {
+        msg: crypto::encode(&outbound),
+    };
+    let theirs = |msg: RoomMsg| match msg {
+        RoomMsg::Pake { msg } => crypto::decode(&msg).map_err(|_| Error::WrongCode),
+        _ => Err(Error::Protocol("expected the key exchange".into())),
+    };
+    let inbound = match role {
+        Role::Sender => {
+            let hash = crypto::encode(&crypto::pake_commitment(nameplate, &outbound));
+            send_room_msg(client, &RoomMsg::Commit { hash })?;
+            let inbound = theirs(next_room_msg(client).await?)?;
+            send_room_msg(client, &pake_msg)?;
+            inbound
+        }
+        Role::Receiver => {
+            let commitment = match next_room_msg(client).await? {
+                RoomMsg::Commit { hash } => crypto::decode(&hash).map_err(|_| Error::WrongCode)?,
+                _ => return Err(Error::Protocol("expected the key exchange".into())),
+            };
+            send_room_msg(client, &pake_msg)?;
+            let inbound = theirs(next_room_msg(client).await?)?;
+            if !crypto::check_commitment(nameplate, &commitment, &inbound) {
+                return Err(Error::WrongCode);
+            }
+            inbound
+        }
     };
     let keys = state.finish(&inbound, role).map_err(|_| Error::WrongCode)?;
     send_room_msg(
-        &client,
+        client,
         &RoomMsg::Confirm {
             mac: crypto::encode(&keys.my_confirmation()),
         },
     )?;
-    let mac = match next_room_msg(&mut client).await {
+    let mac = match next_room_msg(client).await {
         Ok(RoomMsg::Confirm { mac }) => crypto::decode(&mac).map_err(|_| Error::WrongCode)?,
         Ok(_) => return Err(Error::Protocol("expected the key confirmation".into())),
         // A peer whose confirmation failed leaves at once: to us that is a wrong code too.
         Err(Error::PeerGone) => return Err(Error::WrongCode),
         Err(e) => return Err(e),
     };
-    if keys.check_confirmation(&mac).is_err() {
-        // Burn the room: one guess per code.
-        client.close().await;
-        return Err(Error::WrongCode);
-    }
-    Ok(Paired::new(client, keys))
+    keys.check_confirmation(&mac)
+        .map_err(|_| Error::WrongCode)?;
+    Ok(keys)
 }
 
 /// What the signaling connection brought, once opened.

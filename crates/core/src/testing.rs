@@ -15,7 +15,8 @@ use crate::error::Result;
 use crate::events::{Event, Events};
 use crate::handle::{start_send, Transfer};
 use crate::peer::{connect_with, Binding, Incoming, Link};
-use crate::session;
+use crate::session::{self, Signal};
+use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
 
 /// A connected peer under a test's control.
 #[derive(Debug)]
@@ -55,6 +56,52 @@ async fn host_with(
         paired.leave().await;
         let inbox = link.reader();
         Ok(RawPeer { link, inbox })
+    });
+    Ok((code, task))
+}
+
+/// Opens a room as a sender; once someone joins and the key exchange is done, sends
+/// `count` sealed ICE candidates and no offer, as a flooding peer would. The task ends
+/// with how many the signaling connection took before it closed.
+///
+/// # Errors
+/// When the signaling server cannot be reached.
+pub async fn host_flooding_candidates(
+    config: Config,
+    count: usize,
+) -> Result<(Code, JoinHandle<Result<usize>>)> {
+    let allocated = session::allocate(&config).await?;
+    let code = allocated.code().clone();
+    let task = tokio::spawn(async move {
+        let mut paired = allocated.wait_for_peer().await?;
+        for i in 0..count {
+            let candidate = RTCIceCandidateInit {
+                candidate: format!(
+                    "candidate:{i} 1 udp 2130706431 127.0.0.1 {} typ host",
+                    10_000 + i % 50_000
+                ),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+                username_fragment: None,
+            };
+            let msg = paired.seal(&Signal::Candidate { candidate })?;
+            // The queue to the socket is bounded: wait for room, a bounded number of times.
+            let mut sent = false;
+            for _ in 0..200 {
+                if paired.client.send(msg.clone()).is_ok() {
+                    sent = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            if !sent {
+                return Ok(i);
+            }
+        }
+        // Stay a moment for the other side to read them, then go.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        paired.leave().await;
+        Ok(count)
     });
     Ok((code, task))
 }

@@ -120,12 +120,11 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()?;
     left.sort();
-    assert_eq!(left.len(), 4, "{left:?}");
-    assert_eq!(left[2], "someone-elses-download.bin", "{left:?}");
-    assert_eq!(left[3], "video.bin.part", "the .part is kept: {left:?}");
-    assert!(
-        left[0].starts_with(".toss-") && left[1].starts_with(".toss-"),
-        "its journal too: {left:?}"
+    // The .part is kept; its journal is in this user's own data folder, not here.
+    assert_eq!(
+        left,
+        ["someone-elses-download.bin", "video.bin.part"],
+        "{left:?}"
     );
     let kept = std::fs::metadata(out.join("video.bin.part"))?.len();
 
@@ -172,6 +171,6 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()?;
     left.sort();
-    assert_eq!(left, ["video.bin"], "no .part and no journal left");
+    assert_eq!(left, ["video.bin"], "no .part left");
     Ok(())
 }

@@ -178,20 +178,9 @@ async fn fewer_bytes_then_gone_keeps_only_the_part_for_a_resume() -> TestResult 
     })
     .await?;
     assert!(o.error.is_peer_gone(), "{}", o.error);
-    // Cut off, not refused: the .part and its journal wait for the same file to come again;
-    // nothing has a final name.
-    let mut left = o.left.clone();
-    left.sort();
-    assert_eq!(left.len(), 3, "{left:?}");
-    assert!(
-        left[0].starts_with(".toss-") && left[0].ends_with(".ranges"),
-        "{left:?}"
-    );
-    assert!(
-        left[1].starts_with(".toss-") && left[1].ends_with(".resume"),
-        "{left:?}"
-    );
-    assert_eq!(left[2], "big.bin.part", "{left:?}");
+    // Cut off, not refused: the .part waits for the same file to come again (its journal
+    // is in this user's own data folder, never here); nothing has a final name.
+    assert_eq!(o.left, ["big.bin.part"]);
     Ok(())
 }
 

@@ -449,7 +449,7 @@ async fn a_text_alone_arrives_in_the_offer_and_nothing_is_written() -> TestResul
     // The escape character is neutralized; line breaks are kept.
     assert_eq!(
         shown.as_deref(),
-        Some("https://example.org/holiday\nsecond line  [31m")
+        Some("https://example.org/holiday\nsecond line \u{fffd}[31m")
     );
     assert!(files_under(&env.out()).is_empty());
     Ok(())

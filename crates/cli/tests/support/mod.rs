@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 
 /// A binary of this workspace, built next to `toss`.
 pub(crate) fn bin(name: &str) -> PathBuf {
@@ -82,4 +83,45 @@ pub(crate) fn coturn_args(ip: &str, port: u16, min: u16, max: u16) -> Vec<String
         "--log-file=stdout".to_owned(),
     ]
     .into()
+}
+
+/// `toss-signal` is built into the same folder by `cargo build --workspace --bins`.
+fn signal_bin() -> PathBuf {
+    let path = bin("toss-signal");
+    assert!(
+        path.exists(),
+        "build toss-signal first: cargo build --workspace --bins"
+    );
+    path
+}
+
+/// A `toss-signal` process on a free loopback port, killed on drop.
+pub(crate) struct Signal {
+    /// The process, for a test that stops the server itself.
+    pub(crate) child: Child,
+    /// `ws://127.0.0.1:PORT`.
+    pub(crate) url: String,
+}
+
+impl Signal {
+    pub(crate) fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        let mut child = Command::new(signal_bin())
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.trim().rsplit(' ').next().ok_or("url")?.to_owned();
+        assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

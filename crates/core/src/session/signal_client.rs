@@ -17,14 +17,18 @@ use tokio_tungstenite::Connector;
 use toss_signal::protocol::{self, ClientMsg, ServerMsg};
 
 use crate::config::Config;
-use crate::defaults::{SIGNAL_CONNECT_TIMEOUT, SIGNAL_PING};
+use crate::defaults::{SIGNAL_CONNECT_TIMEOUT, SIGNAL_PING, SIGNAL_QUEUE};
 use crate::error::{Error, Result};
 
 /// A live connection to the signaling server; dropping it closes the socket.
 #[derive(Debug)]
 pub(crate) struct SignalClient {
-    outbound: mpsc::UnboundedSender<ClientMsg>,
-    inbound: mpsc::UnboundedReceiver<ServerMsg>,
+    /// Bounded ([`SIGNAL_QUEUE`]): a session that sends faster than the socket drains is
+    /// refused instead of growing memory.
+    outbound: mpsc::Sender<ClientMsg>,
+    /// Bounded: when the session does not read, the socket task stops reading too, and the
+    /// server holds or refuses what else comes.
+    inbound: mpsc::Receiver<ServerMsg>,
     /// Owns the socket; aborted on drop.
     task: JoinHandle<()>,
 }
@@ -100,8 +104,8 @@ impl SignalClient {
         .await
         .map_err(|_| unreachable("no answer in time".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMsg>();
-        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::channel::<ClientMsg>(SIGNAL_QUEUE);
+        let (in_tx, in_rx) = mpsc::channel(SIGNAL_QUEUE);
         let task = tokio::spawn(async move {
             let (mut sink, mut stream) = ws.split();
             let mut ping = tokio::time::interval(SIGNAL_PING);
@@ -117,7 +121,7 @@ impl SignalClient {
                     }
                     frame = stream.next() => match frame {
                         Some(Ok(Message::Text(text))) => match protocol::parse_server(text.as_str()) {
-                            Ok(msg) => if in_tx.send(msg).is_err() { break },
+                            Ok(msg) => if in_tx.send(msg).await.is_err() { break },
                             Err(code) => tracing::warn!("unreadable message from the signaling server: {}", code.as_str()),
                         },
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
@@ -140,8 +144,12 @@ impl SignalClient {
     }
 
     /// Queues a message for the server.
+    ///
+    /// # Errors
+    /// [`Error::SignalLost`] when the connection closed, or when [`SIGNAL_QUEUE`] messages
+    /// are already waiting to go out (the server stopped reading).
     pub(crate) fn send(&self, msg: ClientMsg) -> Result<()> {
-        self.outbound.send(msg).map_err(|_| Error::SignalLost)
+        self.outbound.try_send(msg).map_err(|_| Error::SignalLost)
     }
 
     /// The next message from the server, keep-alive answers skipped.
@@ -165,7 +173,7 @@ impl SignalClient {
         if self.task.is_finished() {
             return;
         }
-        let _ = self.outbound.send(ClientMsg::Leave);
+        let _ = self.outbound.try_send(ClientMsg::Leave);
         // A task that ended while being awaited here is never polled again (see above).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.task).await;
     }

@@ -17,7 +17,7 @@ use crate::defaults::{
 use crate::error::{Error, Result, Side};
 use crate::events::{Direction, Event, Events, OfferedFile};
 use crate::peer::{await_peer_close, Incoming, Link};
-use crate::transfer::journal::{Claim, Held, Journal};
+use crate::transfer::journal::{self, Claim, Held, Journal};
 use crate::transfer::names::{display, sanitize_path};
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control, FileEntry};
@@ -115,16 +115,10 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
 
 type Vetted = (Vec<FileEntry>, Vec<Vec<String>>);
 
-/// A peer's text made safe to show: control characters other than line breaks and tabs,
-/// and invisible direction marks, become spaces.
+/// A peer's text made safe to show, by the one cleaner for text from strangers (line
+/// breaks and tabs stay).
 fn clean_text(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\t' => c,
-            c if c.is_control() || display(&c.to_string()).is_empty() => ' ',
-            c => c,
-        })
-        .collect()
+    toss_wire::text::clean_lines_for_display(text, MAX_TEXT_BYTES)
 }
 
 fn vet(files: Vec<FileEntry>, text: Option<&str>) -> Result<Vetted> {
@@ -264,8 +258,16 @@ impl IncomingOffer {
             })
             .collect();
         // Held until the writer has finished with the folder (it returns before this does).
-        let _claim = Claim::take(&out_dir, &entries)?;
-        let journal = Journal::open(&out_dir, &entries);
+        let root = journal::default_root();
+        let _claim = Claim::take(root.as_deref(), &out_dir, &entries)?;
+        // Opening reads back the prefix of a `.part` it takes up: off this thread, which
+        // carries the connection.
+        let journal = {
+            let (out_dir, entries) = (out_dir.clone(), entries.clone());
+            tokio::task::spawn_blocking(move || Journal::open(root.as_deref(), &out_dir, &entries))
+                .await
+                .map_err(|_| Error::Input("the receiver's journal could not be read".into()))?
+        };
         let held: Vec<Held> = (0..entries.len()).map(|i| journal.held(i)).collect();
         let (offsets, prefixes): (Vec<u64>, Vec<String>) = held
             .iter()

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::error::{Error, Result};
 use crate::transfer::journal::{Journal, Resumable, SavedFile};
+use crate::transfer::quarantine;
 use crate::transfer::ranges::{RangeHasher, RANGE};
 use crate::transfer::writer::FileWriter;
 
@@ -495,6 +496,11 @@ impl Sink {
             self.journal.drop_part();
             return Err(Error::Corrupt(cur.name));
         }
+        // Marked as downloaded before it has a name anyone would open (the mark belongs to
+        // the file, so the final name shares it); a disk that takes no marks still saves.
+        if let Err(e) = quarantine::mark_downloaded(&cur.part, "") {
+            tracing::debug!("could not mark {} as downloaded: {e}", cur.part.display());
+        }
         let final_path = link_to_free_name(&cur.part, &cur.dir, &cur.name)?;
         self.journal
             .saved(cur.index, &final_path, actual.as_str())?;
@@ -572,7 +578,7 @@ mod tests {
     }
 
     fn sink(out: &Path) -> Sink {
-        Sink::new(out.to_path_buf(), Journal::open(out, &[]))
+        Sink::new(out.to_path_buf(), Journal::open(None, out, &[]))
     }
 
     fn file(index: usize, path: &[&str], data: &'static [u8]) -> Vec<WriteCmd> {
@@ -680,19 +686,21 @@ mod tests {
             },
         ];
         // An earlier attempt: changed.txt saved, big.bin cut off after its first range.
-        let mut journal = Journal::open(&out, &files);
+        let state = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let root = Some(state.path());
+        let mut journal = Journal::open(root, &out, &files);
         journal.saved(0, &out.join("changed.txt"), "old-hash")?;
         fs::write(out.join("changed.txt"), b"old").map_err(|e| Error::io("c", e))?;
-        journal.start_part(1, &out, "big.bin")?;
         fs::write(out.join("big.bin.part"), &big[..(RANGE + 5) as usize])
             .map_err(|e| Error::io("p", e))?;
+        journal.start_part(1, &out, "big.bin")?;
         let mut first = RangeHasher::default();
         first.update(&big[..RANGE as usize]);
         journal.add_ranges(first.cvs())?;
 
         // The sender's changed.txt is not what was saved: it comes again, fresh, before
         // big.bin resumes after its first range.
-        let journal = Journal::open(&out, &files);
+        let journal = Journal::open(root, &out, &files);
         let mut cmds = file(0, &["changed.txt"], b"new");
         cmds.extend([
             WriteCmd::Start {
