@@ -390,6 +390,59 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     assert_eq!(offer["device"], "Al's laptop");
     assert_same_folder(&folder, &out.join("holiday"));
 
+    // Al sees other words than Bea's screen shows: nothing is offered, both are told.
+    let out2 = tmp.path().join("out2");
+    std::fs::create_dir(&out2)?;
+    let mut receiver = Lan::toss(
+        &lan.b,
+        &["receive", "--json", "--device-name", "Bea's desk", "--out"],
+    )
+    .arg(&out2)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()?;
+    receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
+    let mut refused = None;
+    for _ in 0..5 {
+        let mut sent = Lan::toss(&lan.a, &["send", "--json", "--to", "bea's desk"])
+            .arg(&folder)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        sent.stdin.take().ok_or("no stdin")?.write_all(b"n\n")?;
+        let sent = finish(sent)?;
+        let error = find(&events(&sent), "error").cloned().ok_or("no error")?;
+        if error["kind"] == "words_differ" {
+            refused = Some(error);
+            break;
+        }
+        // The only other answer allowed: b's new process is not announced yet.
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no nearby device called")),
+            "{error}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let refused = refused.ok_or("the sender was never asked about the words")?;
+    assert_eq!(
+        refused["message"],
+        "the verification words were not the same on both screens, so someone may be in the middle; nothing was sent"
+    );
+    let received = finish(receiver)?;
+    let told = find(&events(&received), "error").cloned().ok_or("b was not told")?;
+    assert!(
+        told["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the sender saw other verification words")),
+        "{told}"
+    );
+    assert!(find(&events(&received), "offer").is_none(), "nothing was offered");
+    assert_eq!(std::fs::read_dir(&out2)?.count(), 0);
+
     // Nobody of that name: one sentence, nothing sent.
     let nobody = Lan::toss(&lan.a, &["send", "--to", "Nobody", "--json"])
         .arg(&folder)
