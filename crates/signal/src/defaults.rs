@@ -51,6 +51,15 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 64;
 /// every two seconds). A person makes a few; a guesser of nameplates wants thousands.
 pub const ROOM_REQUESTS_PER_IP_PER_MINUTE: u32 = 30;
 
+/// Joins of a waiting room one address may make that no allocator vouched for (`paired`),
+/// before it must wait: each is a guess at a 16-bit code. Ten leaves a person who mistypes
+/// a code several tries.
+pub const GUESS_BURST: u32 = 10;
+
+/// Time that gives back one such join: 288 a day, so with the burst at most 298 wrong
+/// guesses per address a day, 298 / 65,536 = 0.0045 expected hijacks (docs/security.md).
+pub const GUESS_REFILL: Duration = Duration::from_secs(5 * 60);
+
 /// IPv6 prefix length that the per-address limits count as one address. Providers hand a
 /// home or small office a /56 (RIPE-690's advice; some give a /48), so counting per /64, one
 /// customer held 256 budgets and one /48 could fill every room; per /56 a customer holds one,

@@ -1,5 +1,6 @@
-//! Per-address limits: how many connections one address may hold open, and how often it may
-//! ask for a room (`allocate` or `join`), which is what stops online guessing of nameplates.
+//! Per-address limits: how many connections one address may hold open, how often it may
+//! ask for a room (`allocate` or `join`), and how many rooms it may join that no allocator
+//! vouched for (its guess budget), which is what stops online guessing of codes.
 //!
 //! Part of the server layer, below the connection tasks: it knows addresses, counts and
 //! clocks, never sockets, frames or rooms. Its table is bounded: idle entries are swept, and
@@ -56,6 +57,10 @@ pub(crate) struct PerAddress {
     pub(crate) max_connections: usize,
     /// `allocate` and `join` requests per minute; zero is taken as one.
     pub(crate) room_requests_per_minute: u32,
+    /// Unconfirmed joins one address may make at once; zero is taken as one.
+    pub(crate) guess_burst: u32,
+    /// Time that gives back one unconfirmed join; zero turns the guess budget off.
+    pub(crate) guess_refill: Duration,
     /// IPv6 addresses sharing this many leading bits count as one address.
     pub(crate) ipv6_prefix_len: u8,
     /// Most addresses tracked at once.
@@ -71,6 +76,9 @@ struct Entry {
     /// one interval later, a request is allowed while it stays within a minute of now, and
     /// the bucket is full again once it is not after now.
     tat: Instant,
+    /// The guess budget, a bucket kept the same way: each join of a waiting room pushes it
+    /// one refill later, and the allocator's `paired` pulls it one refill back.
+    guess_tat: Instant,
 }
 
 impl Entry {
@@ -78,13 +86,25 @@ impl Entry {
         Self {
             connections: 0,
             tat: now,
+            guess_tat: now,
         }
     }
 
-    /// Nothing to remember: no connection and a full bucket.
+    /// Nothing to remember: no connection and full buckets.
     fn is_idle(&self, now: Instant) -> bool {
-        self.connections == 0 && self.tat <= now
+        self.connections == 0 && self.tat <= now && self.guess_tat <= now
     }
+}
+
+/// One step of a GCRA bucket of `burst` tokens, one back every `interval`: whether a token
+/// may be taken at `now`, and if so, taken.
+fn take(tat: &mut Instant, now: Instant, interval: Duration, burst: u32) -> bool {
+    let next = (*tat).max(now) + interval;
+    if next.duration_since(now) > interval * burst {
+        return false;
+    }
+    *tat = next;
+    true
 }
 
 #[derive(Debug)]
@@ -103,6 +123,10 @@ pub(crate) struct Limits {
     burst: u32,
     /// Time that gives back one room request: a minute over the per-minute rate.
     interval: Duration,
+    /// Unconfirmed joins one address may make at once.
+    guess_burst: u32,
+    /// Time that gives back one unconfirmed join.
+    guess_refill: Duration,
     /// Most addresses tracked at once.
     max_addresses: usize,
     /// IPv6 addresses sharing this many leading bits count as one.
@@ -120,6 +144,8 @@ impl Limits {
             max_connections: per_address.max_connections,
             burst,
             interval: Duration::from_secs(60) / burst,
+            guess_burst: per_address.guess_burst.max(1),
+            guess_refill: per_address.guess_refill,
             max_addresses: per_address.max_addresses,
             ipv6_prefix_len: per_address.ipv6_prefix_len,
             table: Mutex::new(Table {
@@ -163,12 +189,35 @@ impl Limits {
         let Ok(entry) = self.entry(&mut table, self.key(ip), now) else {
             return false;
         };
-        let next = entry.tat.max(now) + self.interval;
-        if next.duration_since(now) > self.interval * self.burst {
+        take(&mut entry.tat, now, self.interval, self.burst)
+    }
+
+    /// Whether `ip` may join one more waiting room now, each such join being a guess at a
+    /// code until the room's allocator says otherwise; if so, it is charged.
+    pub(crate) fn charge_guess(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut table = self.lock();
+        let Ok(entry) = self.entry(&mut table, self.key(ip), now) else {
             return false;
+        };
+        take(
+            &mut entry.guess_tat,
+            now,
+            self.guess_refill,
+            self.guess_burst,
+        )
+    }
+
+    /// Gives back one join charged to `ip`: its room's allocator confirmed the code. A bucket
+    /// that is full already (or an address no longer tracked, which means the same) stays so.
+    pub(crate) fn refund_guess(&self, ip: IpAddr, now: Instant) {
+        let key = self.key(ip);
+        let mut table = self.lock();
+        if let Some(entry) = table.entries.get_mut(&key) {
+            if entry.guess_tat > now {
+                let back = entry.guess_tat.checked_sub(self.guess_refill);
+                entry.guess_tat = back.map_or(now, |t| t.max(now));
+            }
         }
-        entry.tat = next;
-        true
     }
 
     fn key(&self, ip: IpAddr) -> AddrKey {
@@ -245,6 +294,8 @@ mod tests {
         PerAddress {
             max_connections: connections,
             room_requests_per_minute: per_minute,
+            guess_burst: crate::defaults::GUESS_BURST,
+            guess_refill: crate::defaults::GUESS_REFILL,
             ipv6_prefix_len: crate::defaults::IPV6_PREFIX_LEN,
             max_addresses: addresses,
         }
@@ -334,6 +385,84 @@ mod tests {
         let t0 = Instant::now();
         assert!(l.allow_room_request(ip("10.0.0.1"), t0));
         assert!(!l.allow_room_request(ip("10.0.0.1"), t0));
+    }
+
+    fn guesses(burst: u32, refill: Duration) -> Limits {
+        Limits::new(
+            PerAddress {
+                guess_burst: burst,
+                guess_refill: refill,
+                ..per_address(8, 30, 100)
+            },
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn the_guess_budget_is_a_burst_refilled_one_at_a_time() {
+        let refill = Duration::from_secs(300);
+        let l = guesses(10, refill);
+        let t0 = Instant::now();
+        let a = ip("10.0.0.1");
+        for _ in 0..10 {
+            assert!(l.charge_guess(a, t0));
+        }
+        assert!(!l.charge_guess(a, t0));
+        assert!(l.charge_guess(ip("10.0.0.2"), t0), "others keep theirs");
+        // Refused joins cost nothing: one comes back after one refill, no sooner.
+        assert!(!l.charge_guess(a, t0 + refill - Duration::from_secs(1)));
+        assert!(l.charge_guess(a, t0 + refill));
+        assert!(!l.charge_guess(a, t0 + refill));
+        // A day holds the burst and 288 refills: 298 guesses at most.
+        let day = Duration::from_secs(24 * 60 * 60);
+        let fresh = ip("10.0.0.3");
+        let mut allowed = 0;
+        let mut t = t0;
+        while t <= t0 + day {
+            while l.charge_guess(fresh, t) {
+                allowed += 1;
+            }
+            t += Duration::from_secs(60);
+        }
+        assert_eq!(allowed, 10 + 288);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_guess_and_never_more_than_the_burst() {
+        let refill = Duration::from_secs(300);
+        let l = guesses(3, refill);
+        let t0 = Instant::now();
+        let a = ip("10.0.0.1");
+        // A full bucket stays full: refunds do not bank guesses for later.
+        l.refund_guess(a, t0);
+        l.refund_guess(a, t0);
+        for _ in 0..3 {
+            assert!(l.charge_guess(a, t0));
+        }
+        assert!(!l.charge_guess(a, t0));
+        l.refund_guess(a, t0);
+        assert!(l.charge_guess(a, t0));
+        assert!(!l.charge_guess(a, t0));
+        for _ in 0..10 {
+            l.refund_guess(a, t0);
+        }
+        for _ in 0..3 {
+            assert!(l.charge_guess(a, t0));
+        }
+        assert!(!l.charge_guess(a, t0));
+        // An address never seen is not made up by a refund.
+        let before = l.tracked();
+        l.refund_guess(ip("10.9.9.9"), t0);
+        assert_eq!(l.tracked(), before);
+    }
+
+    #[test]
+    fn a_zero_refill_turns_the_guess_budget_off() {
+        let l = guesses(1, Duration::ZERO);
+        let t0 = Instant::now();
+        for _ in 0..1000 {
+            assert!(l.charge_guess(ip("10.0.0.1"), t0));
+        }
     }
 
     #[test]

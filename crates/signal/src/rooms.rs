@@ -2,9 +2,12 @@
 //! room and relays their messages.
 //!
 //! Connections talk to it only through [`Command`]s; it never reads sockets and never
-//! awaits anything but its own inbox, so one slow client cannot stall the others.
+//! awaits anything but its own inbox, so one slow client cannot stall the others. It charges
+//! and refunds guesses in the per-address limits ([`crate::limits`]), because only here is
+//! it known whether a `join` entered a waiting room and whether its code was confirmed.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::defaults::SWEEP_INTERVAL;
+use crate::limits::Limits;
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{ErrorCode, ServerMsg};
 
@@ -23,10 +27,11 @@ pub(crate) type ConnId = u64;
 /// What a connection asks of the actor.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// A client connected; its outbound messages go to `tx`, and cancelling `cancel` ends
-    /// its connection.
+    /// A client connected from `ip` (as the per-address limits count it); its outbound
+    /// messages go to `tx`, and cancelling `cancel` ends its connection.
     Connect {
         conn: ConnId,
+        ip: IpAddr,
         tx: mpsc::Sender<ServerMsg>,
         cancel: CancellationToken,
     },
@@ -44,6 +49,10 @@ pub(crate) enum Command {
     Leave {
         conn: ConnId,
     },
+    /// The client confirmed its room's code (`paired`).
+    Paired {
+        conn: ConnId,
+    },
     /// The client's connection ended.
     Disconnect {
         conn: ConnId,
@@ -51,6 +60,8 @@ pub(crate) enum Command {
 }
 
 struct Client {
+    /// Where the client connects from: the address its joins are charged to.
+    ip: IpAddr,
     /// Outbound queue drained by the connection's writer task.
     tx: mpsc::Sender<ServerMsg>,
     /// The room this client is in, if any.
@@ -102,6 +113,9 @@ struct Room {
     members: [Option<ConnId>; 2],
     /// Set once a second peer joined: nameplates are single-use.
     paired: bool,
+    /// The address charged a guess for joining; taken when the allocator confirms the code
+    /// (`paired`), so that it is given back once at most.
+    guess: Option<IpAddr>,
     created: Instant,
     last_activity: Instant,
 }
@@ -122,6 +136,8 @@ pub(crate) struct Rooms {
     clients: HashMap<ConnId, Client>,
     rooms: HashMap<String, Room>,
     limits: RoomLimits,
+    /// The per-address limits, for the guess budget of joining addresses.
+    per_address: Arc<Limits>,
     metrics: Arc<Metrics>,
     /// Told every nameplate allocated, when the server's owner asked for it.
     announce: Option<mpsc::Sender<String>>,
@@ -131,6 +147,7 @@ impl Rooms {
     pub(crate) fn new(
         inbox: mpsc::Receiver<Command>,
         limits: RoomLimits,
+        per_address: Arc<Limits>,
         metrics: Arc<Metrics>,
         announce: Option<mpsc::Sender<String>>,
     ) -> Self {
@@ -139,6 +156,7 @@ impl Rooms {
             clients: HashMap::new(),
             rooms: HashMap::new(),
             limits,
+            per_address,
             metrics,
             announce,
         }
@@ -166,8 +184,14 @@ impl Rooms {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Connect { conn, tx, cancel } => {
+            Command::Connect {
+                conn,
+                ip,
+                tx,
+                cancel,
+            } => {
                 let client = Client {
+                    ip,
                     tx,
                     room: None,
                     unpaired_since: Some(Instant::now()),
@@ -183,6 +207,7 @@ impl Rooms {
                     self.send(conn, ErrorCode::NotInRoom.reply());
                 }
             }
+            Command::Paired { conn } => self.confirm(conn),
             Command::Disconnect { conn } => {
                 self.leave(conn);
                 self.clients.remove(&conn);
@@ -222,6 +247,7 @@ impl Rooms {
             Room {
                 members: [Some(conn), None],
                 paired: false,
+                guess: None,
                 created: now,
                 last_activity: now,
             },
@@ -258,6 +284,9 @@ impl Rooms {
     }
 
     fn join(&mut self, conn: ConnId, nameplate: String) {
+        let Some(ip) = self.clients.get(&conn).map(|c| c.ip) else {
+            return;
+        };
         if self.in_room(conn) {
             return self.send(conn, ErrorCode::AlreadyInRoom.reply());
         }
@@ -267,9 +296,16 @@ impl Rooms {
         if room.paired || room.members[1].is_some() {
             return self.send(conn, ErrorCode::RoomFull.reply());
         }
+        // Entering a waiting room is a guess at its code until its allocator confirms it:
+        // this, not the nameplate, is what a guesser must pay for.
+        let now = Instant::now();
+        if !self.per_address.charge_guess(ip, now) {
+            return self.send(conn, ErrorCode::TooManyGuesses.reply());
+        }
+        room.guess = Some(ip);
         room.members[1] = Some(conn);
         room.paired = true;
-        room.last_activity = Instant::now();
+        room.last_activity = now;
         let other = room.other(conn);
         if let Some(client) = self.clients.get_mut(&conn) {
             client.enter(nameplate.clone());
@@ -296,6 +332,23 @@ impl Rooms {
                 self.send(other, ServerMsg::Message { body });
             }
             None => self.send(conn, ErrorCode::PeerAbsent.reply()),
+        }
+    }
+
+    /// The allocator's word that the code was confirmed: gives the joiner back the guess its
+    /// join cost. Ignored from the joiner, before anyone joined, and the second time.
+    fn confirm(&mut self, conn: ConnId) {
+        let Some(nameplate) = self.clients.get(&conn).and_then(|c| c.room.as_ref()) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(nameplate) else {
+            return;
+        };
+        if room.members[0] != Some(conn) {
+            return;
+        }
+        if let Some(ip) = room.guess.take() {
+            self.per_address.refund_guess(ip, Instant::now());
         }
     }
 

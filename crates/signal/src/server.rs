@@ -4,7 +4,8 @@
 //!
 //! Abuse is bounded here, where connections come in: per-address limits at TCP accept (see
 //! [`crate::limits`]), a deadline on every handshake, size caps on every WebSocket message,
-//! and a rate on `allocate`/`join` per address.
+//! and a rate on `allocate`/`join` per address. (The guess budget is charged by the room
+//! actor, which alone knows whether a `join` entered a waiting room.)
 //!
 //! Nothing here knows about rooms; nothing here ever panics on what a client sends.
 
@@ -31,10 +32,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::defaults::{
-    ACTOR_QUEUE, ANNOUNCE_QUEUE, HANDSHAKE_TIMEOUT, IPV6_PREFIX_LEN, MAX_CONNECTIONS_PER_IP,
-    MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS, MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES,
-    OUTBOUND_QUEUE, ROOM_IDLE, ROOM_LIFETIME, ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE,
-    WS_BUFFER_BYTES,
+    ACTOR_QUEUE, ANNOUNCE_QUEUE, GUESS_BURST, GUESS_REFILL, HANDSHAKE_TIMEOUT, IPV6_PREFIX_LEN,
+    MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS, MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES,
+    MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE, ROOM_IDLE, ROOM_LIFETIME,
+    ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE, WS_BUFFER_BYTES,
 };
 use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
 use crate::metrics::{ConnRefusal, Metrics};
@@ -56,9 +57,16 @@ pub struct Config {
     /// ones are closed unanswered.
     pub max_connections_per_ip: usize,
     /// `allocate` and `join` requests one address may make per minute; past it they are
-    /// answered with the `rate_limited` error and the connection stays usable. This is what
-    /// keeps anyone from guessing nameplates online.
+    /// answered with the `rate_limited` error and the connection stays usable. This slows
+    /// floods; the guess budget below is what bounds guessing codes.
     pub room_requests_per_ip_per_minute: u32,
+    /// Joins of a waiting room one address may make at once that no allocator has confirmed
+    /// with `paired` (its guess budget); past it a `join` is answered `too_many_guesses`.
+    /// Zero is taken as one.
+    pub guess_burst: u32,
+    /// Time that gives back one unconfirmed join. Zero turns the guess budget off (for load
+    /// tests); a confirmed join is given back at once.
+    pub guess_refill: Duration,
     /// IPv6 addresses that share this many leading bits count as one address for every
     /// per-address limit (at most 128; 128 counts each IPv6 address on its own).
     pub ipv6_prefix_len: u8,
@@ -105,6 +113,8 @@ impl Config {
             tls: None,
             max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
             room_requests_per_ip_per_minute: ROOM_REQUESTS_PER_IP_PER_MINUTE,
+            guess_burst: GUESS_BURST,
+            guess_refill: GUESS_REFILL,
             ipv6_prefix_len: IPV6_PREFIX_LEN,
             max_rooms: MAX_ROOMS,
             room_idle: ROOM_IDLE,
@@ -215,6 +225,8 @@ impl Server {
             PerAddress {
                 max_connections: config.max_connections_per_ip,
                 room_requests_per_minute: config.room_requests_per_ip_per_minute,
+                guess_burst: config.guess_burst,
+                guess_refill: config.guess_refill,
                 ipv6_prefix_len: config.ipv6_prefix_len,
                 max_addresses: MAX_TRACKED_IPS,
             },
@@ -234,7 +246,13 @@ impl Server {
         } else {
             (None, None)
         };
-        let rooms = Rooms::new(actor_rx, room_limits, metrics.clone(), announce);
+        let rooms = Rooms::new(
+            actor_rx,
+            room_limits,
+            limits.clone(),
+            metrics.clone(),
+            announce,
+        );
         // Shutdown order: the token stops the accept loop first, then every connection
         // (child tokens), then the actor, which tells remaining clients it is going away.
         tokio::spawn(rooms.run(cancel.child_token()));
@@ -579,6 +597,7 @@ async fn client_session(
         .actor
         .send(Command::Connect {
             conn,
+            ip: client,
             tx: tx.clone(),
             cancel: cancel.clone(),
         })
@@ -624,6 +643,7 @@ async fn client_session(
             Ok(ClientMsg::Join { nameplate }) => Command::Join { conn, nameplate },
             Ok(ClientMsg::Send { body }) => Command::Relay { conn, body },
             Ok(ClientMsg::Leave) => Command::Leave { conn },
+            Ok(ClientMsg::Paired) => Command::Paired { conn },
             Ok(ClientMsg::Ping) => {
                 let _ = tx.try_send(ServerMsg::Pong);
                 continue;

@@ -281,6 +281,112 @@ async fn room_requests_over_the_rate_are_refused_per_address() -> TestResult {
     Ok(())
 }
 
+/// `from` says `paired`, then relays a message to `to` through the actor: once `to` has it,
+/// the actor has handled `paired` (one connection's commands stay in order).
+async fn confirm(from: &mut Ws, to: &mut Ws) -> TestResult {
+    send(from, json!({"v":1,"type":"paired"})).await?;
+    send(from, json!({"v":1,"type":"send","body":"confirmed"})).await?;
+    assert_eq!(recv(to).await?["body"], "confirmed");
+    Ok(())
+}
+
+/// A guess budget of three that does not refill within a test.
+fn three_guesses() -> AnyResult<Config> {
+    let mut config = config()?;
+    config.guess_burst = 3;
+    config.guess_refill = Duration::from_secs(3600);
+    Ok(config)
+}
+
+/// A room allocated from 127.0.0.2 and a join of it from `from`, answered with `expected`.
+async fn join_new_room(server: &Server, from: &str, expected: &str) -> TestResult {
+    let mut sender = client_from("127.0.0.2", server).await?;
+    let nameplate = allocate(&mut sender).await?;
+    let mut joiner = client_from(from, server).await?;
+    send(
+        &mut joiner,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    let reply = recv(&mut joiner).await?;
+    if expected == "joined" {
+        assert_eq!(reply["type"], "joined", "{reply}");
+    } else {
+        assert_eq!(error_code(&reply), expected);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn unconfirmed_joins_run_out_and_confirmed_ones_are_given_back() -> TestResult {
+    let server = Server::spawn(three_guesses()?).await?;
+    // 127.0.0.3 joins three rooms whose allocators never confirm the code: three guesses.
+    for _ in 0..3 {
+        pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
+    }
+    let mut sender = client_from("127.0.0.2", &server).await?;
+    let nameplate = allocate(&mut sender).await?;
+    let mut guesser = client_from("127.0.0.3", &server).await?;
+    send(
+        &mut guesser,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    assert_eq!(error_code(&recv(&mut guesser).await?), "too_many_guesses");
+    // The refused guess took nothing: the room still waits for its receiver.
+    let mut receiver = client_from("127.0.0.4", &server).await?;
+    send(
+        &mut receiver,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    assert_eq!(recv(&mut receiver).await?["type"], "joined");
+    assert_eq!(recv(&mut sender).await?["type"], "peer_joined");
+    confirm(&mut sender, &mut receiver).await?;
+    // 127.0.0.4's joins are all confirmed, so it joins far more than three rooms.
+    for _ in 0..10 {
+        let (mut a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.4"]).await?;
+        confirm(&mut a, &mut b).await?;
+    }
+    join_new_room(&server, "127.0.0.4", "joined").await?;
+    assert_eq!(
+        metric(
+            &server,
+            "toss_signal_refusals_total{reason=\"too_many_guesses\"}"
+        )
+        .await?,
+        1
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_join_is_given_back_once_and_only_by_its_allocator() -> TestResult {
+    let server = Server::spawn(three_guesses()?).await?;
+    let joiner = "127.0.0.3";
+    // A joiner that confirms its own join gets nothing back.
+    let (mut a, mut b) = pair(&server, ["127.0.0.2", joiner]).await?;
+    confirm(&mut b, &mut a).await?;
+    // An allocator that confirms three times gives back one join, not three.
+    let (mut c, mut d) = pair(&server, ["127.0.0.2", joiner]).await?;
+    send(&mut c, json!({"v":1,"type":"paired"})).await?;
+    send(&mut c, json!({"v":1,"type":"paired"})).await?;
+    confirm(&mut c, &mut d).await?;
+    // `paired` before anyone joined does not pay for the join that follows.
+    let mut early = client_from("127.0.0.2", &server).await?;
+    let nameplate = allocate(&mut early).await?;
+    send(&mut early, json!({"v":1,"type":"paired"})).await?;
+    send(&mut early, json!({"v":1,"type":"send","body":"anyone?"})).await?;
+    assert_eq!(error_code(&recv(&mut early).await?), "peer_absent");
+    let mut e = client_from(joiner, &server).await?;
+    send(&mut e, json!({"v":1,"type":"join","nameplate":nameplate})).await?;
+    assert_eq!(recv(&mut e).await?["type"], "joined");
+    // Three joins, one given back: one guess is left, and then none.
+    join_new_room(&server, joiner, "joined").await?;
+    join_new_room(&server, joiner, "too_many_guesses").await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn allocate_past_max_rooms_is_server_busy_until_a_room_frees() -> TestResult {
     let mut config = config()?;

@@ -34,6 +34,10 @@ pub enum ClientMsg {
     Leave,
     /// Keep-alive; answered with `pong`.
     Ping,
+    /// From the peer that allocated the room, once the key confirmation succeeded: the
+    /// joiner knew the code, so the server gives back the guess its `join` cost. Never
+    /// answered; from anyone else, or a second time, it changes nothing.
+    Paired,
     /// Any type this server does not know.
     #[serde(other)]
     Unknown,
@@ -110,11 +114,14 @@ pub enum ErrorCode {
     ShuttingDown,
     /// This address made too many `allocate` or `join` requests in the last minute.
     RateLimited,
+    /// This address joined too many rooms whose allocator never confirmed the code: it
+    /// looks like someone guessing codes.
+    TooManyGuesses,
 }
 
 impl ErrorCode {
     /// Every code, for metrics.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::UnknownType,
@@ -129,6 +136,7 @@ impl ErrorCode {
         ErrorCode::ServerBusy,
         ErrorCode::ShuttingDown,
         ErrorCode::RateLimited,
+        ErrorCode::TooManyGuesses,
     ];
 
     /// The snake_case name used on the wire and in metrics.
@@ -148,6 +156,7 @@ impl ErrorCode {
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooManyGuesses => "too_many_guesses",
         }
     }
 
@@ -173,6 +182,9 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "The signaling server is restarting; try again.",
             ErrorCode::RateLimited => {
                 "Too many codes tried from this address; wait a minute and try again."
+            }
+            ErrorCode::TooManyGuesses => {
+                "Too many codes from this address did not work; wait a few minutes and try again."
             }
         };
         ServerMsg::Error {
@@ -267,6 +279,14 @@ mod tests {
         );
         assert_eq!(as_json(&ClientMsg::Leave), json!({"v": 1, "type": "leave"}));
         assert_eq!(as_json(&ClientMsg::Ping), json!({"v": 1, "type": "ping"}));
+        assert_eq!(
+            as_json(&ClientMsg::Paired),
+            json!({"v": 1, "type": "paired"})
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"paired"}"#),
+            Ok(ClientMsg::Paired)
+        );
     }
 
     #[test]
@@ -305,6 +325,11 @@ mod tests {
             as_json(&ErrorCode::RateLimited.reply()),
             json!({"v": 1, "type": "error", "code": "rate_limited",
                    "message": "Too many codes tried from this address; wait a minute and try again."})
+        );
+        assert_eq!(
+            as_json(&ErrorCode::TooManyGuesses.reply()),
+            json!({"v": 1, "type": "error", "code": "too_many_guesses",
+                   "message": "Too many codes from this address did not work; wait a few minutes and try again."})
         );
     }
 
