@@ -84,7 +84,10 @@ export function onKnock(handler) {
   return listen("nearby-knock", handler);
 }
 
-/** Answers an offer. */
+/**
+ * Answers an offer (receiver), or says whether the other screen shows the same words
+ * (sender to a nearby device, after check_words).
+ */
 export function decide(id, accept) {
   return invoke("decide", { id, accept });
 }

@@ -80,7 +80,12 @@ function describe() {
     case "code":
       return `Your code is ${t.code}. ${statusText(t)}`;
     case "paired":
+      // To a nearby device the words come with the question, in the check phase.
+      if (t.direction === "send" && t.target) return statusText(t);
       return `Check that both screens show: ${t.verification}.`;
+    case "check":
+      if (t.checked !== null) return statusText(t);
+      return `Check that ${t.target} shows the same two words: ${t.verification}.`;
     case "offer":
       return `${t.device} wants to send ${offerAmount(t)}${t.text !== null ? " and a text" : ""}.`;
     default:
@@ -394,6 +399,22 @@ const actions = {
     if (!t || t.phase === "done") return;
     abandon(t, (id) => api.cancel(id));
     announce("Transfer cancelled.");
+    render();
+  },
+
+  /** The sender's answer to check_words: the other screen shows the same words, or not. */
+  checkWords(match) {
+    const t = state.transfer;
+    if (!t || t.phase !== "check" || t.checked !== null) return;
+    t.checked = match ? "match" : "differ";
+    withId(t, (id) =>
+      api.decide(id, Boolean(match)).catch((error) => {
+        if (!isCurrent(t)) return;
+        fail("other", api.errorMessage(error));
+        render();
+      }),
+    );
+    // "differ" ends with the core's error, which says what happened.
     render();
   },
 

@@ -11,6 +11,7 @@ export const PHASES = [
   "connecting", // receiver: joining with the code
   "paired", // both: the codes matched; verification words known
   "connected", // both: direct data channel open
+  "check", // sender to a nearby device: its user compares the words; nothing offered yet
   "offer", // receiver: decide on the offer
   "waiting_accept", // sender: the offer is out
   "transferring", // both: bytes move
@@ -50,6 +51,8 @@ export function createTransfer(direction, { code = null, paths = [], text = null
     /** data: URL of the QR image of the code. */
     qr: null,
     verification: null,
+    /** The sender's answer to check_words: null until given, then "match" or "differ". */
+    checked: null,
     device: null,
     /** Rows of the file list: { name, size (null = unknown yet), done }. */
     items: paths.map((p) => ({ name: baseName(p), size: null, done: false })),
@@ -120,6 +123,10 @@ export function applyEvent(t, ev) {
     case "peer_connected":
       t.verification = String(ev.verification);
       advance(t, "paired");
+      return "changed";
+    case "check_words":
+      t.verification = String(ev.verification);
+      advance(t, "check");
       return "changed";
     case "connected":
       t.path = ev.path && typeof ev.path === "object" ? ev.path : null;
@@ -276,7 +283,8 @@ function statusTextForFiles(t) {
   if (trouble) return trouble;
   switch (t.phase) {
     case "starting":
-      return t.target ? `Asking ${t.target}...` : "Getting a code...";
+      // A nearby device's user first opens the request: that may take a while.
+      return t.target ? `Waiting for ${t.target} to open your request...` : "Getting a code...";
     case "code":
       return "Waiting for the receiver...";
     case "connecting":
@@ -284,7 +292,15 @@ function statusTextForFiles(t) {
     case "paired":
       return send ? `Connecting to ${other}...` : "Connecting to the sender...";
     case "connected":
+      // To a nearby device nothing goes before the words are checked.
+      if (send && t.target) return `Connected to ${t.target}.`;
+      // ...and the sender's user is comparing them now.
+      if (!send && t.nearby) return "Connected. Waiting for the sender to compare the words...";
       return send ? "Connected. Sending the list of files..." : "Connected. Waiting for the list of files...";
+    case "check":
+      if (t.checked === "differ") return "Stopping. Nothing was sent.";
+      if (t.checked === "match") return "Sending the list of files...";
+      return `Compare the words with ${other}. Nothing is sent until you answer.`;
     case "offer":
       return "Do you want to receive these files?";
     case "waiting_accept":

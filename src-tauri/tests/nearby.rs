@@ -1,12 +1,13 @@
 //! Nearby devices in the real app, on a local network with no signaling server anywhere:
 //! three network namespaces made by the test (link-local addresses that never leave them),
 //! `a` and `b` on a bridge in `c`. The app runs in `a` (its own Xvfb, tauri-driver and
-//! WebKitWebDriver inside the namespace, driven over `a`'s loopback); `toss` in `b` plays
-//! the other computers. With nothing configured, the app shows a code (hosted on the LAN)
-//! and the devices beside it; a click sends to one; Home lists who is left, live; a file
-//! dragged onto a device's button goes to it; a nearby computer's request shows the offer
-//! and the same words as the sender; and once this network is marked public the app is
-//! gone from the others' view.
+//! WebKitWebDriver inside the namespace, driven over `a`'s loopback), and a second copy of
+//! it beside it; `toss` in `b` plays the other computers. With nothing configured, the app
+//! shows a code (hosted on the LAN) and the devices beside it; a click sends to one, once
+//! the user says the device shows the same two words; Home lists who is left, live; a file dragged onto a device's button goes to it;
+//! a nearby computer's request shows the same words as the sender and then the offer;
+//! words said to differ stop both apps with a sentence and nothing on disk; and once this network
+//! is marked public the app is gone from the others' view.
 //!
 //! The outer test builds the network and runs the inner one inside `a` (this same test
 //! binary, the ignored `inner_*` test, told where it is by environment variables).
@@ -15,6 +16,7 @@
 
 mod desktop;
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -130,20 +132,52 @@ fn finish(mut child: Child, limit: Duration) -> std::io::Result<Output> {
     child.wait_with_output()
 }
 
+/// `toss receive` on the other computer, visible as `name` and waiting for a nearby sender;
+/// it accepts when asked (without a code the CLI always asks: there is no --yes).
+fn receiver(ns: &str, name: &str, out: &Path) -> std::io::Result<Child> {
+    let mut child = toss_in(ns, "receive", &["--device-name", name, "--out"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(b"y\n")?;
+    }
+    Ok(child)
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
 }
 
-/// With `TOSS_SCREENSHOTS` set (`make screenshots`), saves the screen there as `name`
-/// (after a moment for the webview to paint).
+/// With `TOSS_SCREENSHOTS` set (`make screenshots`), saves the screen there as `name`.
+/// Under load the webview can still be unpainted (one colour) a while after the page is
+/// ready: it is looked at again until it is drawn.
 async fn shot(app: &Desktop, name: &str) -> TestResult {
-    match std::env::var_os("TOSS_SCREENSHOTS") {
-        Some(dir) => {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            app.screenshot(&Path::new(&dir).join(name))
+    let Some(dir) = std::env::var_os("TOSS_SCREENSHOTS") else {
+        return Ok(());
+    };
+    let path = Path::new(&dir).join(name);
+    // The pointer out of the way, so no button looks hovered.
+    let _ = Command::new("xdotool")
+        .args(["mousemove", "1279", "799"])
+        .env("DISPLAY", &app.display)
+        .status();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.screenshot(&path)?;
+        let colours = Command::new("/usr/bin/convert")
+            .arg(&path)
+            .args(["-format", "%k", "info:"])
+            .output()?;
+        let colours: u32 = String::from_utf8_lossy(&colours.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if colours > 2 {
+            return Ok(());
         }
-        None => Ok(()),
     }
+    Err(format!("{name}: the window was never drawn").into())
 }
 
 /// Runs inside namespace `a` only, started by the test above.
@@ -152,25 +186,25 @@ async fn shot(app: &Desktop, name: &str) -> TestResult {
 async fn inner_nearby_devices_in_the_app() -> TestResult {
     let peer_ns = std::env::var("TOSS_TEST_PEER_NS")?;
     let started = Instant::now();
+    let step = |what: &str| eprintln!("{:>6.1} s: {what}", started.elapsed().as_secs_f64());
     let tmp = tempfile::tempdir()?;
     let (bea_out, cy_out) = (tmp.path().join("bea"), tmp.path().join("cy"));
     std::fs::create_dir_all(&bea_out)?;
     std::fs::create_dir_all(&cy_out)?;
-    // Two computers wait, visible, and accept whatever comes.
-    let bea = toss_in(
-        &peer_ns,
-        "receive",
-        &["--yes", "--device-name", "Bea's desk", "--out"],
-    )
-    .arg(&bea_out)
-    .spawn()?;
-    let cy = toss_in(
-        &peer_ns,
-        "receive",
-        &["--yes", "--device-name", "Cy's tablet", "--out"],
-    )
-    .arg(&cy_out)
-    .spawn()?;
+    // Two computers wait, visible, and accept when asked.
+    let bea = receiver(&peer_ns, "Bea's desk", &bea_out)?;
+    let cy = receiver(&peer_ns, "Cy's tablet", &cy_out)?;
+
+    // A second copy of the app on this computer: the other screen of a send between apps.
+    let second_home = tempfile::tempdir()?;
+    let second_downloads = second_home.path().join("downloads");
+    std::fs::create_dir_all(&second_downloads)?;
+    let second_settings = json!({
+        "device_name": "Second desktop",
+        "download_dir": second_downloads,
+        "ice_servers": [],
+    });
+    let second = Desktop::launch_on_lan(&[], &second_settings.to_string(), second_home).await?;
 
     let file = tmp.path().join("plans.pdf");
     std::fs::write(&file, desktop::random_bytes(700_000))?;
@@ -198,10 +232,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         notice.contains("this code works on this local network only"),
         "{notice}"
     );
-    eprintln!(
-        "{:>6.1} s: before waiting: listed beside the code",
-        started.elapsed().as_secs_f64()
-    );
+    step("before waiting: listed beside the code");
     let listed = app
         .wait_for(
             "Bea's desk was never listed beside the code",
@@ -227,6 +258,29 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         .await?;
     let heading = app.text_when_present("#sending-heading", UI).await?;
     assert_eq!(heading, "Send to Bea's desk");
+
+    // No code, so the sender checks the words: nothing is offered before the answer.
+    step("before waiting: the words to check with Bea");
+    let words = app.text_when_present("#check-words", UI).await?;
+    assert_eq!(
+        app.text_when_present("#check-heading", UI).await?,
+        "Check that Bea's desk shows the same two words"
+    );
+    let status = app.text_content("#status").await?;
+    assert!(
+        status.contains("Nothing is sent until you answer"),
+        "{status}"
+    );
+    assert!(
+        !app.displayed("#progress-overall").await?,
+        "no progress yet"
+    );
+    assert!(
+        desktop::files_in(&bea_out).is_empty(),
+        "nothing reached Bea before the answer"
+    );
+    shot(&app, "nearby-check-words.png").await?;
+    app.click_when_enabled("#words-match", UI).await?;
     let title = app.text_when_present("#done-title", UI).await?;
     assert!(title.starts_with("Sent"), "{title}");
     let bea = finish(bea, UI)?;
@@ -240,28 +294,41 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         event(&bea_events, "offer").map(|o| o["device"].clone()),
         Some(json!("Test desktop"))
     );
+    assert_eq!(
+        event(&bea_events, "peer_connected").map(|p| p["verification"].clone()),
+        Some(json!(words)),
+        "Bea was shown the words the app asked about"
+    );
     assert!(
         same_file(&file, &bea_out.join("plans.pdf")),
         "byte-identical"
     );
 
-    // Home lists who is still there, live: Bea left when done, Cy is waiting.
+    // Home lists who is still there, live: Bea left when done; Cy and the second app are
+    // waiting.
     app.click_when_enabled("#home-button", UI).await?;
-    eprintln!(
-        "{:>6.1} s: before waiting: home list settled",
-        started.elapsed().as_secs_f64()
-    );
+    step("before waiting: home list settled");
+    let expected = ["Cy's tablet", "Second desktop"];
     let settled = app
-        .wait_for("the home list never settled on Cy alone", UI, || async {
-            let names = app.device_names("#nearby-list").await?;
-            Ok((names == ["Cy's tablet"]).then_some(()))
+        .wait_for("the home list never settled", UI, || async {
+            let mut names = app.device_names("#nearby-list").await?;
+            names.sort();
+            Ok((names == expected).then_some(()))
         })
         .await;
     if let Err(e) = settled {
         let names = app.device_names("#nearby-list").await?;
         return Err(format!("{e}; listed: {names:?}").into());
     }
+    // The picture is of the Nearby card; the drop below aims in screen pixels from the top.
+    app.client
+        .execute(
+            "document.querySelector('.nearby-card').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await?;
     shot(&app, "nearby-home.png").await?;
+    app.client.execute("window.scrollTo(0, 0);", vec![]).await?;
 
     // A file dragged from another window and dropped on Cy's button goes to Cy.
     let dropped = tmp.path().join("dropped notes.txt");
@@ -269,12 +336,10 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     let cy_button = app.device_center("#nearby-list", "Cy's tablet").await?;
     app.drop_file_onto(&dropped, cy_button, "#sending-heading")
         .await?;
-    eprintln!(
-        "{:>6.1} s: before waiting: dropped on Cy",
-        started.elapsed().as_secs_f64()
-    );
+    step("before waiting: dropped on Cy");
     let heading = app.text_when_present("#sending-heading", UI).await?;
     assert_eq!(heading, "Send to Cy's tablet");
+    app.click_when_enabled("#words-match", UI).await?;
     let title = app.text_when_present("#done-title", UI).await?;
     assert!(title.starts_with("Sent"), "{title}");
     let cy = finish(cy, UI)?;
@@ -289,20 +354,23 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     // And the other way: a nearby computer sends to the app, which asks first.
     let photo = tmp.path().join("photo.jpg");
     std::fs::write(&photo, desktop::random_bytes(300_000))?;
-    let sender = toss_in(
+    let mut sender = toss_in(
         &peer_ns,
         "send",
         &["--device-name", "Dee's phone", "--to", "Test desktop"],
     )
     .arg(&photo)
+    .stdin(Stdio::piped())
     .spawn()?;
-    eprintln!(
-        "{:>6.1} s: before waiting: offer from Dee shown",
-        started.elapsed().as_secs_f64()
-    );
+    step("before waiting: the words with Dee");
+    let words = app.text_when_present("#verification", UI).await?;
+    // Dee's user compares the words and answers yes.
+    if let Some(mut stdin) = sender.stdin.take() {
+        stdin.write_all(b"y\n")?;
+    }
+    step("before waiting: offer from Dee shown");
     let device = app.text_when_present("#offer-device", UI).await?;
     assert!(device.contains("Dee's phone"), "{device}");
-    let words = app.text_when_present("#verification", UI).await?;
     shot(&app, "nearby-offer.png").await?;
     app.click_when_enabled("#accept-button", UI).await?;
     let title = app.text_when_present("#done-title", UI).await?;
@@ -315,22 +383,55 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         String::from_utf8_lossy(&sent.stderr)
     );
     assert_eq!(
-        event(&sent_events, "peer_connected").map(|p| p["verification"].clone()),
+        event(&sent_events, "check_words").map(|p| p["verification"].clone()),
         Some(json!(words)),
-        "both sides showed the same words"
+        "Dee was asked about the words the app showed"
     );
     assert!(same_file(&photo, &downloads.join("photo.jpg")));
 
-    // Marked public, this network no longer sees the app, and the app says why.
+    // From app to app, the sender says the words differ: both screens say why, and nothing
+    // reaches the second app's folder.
     app.click_when_enabled("#home-button", UI).await?;
+    let secret = tmp.path().join("secret plans.txt");
+    std::fs::write(&secret, b"for the second desktop only")?;
+    let second_button = app.device_center("#nearby-list", "Second desktop").await?;
+    app.drop_file_onto(&secret, second_button, "#sending-heading")
+        .await?;
+    let heading = app.text_when_present("#sending-heading", UI).await?;
+    assert_eq!(heading, "Send to Second desktop");
+    step("before waiting: the second app's words");
+    let theirs = second.text_when_present("#verification", UI).await?;
+    let mine = app.text_when_present("#check-words", UI).await?;
+    assert_eq!(mine, theirs, "no one is in the middle here");
+    app.click_when_enabled("#words-differ", UI).await?;
+    step("before waiting: both apps stopped");
+    assert_eq!(
+        app.text_when_present("#error-title", UI).await?,
+        "The words were different"
+    );
+    let message = app.text_when_present("#error-message", UI).await?;
+    assert!(message.contains("nothing was sent"), "{message}");
+    shot(&app, "nearby-words-differ.png").await?;
+    assert_eq!(
+        second.text_when_present("#error-title", UI).await?,
+        "The other side stopped the transfer"
+    );
+    let message = second.text_when_present("#error-message", UI).await?;
+    assert!(message.contains("other verification words"), "{message}");
+    assert!(
+        desktop::files_in(&second_downloads).is_empty(),
+        "nothing on disk: {:?}",
+        desktop::files_in(&second_downloads)
+    );
+    second.close().await?;
+
+    // Marked public, this network no longer sees the app, and the app says why.
+    app.click_when_enabled("#back-home", UI).await?;
     app.click_when_enabled("#settings-button", UI).await?;
     app.click_when_enabled("#settings-public-network", UI)
         .await?;
     app.click_when_enabled("#settings-save", UI).await?;
-    eprintln!(
-        "{:>6.1} s: before waiting: hidden",
-        started.elapsed().as_secs_f64()
-    );
+    step("before waiting: hidden");
     let hint = app.text_when_present("#nearby-hint", UI).await?;
     assert_eq!(hint, "Hidden on this network: you marked it as public.");
     let seen = toss_in(&peer_ns, "devices", &["--wait", "3"]).output()?;

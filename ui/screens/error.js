@@ -16,6 +16,9 @@ const TITLES = {
   unreachable: "The connection was lost",
   busy: "Already receiving these files",
   connect: "Could not connect",
+  words_differ: "The words were different",
+  peer_failed: "The other side stopped the transfer",
+  timed_out: "It took too long",
 };
 
 export function errorTitle(kind) {

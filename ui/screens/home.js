@@ -200,7 +200,7 @@ export function createHomeScreen(section, actions) {
         !nearby.visible
           ? nearby.hidden_because || "Looking for nearby devices..."
           : nearby.devices.length
-            ? "Drop files on a device, or click it to choose what to send. Nothing goes until they accept."
+            ? "Drop files on a device, or click it to choose what to send. Nothing goes until you both check the words and they accept."
             : "No one nearby yet. Toss on other computers on this network shows up here.",
       );
 

@@ -109,14 +109,19 @@ export function createStatus() {
       // The connection's details for the curious, on hover.
       const path = t.path ? `${t.path.packet_size}-byte packets` : "";
       if (text.title !== path) text.title = path;
-      // A text has no progress bar, so the spinner stays until it is through.
-      const busy = t.phase === "transferring" ? isTextOnly(t) : t.phase !== "done" && t.phase !== "offer";
+      // A text has no progress bar, so the spinner stays until it is through. Nothing
+      // spins while the user is the one to answer (an offer, or words to compare).
+      const asking = t.phase === "offer" || (t.phase === "check" && t.checked === null);
+      const busy = t.phase === "transferring" ? isTextOnly(t) : t.phase !== "done" && !asking;
       show(spinner, busy);
     },
   };
 }
 
-/** "Check that both screens show:" and the two words, until bytes flow. */
+/**
+ * "Check that both screens show:" and the two words, until bytes flow (or while `visible`,
+ * when the screen decides).
+ */
 export function createVerification() {
   const words = h("p", { id: "verification", class: "verification-words" });
   const hint = h("p", { class: "hint" });
@@ -134,7 +139,7 @@ export function createVerification() {
   );
   return {
     el,
-    update(t) {
+    update(t, visible = Boolean(t.verification) && rank(t.phase) < rank("transferring")) {
       setText(words, t.verification);
       setText(
         hint,
@@ -142,7 +147,7 @@ export function createVerification() {
           ? "If the words differ, stop here: another device may be in the middle."
           : "If the words differ, stop here: someone else may be using the code.",
       );
-      show(el, Boolean(t.verification) && rank(t.phase) < rank("transferring"));
+      show(el, visible);
     },
   };
 }

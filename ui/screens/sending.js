@@ -2,8 +2,10 @@
 // verification words, progress and the result. Built when shown and emptied when hidden, so
 // the shared ids (#status, #file-list, #cancel-button...) exist once in the document. A text
 // sent instead of files is shown in a read-only box where the file list would be.
+// Sending to a nearby device there is no code: the user checks that the device shows the
+// same two words and says so (They match / They're different) before anything is offered.
 
-import { h, setText, show } from "../dom.js";
+import { h, icon, setText, show } from "../dom.js";
 import { looksLikeLink, rank } from "../transfer.js";
 import {
   createCopyButton,
@@ -48,6 +50,35 @@ export function createSendingScreen(section, actions) {
       qrTile,
     );
     const verification = createVerification();
+    const checkTitle = h("h3", { id: "check-heading", class: "check-title", tabindex: "-1" });
+    const checkWords = h("p", { id: "check-words", class: "verification-words check-words" });
+    const differ = h(
+      "button",
+      { id: "words-differ", type: "button", class: "btn", onclick: () => actions.checkWords(false) },
+      "They're different",
+    );
+    const match = h(
+      "button",
+      { id: "words-match", type: "button", class: "btn btn-primary", onclick: () => actions.checkWords(true) },
+      "They match — send",
+    );
+    const checkCard = h(
+      "section",
+      { id: "check-card", class: "card verification-card check-card", "aria-labelledby": "check-heading", hidden: true },
+      h("div", { class: "verification-icon" }, icon("shield")),
+      h(
+        "div",
+        { class: "verification-body" },
+        checkTitle,
+        checkWords,
+        h(
+          "p",
+          { class: "hint" },
+          "If they differ, someone may be in the middle: nothing will be sent.",
+        ),
+        h("div", { class: "button-row end" }, differ, match),
+      ),
+    );
     const progress = createProgress();
     const done = createDone({ direction: "send", onHome: actions.goHome });
     const textTitle = h("h3", { id: "sent-text-heading", class: "card-title" }, "Text");
@@ -71,13 +102,37 @@ export function createSendingScreen(section, actions) {
       status.el,
       codeCard,
       nearbyCard,
+      checkCard,
       verification.el,
       progress.el,
       done.el,
       textCard,
       files.el,
     );
-    return { head, status, code, notice, copy, qr, qrTile, codeCard, devices, nearbyCard, verification, progress, done, textTitle, text, textCard, files };
+    return {
+      head,
+      status,
+      code,
+      notice,
+      copy,
+      qr,
+      qrTile,
+      codeCard,
+      devices,
+      nearbyCard,
+      verification,
+      checkTitle,
+      checkWords,
+      differ,
+      match,
+      checkCard,
+      progress,
+      done,
+      textTitle,
+      text,
+      textCard,
+      files,
+    };
   }
 
   return {
@@ -111,7 +166,18 @@ export function createSendingScreen(section, actions) {
       const offerNearby = t.phase === "code" && !hasText && t.paths.length > 0 && state.nearby.devices.length > 0;
       show(ui.nearbyCard, offerNearby);
       if (offerNearby) ui.devices.update(state.nearby.devices, null);
-      ui.verification.update(t);
+      // To a nearby device the words show in the check card, with the question.
+      if (t.target) ui.verification.update(t, false);
+      else ui.verification.update(t);
+      const checking = t.phase === "check";
+      const wasChecking = !ui.checkCard.hidden;
+      setText(ui.checkTitle, `Check that ${t.target || "the other device"} shows the same two words`);
+      setText(ui.checkWords, checking ? t.verification : "");
+      ui.match.disabled = t.checked !== null;
+      ui.differ.disabled = t.checked !== null;
+      show(ui.checkCard, checking);
+      // The words first, not a button: they are what the user must look at.
+      if (checking && !wasChecking) ui.checkTitle.focus();
       ui.progress.update(t);
       const wasDone = !ui.done.el.hidden;
       ui.done.update(t);
