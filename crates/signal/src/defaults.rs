@@ -74,7 +74,10 @@ pub const MAX_TRACKED_IPS: usize = 100_000;
 /// closed unanswered, so that refusing a flood costs no more than accepting and closing.
 pub const MAX_REFUSALS_IN_FLIGHT: usize = 256;
 
-/// Outbound messages queued for one client before the server gives up on it as too slow.
+/// Outbound messages queued for one client before the server gives up on it as too slow: a
+/// relayed message that does not fit closes the room for both (`relay_overflow`), anything
+/// else closes the connection; nothing is dropped silently. A setup relays a few dozen
+/// messages, read as they come; 64 of at most 64 KiB bound a client's queue at 4 MiB.
 pub const OUTBOUND_QUEUE: usize = 64;
 
 /// Commands queued for the room actor; senders wait when it is full.

@@ -151,7 +151,7 @@ impl Metrics {
         metric(
             "toss_signal_messages_dropped_total",
             "counter",
-            "Messages dropped because a client stopped reading.",
+            "Messages not delivered because a client stopped reading; its room or connection was closed instead.",
             self.messages_dropped.load(Ordering::Relaxed),
         );
         let _ = writeln!(

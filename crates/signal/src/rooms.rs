@@ -24,6 +24,16 @@ use crate::protocol::{ErrorCode, ServerMsg};
 /// Identifies one client connection for the server's lifetime.
 pub(crate) type ConnId = u64;
 
+/// Places at the end of every client's outbound queue kept for the last word, the error
+/// that says why its room or connection is being closed, so that it always fits: the queue
+/// holds the configured number of messages plus these.
+pub(crate) const LAST_WORD: usize = 1;
+
+/// Whether `tx` takes one more ordinary message, leaving the last word's place free.
+pub(crate) fn has_room(tx: &mpsc::Sender<ServerMsg>) -> bool {
+    tx.capacity() > LAST_WORD
+}
+
 /// What a connection asks of the actor.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -216,17 +226,38 @@ impl Rooms {
         self.metrics.set_rooms_open(self.rooms.len());
     }
 
+    /// Queues `msg` for `conn`. A client whose queue is full has stopped reading: it is
+    /// disconnected (it sees its connection close after what was queued) rather than left
+    /// to miss a message without knowing.
     fn send(&self, conn: ConnId, msg: ServerMsg) {
         if let ServerMsg::Error { code, .. } = &msg {
             self.metrics.count_error(*code);
         }
         if let Some(client) = self.clients.get(&conn) {
-            // A full queue means the client stopped reading; its connection task will
-            // notice the closed socket. Dropping the message is all the actor may do.
-            if client.tx.try_send(msg).is_err() {
-                self.metrics.count_dropped();
+            if !has_room(&client.tx) || client.tx.try_send(msg).is_err() {
+                self.give_up(client);
             }
         }
+    }
+
+    /// Queues `msg` as `conn`'s last word, in the place kept for it; if even that is taken,
+    /// the client is disconnected.
+    fn send_last_word(&self, conn: ConnId, msg: ServerMsg) {
+        if let ServerMsg::Error { code, .. } = &msg {
+            self.metrics.count_error(*code);
+        }
+        if let Some(client) = self.clients.get(&conn) {
+            if client.tx.try_send(msg).is_err() {
+                self.give_up(client);
+            }
+        }
+    }
+
+    /// Ends a client's connection: its connection task sees the cancel, says Disconnect, and
+    /// its writer sends what is queued before closing the socket.
+    fn give_up(&self, client: &Client) {
+        self.metrics.count_dropped();
+        client.cancel.cancel();
     }
 
     fn in_room(&self, conn: ConnId) -> bool {
@@ -328,10 +359,31 @@ impl Rooms {
                 // Only a message that reaches someone is activity: a lone member talking to
                 // an empty room must not keep it open past its idle time.
                 room.last_activity = Instant::now();
-                self.metrics.count_relayed();
-                self.send(other, ServerMsg::Message { body });
+                let fits = self.clients.get(&other).is_some_and(|c| has_room(&c.tx));
+                if fits {
+                    self.metrics.count_relayed();
+                    self.send(other, ServerMsg::Message { body });
+                } else {
+                    // Sealed messages carry counters: a dropped one would make the next fail
+                    // as if tampered with. The recipient gets everything queued so far, in
+                    // order, then this.
+                    self.close_room(&nameplate, ErrorCode::RelayOverflow, Instant::now());
+                }
             }
             None => self.send(conn, ErrorCode::PeerAbsent.reply()),
+        }
+    }
+
+    /// Closes a room with `code` as the last word to everyone in it; they stay connected.
+    fn close_room(&mut self, nameplate: &str, code: ErrorCode, now: Instant) {
+        let Some(room) = self.rooms.remove(nameplate) else {
+            return;
+        };
+        for conn in room.members.into_iter().flatten() {
+            if let Some(client) = self.clients.get_mut(&conn) {
+                client.exit(now);
+            }
+            self.send_last_word(conn, code.reply());
         }
     }
 
@@ -390,14 +442,7 @@ impl Rooms {
             .map(|(n, _)| n.clone())
             .collect();
         for nameplate in expired {
-            if let Some(room) = self.rooms.remove(&nameplate) {
-                for conn in room.members.into_iter().flatten() {
-                    if let Some(client) = self.clients.get_mut(&conn) {
-                        client.exit(now);
-                    }
-                    self.send(conn, ErrorCode::RoomExpired.reply());
-                }
-            }
+            self.close_room(&nameplate, ErrorCode::RoomExpired, now);
         }
         for client in self.clients.values_mut() {
             let idle = client

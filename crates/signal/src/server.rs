@@ -40,7 +40,7 @@ use crate::defaults::{
 use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
-use crate::rooms::{Command, ConnId, RoomLimits, Rooms};
+use crate::rooms::{has_room, Command, ConnId, RoomLimits, Rooms, LAST_WORD};
 
 /// How to run a server. [`Config::new`] fills every limit from [`crate::defaults`].
 #[derive(Debug, Clone)]
@@ -81,6 +81,10 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// A WebSocket that stays in no room this long is closed.
     pub unpaired_idle: Duration,
+    /// Messages queued for one client that has not read them yet. A relayed message past it
+    /// closes the room for both peers (`relay_overflow`), any other message the client's
+    /// connection: a message is never dropped without its recipient knowing.
+    pub outbound_queue: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client. Their own connections are
     /// not capped per address; instead each WebSocket is counted, and rate limited, under
     /// the last address in that header (the proxy's own when there is none). Leave empty
@@ -121,6 +125,7 @@ impl Config {
             room_lifetime: ROOM_LIFETIME,
             handshake_timeout: HANDSHAKE_TIMEOUT,
             unpaired_idle: UNPAIRED_IDLE,
+            outbound_queue: OUTBOUND_QUEUE,
             trusted_proxies: Vec::new(),
             metrics: false,
             announce_rooms: false,
@@ -167,6 +172,8 @@ struct AppState {
     limits: Arc<Limits>,
     next_conn: Arc<AtomicU64>,
     cancel: CancellationToken,
+    /// Messages queued for one client before it is given up on.
+    outbound_queue: usize,
 }
 
 /// Where a request came from, as the accept loop saw it; put in every request's extensions.
@@ -262,6 +269,7 @@ impl Server {
             limits: limits.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
             cancel: cancel.clone(),
+            outbound_queue: config.outbound_queue,
         };
         let mut router = Router::new()
             .route("/", get(ws_route))
@@ -591,7 +599,7 @@ async fn client_session(
 ) {
     let _slot = slot;
     let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<ServerMsg>(OUTBOUND_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<ServerMsg>(state.outbound_queue.max(1) + LAST_WORD);
     let cancel = state.cancel.child_token();
     if state
         .actor
@@ -608,7 +616,7 @@ async fn client_session(
     }
     state.metrics.connection_opened();
     let (mut sink, mut stream) = socket.split();
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             if sink
                 .send(Message::Text(protocol::to_text(&msg).into()))
@@ -632,43 +640,57 @@ async fn client_session(
             Some(Ok(Message::Binary(_))) => Err(ErrorCode::BinaryNotSupported),
             Some(Ok(Message::Text(text))) => protocol::parse_client(text.as_str()),
         };
-        if matches!(command, Ok(ClientMsg::Allocate | ClientMsg::Join { .. }))
+        let outcome = if matches!(command, Ok(ClientMsg::Allocate | ClientMsg::Join { .. }))
             && !state.limits.allow_room_request(client, Instant::now())
         {
-            reply_error(&state, &tx, ErrorCode::RateLimited);
-            continue;
-        }
-        let command = match command {
-            Ok(ClientMsg::Allocate) => Command::Allocate { conn },
-            Ok(ClientMsg::Join { nameplate }) => Command::Join { conn, nameplate },
-            Ok(ClientMsg::Send { body }) => Command::Relay { conn, body },
-            Ok(ClientMsg::Leave) => Command::Leave { conn },
-            Ok(ClientMsg::Paired) => Command::Paired { conn },
-            Ok(ClientMsg::Ping) => {
-                let _ = tx.try_send(ServerMsg::Pong);
-                continue;
-            }
-            Ok(_) => {
-                reply_error(&state, &tx, ErrorCode::UnknownType);
-                continue;
-            }
-            Err(code) => {
-                reply_error(&state, &tx, code);
-                continue;
+            Err(ErrorCode::RateLimited)
+        } else {
+            match command {
+                Ok(ClientMsg::Allocate) => Ok(Command::Allocate { conn }),
+                Ok(ClientMsg::Join { nameplate }) => Ok(Command::Join { conn, nameplate }),
+                Ok(ClientMsg::Send { body }) => Ok(Command::Relay { conn, body }),
+                Ok(ClientMsg::Leave) => Ok(Command::Leave { conn }),
+                Ok(ClientMsg::Paired) => Ok(Command::Paired { conn }),
+                Ok(ClientMsg::Ping) => {
+                    if !reply(&tx, ServerMsg::Pong) {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(_) => Err(ErrorCode::UnknownType),
+                Err(code) => Err(code),
             }
         };
-        if state.actor.send(command).await.is_err() {
-            break;
+        match outcome {
+            Ok(command) => {
+                if state.actor.send(command).await.is_err() {
+                    break;
+                }
+            }
+            Err(code) => {
+                state.metrics.count_error(code);
+                if !reply(&tx, code.reply()) {
+                    break;
+                }
+            }
         }
     }
     let _ = state.actor.send(Command::Disconnect { conn }).await;
     drop(tx);
-    // The actor dropped its copy of `tx` on Disconnect, so the writer drains and ends.
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The actor dropped its copy of `tx` on Disconnect, so the writer sends what is queued
+    // and ends. A client that reads nothing for this long is not waited for: aborting the
+    // writer closes its socket.
+    if tokio::time::timeout(DRAIN, &mut writer).await.is_err() {
+        writer.abort();
+    }
     state.metrics.connection_closed();
 }
 
-fn reply_error(state: &AppState, tx: &mpsc::Sender<ServerMsg>, code: ErrorCode) {
-    state.metrics.count_error(code);
-    let _ = tx.try_send(code.reply());
+/// Longest wait for a closing connection's writer to send what was queued for it.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Queues the connection's own answer to `msg`'s request; `false` when the client has let its
+/// queue fill up and is given up on (it sees its connection close after what was queued).
+fn reply(tx: &mpsc::Sender<ServerMsg>, msg: ServerMsg) -> bool {
+    has_room(tx) && tx.try_send(msg).is_ok()
 }

@@ -468,6 +468,66 @@ async fn a_busy_room_expires_at_its_lifetime() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_recipient_that_falls_behind_gets_every_message_in_order_then_relay_overflow(
+) -> TestResult {
+    let mut config = config()?;
+    config.outbound_queue = 4;
+    let server = Server::spawn(config).await?;
+    let (a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
+    let (mut to_server, mut from_server) = a.split();
+    // The sender reads its own replies aside, until it is told the room closed.
+    let told = tokio::spawn(async move {
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(DROPPED, from_server.next()).await {
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(t.as_str())?;
+                if v["type"] == "error" {
+                    return Ok::<_, serde_json::Error>(v["code"].as_str().map(str::to_owned));
+                }
+            }
+        }
+        Ok(None)
+    });
+    // b reads nothing while a sends far more than the socket buffers and b's queue hold.
+    let filler = "x".repeat(60 * 1024);
+    let mut sent = 0;
+    while sent < 5000 && !told.is_finished() {
+        let msg = json!({"v":1,"type":"send","body":format!("{sent}:{filler}")});
+        if to_server
+            .send(Message::Text(msg.to_string().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        sent += 1;
+    }
+    assert_eq!(told.await??.as_deref(), Some("relay_overflow"));
+    // b gets what was relayed, every message in order, then the reason it stopped.
+    let mut received = 0;
+    loop {
+        let msg = recv(&mut b).await?;
+        if msg["type"] == "error" {
+            assert_eq!(error_code(&msg), "relay_overflow");
+            break;
+        }
+        let body = msg["body"].as_str().ok_or("a body")?;
+        assert_eq!(
+            body.split(':').next(),
+            Some(received.to_string().as_str()),
+            "message {received} is missing"
+        );
+        received += 1;
+        assert!(received <= sent, "more received than sent");
+    }
+    assert!(received > 0 && received < sent, "{received} of {sent}");
+    // The room is closed for both, and b is still served.
+    send(&mut b, json!({"v":1,"type":"send","body":"after"})).await?;
+    assert_eq!(error_code(&recv(&mut b).await?), "not_in_room");
+    assert_eq!(server.metrics().rooms_open(), 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_silent_or_half_sent_handshake_is_dropped_and_counted() -> TestResult {
     let mut config = config()?;
     config.handshake_timeout = Duration::from_millis(500);

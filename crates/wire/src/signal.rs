@@ -117,11 +117,14 @@ pub enum ErrorCode {
     /// This address joined too many rooms whose allocator never confirmed the code: it
     /// looks like someone guessing codes.
     TooManyGuesses,
+    /// One peer did not read the messages relayed to it as fast as the other sent them, so
+    /// the server closed the room rather than drop one.
+    RelayOverflow,
 }
 
 impl ErrorCode {
     /// Every code, for metrics.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::UnknownType,
@@ -137,6 +140,7 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::RateLimited,
         ErrorCode::TooManyGuesses,
+        ErrorCode::RelayOverflow,
     ];
 
     /// The snake_case name used on the wire and in metrics.
@@ -157,6 +161,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooManyGuesses => "too_many_guesses",
+            ErrorCode::RelayOverflow => "relay_overflow",
         }
     }
 
@@ -185,6 +190,9 @@ impl ErrorCode {
             }
             ErrorCode::TooManyGuesses => {
                 "Too many codes from this address did not work; wait a few minutes and try again."
+            }
+            ErrorCode::RelayOverflow => {
+                "One side did not keep up with the messages the signaling server relayed, so the transfer was stopped; try again."
             }
         };
         ServerMsg::Error {
@@ -330,6 +338,11 @@ mod tests {
             as_json(&ErrorCode::TooManyGuesses.reply()),
             json!({"v": 1, "type": "error", "code": "too_many_guesses",
                    "message": "Too many codes from this address did not work; wait a few minutes and try again."})
+        );
+        assert_eq!(
+            as_json(&ErrorCode::RelayOverflow.reply()),
+            json!({"v": 1, "type": "error", "code": "relay_overflow",
+                   "message": "One side did not keep up with the messages the signaling server relayed, so the transfer was stopped; try again."})
         );
     }
 
