@@ -62,6 +62,11 @@ export function startReceiveKnock(knockId, onEvent) {
   return invoke("start_receive_knock", { knockId, onEvent: channel(onEvent) });
 }
 
+/** Drops the request of knock `knockId` unanswered (the user chose Ignore). */
+export function ignoreKnock(knockId) {
+  return invoke("ignore_knock", { knockId });
+}
+
 /** `{ visible, hidden_because, network, network_public, devices }`: nearby devices now. */
 export function nearbyStatus() {
   return invoke("nearby_status");

@@ -12,6 +12,7 @@ import {
   sendableText,
   statusText,
 } from "./transfer.js";
+import { createKnockBanner } from "./screens/parts.js";
 import { createHomeScreen } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
 import { createReceivingScreen } from "./screens/receiving.js";
@@ -22,6 +23,8 @@ import { createSettingsScreen } from "./screens/settings.js";
 const CHECK_DELAY_MS = 150;
 /** How often relative times ("5 min ago") are redrawn. */
 const CLOCK_MS = 60000;
+/** Requests from nearby devices kept waiting for the user (the backend keeps as many). */
+const MAX_KNOCKS = 16;
 
 const state = {
   /** "home" | "sending" | "receiving" | "error"; settings shows over it when open. */
@@ -33,6 +36,11 @@ const state = {
   dropTarget: null,
   /** Nearby devices and this computer's visibility, as the backend reports them. */
   nearby: { visible: false, hidden_because: null, network: null, network_public: false, devices: [] },
+  /**
+   * Nearby devices that asked to send here, oldest first: { id } each, until the user opens
+   * one (Show) or drops it (Ignore). They never take the screen over.
+   */
+  knocks: [],
   /** The code field: its text, what check_code said, and whether an answer is pending. */
   code: { value: "", ok: false, message: null, pending: false },
   /** The text field on Home (a draft until it is sent). */
@@ -56,6 +64,7 @@ const sections = {};
 const screens = {};
 let active = null;
 let announcer = null;
+let banner = null;
 let lastAnnounced = "";
 
 function announce(text) {
@@ -108,6 +117,7 @@ function render() {
     active = next;
   }
   screens[next].update(state);
+  banner.update(state.knocks.length, busy());
   if (next !== previous && previous !== null) {
     window.scrollTo(0, 0);
     const target =
@@ -121,6 +131,11 @@ function render() {
 }
 
 // ---- transfers ------------------------------------------------------------------------
+
+/** A transfer is under way (one at a time: a nearby request waits for it to end). */
+function busy() {
+  return Boolean(state.transfer) && state.transfer.phase !== "done";
+}
 
 function isCurrent(t) {
   return state.transfer === t && !t.abandoned;
@@ -224,13 +239,38 @@ function startSendTo(device, paths) {
   launch(t, (handler) => api.startSendTo(String(device.id), list, handler), "sending");
 }
 
-/** Someone nearby wants to send here: shown at once when Toss is idle, else left unanswered. */
+/**
+ * Someone nearby wants to send here: a banner over whatever shows, never the screen taken
+ * over (a settings draft, a typed code, a finished transfer all stay). Who it is is only
+ * known from the offer, once the user opens it.
+ */
 function onKnock(knock) {
-  if (!knock || state.transfer) return;
-  state.settingsOpen = false;
-  settingsGeneration += 1;
+  const id = knock ? Number(knock.id) : NaN;
+  if (!Number.isFinite(id) || state.knocks.some((k) => k.id === id)) return;
+  state.knocks.push({ id });
+  if (state.knocks.length > MAX_KNOCKS) state.knocks.shift();
+  render();
+  announce("A nearby device wants to send you something.");
+}
+
+/** Show on the banner: opens the oldest request, leaving Settings (the user chose to). */
+function showKnock() {
+  if (!state.knocks.length || busy()) return;
+  const knock = state.knocks.shift();
+  if (state.settingsOpen) {
+    state.settingsOpen = false;
+    settingsGeneration += 1;
+  }
   const t = createTransfer("receive", { nearby: true });
-  launch(t, (handler) => api.startReceiveKnock(Number(knock.id), handler), "receiving");
+  launch(t, (handler) => api.startReceiveKnock(knock.id, handler), "receiving");
+}
+
+/** Ignore on the banner: the oldest request is dropped; its sender is not told. */
+function ignoreKnock() {
+  const knock = state.knocks.shift();
+  if (!knock) return;
+  api.ignoreKnock(knock.id).catch(quiet);
+  render();
 }
 
 function onNearby(status) {
@@ -555,6 +595,7 @@ function init() {
     sections[name].hidden = true;
   }
   announcer = document.getElementById("announcer");
+  banner = createKnockBanner(document.getElementById("knock-banner"), { onShow: showKnock, onIgnore: ignoreKnock });
   screens.home = createHomeScreen(sections.home, actions);
   screens.sending = createSendingScreen(sections.sending, actions);
   screens.receiving = createReceivingScreen(sections.receiving, actions);

@@ -180,6 +180,14 @@ pub(crate) async fn start_receive_knock(
     .await)
 }
 
+/// Drops the knock `knock_id` unanswered: the user ignored the request, and it can no
+/// longer be opened. The sender is not told (nothing in the protocol declines before the
+/// words are compared); it waits until its user cancels or its room expires.
+#[tauri::command]
+pub(crate) fn ignore_knock(nearby: State<'_, NearbyState>, knock_id: u64) {
+    drop(nearby.take_knock(knock_id));
+}
+
 /// Nearby devices and whether this computer is visible.
 #[tauri::command]
 pub(crate) fn nearby_status(nearby: State<'_, NearbyState>) -> NearbyStatus {

@@ -68,6 +68,7 @@ pub fn run() {
             commands::start_receive,
             commands::start_send_to,
             commands::start_receive_knock,
+            commands::ignore_knock,
             commands::nearby_status,
             commands::decide,
             commands::cancel,

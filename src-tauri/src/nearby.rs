@@ -1,8 +1,9 @@
 //! Nearby devices in the app: keeps this computer visible on the local network (with
 //! `toss_core::lan::Nearby`) while the settings and the network allow it, and tells the UI
 //! what it sees: the `nearby` event carries the whole [`NearbyStatus`] on every change,
-//! `nearby-knock` says that someone wants to send here (the UI then starts the receive,
-//! which shows the offer and the verification words; nothing is received before Accept).
+//! `nearby-knock` says that someone wants to send here. The UI shows that as a request the
+//! user opens or ignores, never taking the screen over; opening it starts the receive, which
+//! shows the verification words and the offer (nothing is received before Accept).
 //!
 //! Shell layer: starts, stops and forwards; discovery itself lives in `toss-core`.
 
@@ -75,7 +76,8 @@ impl NearbyState {
             .cloned()
     }
 
-    /// Takes the knock with `id`, once.
+    /// Takes the knock with `id`, once (to answer it, or to drop it when the user ignores
+    /// it).
     pub(crate) fn take_knock(&self, id: u64) -> Option<Knock> {
         lock(&self.knocks).remove(&id)
     }

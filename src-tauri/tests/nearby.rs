@@ -5,8 +5,9 @@
 //! it beside it; `toss` in `b` plays the other computers. With nothing configured, the app
 //! shows a code (hosted on the LAN) and the devices beside it; a click sends to one, once
 //! the user says the device shows the same two words; Home lists who is left, live; a file dragged onto a device's button goes to it;
-//! a nearby computer's request shows the same words as the sender and then the offer;
-//! words said to differ stop both apps with a sentence and nothing on disk; and once this network
+//! a nearby computer's request is a banner that leaves an unsaved settings edit alone, is
+//! dropped by Ignore and opened by Show, which leads to the words and the offer; words
+//! said to differ stop both apps with a sentence and nothing on disk; and once this network
 //! is marked public the app is gone from the others' view.
 //!
 //! The outer test builds the network and runs the inner one inside `a` (this same test
@@ -143,6 +144,15 @@ fn receiver(ns: &str, name: &str, out: &Path) -> std::io::Result<Child> {
         stdin.write_all(b"y\n")?;
     }
     Ok(child)
+}
+
+/// Stops `child` as Ctrl-C would (a nearby device then says goodbye) and returns what it
+/// printed.
+fn interrupt(child: Child) -> std::io::Result<Output> {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    finish(child, Duration::from_secs(10))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -351,9 +361,36 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     assert!(same_file(&dropped, &cy_out.join("dropped notes.txt")));
     app.click_when_enabled("#home-button", UI).await?;
 
-    // And the other way: a nearby computer sends to the app, which asks first.
+    // A nearby computer asks to send: a banner, not the screen taken over. Ignore drops it.
     let photo = tmp.path().join("photo.jpg");
     std::fs::write(&photo, desktop::random_bytes(300_000))?;
+    let eve = toss_in(
+        &peer_ns,
+        "send",
+        &["--device-name", "Eve's laptop", "--to", "Test desktop"],
+    )
+    .arg(&photo)
+    .spawn()?;
+    step("before waiting: Eve's request");
+    let asked = app.text_when_present("#knock-text", UI).await?;
+    assert_eq!(asked, "A nearby device wants to send you something.");
+    assert!(app.displayed("#screen-home").await?, "Home stays");
+    app.click_when_enabled("#knock-ignore", UI).await?;
+    app.wait_hidden("#knock-banner", UI).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(app.displayed("#screen-home").await?, "ignored: Home stays");
+    assert!(!app.displayed("#screen-receiving").await?, "ignored");
+    let eve = interrupt(eve)?;
+    assert!(
+        event(&events(&eve), "peer_connected").is_none(),
+        "an ignored request is never answered"
+    );
+
+    // Asked while a settings edit is unsaved: the edit stays, and Show leads to the words
+    // and the offer.
+    app.click_when_enabled("#settings-button", UI).await?;
+    app.replace_text("#settings-device-name", "Renamed desktop")
+        .await?;
     let mut sender = toss_in(
         &peer_ns,
         "send",
@@ -362,7 +399,18 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     .arg(&photo)
     .stdin(Stdio::piped())
     .spawn()?;
-    step("before waiting: the words with Dee");
+    step("before waiting: Dee's request over the settings");
+    let asked = app.text_when_present("#knock-text", UI).await?;
+    assert_eq!(asked, "A nearby device wants to send you something.");
+    assert!(app.displayed("#screen-settings").await?, "Settings stay");
+    assert_eq!(
+        app.value_of("#settings-device-name").await?,
+        "Renamed desktop",
+        "the unsaved edit stays"
+    );
+    assert!(!app.displayed("#screen-receiving").await?);
+    shot(&app, "nearby-knock.png").await?;
+    app.click_when_enabled("#knock-show", UI).await?;
     let words = app.text_when_present("#verification", UI).await?;
     // Dee's user compares the words and answers yes.
     if let Some(mut stdin) = sender.stdin.take() {
@@ -399,7 +447,10 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         .await?;
     let heading = app.text_when_present("#sending-heading", UI).await?;
     assert_eq!(heading, "Send to Second desktop");
-    step("before waiting: the second app's words");
+    step("before waiting: the second app's request");
+    let asked = second.text_when_present("#knock-text", UI).await?;
+    assert_eq!(asked, "A nearby device wants to send you something.");
+    second.click_when_enabled("#knock-show", UI).await?;
     let theirs = second.text_when_present("#verification", UI).await?;
     let mine = app.text_when_present("#check-words", UI).await?;
     assert_eq!(mine, theirs, "no one is in the middle here");

@@ -1,6 +1,7 @@
 // screens/parts.js: pieces the screens share (status line, verification words, file list,
-// progress, done card, copy button, text box, nearby devices). Each piece builds its DOM once and
-// then follows the transfer object through `update(t)`; peer text goes in as text only.
+// progress, done card, copy button, text box, nearby devices, the banner for a nearby
+// request). Each piece builds its DOM once and then follows the state through `update`;
+// peer text goes in as text only.
 
 import { h, icon, setText, show } from "../dom.js";
 import {
@@ -342,6 +343,38 @@ export function createDeviceList(id, onPick) {
           ),
         ),
       );
+    },
+  };
+}
+
+/**
+ * The banner for nearby devices that asked to send here, over whatever screen shows: it
+ * never takes the screen over. Show opens the oldest request; Ignore drops it. While a
+ * transfer runs, Show waits for it to end.
+ */
+export function createKnockBanner(el, { onShow, onIgnore }) {
+  const text = h("p", { id: "knock-text", class: "banner-text" });
+  const hint = h("p", { id: "knock-hint", class: "hint" });
+  const showButton = h("button", { id: "knock-show", type: "button", class: "btn btn-primary", onclick: onShow }, "Show");
+  const ignore = h("button", { id: "knock-ignore", type: "button", class: "btn", onclick: onIgnore }, "Ignore");
+  el.replaceChildren(
+    h("span", { class: "banner-icon" }, icon("inbox")),
+    h("div", { class: "banner-body" }, text, hint),
+    h("div", { class: "button-row" }, ignore, showButton),
+  );
+  return {
+    /** `count` requests waiting; `busy` while a transfer runs. */
+    update(count, busy) {
+      show(el, count > 0);
+      if (count <= 0) return;
+      setText(
+        text,
+        count === 1
+          ? "A nearby device wants to send you something."
+          : `${count.toLocaleString("en-US")} nearby devices want to send you something.`,
+      );
+      setText(hint, busy ? "You can look once this transfer is over." : "Nothing arrives unless you accept.");
+      showButton.disabled = busy;
     },
   };
 }
