@@ -266,6 +266,11 @@ async fn exchange(client: &mut SignalClient, code: &Code, role: Role) -> Result<
     };
     keys.check_confirmation(&mac)
         .map_err(|_| Error::WrongCode)?;
+    if role == Role::Sender {
+        // The room's owner vouches for its joiner: the server gives back the guess that
+        // joining cost the joiner's address.
+        client.send(ClientMsg::Paired)?;
+    }
     Ok(keys)
 }
 

@@ -113,3 +113,26 @@ async fn a_servers_own_words_are_never_shown() -> TestResult {
     assert!(!shown.contains('\u{1b}') && !shown.contains('<'));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_that_work_give_their_guess_back() -> TestResult {
+    // Every join costs the joining address one of its guesses; a pairing whose key
+    // confirmation worked gives it back, so honest use never runs out.
+    let server = server().await?;
+    let config = Config::local(server.url());
+    let budget = toss_signal::defaults::GUESS_BURST as usize;
+    for round in 0..budget + 3 {
+        let allocated = session::allocate(&config).await?;
+        let code = allocated.code().clone();
+        let (sender, receiver) = tokio::time::timeout(
+            LIMIT,
+            futures_util::future::join(allocated.wait_for_peer(), session::join(&config, &code)),
+        )
+        .await?;
+        let (_sender, _receiver) = (
+            sender?,
+            receiver.map_err(|e| format!("round {round}: {e}"))?,
+        );
+    }
+    Ok(())
+}
