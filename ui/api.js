@@ -67,7 +67,10 @@ export function ignoreKnock(knockId) {
   return invoke("ignore_knock", { knockId });
 }
 
-/** `{ visible, hidden_because, network, network_public, devices }`: nearby devices now. */
+/**
+ * `{ visible, hidden_because, network, network_public, devices, shared_names, this_device }`:
+ * nearby devices now.
+ */
 export function nearbyStatus() {
   return invoke("nearby_status");
 }

@@ -35,7 +35,17 @@ const state = {
   /** The id of the nearby device under the dragged files, or null. */
   dropTarget: null,
   /** Nearby devices and this computer's visibility, as the backend reports them. */
-  nearby: { visible: false, hidden_because: null, network: null, network_public: false, devices: [] },
+  nearby: {
+    visible: false,
+    hidden_because: null,
+    network: null,
+    network_public: false,
+    devices: [],
+    /** Names (lower-cased) that more than one device uses. */
+    shared_names: [],
+    /** How the others see this computer: { name, id }, or null when not visible. */
+    this_device: null,
+  },
   /**
    * Nearby devices that asked to send here, oldest first: { id } each, until the user opens
    * one (Show) or drops it (Ignore). They never take the screen over.
@@ -281,6 +291,11 @@ function onNearby(status) {
     network: status.network ? String(status.network) : null,
     network_public: Boolean(status.network_public),
     devices: Array.isArray(status.devices) ? status.devices : [],
+    shared_names: Array.isArray(status.shared_names) ? status.shared_names.map(String) : [],
+    this_device:
+      status.this_device && typeof status.this_device === "object"
+        ? { name: String(status.this_device.name), id: String(status.this_device.id) }
+        : null,
   };
   if (state.dropTarget && !state.nearby.devices.some((d) => d.id === state.dropTarget)) state.dropTarget = null;
   render();

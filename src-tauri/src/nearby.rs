@@ -37,6 +37,20 @@ pub(crate) struct NearbyStatus {
     pub(crate) network_public: bool,
     /// Devices that take files, sorted by name.
     pub(crate) devices: Vec<Device>,
+    /// Names (lower-cased) that more than one of `devices` announces: anyone can take any
+    /// name, so the UI says so and tells them apart by id.
+    pub(crate) shared_names: Vec<String>,
+    /// How this computer appears to the others while visible: its announced name and id.
+    pub(crate) this_device: Option<ThisDevice>,
+}
+
+/// This computer as the other devices see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ThisDevice {
+    /// The device name as announced (cleaned).
+    pub(crate) name: String,
+    /// The per-run id, which the others see beside a name used twice.
+    pub(crate) id: String,
 }
 
 struct Running {
@@ -137,6 +151,10 @@ pub(crate) async fn refresh(app: &AppHandle) {
         let (tx, rx) = tokio::sync::mpsc::channel(32);
         match Nearby::start(&settings.device_name, tx).await {
             Ok(nearby) => {
+                let this_device = ThisDevice {
+                    name: toss_core::lan::clean_device_name(&settings.device_name),
+                    id: nearby.id().to_owned(),
+                };
                 // The fresh status first: the forwarder may report devices at once.
                 state.set_status(app, |s| {
                     s.visible = true;
@@ -144,6 +162,8 @@ pub(crate) async fn refresh(app: &AppHandle) {
                     s.network = network.clone();
                     s.network_public = false;
                     s.devices.clear();
+                    s.shared_names.clear();
+                    s.this_device = Some(this_device);
                 });
                 let forward = tauri::async_runtime::spawn(forward(app.clone(), rx));
                 *running = Some(Running {
@@ -162,6 +182,8 @@ pub(crate) async fn refresh(app: &AppHandle) {
                     s.network = network;
                     s.network_public = public;
                     s.devices.clear();
+                    s.shared_names.clear();
+                    s.this_device = None;
                 });
                 return;
             }
@@ -173,6 +195,8 @@ pub(crate) async fn refresh(app: &AppHandle) {
         s.network = network;
         s.network_public = public;
         s.devices.clear();
+        s.shared_names.clear();
+        s.this_device = None;
     });
 }
 
@@ -183,6 +207,7 @@ async fn forward(app: AppHandle, mut rx: tokio::sync::mpsc::Receiver<NearbyEvent
         match event {
             NearbyEvent::Devices(list) => state.set_status(&app, |s| {
                 s.devices = list.into_iter().filter(|d| d.receives).collect();
+                s.shared_names = toss_core::lan::shared_names(&s.devices);
             }),
             NearbyEvent::Knock(knock) => {
                 let id = state.next_knock.fetch_add(1, Ordering::Relaxed) + 1;

@@ -4,7 +4,8 @@
 //! WebKitWebDriver inside the namespace, driven over `a`'s loopback), and a second copy of
 //! it beside it; `toss` in `b` plays the other computers. With nothing configured, the app
 //! shows a code (hosted on the LAN) and the devices beside it; a click sends to one, once
-//! the user says the device shows the same two words; Home lists who is left, live; a file dragged onto a device's button goes to it;
+//! the user says the device shows the same two words; Home lists who is left, live, and
+//! marks two devices that use one name; a file dragged onto a device's button goes to it;
 //! a nearby computer's request is a banner that leaves an unsaved settings edit alone, is
 //! dropped by Ignore and opened by Show, which leads to the words and the offer; words
 //! said to differ stop both apps with a sentence and nothing on disk; and once this network
@@ -314,11 +315,33 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         "byte-identical"
     );
 
-    // Home lists who is still there, live: Bea left when done; Cy and the second app are
-    // waiting.
+    // Two more computers take one name: Home says so, and tells them apart by id.
+    let twins = (tmp.path().join("twin 1"), tmp.path().join("twin 2"));
+    let twin_one = toss_in(
+        &peer_ns,
+        "receive",
+        &["--device-name", "Twin laptop", "--out"],
+    )
+    .arg(&twins.0)
+    .spawn()?;
+    let twin_two = toss_in(
+        &peer_ns,
+        "receive",
+        &["--device-name", "Twin laptop", "--out"],
+    )
+    .arg(&twins.1)
+    .spawn()?;
+
+    // Home lists who is still there, live: Bea left when done; Cy, the second app and the
+    // twins are waiting.
     app.click_when_enabled("#home-button", UI).await?;
     step("before waiting: home list settled");
-    let expected = ["Cy's tablet", "Second desktop"];
+    let expected = [
+        "Cy's tablet",
+        "Second desktop",
+        "Twin laptop",
+        "Twin laptop",
+    ];
     let settled = app
         .wait_for("the home list never settled", UI, || async {
             let mut names = app.device_names("#nearby-list").await?;
@@ -330,6 +353,24 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         let names = app.device_names("#nearby-list").await?;
         return Err(format!("{e}; listed: {names:?}").into());
     }
+    let labels = app.device_labels("#nearby-list").await?;
+    let twin_labels: Vec<_> = labels.iter().filter(|l| l.0 == "Twin laptop").collect();
+    assert_eq!(twin_labels.len(), 2, "{labels:?}");
+    for (_, id, note) in &twin_labels {
+        assert_eq!(note, "2 devices use this name", "{labels:?}");
+        assert!(id.starts_with("id ") && id.len() >= 7, "{labels:?}");
+    }
+    assert_ne!(twin_labels[0].1, twin_labels[1].1, "told apart: {labels:?}");
+    for (name, id, note) in labels.iter().filter(|l| l.0 != "Twin laptop") {
+        assert!(
+            id.is_empty() && note.is_empty(),
+            "{name} is alone: {labels:?}"
+        );
+    }
+    let shared = app.text_when_present("#nearby-shared", UI).await?;
+    assert!(shared.contains("same name"), "{shared}");
+    let me = app.text_when_present("#nearby-self", UI).await?;
+    assert!(me.contains("“Test desktop”, id "), "{me}");
     // The picture is of the Nearby card; the drop below aims in screen pixels from the top.
     app.client
         .execute(
@@ -339,6 +380,8 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         .await?;
     shot(&app, "nearby-home.png").await?;
     app.client.execute("window.scrollTo(0, 0);", vec![]).await?;
+    interrupt(twin_one)?;
+    interrupt(twin_two)?;
 
     // A file dragged from another window and dropped on Cy's button goes to Cy.
     let dropped = tmp.path().join("dropped notes.txt");

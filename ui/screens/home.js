@@ -4,7 +4,7 @@
 // `update` follows the state without rebuilding the fields, so typing and focus are never
 // disturbed.
 
-import { h, icon, setText } from "../dom.js";
+import { h, icon, setText, show } from "../dom.js";
 import { formatBytes, formatRelativeTime, plural } from "../format.js";
 import { MAX_TEXT_BYTES, sendableText, textBytes } from "../transfer.js";
 import { createDeviceList } from "./parts.js";
@@ -165,12 +165,16 @@ export function createHomeScreen(section, actions) {
 
   const devices = createDeviceList("nearby-list", actions.sendToDevice);
   const nearbyHint = h("p", { id: "nearby-hint", class: "hint" });
+  const sharedHint = h("p", { id: "nearby-shared", class: "hint is-warning", hidden: true });
+  const nearbySelf = h("p", { id: "nearby-self", class: "hint", hidden: true });
   const nearbyCard = h(
     "section",
     { class: "card nearby-card", "aria-labelledby": "nearby-heading" },
     h("h3", { id: "nearby-heading", class: "card-title" }, "Nearby"),
     devices.el,
     nearbyHint,
+    sharedHint,
+    nearbySelf,
   );
 
   const recentList = h("ul", { id: "recent-list", class: "recent-list" });
@@ -194,7 +198,7 @@ export function createHomeScreen(section, actions) {
       dropZone.classList.toggle("is-dragover", state.dragOver && !state.dropTarget);
 
       const nearby = state.nearby;
-      devices.update(nearby.devices, state.dropTarget);
+      devices.update(nearby.devices, state.dropTarget, nearby.shared_names);
       setText(
         nearbyHint,
         !nearby.visible
@@ -203,6 +207,16 @@ export function createHomeScreen(section, actions) {
             ? "Drop files on a device, or click it to choose what to send. Nothing goes until you both check the words and they accept."
             : "No one nearby yet. Toss on other computers on this network shows up here.",
       );
+      // Anyone can take any name: when two do, the short ids tell them apart.
+      const shared = nearby.visible && nearby.shared_names.length > 0;
+      setText(
+        sharedHint,
+        shared ? "Some devices use the same name. Ask their owners which one is theirs: Toss shows each computer its own id here." : "",
+      );
+      show(sharedHint, shared);
+      const me = nearby.visible ? nearby.this_device : null;
+      setText(nearbySelf, me ? `Others see this computer as “${me.name}”, id ${String(me.id).slice(0, 4)}.` : "");
+      show(nearbySelf, Boolean(me));
 
       const code = state.code;
       if (codeInput.value !== code.value) codeInput.value = code.value;

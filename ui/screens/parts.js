@@ -309,39 +309,73 @@ export function createDone({ direction, onHome, onShowInFolder }) {
   };
 }
 
+/** Shortest id prefix shown beside a name used twice. */
+const SHORT_ID = 4;
+
 /**
- * Nearby devices as buttons (`data-device-id`): `onPick(device)` on click. Redrawn only
- * when the list or the device under a drag changes.
+ * Short ids for the devices whose name (any case) is in `shared`, each long enough to tell
+ * it from the others of the same name: Map of device id -> prefix.
+ */
+export function shortIds(devices, shared) {
+  const names = new Set((Array.isArray(shared) ? shared : []).map((n) => String(n).toLowerCase()));
+  const groups = new Map();
+  for (const d of devices) {
+    const name = String(d.name).toLowerCase();
+    if (!names.has(name)) continue;
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name).push(String(d.id));
+  }
+  const short = new Map();
+  for (const ids of groups.values()) {
+    let length = SHORT_ID;
+    while (length < 16 && new Set(ids.map((id) => id.slice(0, length))).size < ids.length) length += 2;
+    for (const id of ids) short.set(id, id.slice(0, length));
+  }
+  return short;
+}
+
+/**
+ * Nearby devices as buttons (`data-device-id`): `onPick(device)` on click. A device whose
+ * name another one uses too says so, with a short id to tell them apart (anyone can take
+ * any name). Redrawn only when the list, the shared names or the device under a drag change.
  */
 export function createDeviceList(id, onPick) {
   const el = h("ul", { id, class: "device-list" });
   let drawn = "";
   return {
     el,
-    update(devices, dropTarget) {
+    update(devices, dropTarget, shared = []) {
       const list = Array.isArray(devices) ? devices : [];
-      const key = JSON.stringify([list.map((d) => [d.id, d.name]), dropTarget]);
+      const key = JSON.stringify([list.map((d) => [d.id, d.name]), dropTarget, shared]);
       if (key === drawn) return;
       drawn = key;
+      const short = shortIds(list, shared);
+      const count = (name) => list.filter((d) => String(d.name).toLowerCase() === name).length;
       el.replaceChildren(
-        ...list.map((device) =>
-          h(
+        ...list.map((device) => {
+          const name = String(device.name);
+          const tag = short.get(String(device.id));
+          const same = tag ? count(name.toLowerCase()) : 0;
+          const note = tag ? `${same} devices use this name` : "";
+          return h(
             "li",
             null,
             h(
               "button",
               {
                 type: "button",
-                class: `device${device.id === dropTarget ? " is-dragover" : ""}`,
+                class: `device${device.id === dropTarget ? " is-dragover" : ""}${tag ? " is-shared" : ""}`,
                 "data-device-id": String(device.id),
-                title: `Send to ${device.name}`,
+                title: tag ? `Send to ${name} (id ${tag}; ${note})` : `Send to ${name}`,
                 onclick: () => onPick(device),
               },
               h("span", { class: "device-icon" }, icon("monitor")),
-              h("span", { class: "device-name" }, String(device.name)),
+              h("span", { class: "device-name" }, name),
+              tag ? h("span", { class: "device-id" }, `id ${tag}`) : null,
+              tag ? h("span", { class: "device-note" }, note) : null,
             ),
-          ),
-        ),
+          );
+        }),
       );
     },
   };

@@ -165,7 +165,7 @@ export function createSendingScreen(section, actions) {
       // Until someone types the code, the same files can go to a nearby device instead.
       const offerNearby = t.phase === "code" && !hasText && t.paths.length > 0 && state.nearby.devices.length > 0;
       show(ui.nearbyCard, offerNearby);
-      if (offerNearby) ui.devices.update(state.nearby.devices, null);
+      if (offerNearby) ui.devices.update(state.nearby.devices, null, state.nearby.shared_names);
       // To a nearby device the words show in the check card, with the question.
       if (t.target) ui.verification.update(t, false);
       else ui.verification.update(t);

@@ -457,6 +457,23 @@ impl Desktop {
         Ok(names)
     }
 
+    /// Each nearby-device button in `list_css` as shown: its name, its short id and its
+    /// note (both empty unless another device uses the same name).
+    pub async fn device_labels(&self, list_css: &str) -> Res<Vec<(String, String, String)>> {
+        let mut labels = Vec::new();
+        for e in self
+            .client
+            .find_all(Locator::Css(&format!("{list_css} [data-device-id]")))
+            .await?
+        {
+            let name = child_text(&e, ".device-name").await?;
+            let id = child_text(&e, ".device-id").await?;
+            let note = child_text(&e, ".device-note").await?;
+            labels.push((name, id, note));
+        }
+        Ok(labels)
+    }
+
     /// Clicks the nearby device called `name` in `list_css` once it is listed.
     pub async fn click_device(&self, list_css: &str, name: &str, limit: Duration) -> Res<()> {
         self.poll(
@@ -658,6 +675,14 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         kill_group(&mut self.driver);
         kill_group(&mut self.xvfb);
+    }
+}
+
+/// The `textContent` of the first element matching `css` inside `e`, or "" when none does.
+async fn child_text(e: &fantoccini::elements::Element, css: &str) -> Res<String> {
+    match e.find_all(Locator::Css(css)).await?.into_iter().next() {
+        Some(child) => Ok(child.prop("textContent").await?.unwrap_or_default()),
+        None => Ok(String::new()),
     }
 }
 
