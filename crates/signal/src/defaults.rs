@@ -1,46 +1,18 @@
 //! Tunables of the signaling server, each with the reason for its value.
 //!
+//! Two kinds. The *limits* bound what clients may make the server do or hold: each is a
+//! field of [`crate::Config`] and a command-line option of `toss-signal` (docs/deploy.md).
+//! The rest are fixed: the message sizes belong to the protocol (clients are built with the
+//! same numbers, so a server that changed them would break its clients), and the others are
+//! how the server works inside, not limits on anyone.
+//!
 //! Part of `toss-signal`; holds constants only and must never hold logic.
 
 use std::time::Duration;
 
 pub use toss_wire::signal::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
-/// Largest WebSocket message the transport reads at all. Above [`MAX_MESSAGE_BYTES`] so that
-/// an oversized message still gets a clear error reply; past this the connection is dropped.
-pub const MAX_WS_MESSAGE_BYTES: usize = 256 * 1024;
-
-/// Initial read buffer of a WebSocket connection: a sealed setup message fits; larger ones
-/// grow it. Small because every open connection holds one.
-pub const WS_BUFFER_BYTES: usize = 8 * 1024;
-
-/// Largest single WebSocket frame; equal to the message cap since clients never fragment.
-pub const MAX_WS_FRAME_BYTES: usize = MAX_WS_MESSAGE_BYTES;
-
-/// Most rooms open at once; a room costs a few hundred bytes, so this bounds memory at
-/// well under 100 MiB even when every room is full.
-pub const MAX_ROOMS: usize = 100_000;
-
-/// A room with no message for this long is closed: setup takes seconds, but a receiver
-/// may take a while to type the code that was read out to them.
-pub const ROOM_IDLE: Duration = Duration::from_secs(30 * 60);
-
-/// A room is closed this long after it was made, whatever happens in it.
-pub const ROOM_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
-
-/// Longest time between two looks of the room actor for rooms past their idle time or
-/// lifetime and clients past the unpaired idle time; shorter configured limits are looked at
-/// more often.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Time allowed for the TLS handshake, and again for each HTTP request head (an idle
-/// keep-alive connection waits under it too): ample on any real link, while a client that
-/// connects and sends nothing holds its socket no longer than this.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A WebSocket that is in no room for this long is closed: Toss clients allocate or join
-/// at once, so only a stuck or idle client waits ten minutes.
-pub const UNPAIRED_IDLE: Duration = Duration::from_secs(10 * 60);
+// Limits: each a `Config` field and a command-line option.
 
 /// Connections one address may hold open at once, counted from TCP accept (so half-open
 /// handshakes count too). A transfer needs two; 64 leaves room for a household or office
@@ -48,7 +20,7 @@ pub const UNPAIRED_IDLE: Duration = Duration::from_secs(10 * 60);
 pub const MAX_CONNECTIONS_PER_IP: usize = 64;
 
 /// `allocate` and `join` requests one address may make per minute (as a burst, then one
-/// every two seconds). A person makes a few; a guesser of nameplates wants thousands.
+/// every two seconds). A person makes a few; a flood wants thousands.
 pub const ROOM_REQUESTS_PER_IP_PER_MINUTE: u32 = 30;
 
 /// Joins of a waiting room one address may make that no allocator vouched for (`paired`),
@@ -74,11 +46,50 @@ pub const MAX_TRACKED_IPS: usize = 100_000;
 /// closed unanswered, so that refusing a flood costs no more than accepting and closing.
 pub const MAX_REFUSALS_IN_FLIGHT: usize = 256;
 
+/// Most rooms open at once; a room costs a few hundred bytes, so this bounds memory at
+/// well under 100 MiB even when every room is full.
+pub const MAX_ROOMS: usize = 100_000;
+
+/// A room in which nothing is relayed for this long is closed: setup takes seconds, but a
+/// receiver may take a while to type the code that was read out to them.
+pub const ROOM_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// A room is closed this long after it was made, whatever happens in it.
+pub const ROOM_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// Time allowed for the TLS handshake, and again for each HTTP request head (an idle
+/// keep-alive connection waits under it too): ample on any real link, while a client that
+/// connects and sends nothing holds its socket no longer than this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A WebSocket that is in no room for this long is closed: Toss clients allocate or join
+/// at once, so only a stuck or idle client waits ten minutes.
+pub const UNPAIRED_IDLE: Duration = Duration::from_secs(10 * 60);
+
 /// Outbound messages queued for one client before the server gives up on it as too slow: a
 /// relayed message that does not fit closes the room for both (`relay_overflow`), anything
 /// else closes the connection; nothing is dropped silently. A setup relays a few dozen
 /// messages, read as they come; 64 of at most 64 KiB bound a client's queue at 4 MiB.
 pub const OUTBOUND_QUEUE: usize = 64;
+
+// Fixed: the protocol's message sizes and the server's inner workings.
+
+/// Largest WebSocket message the transport reads at all. Above [`MAX_MESSAGE_BYTES`] so that
+/// an oversized message still gets a clear error reply; past this the connection is dropped.
+/// Toss clients read with the same cap, so it is part of the protocol, not an option.
+pub const MAX_WS_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Largest single WebSocket frame; equal to the message cap since clients never fragment.
+pub const MAX_WS_FRAME_BYTES: usize = MAX_WS_MESSAGE_BYTES;
+
+/// Initial read buffer of a WebSocket connection: a sealed setup message fits; larger ones
+/// grow it. Small because every open connection holds one.
+pub const WS_BUFFER_BYTES: usize = 8 * 1024;
+
+/// Longest time between two looks of the room actor for rooms past their idle time or
+/// lifetime and clients past the unpaired idle time; shorter configured limits are looked at
+/// more often.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Commands queued for the room actor; senders wait when it is full.
 pub const ACTOR_QUEUE: usize = 1024;

@@ -70,9 +70,16 @@ pub struct Config {
     /// IPv6 addresses that share this many leading bits count as one address for every
     /// per-address limit (at most 128; 128 counts each IPv6 address on its own).
     pub ipv6_prefix_len: u8,
+    /// Most addresses whose counts are kept at once; a connection from a new address past it
+    /// is answered `503` while every tracked address still has a connection open.
+    pub max_tracked_ips: usize,
+    /// Connections over a per-address cap being answered with an HTTP status at once; more
+    /// are closed unanswered.
+    pub max_refusals_in_flight: usize,
     /// Most rooms open at once; `allocate` past it is answered `server_busy`.
     pub max_rooms: usize,
-    /// A room with no message for this long is closed (`room_expired`).
+    /// A room in which nothing was relayed from one peer to the other for this long is
+    /// closed (`room_expired`).
     pub room_idle: Duration,
     /// A room is closed this long after it was made, busy or not (`room_expired`).
     pub room_lifetime: Duration,
@@ -120,6 +127,8 @@ impl Config {
             guess_burst: GUESS_BURST,
             guess_refill: GUESS_REFILL,
             ipv6_prefix_len: IPV6_PREFIX_LEN,
+            max_tracked_ips: MAX_TRACKED_IPS,
+            max_refusals_in_flight: MAX_REFUSALS_IN_FLIGHT,
             max_rooms: MAX_ROOMS,
             room_idle: ROOM_IDLE,
             room_lifetime: ROOM_LIFETIME,
@@ -235,7 +244,7 @@ impl Server {
                 guess_burst: config.guess_burst,
                 guess_refill: config.guess_refill,
                 ipv6_prefix_len: config.ipv6_prefix_len,
-                max_addresses: MAX_TRACKED_IPS,
+                max_addresses: config.max_tracked_ips,
             },
             Instant::now(),
         ));
@@ -288,7 +297,7 @@ impl Server {
             metrics: metrics.clone(),
             handshake_timeout: config.handshake_timeout,
             trusted_proxies: config.trusted_proxies.clone(),
-            refusing: Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT)),
+            refusing: Arc::new(Semaphore::new(config.max_refusals_in_flight)),
         };
         let task = tokio::spawn(accept_loop(listener, Arc::new(acceptor), cancel.clone()));
         Ok(Server {

@@ -303,6 +303,13 @@ async fn the_binary_listens_where_told_and_reports_its_url() -> TestResult {
             "--room-requests-per-minute",
             "10",
         ])
+        // Every other limit, as an operator would write it.
+        .args(["--guess-burst", "20", "--guess-refill", "2m"])
+        .args(["--ipv6-prefix-len", "64", "--max-tracked-ips", "5000"])
+        .args(["--max-refusals-in-flight", "16", "--max-rooms", "1000"])
+        .args(["--room-idle", "15m", "--room-lifetime", "1h"])
+        .args(["--handshake-timeout", "5s", "--unpaired-idle", "300"])
+        .args(["--outbound-queue", "128"])
         .args(["--trusted-proxy", "127.0.0.9", "--trusted-proxy", "::1"])
         .arg("--metrics")
         .stdout(std::process::Stdio::piped())
@@ -336,5 +343,17 @@ async fn the_binary_refuses_a_busy_port_with_a_sentence() -> TestResult {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_limit_that_would_refuse_everything() -> TestResult {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_toss-signal"))
+        .args(["--listen", "127.0.0.1:0", "--max-rooms", "0"])
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-rooms"), "{err}");
     Ok(())
 }
