@@ -433,14 +433,77 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         "the verification words were not the same on both screens, so someone may be in the middle; nothing was sent"
     );
     let received = finish(receiver)?;
-    let told = find(&events(&received), "error").cloned().ok_or("b was not told")?;
+    let told = find(&events(&received), "error")
+        .cloned()
+        .ok_or("b was not told")?;
     assert!(
         told["message"]
             .as_str()
             .is_some_and(|m| m.contains("the sender saw other verification words")),
         "{told}"
     );
-    assert!(find(&events(&received), "offer").is_none(), "nothing was offered");
+    assert!(
+        find(&events(&received), "offer").is_none(),
+        "nothing was offered"
+    );
+    assert_eq!(std::fs::read_dir(&out2)?.count(), 0);
+
+    // Two devices announce the same name: both are listed as such, and a send to that
+    // name is refused instead of picking one.
+    let twins: Vec<Child> = (0..2)
+        .map(|_| {
+            Lan::toss(
+                &lan.b,
+                &["receive", "--json", "--device-name", "Twin", "--out"],
+            )
+            .arg(&out2)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut both = Vec::new();
+    for _ in 0..5 {
+        let devices = Lan::toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
+        both = events(&devices)
+            .into_iter()
+            .filter(|d| d["name"] == "Twin")
+            .collect();
+        if both.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(both.len(), 2, "{both:?}");
+    let listed = Lan::toss(&lan.a, &["devices", "--wait", "3"]).output()?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        listed
+            .lines()
+            .filter(
+                |l| l.starts_with("Twin  (id ") && l.contains("another device uses this name too")
+            )
+            .count(),
+        2,
+        "{listed}"
+    );
+    let ambiguous = Lan::toss(&lan.a, &["send", "--to", "twin", "--json"])
+        .arg(&folder)
+        .output()?;
+    assert!(!ambiguous.status.success());
+    let error = find(&events(&ambiguous), "error")
+        .cloned()
+        .ok_or("no error")?;
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("2 nearby devices are called \"Twin\"")),
+        "{error}"
+    );
+    for mut twin in twins {
+        let _ = twin.kill();
+        let _ = twin.wait();
+    }
     assert_eq!(std::fs::read_dir(&out2)?.count(), 0);
 
     // Nobody of that name: one sentence, nothing sent.

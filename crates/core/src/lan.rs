@@ -546,7 +546,7 @@ pub async fn find_device(name: &str, wait: Duration) -> Result<Device> {
         1 => Ok(found.remove(0)),
         n => Err(Error::LocalNetwork(format!(
             "{n} nearby devices are called \"{}\" (anyone can take any name); `toss devices` shows each one's id, and `--to ID` picks one",
-            clean_device_name(name)
+            found[0].name
         ))),
     }
 }
