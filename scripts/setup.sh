@@ -16,11 +16,12 @@ fi
 # GTK drag source (python3-gi) for the real drag-and-drop test; iproute2 and nftables for
 # the tests that build a network link between two namespaces (they run as root); coturn for
 # the relay-only test (its own turnserver on 127.0.0.1, started by the test); tshark for the
-# local-network test that captures what a third computer on the network could see.
+# local-network test that captures what a third computer on the network could see; the
+# GNOME font the screenshots are taken in.
 apt_packages=(build-essential pkg-config curl time libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb imagemagick xdotool python3-gi gir1.2-gtk-3.0
-  iproute2 nftables coturn tshark)
+  iproute2 nftables coturn tshark fonts-cantarell)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
