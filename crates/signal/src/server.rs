@@ -1,6 +1,6 @@
 //! The signaling server: HTTP routes (`/` WebSocket, `/healthz`, `/metrics` when asked for),
-//! optional TLS,
-//! and one task per WebSocket that turns frames into [`Command`]s for the room actor.
+//! optional TLS, and one task per WebSocket that turns frames into [`Command`]s for the room
+//! actor.
 //!
 //! Abuse is bounded here, where connections come in: per-address limits at TCP accept (see
 //! [`crate::limits`]), a deadline on every handshake, size caps on every WebSocket message,

@@ -1,7 +1,8 @@
 //! The signaling server under abuse, through real clients on loopback addresses (Linux routes
 //! all of 127.0.0.0/8 to `lo`, so each test plays several hosts): size caps, the per-address
-//! connection cap, the per-address rate of `allocate`/`join`, room limits, handshake and idle
-//! timeouts, trusted proxies, and the `/metrics` counters that record each refusal.
+//! connection cap, the per-address rate of `allocate`/`join`, the guess budget and `paired`,
+//! IPv6 prefixes, room limits, a recipient that falls behind, handshake and idle timeouts,
+//! trusted proxies, and the `/metrics` counters that record each refusal.
 //!
 //! Each test would fail if the protection it names were removed. Limits are configured small
 //! so the tests are quick; the only timing asserted is a generous upper bound on "dropped".
