@@ -465,6 +465,36 @@ mod tests {
     }
 
     #[test]
+    fn a_commitment_binds_the_message_and_the_room() {
+        let np: Nameplate = "42".parse().expect("valid");
+        let other: Nameplate = "43".parse().expect("valid");
+        let (_, msg) = Pake::start(&np, &Password::nearby());
+        let (_, another) = Pake::start(&np, &Password::nearby());
+        let commitment = pake_commitment(&np, &msg);
+        assert_eq!(commitment.len(), 32);
+        assert!(check_commitment(&np, &commitment, &msg));
+        // Another valid message for the same public password, as a man in the middle
+        // would reveal after seeing the honest one: refused.
+        assert!(!check_commitment(&np, &commitment, &another));
+        assert!(!check_commitment(&other, &commitment, &msg));
+        assert!(!check_commitment(&np, &commitment[..31], &msg));
+        // Fixed vector: the protocol document says how it is computed.
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(pake_commitment(&np, b"m")),
+            {
+                use sha2::Digest;
+                let mut h = Sha256::new();
+                for part in [&b"toss-session-v1"[..], b"pake-commit", b"42"] {
+                    h.update((part.len() as u64).to_le_bytes());
+                    h.update(part);
+                }
+                h.update(b"m");
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(h.finalize())
+            }
+        );
+    }
+
+    #[test]
     fn wrong_code_fails_confirmation_on_both_sides() {
         let (s, r) = pair("orbit-lemon", "orbit-melon");
         assert_eq!(

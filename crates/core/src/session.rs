@@ -368,3 +368,48 @@ impl Paired {
         serde_json::from_slice(&plain).map_err(|_| Error::Tampered)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sender that commits to one PAKE message and reveals another, valid one for the
+    /// same public password: what a machine in the middle of a nearby send would do to
+    /// choose its message after seeing the receiver's. The receiver refuses it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revealed_message_other_than_the_committed_one_is_refused() -> Result<()> {
+        let addr = "127.0.0.1:0"
+            .parse()
+            .map_err(|_| Error::Input("addr".into()))?;
+        let server = toss_signal::Server::spawn(toss_signal::Config::new(addr))
+            .await
+            .map_err(|e| Error::Input(e.to_string()))?;
+        let config = Config::local(server.url());
+        let Allocated { mut client, code } = allocate_with(&config, Password::nearby()).await?;
+        let receiver = {
+            let (config, code) = (config.clone(), code.clone());
+            tokio::spawn(async move { join(&config, &code).await.map(|_| ()) })
+        };
+        assert!(matches!(client.recv().await?, ServerMsg::PeerJoined));
+        let (_, committed) = Pake::start(code.nameplate(), code.password());
+        let (_, revealed) = Pake::start(code.nameplate(), code.password());
+        let hash = crypto::encode(&crypto::pake_commitment(code.nameplate(), &committed));
+        send_room_msg(&client, &RoomMsg::Commit { hash })?;
+        assert!(matches!(
+            next_room_msg(&mut client).await?,
+            RoomMsg::Pake { .. }
+        ));
+        send_room_msg(
+            &client,
+            &RoomMsg::Pake {
+                msg: crypto::encode(&revealed),
+            },
+        )?;
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(30), receiver)
+            .await
+            .map_err(|_| Error::Input("the receiver did not answer".into()))?
+            .map_err(|e| Error::Input(e.to_string()))?;
+        assert!(matches!(refused, Err(Error::WrongCode)), "{refused:?}");
+        Ok(())
+    }
+}

@@ -99,6 +99,38 @@ async fn hostile_server() -> Result<String, Box<dyn std::error::Error>> {
     Ok(url)
 }
 
+/// A WebSocket server that takes every request and never answers.
+async fn silent_server() -> Result<String, Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+            return;
+        };
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    Ok(url)
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_ends_with_its_sentence() -> TestResult {
+    let url = silent_server().await?;
+    let allocated = tokio::time::timeout(LIMIT, session::allocate(&Config::local(url))).await?;
+    let error = allocated.expect_err("no answer");
+    assert!(
+        matches!(error, Error::TimedOut(Phase::ServerAnswer)),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the signaling server did not answer in time; check the connection and try again"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_servers_own_words_are_never_shown() -> TestResult {
     let url = hostile_server().await?;
