@@ -447,7 +447,7 @@ def signal_load(work):
     port = SIGNAL_PORT + 1
     server = Proc(["bash", "-c", f"ulimit -n $(ulimit -Hn) && exec {RELEASE / 'toss-signal'} "
                    f"--listen 127.0.0.1:{port} --max-connections-per-ip 100000 "
-                   f"--room-requests-per-minute 1000000"],
+                   f"--room-requests-per-minute 1000000 --guess-refill 0"],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -476,7 +476,8 @@ def main():
     setup_namespace()
     work = Path(tempfile.mkdtemp(prefix="toss-bench-", dir=os.environ.get("TOSS_BENCH_DIR")))
     server = Proc([RELEASE / "toss-signal", "--listen", f"127.0.0.1:{SIGNAL_PORT}",
-                   "--max-connections-per-ip", "100000", "--room-requests-per-minute", "1000000"],
+                   "--max-connections-per-ip", "100000", "--room-requests-per-minute", "1000000",
+                   "--guess-refill", "0"],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(SIGNAL_PORT)

@@ -135,6 +135,12 @@ async fn spawn_rendezvous(announce_rooms: bool) -> Result<toss_signal::Server> {
     let listen = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let mut config = toss_signal::Config::new(listen);
     config.announce_rooms = announce_rooms;
+    if announce_rooms {
+        // An inbox's rooms are joined by its owner alone, over loopback, with the public
+        // nearby password: no join there is a guess, and a budget would only let a sender
+        // that never says `paired` lock the owner out of its own inbox.
+        config.guess_refill = std::time::Duration::ZERO;
+    }
     toss_signal::Server::spawn(config)
         .await
         .map_err(|e| Error::LocalNetwork(format!("cannot start the local rendezvous: {e}")))
