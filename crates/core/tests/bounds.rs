@@ -156,14 +156,15 @@ async fn codes_that_work_give_their_guess_back() -> TestResult {
     for round in 0..budget + 3 {
         let allocated = session::allocate(&config).await?;
         let code = allocated.code().clone();
-        let (sender, receiver) = tokio::time::timeout(
-            LIMIT,
-            futures_util::future::join(allocated.wait_for_peer(), session::join(&config, &code)),
-        )
-        .await?;
+        // Each side in a task of its own, as each is in a program of its own.
+        let sender = tokio::spawn(allocated.wait_for_peer());
+        let joining = config.clone();
+        let receiver = tokio::spawn(async move { session::join(&joining, &code).await });
+        let (sender, receiver) =
+            tokio::time::timeout(LIMIT, futures_util::future::join(sender, receiver)).await?;
         let (_sender, _receiver) = (
-            sender?,
-            receiver.map_err(|e| format!("round {round}: {e}"))?,
+            sender??,
+            receiver?.map_err(|e| format!("round {round}: {e}"))?,
         );
     }
     Ok(())

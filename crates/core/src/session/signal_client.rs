@@ -121,6 +121,9 @@ impl SignalClient {
                     }
                     frame = stream.next() => match frame {
                         Some(Ok(Message::Text(text))) => match protocol::parse_server(text.as_str()) {
+                            // Keep-alive answers stop here: they would fill the bounded
+                            // queue of a session that is not reading (mid-transfer).
+                            Ok(ServerMsg::Pong) => {}
                             Ok(msg) => if in_tx.send(msg).await.is_err() { break },
                             Err(code) => tracing::warn!("unreadable message from the signaling server: {}", code.as_str()),
                         },
