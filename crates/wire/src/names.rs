@@ -368,19 +368,7 @@ mod tests {
             "txt",
             "日",
         ];
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..n).map(move |_| {
-            let len = (next() % 12) as usize;
-            (0..len)
-                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                .collect()
-        })
+        crate::random_strings(PIECES, 12, seed, n)
     }
 
     #[test]

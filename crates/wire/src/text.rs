@@ -218,19 +218,7 @@ mod tests {
             '&',
             '"',
         ];
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..n).map(move |_| {
-            let len = (next() % 40) as usize;
-            (0..len)
-                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
-                .collect()
-        })
+        crate::random_strings(ALPHABET, 40, seed, n)
     }
 
     #[test]
