@@ -506,8 +506,23 @@ impl Desktop {
             .await?
         {
             if e.prop("textContent").await?.unwrap_or_default().trim() == name {
-                let (x, y, w, h) = e.rectangle().await?;
-                return Ok(((x + w / 2.0) as i32, (y + h / 2.0) as i32));
+                // Into the middle of the view first (a longer list puts it below the
+                // window's edge), then where it is in the view, which is where on screen.
+                let arg = serde_json::to_value(&e)?;
+                let at = self
+                    .client
+                    .execute(
+                        "arguments[0].scrollIntoView({block: 'center'}); \
+                         const r = arguments[0].getBoundingClientRect(); \
+                         return [r.x + r.width / 2, r.y + r.height / 2];",
+                        vec![arg],
+                    )
+                    .await?;
+                let (x, y) = (at[0].as_f64(), at[1].as_f64());
+                let (Some(x), Some(y)) = (x, y) else {
+                    return Err(format!("no position for {name}: {at}").into());
+                };
+                return Ok((x as i32, y as i32));
             }
         }
         Err(format!("{name} is not in {list_css}").into())
