@@ -124,6 +124,10 @@ pub enum Error {
     /// This side's user saw other verification words than the other screen showed.
     #[error("the verification words were not the same on both screens, so someone may be in the middle; nothing was sent")]
     WordsDiffer,
+    /// The receiver's disk writer stopped without saying why (it says why when it can, and
+    /// that reason is what the user is told instead).
+    #[error("the disk writer stopped")]
+    WriterStopped,
     /// A stage of setup took longer than it may.
     #[error("{}", .0.sentence())]
     TimedOut(Phase),
@@ -191,6 +195,7 @@ impl Error {
             Error::Unreachable(_) => "unreachable",
             Error::TimedOut(_) => "timed_out",
             Error::WordsDiffer => "words_differ",
+            Error::WriterStopped => "writer_stopped",
         }
     }
 

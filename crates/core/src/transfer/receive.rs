@@ -380,7 +380,7 @@ impl IncomingOffer {
                         }
                     }
                     Some(WriteResult::Failed(e)) => return Err(e),
-                    None => return Err(Error::Input(WRITER_STOPPED.into())),
+                    None => return Err(Error::WriterStopped),
                 },
                 got = self.inbox.recv_many(&mut items, READ_BATCH) => {
                     if got == 0 {
@@ -529,7 +529,7 @@ impl Pump {
         let room = Arc::clone(&self.room)
             .acquire_many_owned(permits)
             .await
-            .map_err(|_| Error::Input(WRITER_STOPPED.into()))?;
+            .map_err(|_| Error::WriterStopped)?;
         send_cmd(
             writer,
             WriteCmd::Data {
@@ -541,19 +541,14 @@ impl Pump {
     }
 }
 
-const WRITER_STOPPED: &str = "the disk writer stopped";
-
 async fn send_cmd(writer: &mpsc::Sender<WriteCmd>, cmd: WriteCmd) -> Result<()> {
-    writer
-        .send(cmd)
-        .await
-        .map_err(|_| Error::Input(WRITER_STOPPED.into()))
+    writer.send(cmd).await.map_err(|_| Error::WriterStopped)
 }
 
 /// The disk writer's own failure when `err` only says that the writer stopped: it reports
 /// why (a full disk, say) just before it stops, and that is what the user must be told.
 fn writer_failure(results: &mut mpsc::UnboundedReceiver<WriteResult>, err: Error) -> Error {
-    if !matches!(&err, Error::Input(m) if m == WRITER_STOPPED) {
+    if !matches!(err, Error::WriterStopped) {
         return err;
     }
     while let Ok(result) = results.try_recv() {
