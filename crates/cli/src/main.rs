@@ -174,12 +174,13 @@ async fn wait_for_knock(
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let nearby = toss_core::lan::Nearby::start(&config.device_name, tx).await?;
-    if !json {
-        eprintln!(
+    // Said in --json mode too: a script knows from it that others can now find this one.
+    Output::new(json, false).event(&Event::Notice {
+        message: format!(
             "Visible to nearby devices as \"{}\". Waiting for someone to send you something (Ctrl-C to stop)...",
             toss_core::lan::clean_device_name(&config.device_name)
-        );
-    }
+        ),
+    });
     loop {
         tokio::select! {
             event = rx.recv() => match event {

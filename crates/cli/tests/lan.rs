@@ -168,6 +168,61 @@ fn finish(mut child: Child) -> std::io::Result<Output> {
     child.wait_with_output()
 }
 
+/// A `toss receive --json` waiting with no code, once it has said it is visible; the rest
+/// of its events are read on a thread.
+struct Waiting {
+    child: Child,
+    said: Vec<Value>,
+    rest: std::thread::JoinHandle<Vec<Value>>,
+}
+
+impl Waiting {
+    /// Reads `child`'s events up to its "Visible to nearby devices" notice.
+    fn until_visible(mut child: Child) -> Result<Waiting, Box<dyn std::error::Error>> {
+        let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+        let mut said = Vec::new();
+        loop {
+            let Some(line) = lines.next() else {
+                let _ = child.kill();
+                return Err(format!("it stopped before it was visible: {said:?}").into());
+            };
+            let event: Value = serde_json::from_str(&line?)?;
+            let visible = event["event"] == "notice"
+                && event["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Visible to nearby devices"));
+            said.push(event);
+            if visible {
+                break;
+            }
+        }
+        let rest = std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .filter_map(|l| serde_json::from_str(&l).ok())
+                .collect()
+        });
+        Ok(Waiting { child, said, rest })
+    }
+
+    /// Every event, once the process has ended (killed after [`LIMIT`]).
+    fn finish(self) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+        let Waiting {
+            child,
+            mut said,
+            rest,
+        } = self;
+        finish(child)?;
+        said.extend(rest.join().map_err(|_| "the event reader stopped")?);
+        Ok(said)
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// tshark on the bridge, writing every frame to a file.
 struct Capture {
     child: Child,
@@ -403,77 +458,53 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     .stderr(Stdio::piped())
     .spawn()?;
     receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
-    let mut refused = None;
-    for _ in 0..5 {
-        let mut sent = Lan::toss(&lan.a, &["send", "--json", "--to", "bea's desk"])
-            .arg(&folder)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        sent.stdin.take().ok_or("no stdin")?.write_all(b"n\n")?;
-        let sent = finish(sent)?;
-        let error = find(&events(&sent), "error").cloned().ok_or("no error")?;
-        if error["kind"] == "words_differ" {
-            refused = Some(error);
-            break;
-        }
-        // The only other answer allowed: b's new process is not announced yet.
-        assert!(
-            error["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("no nearby device called")),
-            "{error}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let refused = refused.ok_or("the sender was never asked about the words")?;
+    let receiver = Waiting::until_visible(receiver)?;
+    let mut sent = Lan::toss(&lan.a, &["send", "--json", "--to", "bea's desk"])
+        .arg(&folder)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    sent.stdin.take().ok_or("no stdin")?.write_all(b"n\n")?;
+    let sent = finish(sent)?;
+    let refused = find(&events(&sent), "error").cloned().ok_or("no error")?;
+    assert_eq!(refused["kind"], "words_differ", "{refused}");
     assert_eq!(
         refused["message"],
         "the verification words were not the same on both screens, so someone may be in the middle; nothing was sent"
     );
-    let received = finish(receiver)?;
-    let told = find(&events(&received), "error")
-        .cloned()
-        .ok_or("b was not told")?;
+    let received = receiver.finish()?;
+    let told = find(&received, "error").cloned().ok_or("b was not told")?;
     assert!(
         told["message"]
             .as_str()
             .is_some_and(|m| m.contains("the sender saw other verification words")),
         "{told}"
     );
-    assert!(
-        find(&events(&received), "offer").is_none(),
-        "nothing was offered"
-    );
+    assert!(find(&received, "offer").is_none(), "nothing was offered");
     assert_eq!(std::fs::read_dir(&out2)?.count(), 0);
 
     // Two devices announce the same name: both are listed as such, and a send to that
     // name is refused instead of picking one.
-    let twins: Vec<Child> = (0..2)
+    let twins = (0..2)
         .map(|_| {
-            Lan::toss(
+            let twin = Lan::toss(
                 &lan.b,
                 &["receive", "--json", "--device-name", "Twin", "--out"],
             )
             .arg(&out2)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .spawn()
+            .spawn()?;
+            Waiting::until_visible(twin)
         })
-        .collect::<Result<_, _>>()?;
-    let mut both = Vec::new();
-    for _ in 0..5 {
-        let devices = Lan::toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
-        both = events(&devices)
-            .into_iter()
-            .filter(|d| d["name"] == "Twin")
-            .collect();
-        if both.len() == 2 {
-            break;
-        }
-    }
+        .collect::<Result<Vec<_>, _>>()?;
+    let devices = Lan::toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
+    let both: Vec<Value> = events(&devices)
+        .into_iter()
+        .filter(|d| d["name"] == "Twin")
+        .collect();
     assert_eq!(both.len(), 2, "{both:?}");
     let listed = Lan::toss(&lan.a, &["devices", "--wait", "3"]).output()?;
     let listed = String::from_utf8_lossy(&listed.stdout);
@@ -500,9 +531,8 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
             .is_some_and(|m| m.starts_with("2 nearby devices are called \"Twin\"")),
         "{error}"
     );
-    for mut twin in twins {
-        let _ = twin.kill();
-        let _ = twin.wait();
+    for twin in twins {
+        twin.stop();
     }
     assert_eq!(std::fs::read_dir(&out2)?.count(), 0);
 
