@@ -74,9 +74,11 @@ async fn a_flood_of_candidates_ends_the_setup_with_a_sentence() -> TestResult {
     Ok(())
 }
 
-/// A signaling server that refuses every `join` with a sentence full of terminal escapes
-/// and markup.
-async fn hostile_server() -> Result<String, Box<dyn std::error::Error>> {
+/// A WebSocket server for one client that answers each request with `answer`, or never
+/// answers at all.
+async fn fake_server(
+    answer: Option<serde_json::Value>,
+) -> Result<String, Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -87,37 +89,17 @@ async fn hostile_server() -> Result<String, Box<dyn std::error::Error>> {
             return;
         };
         while let Some(Ok(Message::Text(_))) = ws.next().await {
-            let refusal = serde_json::json!({
-                "v": 1,
-                "type": "error",
-                "code": "room_full",
-                "message": "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}]8;;https://evil.test\u{7}click\u{1b}]8;;\u{7} <a href=\"x\">here</a>",
-            });
-            let _ = ws.send(Message::Text(refusal.to_string().into())).await;
+            if let Some(answer) = &answer {
+                let _ = ws.send(Message::Text(answer.to_string().into())).await;
+            }
         }
-    });
-    Ok(url)
-}
-
-/// A WebSocket server that takes every request and never answers.
-async fn silent_server() -> Result<String, Box<dyn std::error::Error>> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("ws://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        let Ok((tcp, _)) = listener.accept().await else {
-            return;
-        };
-        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
-            return;
-        };
-        while let Some(Ok(_)) = ws.next().await {}
     });
     Ok(url)
 }
 
 #[tokio::test]
 async fn a_server_that_never_answers_ends_with_its_sentence() -> TestResult {
-    let url = silent_server().await?;
+    let url = fake_server(None).await?;
     let allocated = tokio::time::timeout(LIMIT, session::allocate(&Config::local(url))).await?;
     let error = allocated.expect_err("no answer");
     assert!(
@@ -133,7 +115,14 @@ async fn a_server_that_never_answers_ends_with_its_sentence() -> TestResult {
 
 #[tokio::test]
 async fn a_servers_own_words_are_never_shown() -> TestResult {
-    let url = hostile_server().await?;
+    // Every `join` refused with a sentence full of terminal escapes and markup.
+    let url = fake_server(Some(serde_json::json!({
+        "v": 1,
+        "type": "error",
+        "code": "room_full",
+        "message": "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}]8;;https://evil.test\u{7}click\u{1b}]8;;\u{7} <a href=\"x\">here</a>",
+    })))
+    .await?;
     let code: toss_core::Code = "7-orbit-lemon".parse()?;
     let joined = tokio::time::timeout(LIMIT, session::join(&Config::local(url), &code)).await?;
     let error = joined.expect_err("refused");
