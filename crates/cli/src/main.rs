@@ -46,7 +46,7 @@ fn run() -> anyhow::Result<ExitCode> {
 fn fail(json: bool, sending: bool, error: &toss_core::Error) -> ExitCode {
     Output::new(json, sending).event(&Event::Error {
         message: error.to_string(),
-        kind: error.kind().to_owned(),
+        kind: error.kind(),
     });
     ExitCode::FAILURE
 }
@@ -128,12 +128,6 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             event = rx.recv() => {
                 let Some(event) = event else { break };
                 out.event(&event);
-                // A text alone is already shown in the offer: nothing to accept.
-                if let Event::Offer { files, .. } = &event {
-                    if files.is_empty() {
-                        transfer.decide(Decision::Accept);
-                    }
-                }
                 if matches!(&event, Event::Offer { files, .. } if !files.is_empty()) && !auto_accept {
                     let answer_tx = answer_tx.clone();
                     tokio::spawn(async move { answer_tx.send(ask("Accept? [y/N] ").await).await });

@@ -37,6 +37,170 @@ impl Phase {
     }
 }
 
+/// Why a connection to the other computer could not be made or kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// ICE found no path within the setup's time limit.
+    NoPathInTime,
+    /// ICE tried every pair of addresses and none worked.
+    NoDirectPath,
+    /// A path was found, but the handshakes over it (DTLS, SCTP) did not finish.
+    HandshakeStalled,
+    /// The other side began this setup afresh (a newer offer) while it ran.
+    PeerStartedOver,
+    /// The path stopped carrying packets while the stack still called it connected.
+    SendStalled,
+}
+
+impl ConnectFailure {
+    fn sentence(self) -> String {
+        match self {
+            ConnectFailure::NoPathInTime => {
+                "no network path was found in time (a firewall may block it; a TURN server can help)".into()
+            }
+            ConnectFailure::NoDirectPath => {
+                "the two computers could not reach each other directly (a TURN server can help)".into()
+            }
+            ConnectFailure::HandshakeStalled => {
+                "the secure connection did not complete over the network path that was found".into()
+            }
+            ConnectFailure::PeerStartedOver => "the other computer started over".into(),
+            ConnectFailure::SendStalled => format!(
+                "the connection stalled: nothing could be sent for {} seconds",
+                crate::defaults::SEND_STALL_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+/// A stable, machine-readable name for each [`Error`], for `--json` output, the app and
+/// scripts. The JSON strings never change once published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::BadCode`].
+    BadCode,
+    /// [`Error::SignalUnreachable`].
+    SignalUnreachable,
+    /// [`Error::SignalRefused`].
+    SignalRefused,
+    /// [`Error::SignalLost`].
+    SignalLost,
+    /// [`Error::WrongCode`].
+    WrongCode,
+    /// [`Error::Tampered`].
+    Tampered,
+    /// [`Error::PeerGone`].
+    PeerGone,
+    /// [`Error::Connect`].
+    Connect,
+    /// [`Error::LocalNetwork`].
+    LocalNetwork,
+    /// [`Error::Declined`].
+    Declined,
+    /// [`Error::Cancelled`].
+    Cancelled,
+    /// [`Error::PeerFailed`].
+    PeerFailed,
+    /// [`Error::Protocol`].
+    Protocol,
+    /// [`Error::Corrupt`].
+    Corrupt,
+    /// [`Error::NoSpace`].
+    NoSpace,
+    /// [`Error::DiskFull`].
+    DiskFull,
+    /// [`Error::Io`].
+    Io,
+    /// [`Error::Input`].
+    Input,
+    /// [`Error::Busy`].
+    Busy,
+    /// [`Error::WebRtc`].
+    #[serde(rename = "webrtc")]
+    WebRtc,
+    /// [`Error::Unreachable`].
+    Unreachable,
+    /// [`Error::TimedOut`].
+    TimedOut,
+    /// [`Error::WordsDiffer`].
+    WordsDiffer,
+    /// [`Error::WriterStopped`].
+    WriterStopped,
+    /// [`Error::Internal`].
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for tests and documentation.
+    pub const ALL: [ErrorKind; 25] = [
+        ErrorKind::BadCode,
+        ErrorKind::SignalUnreachable,
+        ErrorKind::SignalRefused,
+        ErrorKind::SignalLost,
+        ErrorKind::WrongCode,
+        ErrorKind::Tampered,
+        ErrorKind::PeerGone,
+        ErrorKind::Connect,
+        ErrorKind::LocalNetwork,
+        ErrorKind::Declined,
+        ErrorKind::Cancelled,
+        ErrorKind::PeerFailed,
+        ErrorKind::Protocol,
+        ErrorKind::Corrupt,
+        ErrorKind::NoSpace,
+        ErrorKind::DiskFull,
+        ErrorKind::Io,
+        ErrorKind::Input,
+        ErrorKind::Busy,
+        ErrorKind::WebRtc,
+        ErrorKind::Unreachable,
+        ErrorKind::TimedOut,
+        ErrorKind::WordsDiffer,
+        ErrorKind::WriterStopped,
+        ErrorKind::Internal,
+    ];
+
+    /// The name as it appears in JSON (`wrong_code`, `declined`, `peer_gone`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadCode => "bad_code",
+            ErrorKind::SignalUnreachable => "signal_unreachable",
+            ErrorKind::SignalRefused => "signal_refused",
+            ErrorKind::SignalLost => "signal_lost",
+            ErrorKind::WrongCode => "wrong_code",
+            ErrorKind::Tampered => "tampered",
+            ErrorKind::PeerGone => "peer_gone",
+            ErrorKind::Connect => "connect",
+            ErrorKind::LocalNetwork => "local_network",
+            ErrorKind::Declined => "declined",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::PeerFailed => "peer_failed",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::NoSpace => "no_space",
+            ErrorKind::DiskFull => "disk_full",
+            ErrorKind::Io => "io",
+            ErrorKind::Input => "input",
+            ErrorKind::Busy => "busy",
+            ErrorKind::WebRtc => "webrtc",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::TimedOut => "timed_out",
+            ErrorKind::WordsDiffer => "words_differ",
+            ErrorKind::WriterStopped => "writer_stopped",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything that can go wrong in a session or transfer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -68,8 +232,8 @@ pub enum Error {
     #[error("the other side disconnected before the transfer finished")]
     PeerGone,
     /// No network path was found between the two computers.
-    #[error("could not connect to the other computer: {0}")]
-    Connect(String),
+    #[error("could not connect to the other computer: {}", .0.sentence())]
+    Connect(ConnectFailure),
     /// The receiver said no.
     #[error("the receiver declined the transfer")]
     Declined,
@@ -109,6 +273,10 @@ pub enum Error {
     /// The caller asked for something impossible (no files, unreadable path...).
     #[error("{0}")]
     Input(String),
+    /// Something in this program failed that no input should make fail (a thread that
+    /// could not start or stopped half-way).
+    #[error("something went wrong inside Toss: {0}")]
+    Internal(String),
     /// The WebRTC stack failed.
     #[error("the peer connection failed: {0}")]
     WebRtc(String),
@@ -170,32 +338,33 @@ impl Error {
     }
 
     /// A short machine-readable name, for `--json` output and the app.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::BadCode(_) => "bad_code",
-            Error::SignalUnreachable { .. } => "signal_unreachable",
-            Error::SignalRefused(_) => "signal_refused",
-            Error::SignalLost => "signal_lost",
-            Error::WrongCode => "wrong_code",
-            Error::Tampered => "tampered",
-            Error::PeerGone => "peer_gone",
-            Error::Connect(_) => "connect",
-            Error::LocalNetwork(_) => "local_network",
-            Error::Declined => "declined",
-            Error::Cancelled(_) => "cancelled",
-            Error::PeerFailed(_) => "peer_failed",
-            Error::Protocol(_) => "protocol",
-            Error::Corrupt(_) => "corrupt",
-            Error::NoSpace { .. } => "no_space",
-            Error::DiskFull(_) => "disk_full",
-            Error::Io { .. } => "io",
-            Error::Input(_) => "input",
-            Error::Busy(_) => "busy",
-            Error::WebRtc(_) => "webrtc",
-            Error::Unreachable(_) => "unreachable",
-            Error::TimedOut(_) => "timed_out",
-            Error::WordsDiffer => "words_differ",
-            Error::WriterStopped => "writer_stopped",
+            Error::BadCode(_) => ErrorKind::BadCode,
+            Error::SignalUnreachable { .. } => ErrorKind::SignalUnreachable,
+            Error::SignalRefused(_) => ErrorKind::SignalRefused,
+            Error::SignalLost => ErrorKind::SignalLost,
+            Error::WrongCode => ErrorKind::WrongCode,
+            Error::Tampered => ErrorKind::Tampered,
+            Error::PeerGone => ErrorKind::PeerGone,
+            Error::Connect(_) => ErrorKind::Connect,
+            Error::LocalNetwork(_) => ErrorKind::LocalNetwork,
+            Error::Declined => ErrorKind::Declined,
+            Error::Cancelled(_) => ErrorKind::Cancelled,
+            Error::PeerFailed(_) => ErrorKind::PeerFailed,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::NoSpace { .. } => ErrorKind::NoSpace,
+            Error::DiskFull(_) => ErrorKind::DiskFull,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Input(_) => ErrorKind::Input,
+            Error::Internal(_) => ErrorKind::Internal,
+            Error::Busy(_) => ErrorKind::Busy,
+            Error::WebRtc(_) => ErrorKind::WebRtc,
+            Error::Unreachable(_) => ErrorKind::Unreachable,
+            Error::TimedOut(_) => ErrorKind::TimedOut,
+            Error::WordsDiffer => ErrorKind::WordsDiffer,
+            Error::WriterStopped => ErrorKind::WriterStopped,
         }
     }
 
@@ -229,3 +398,63 @@ impl From<webrtc::Error> for Error {
 
 /// Result with the core [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds are a published interface (`--json`, the app, scripts): their JSON
+    /// strings are pinned here, and `as_str` agrees with serde.
+    #[test]
+    fn error_kinds_keep_their_json_names() {
+        let names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "bad_code",
+                "signal_unreachable",
+                "signal_refused",
+                "signal_lost",
+                "wrong_code",
+                "tampered",
+                "peer_gone",
+                "connect",
+                "local_network",
+                "declined",
+                "cancelled",
+                "peer_failed",
+                "protocol",
+                "corrupt",
+                "no_space",
+                "disk_full",
+                "io",
+                "input",
+                "busy",
+                "webrtc",
+                "unreachable",
+                "timed_out",
+                "words_differ",
+                "writer_stopped",
+                "internal",
+            ]
+        );
+        for kind in ErrorKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).expect("a kind serializes"),
+                serde_json::Value::String(kind.as_str().into())
+            );
+        }
+        let event = crate::Event::Error {
+            message: Error::WrongCode.to_string(),
+            kind: Error::WrongCode.kind(),
+        };
+        assert_eq!(
+            serde_json::to_value(event).expect("an event serializes"),
+            serde_json::json!({
+                "event": "error",
+                "kind": "wrong_code",
+                "message": Error::WrongCode.to_string(),
+            })
+        );
+    }
+}

@@ -158,7 +158,7 @@ pub enum Event {
         /// A sentence for a person.
         message: String,
         /// A stable name for scripts (`wrong_code`, `declined`, `peer_gone`, ...).
-        kind: String,
+        kind: crate::ErrorKind,
     },
 }
 

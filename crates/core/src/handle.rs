@@ -57,10 +57,10 @@ impl Transfer {
     /// Whatever ended the transfer; the same error was sent as an `error` event.
     pub async fn wait(mut self) -> Result<Summary> {
         match self.task.take() {
-            Some(task) => task
-                .await
-                .unwrap_or_else(|_| Err(Error::Input("the transfer stopped unexpectedly".into()))),
-            None => Err(Error::Input("the transfer was already awaited".into())),
+            Some(task) => task.await.unwrap_or_else(|_| {
+                Err(Error::Internal("the transfer stopped unexpectedly".into()))
+            }),
+            None => Err(Error::Internal("the transfer was already awaited".into())),
         }
     }
 }
@@ -128,7 +128,9 @@ fn spawn_transfer(
 fn not_started(events: &Events, e: &std::io::Error) -> Result<Summary> {
     finish(
         events,
-        Err(Error::Input(format!("could not start the transfer: {e}"))),
+        Err(Error::Internal(format!(
+            "could not start the transfer: {e}"
+        ))),
     )
 }
 
@@ -136,7 +138,7 @@ fn finish(events: &Events, result: Result<Summary>) -> Result<Summary> {
     if let Err(e) = &result {
         events.emit(Event::Error {
             message: e.to_string(),
-            kind: e.kind().to_owned(),
+            kind: e.kind(),
         });
     }
     result
@@ -418,6 +420,8 @@ impl Work for Receiving {
         let decision = match self.decision.as_mut() {
             // Accepted before the connection was lost.
             None => Some(Decision::Accept),
+            // A text alone is already here, in the offer: there is nothing to decide.
+            Some(_) if offer.is_text_only() => Some(Decision::Accept),
             Some(rx) => tokio::select! {
                 biased;
                 _ = cancel.cancelled() => None,

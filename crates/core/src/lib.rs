@@ -22,7 +22,7 @@ pub mod wordlist;
 
 pub use code::{Code, CodeError, Nameplate, Password};
 pub use config::{Config, IceServer};
-pub use error::{Error, Phase, Result, Side};
+pub use error::{ConnectFailure, Error, ErrorKind, Phase, Result, Side};
 pub use events::{Event, Events};
 pub use handle::{
     start_receive, start_receive_knock, start_send, start_send_text, start_send_to, Decision,

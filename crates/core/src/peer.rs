@@ -37,7 +37,7 @@ use crate::defaults::{
     LARGE_SCTP_PACKET, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, MAX_REMOTE_CANDIDATES, READ_QUEUE,
     RECEIVE_MTU, SEND_STALL_TIMEOUT, SETUP_AFTER_PATH, SETUP_RETRY_MIN_LEFT, UDP_BUFFER,
 };
-use crate::error::{Error, Result, Side};
+use crate::error::{ConnectFailure, Error, Result, Side};
 use crate::session::{Heard, Paired, Signal};
 
 /// How long setup carries on after the signaling peer left, in case our data channel is
@@ -394,10 +394,7 @@ async fn attempt(
             return Ok(Link::new(pc, rtc_dc, dc, paired.role, path));
         }
         Ok(Err(e)) => e,
-        Err(_) => Error::Connect(
-            "no network path was found in time (a firewall may block it; a TURN server can help)"
-                .into(),
-        ),
+        Err(_) => Error::Connect(ConnectFailure::NoPathInTime),
     };
     let _ = pc.close().await;
     Err(failure)
@@ -509,15 +506,11 @@ async fn negotiate(
                 }
             }
             _ = stalled => {
-                return Err(Error::Connect(
-                    "the secure connection did not complete over the network path that was found".into(),
-                ));
+                return Err(Error::Connect(ConnectFailure::HandshakeStalled));
             }
             state = state_rx.recv() => {
                 if state == Some(RTCPeerConnectionState::Failed) {
-                    return Err(Error::Connect(
-                        "the two computers could not reach each other directly (a TURN server can help)".into(),
-                    ));
+                    return Err(Error::Connect(ConnectFailure::NoDirectPath));
                 }
             }
             heard = paired.hear(), if peer_left.is_none() => match heard? {
@@ -529,7 +522,7 @@ async fn negotiate(
                     Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver && remote_set => {
                         if round > paired.round {
                             paired.unhear(Signal::Offer { sdp, large_packets: theirs, round });
-                            return Err(Error::Connect("the other computer started over".into()));
+                            return Err(Error::Connect(ConnectFailure::PeerStartedOver));
                         }
                     }
                     Signal::Offer { sdp, large_packets: theirs, round } if paired.role == Role::Receiver => {
@@ -775,10 +768,7 @@ impl Link {
         match written {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(Error::PeerGone),
-            Err(_) => Err(Error::Connect(format!(
-                "the connection stalled: nothing could be sent for {} seconds",
-                SEND_STALL_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(Error::Connect(ConnectFailure::SendStalled)),
         }
     }
 

@@ -105,7 +105,7 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
     .await?;
     let r = r.expect_err("the receiver cannot finish on a full disk");
     let s = s.expect_err("the sender learns that the receiver failed");
-    assert_eq!(r.kind(), "disk_full", "{r}");
+    assert_eq!(r.kind().as_str(), "disk_full", "{r}");
     assert!(
         r.to_string().starts_with("the disk is full: ")
             && r.to_string()

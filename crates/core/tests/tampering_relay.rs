@@ -193,8 +193,16 @@ async fn fails_closed_as_tampered(attack: Attack) -> TestResult {
     std::fs::create_dir(&out)?;
     let (s, r, seen) = attacked(attack, &out).await?;
     let expected = "the connection was tampered with on the way (it failed its integrity check against the code); the transfer was stopped";
-    assert_eq!(s.kind(), "tampered", "{attack:?}: sender said {s}");
-    assert_eq!(r.kind(), "tampered", "{attack:?}: receiver said {r}");
+    assert_eq!(
+        s.kind(),
+        toss_core::ErrorKind::Tampered,
+        "{attack:?}: sender said {s}"
+    );
+    assert_eq!(
+        r.kind(),
+        toss_core::ErrorKind::Tampered,
+        "{attack:?}: receiver said {r}"
+    );
     assert_eq!(s.to_string(), expected);
     assert_eq!(r.to_string(), expected);
     assert!(

@@ -275,7 +275,7 @@ async fn wrong_code_fails_on_both_sides() -> TestResult {
     assert!(files_under(&env.out()).is_empty());
     let mut told = false;
     while let Ok(e) = send_rx.try_recv() {
-        told |= matches!(e, Event::Error { kind, .. } if kind == "wrong_code");
+        told |= matches!(e, Event::Error { kind, .. } if kind == toss_core::ErrorKind::WrongCode);
     }
     assert!(told, "the sender's listener was told");
     Ok(())
@@ -435,17 +435,24 @@ async fn a_text_alone_arrives_in_the_offer_and_nothing_is_written() -> TestResul
     let (send_events, mut send_rx) = Events::channel();
     let sender = toss_core::start_send_text(env.config(), text.into(), send_events);
     let code = code_of(&mut send_rx).await.expect("code");
-    let (receiver, mut recv_rx) = receiver(env.config(), &code, env.out(), Decision::Accept);
+    // Nobody answers the offer: a text alone is taken without asking.
+    let (recv_events, mut recv_rx) = Events::channel();
+    let receiver = toss_core::start_receive(env.config(), code.parse()?, env.out(), recv_events);
     let (s, r) = both(sender, receiver).await;
     s?;
     r?;
-    let mut shown = None;
+    let (mut shown, mut accepted) = (None, false);
     while let Ok(e) = recv_rx.try_recv() {
-        if let Event::Offer { text, files, .. } = e {
-            assert!(files.is_empty());
-            shown = text;
+        match e {
+            Event::Offer { text, files, .. } => {
+                assert!(files.is_empty());
+                shown = text;
+            }
+            Event::Accepted => accepted = true,
+            _ => {}
         }
     }
+    assert!(accepted, "the receiver says the text was accepted");
     // The escape character is neutralized; line breaks are kept.
     assert_eq!(
         shown.as_deref(),

@@ -63,7 +63,7 @@ fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Input(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

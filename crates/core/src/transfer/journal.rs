@@ -683,7 +683,7 @@ mod tests {
         let first = Claim::take(root, out, &files)?;
         assert!(first.is_some());
         let second = Claim::take(root, out, &files).expect_err("a second claim is refused");
-        assert_eq!(second.kind(), "busy");
+        assert_eq!(second.kind(), crate::ErrorKind::Busy);
         assert_eq!(
             second.for_peer(),
             "the same files are already being received on that computer"

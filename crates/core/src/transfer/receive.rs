@@ -183,6 +183,11 @@ impl IncomingOffer {
         self.text.as_deref()
     }
 
+    /// A text alone, with no files: it is already here, so nobody is asked to accept it.
+    pub fn is_text_only(&self) -> bool {
+        self.files.is_empty()
+    }
+
     /// Sum of the offered sizes.
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
@@ -266,7 +271,7 @@ impl IncomingOffer {
             let (out_dir, entries) = (out_dir.clone(), entries.clone());
             tokio::task::spawn_blocking(move || Journal::open(root.as_deref(), &out_dir, &entries))
                 .await
-                .map_err(|_| Error::Input("the receiver's journal could not be read".into()))?
+                .map_err(|_| Error::Internal("the receiver's journal could not be read".into()))?
         };
         let held: Vec<Held> = (0..entries.len()).map(|i| journal.held(i)).collect();
         let (offsets, prefixes): (Vec<u64>, Vec<String>) = held

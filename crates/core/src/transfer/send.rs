@@ -349,7 +349,12 @@ async fn stream(
                     break;
                 }
                 Some(ReadItem::Failed(e)) => return Err(e),
-                None => return Err(Error::Input(format!("could not read {}", entry.path))),
+                None => {
+                    return Err(Error::Internal(format!(
+                        "the reader of {} stopped",
+                        entry.path
+                    )))
+                }
             }
         }
     }
