@@ -292,11 +292,10 @@ async fn check_words(
         return Ok(());
     }
     let reason = "the sender saw other verification words on its screen; nothing was sent";
-    if let Ok(msg) = paired.seal(&session::Signal::Abort {
+    // Best effort: the peer learns it from the closed connection anyway.
+    let _ = paired.say(&session::Signal::Abort {
         reason: reason.into(),
-    }) {
-        let _ = paired.client.send(msg);
-    }
+    });
     link.close().await;
     // Leaving lets the abort go out before the connection closes.
     paired.leave().await;
@@ -524,7 +523,7 @@ async fn watch<T>(
                     continue;
                 }
                 let now = *state.borrow_and_update();
-                use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState as S;
+                use peer::LinkState as S;
                 match now {
                     S::Disconnected if !interrupted => {
                         interrupted = true;
@@ -536,9 +535,7 @@ async fn watch<T>(
                     }
                     S::Failed => {
                         // Tell the peer at once rather than let it wait for its own timeout.
-                        if let Ok(msg) = paired.seal(&session::Signal::Reconnect) {
-                            let _ = paired.client.send(msg);
-                        }
+                        let _ = paired.say(&session::Signal::Reconnect);
                     }
                     _ => {}
                 }
@@ -556,7 +553,7 @@ async fn watch<T>(
                     link.close().await;
                 }
                 Ok(session::Heard::Signal(session::Signal::Abort { reason })) => {
-                    override_err = Some(Error::PeerFailed(crate::transfer::names::display(&reason)));
+                    override_err = Some(Error::PeerFailed(toss_wire::names::display(&reason)));
                     listening = false;
                     link.close().await;
                 }
@@ -583,9 +580,7 @@ async fn again(
     cancel: &CancellationToken,
     events: &Events,
 ) -> Result<peer::Link> {
-    if let Ok(msg) = paired.seal(&session::Signal::Reconnect) {
-        let _ = paired.client.send(msg);
-    }
+    let _ = paired.say(&session::Signal::Reconnect);
     let attempts = config.reconnect_attempts;
     for attempt in 1..=attempts {
         events.emit(Event::Reconnecting { attempt, attempts });

@@ -286,17 +286,17 @@ pub(crate) enum Heard {
 /// Both sides proved they hold the same code; signaling from here on is sealed.
 #[derive(Debug)]
 pub struct Paired {
-    pub(crate) client: SignalClient,
-    pub(crate) role: Role,
+    client: SignalClient,
+    role: Role,
     verification: String,
     sealer: Sealer,
     opener: Opener,
-    pub(crate) binder: ChannelBinder,
+    binder: ChannelBinder,
     /// Signals read while a transfer ran, for the next setup to take.
     pending: std::collections::VecDeque<Signal>,
     /// Which connection of the session is being set up: the sender counts its offers, the
     /// receiver follows the newest one it has answered.
-    pub(crate) round: u32,
+    round: u32,
 }
 
 impl Paired {
@@ -345,6 +345,49 @@ impl Paired {
     /// Two words both screens show.
     pub fn verification(&self) -> &str {
         &self.verification
+    }
+
+    /// Which side of the session this is.
+    pub(crate) fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The key that proves, on a new data channel, which certificates each side saw.
+    pub(crate) fn binder(&self) -> &ChannelBinder {
+        &self.binder
+    }
+
+    /// Which connection of the session is being set up (0, then one more per fresh one).
+    pub(crate) fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// Begins the next connection of the session: the sender counts one more offer. The
+    /// receiver follows the sender's offers as they come ([`Paired::follow_round`]).
+    pub(crate) fn next_round(&mut self) {
+        if self.role == Role::Sender {
+            self.round += 1;
+        }
+    }
+
+    /// The receiver answers the sender's offer of `round`.
+    pub(crate) fn follow_round(&mut self, round: u32) {
+        self.round = round;
+    }
+
+    /// Says `signal` to the peer, sealed.
+    ///
+    /// # Errors
+    /// [`Error::SignalLost`] when signaling is closed or its queue is full.
+    pub(crate) fn say(&mut self, signal: &Signal) -> Result<()> {
+        let msg = self.seal(signal)?;
+        self.client.send(msg)
+    }
+
+    /// Sends a message sealed earlier, as it is (tests that flood or replay).
+    #[cfg(feature = "test-utils")]
+    pub(crate) fn send_sealed(&self, msg: ClientMsg) -> Result<()> {
+        self.client.send(msg)
     }
 
     /// Seals a signal into a relayed body.

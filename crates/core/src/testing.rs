@@ -88,7 +88,7 @@ pub async fn host_flooding_candidates(
             // The queue to the socket is bounded: wait for room, a bounded number of times.
             let mut sent = false;
             for _ in 0..200 {
-                if paired.client.send(msg.clone()).is_ok() {
+                if paired.send_sealed(msg.clone()).is_ok() {
                     sent = true;
                     break;
                 }

@@ -172,7 +172,7 @@ async fn round_trip_sizes(sizes: &[usize]) -> TestResult {
     for events in [&se, &re] {
         assert!(
             events.iter().any(|e| matches!(e, Event::Connected { path }
-                if path.kind == "direct" && path.local_network && path.packet_size == toss_core::defaults::LARGE_SCTP_PACKET)),
+                if path.kind == toss_core::peer::PathKind::Direct && path.local_network && path.packet_size == toss_core::defaults::LARGE_SCTP_PACKET)),
             "large packets on loopback between two Toss: {events:?}"
         );
     }
