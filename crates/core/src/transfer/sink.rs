@@ -598,6 +598,7 @@ mod tests {
         ]
     }
 
+    #[cfg(unix)]
     #[test]
     fn never_overwrites_and_never_follows_a_symlink() -> Result<()> {
         let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
