@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use toss_core::{Config, IceServer};
+use toss_core::{Config, IceServer, Reach, SignalEndpoint};
 
 use crate::error::AppError;
 
@@ -27,7 +27,7 @@ pub(crate) struct Settings {
     pub(crate) ice_servers: Vec<IceServer>,
     /// Find nearby devices on the local network and be visible to them.
     pub(crate) discovery: bool,
-    /// Networks the user called public (`toss_core::lan::network_id`): on them this
+    /// Networks the user called public (`crate::network::network_id`): on them this
     /// computer stays hidden and does not look for others.
     pub(crate) public_networks: Vec<String>,
     /// Send everything through a TURN server (needs one in `ice_servers`).
@@ -196,14 +196,19 @@ impl Settings {
     pub(crate) fn to_config(&self, signal_url: &str, network: Option<&str>) -> Config {
         let loopback = loopback_only();
         Config {
-            discovery: self.discovery_on(network),
-            signal_url: signal_url.to_owned(),
+            reach: if loopback {
+                Reach::Loopback
+            } else if self.discovery_on(network) {
+                Reach::ServerThenLan
+            } else {
+                Reach::Server
+            },
+            signal: SignalEndpoint::new(signal_url),
             ice_servers: if loopback {
                 Vec::new()
             } else {
                 self.ice_servers.clone()
             },
-            loopback_only: loopback,
             relay_only: self.relay_only && !loopback,
             device_name: self.device_name.clone(),
             ..Config::default()
@@ -398,6 +403,6 @@ mod tests {
             "ws://127.0.0.1:1",
             Some("10.1.2.0/24 via aa:bb:cc:dd:ee:ff"),
         );
-        assert!(!config.discovery);
+        assert_eq!(config.reach, Reach::Server);
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use toss_core::{Config, IceServer};
+use toss_core::{Config, IceServer, Reach, SignalEndpoint};
 
 /// Send files to another computer with a short code.
 #[derive(Debug, Parser)]
@@ -98,7 +98,7 @@ pub(crate) struct Common {
     #[arg(long, env = "TOSS_RELAY_ONLY", requires = "turn", value_parser = clap::builder::BoolishValueParser::new())]
     relay_only: bool,
     /// Connect over this machine's loopback interface only (both ends on one computer).
-    #[arg(long, env = "TOSS_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "TOSS_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new(), conflicts_with = "lan")]
     loopback: bool,
     /// The name the other side sees (default: this computer's name).
     #[arg(long, env = "TOSS_DEVICE_NAME")]
@@ -116,11 +116,27 @@ pub(crate) struct Common {
 }
 
 impl Common {
+    /// Where the room is looked for: `--loopback`, `--lan` and `--no-discovery` exclude one
+    /// another (clap refuses them together).
+    fn reach(&self) -> Reach {
+        if self.loopback {
+            Reach::Loopback
+        } else if self.lan {
+            Reach::LanOnly
+        } else if self.no_discovery {
+            Reach::Server
+        } else {
+            Reach::ServerThenLan
+        }
+    }
+
     pub(crate) fn config(&self) -> anyhow::Result<Config> {
         let mut config = Config {
-            signal_url: self.signal.clone(),
-            extra_ca: self.signal_ca.clone(),
-            loopback_only: self.loopback,
+            signal: SignalEndpoint {
+                url: self.signal.clone(),
+                extra_ca: self.signal_ca.clone(),
+            },
+            reach: self.reach(),
             large_packets: !self.small_packets,
             ..Config::default()
         };
@@ -137,8 +153,6 @@ impl Common {
             });
         }
         config.relay_only = self.relay_only;
-        config.lan = self.lan;
-        config.discovery = !self.no_discovery;
         config.reconnect_attempts = self.reconnect_attempts;
         if let Some(name) = &self.device_name {
             config.device_name = name.clone();

@@ -161,7 +161,7 @@ async fn wait_for_knock(
     config: &toss_core::Config,
     json: bool,
 ) -> Result<(toss_core::lan::Nearby, toss_core::lan::Knock), toss_core::Error> {
-    if !config.uses_local_network() {
+    if !config.reach.uses_local_network() {
         return Err(toss_core::Error::Input(
             "waiting for a nearby device needs the local network: give a code, or leave out --loopback and --no-discovery".into(),
         ));

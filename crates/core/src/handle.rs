@@ -1,7 +1,8 @@
 //! Whole transfers, each on a thread of its own, with handles: what the CLI and the desktop
-//! app call. [`start_send`] and [`start_receive`] run every phase (signaling, PAKE, WebRTC,
-//! files), report through [`Events`], and take decisions (accept, decline, cancel) on the
-//! handle.
+//! app call. [`start_send`] and [`start_receive`] find the room (`rendezvous`), pair
+//! (`session`) and then supervise each peer of the session: its connection, the transfer
+//! over it, and a fresh connection that resumes the transfer when one is lost. They report
+//! through [`Events`] and take decisions (accept, decline, cancel) on the handle.
 //!
 //! The transfer always ends with exactly one `done` or `error` event.
 
@@ -14,10 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::code::Code;
 use crate::config::Config;
+use crate::defaults::RECONNECT_TIMEOUT;
 use crate::error::{Error, Result, Side};
 use crate::events::{Event, Events};
+use crate::peer::{self, Link, LinkState};
 use crate::transfer::{self, Manifest, Summary};
-use crate::{peer, session};
+use crate::{rendezvous, session};
 
 /// The receiver's answer to an offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,56 +175,6 @@ pub fn start_send_to(
     )
 }
 
-/// Where a sender's room is: on the configured server, on its own LAN rendezvous (kept
-/// alive as long as the transfer), or in a nearby device's inbox.
-async fn open_room(
-    config: &Config,
-    device: Option<&crate::lan::Device>,
-    events: &Events,
-) -> Result<(session::Allocated, Option<crate::lan::LanHost>)> {
-    if let Some(device) = device {
-        let mut last = None;
-        for url in &device.urls {
-            let at = Config {
-                signal_url: url.clone(),
-                ..config.clone()
-            };
-            match session::allocate_with(&at, crate::code::Password::nearby()).await {
-                Ok(allocated) => return Ok((allocated, None)),
-                Err(e) => last = Some(e),
-            }
-        }
-        return Err(match last {
-            Some(Error::SignalUnreachable { .. }) | None => Error::LocalNetwork(format!(
-                "{} cannot be reached on the network any more",
-                device.name
-            )),
-            Some(e) => e,
-        });
-    }
-    if !config.lan {
-        match session::allocate(config).await {
-            Err(Error::SignalUnreachable { url, .. }) if config.uses_local_network() => {
-                events.emit(Event::Notice {
-                    message: format!(
-                        "No signaling server answered at {url}; this code works on this local network only."
-                    ),
-                });
-            }
-            other => return other.map(|a| (a, None)),
-        }
-    }
-    // On a LAN with no server, this sender is the rendezvous.
-    let mut host = crate::lan::LanHost::start(&config.device_name).await?;
-    let at = Config {
-        signal_url: host.local_url(),
-        ..config.clone()
-    };
-    let allocated = session::allocate(&at).await?;
-    host.announce(&allocated.code().nameplate().to_string())?;
-    Ok((allocated, Some(host)))
-}
-
 fn spawn_send(
     config: Config,
     device: Option<crate::lan::Device>,
@@ -236,29 +189,23 @@ fn spawn_send(
     let task = spawn_transfer(events.clone(), async move {
         let result = async {
             let manifest = manifest()?;
-            let (allocated, _host) =
-                or_cancel(&token, open_room(&config, device.as_ref(), &events)).await?;
+            let room =
+                or_cancel(&token, rendezvous::open(&config, device.as_ref(), &events)).await?;
             if device.is_none() {
                 events.emit(Event::Code {
-                    code: allocated.code().to_string(),
+                    code: room.allocated.code().to_string(),
                 });
             }
-            let mut paired = or_cancel(&token, allocated.wait_for_peer()).await?;
-            events.emit(Event::PeerConnected {
-                verification: paired.verification().to_owned(),
-            });
-            let link = peer::connect(&mut paired, &config, &token).await?;
-            events.emit(Event::Connected {
-                path: link.path().clone(),
-            });
+            let paired = or_cancel(&token, room.allocated.wait_for_peer()).await?;
+            let mut peer = Peer::connect(paired, &config, &token, &events).await?;
             if device.is_some() {
-                check_words(&mut paired, &link, decision_rx, &events, &token).await?;
+                peer.check_words(decision_rx, &events, &token).await?;
             }
             let mut work = Sending {
                 manifest,
                 device: config.device_name.clone(),
             };
-            carry_on(&mut paired, &config, &token, &events, link, &mut work).await
+            peer.run(&mut work, &config, &token, &events).await
         }
         .await;
         finish(&events, result)
@@ -270,38 +217,6 @@ fn spawn_send(
     }
 }
 
-/// A nearby send's words, checked by this side's user before the offer goes: without a
-/// secret code, a machine in the middle is only caught by two screens that disagree.
-async fn check_words(
-    paired: &mut session::Paired,
-    link: &peer::Link,
-    decision: oneshot::Receiver<Decision>,
-    events: &Events,
-    cancel: &CancellationToken,
-) -> Result<()> {
-    events.emit(Event::CheckWords {
-        verification: paired.verification().to_owned(),
-    });
-    let answer = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
-        _ = link.lost() => return Err(Error::PeerGone),
-        d = decision => d.unwrap_or(Decision::Decline),
-    };
-    if answer == Decision::Accept {
-        return Ok(());
-    }
-    let reason = "the sender saw other verification words on its screen; nothing was sent";
-    // Best effort: the peer learns it from the closed connection anyway.
-    let _ = paired.say(&session::Signal::Abort {
-        reason: reason.into(),
-    });
-    link.close().await;
-    // Leaving lets the abort go out before the connection closes.
-    paired.leave().await;
-    Err(Error::WordsDiffer)
-}
-
 /// Starts receiving what a nearby device is sending to this one's inbox ([`crate::lan::Knock`]):
 /// like [`start_receive`], and likewise nothing is received before [`Transfer::decide`].
 pub fn start_receive_knock(
@@ -310,37 +225,31 @@ pub fn start_receive_knock(
     out_dir: PathBuf,
     events: Events,
 ) -> Transfer {
-    let at = Config {
-        signal_url: knock.url().to_owned(),
-        lan: false,
-        discovery: false,
-        ..config
-    };
-    start_receive(at, knock.code(), out_dir, events)
+    start_receive(
+        rendezvous::at_knock(config, knock),
+        knock.code(),
+        out_dir,
+        events,
+    )
 }
 
 /// Starts receiving with `code` into `out_dir`: joins, connects, emits [`Event::Offer`] and
-/// waits for [`Transfer::decide`].
+/// waits for [`Transfer::decide`] (a text alone is taken without asking: it is already
+/// here, in the offer).
 pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Events) -> Transfer {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     let (decision_tx, decision_rx) = oneshot::channel();
     let task = spawn_transfer(events.clone(), async move {
         let result = async {
-            let mut paired = or_cancel(&token, join(&config, &code)).await?;
-            events.emit(Event::PeerConnected {
-                verification: paired.verification().to_owned(),
-            });
-            let link = peer::connect(&mut paired, &config, &token).await?;
-            events.emit(Event::Connected {
-                path: link.path().clone(),
-            });
+            let paired = or_cancel(&token, rendezvous::join(&config, &code)).await?;
+            let peer = Peer::connect(paired, &config, &token, &events).await?;
             let mut work = Receiving {
                 out_dir,
                 decision: Some(decision_rx),
                 offered: None,
             };
-            carry_on(&mut paired, &config, &token, &events, link, &mut work).await
+            peer.run(&mut work, &config, &token, &events).await
         }
         .await;
         finish(&events, result)
@@ -357,7 +266,7 @@ trait Work {
     /// Runs the transfer over `link` (again, when `resumed`).
     async fn run(
         &mut self,
-        link: &peer::Link,
+        link: &Link,
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<Summary>;
@@ -372,7 +281,7 @@ struct Sending {
 impl Work for Sending {
     async fn run(
         &mut self,
-        link: &peer::Link,
+        link: &Link,
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<Summary> {
@@ -392,7 +301,7 @@ struct Receiving {
 impl Work for Receiving {
     async fn run(
         &mut self,
-        link: &peer::Link,
+        link: &Link,
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<Summary> {
@@ -449,245 +358,224 @@ impl Work for Receiving {
     }
 }
 
-/// Runs `work` over `link`, and when the connection is lost, over fresh ones in the same
-/// session (same room, same keys), waiting 1 s, 2 s, 4 s... before each attempt. Leaves
-/// signaling at the end.
-async fn carry_on(
-    paired: &mut session::Paired,
-    config: &Config,
-    cancel: &CancellationToken,
-    events: &Events,
-    mut link: peer::Link,
-    work: &mut impl Work,
-) -> Result<Summary> {
-    let mut signal_gone = false;
-    loop {
-        let result = watch(
+/// One peer of a session: its sealed signaling and its current connection, supervised on
+/// its own. When the connection is lost, a fresh one is set up in the same session (same
+/// room, same keys) and the work runs again over it, resuming where it stopped. A session
+/// with several peers holds one of these for each, so that one peer's trouble is its own.
+struct Peer {
+    paired: session::Paired,
+    link: Link,
+    /// The peer's signaling went away: the transfer goes on, but cannot reconnect.
+    signal_gone: bool,
+}
+
+impl Peer {
+    /// Tells the user the verification words, then sets up the first connection.
+    async fn connect(
+        mut paired: session::Paired,
+        config: &Config,
+        cancel: &CancellationToken,
+        events: &Events,
+    ) -> Result<Peer> {
+        events.emit(Event::PeerConnected {
+            verification: paired.verification().to_owned(),
+        });
+        let link = peer::connect(&mut paired, config, cancel).await?;
+        events.emit(Event::Connected {
+            path: link.path().clone(),
+        });
+        Ok(Peer {
             paired,
-            &link,
-            events,
-            &mut signal_gone,
-            work.run(&link, events, cancel),
-        )
-        .await;
-        link.close().await;
-        let result = match result {
-            Err(e) if e.is_connection_loss() && !cancel.is_cancelled() => {
-                if signal_gone || config.reconnect_attempts == 0 {
-                    Err(e)
-                } else {
-                    match again(paired, config, cancel, events).await {
-                        Ok(fresh) => {
-                            link = fresh;
-                            continue;
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-            }
-            other => other,
-        };
-        paired.leave().await;
-        return result;
+            link,
+            signal_gone: false,
+        })
     }
-}
 
-/// Drives `fut` (a transfer over `link`) while listening to signaling: a peer that says it
-/// lost the connection makes this side close its own, so both set up a fresh one; a peer
-/// whose signaling went away cannot be reconnected with (`signal_gone`).
-async fn watch<T>(
-    paired: &mut session::Paired,
-    link: &peer::Link,
-    events: &Events,
-    signal_gone: &mut bool,
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    tokio::pin!(fut);
-    let mut state = link.state();
-    let mut interrupted = false;
-    let mut watching_state = true;
-    let mut override_err = None;
-    let mut listening = !*signal_gone;
-    loop {
-        tokio::select! {
-            r = &mut fut => {
-                return match (r, override_err) {
-                    (Err(e), Some(o)) if e.is_connection_loss() => Err(o),
-                    (r, _) => r,
-                };
-            }
-            changed = state.changed(), if watching_state => {
-                if changed.is_err() {
-                    // The connection is gone and will say no more.
-                    watching_state = false;
-                    continue;
-                }
-                let now = *state.borrow_and_update();
-                use peer::LinkState as S;
-                match now {
-                    S::Disconnected if !interrupted => {
-                        interrupted = true;
-                        events.emit(Event::Interrupted);
-                    }
-                    S::Connected if interrupted => {
-                        interrupted = false;
-                        events.emit(Event::Restored);
-                    }
-                    S::Failed => {
-                        // Tell the peer at once rather than let it wait for its own timeout.
-                        let _ = paired.say(&session::Signal::Reconnect);
-                    }
-                    _ => {}
-                }
-            }
-            heard = paired.hear(), if listening => match heard {
-                Ok(session::Heard::Signal(session::Signal::Reconnect)) => {
-                    // Our connection is dead too, whatever it says yet.
-                    listening = false;
-                    link.close().await;
-                }
-                Ok(session::Heard::Signal(s @ session::Signal::Offer { .. })) => {
-                    // The next connection's offer, early: keep it for the setup.
-                    paired.unhear(s);
-                    listening = false;
-                    link.close().await;
-                }
-                Ok(session::Heard::Signal(session::Signal::Abort { reason })) => {
-                    override_err = Some(Error::PeerFailed(toss_wire::names::display(&reason)));
-                    listening = false;
-                    link.close().await;
-                }
-                Ok(session::Heard::Signal(session::Signal::Cancel)) => {
-                    override_err = Some(Error::Cancelled(Side::Peer));
-                    listening = false;
-                    link.close().await;
-                }
-                Ok(session::Heard::Signal(_)) => {}
-                Ok(session::Heard::PeerLeft) | Err(_) => {
-                    // The transfer goes on without signaling; it just cannot reconnect.
-                    *signal_gone = true;
-                    listening = false;
-                }
-            },
-        }
-    }
-}
-
-/// Sets up a fresh connection after a loss, as many times as configured.
-async fn again(
-    paired: &mut session::Paired,
-    config: &Config,
-    cancel: &CancellationToken,
-    events: &Events,
-) -> Result<peer::Link> {
-    let _ = paired.say(&session::Signal::Reconnect);
-    let attempts = config.reconnect_attempts;
-    for attempt in 1..=attempts {
-        events.emit(Event::Reconnecting { attempt, attempts });
-        let backoff = std::time::Duration::from_secs(1 << (attempt - 1).min(5));
-        let waited = tokio::select! {
+    /// A nearby send's words, checked by this side's user before the offer goes: without a
+    /// secret code, a machine in the middle is only caught by two screens that disagree.
+    async fn check_words(
+        &mut self,
+        decision: oneshot::Receiver<Decision>,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        events.emit(Event::CheckWords {
+            verification: self.paired.verification().to_owned(),
+        });
+        let answer = tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(Error::Cancelled(Side::Local)),
-            _ = tokio::time::sleep(backoff) => Ok(()),
+            _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
+            _ = self.link.lost() => return Err(Error::PeerGone),
+            d = decision => d.unwrap_or(Decision::Decline),
         };
-        let tried = match waited {
-            Ok(()) => {
-                peer::reconnect(paired, config, cancel, crate::defaults::RECONNECT_TIMEOUT).await
-            }
-            Err(e) => Err(e),
-        };
-        match tried {
-            Ok(link) => {
-                events.emit(Event::Connected {
-                    path: link.path().clone(),
-                });
-                return Ok(link);
-            }
-            // No path this time: wait longer and try again.
-            Err(Error::Connect(_) | Error::WebRtc(_)) => continue,
-            Err(e) => {
-                peer::give_up(paired, &e).await;
-                return Err(e);
-            }
+        if answer == Decision::Accept {
+            return Ok(());
         }
+        let reason = "the sender saw other verification words on its screen; nothing was sent";
+        // Best effort: the peer learns it from the closed connection anyway.
+        let _ = self.paired.say(&session::Signal::Abort {
+            reason: reason.into(),
+        });
+        self.link.close().await;
+        // Leaving lets the abort go out before the connection closes.
+        self.paired.leave().await;
+        Err(Error::WordsDiffer)
     }
-    let e = Error::Unreachable(attempts);
-    peer::give_up(paired, &e).await;
-    Err(e)
-}
 
-/// Joins the sender's room. With the local network in use, the sender is looked for there
-/// (mDNS) while the configured server is contacted; the server is asked for the room only
-/// after a short head start for the network, so that a code from a sender on this network
-/// does not end up in a stranger's room of the same number on the server. Whichever finds
-/// the room wins; a failure on one side waits for the other.
-async fn join(config: &Config, code: &Code) -> Result<session::Paired> {
-    if !config.uses_local_network() {
-        return session::join(config, code).await;
-    }
-    let started = tokio::time::Instant::now();
-    let lan = join_on_lan(config, code);
-    let server = async {
-        if config.lan {
-            // Told to use the local network only.
-            return Ok(None);
-        }
-        let client = session::SignalClient::connect(config).await?;
-        tokio::time::sleep_until(started + crate::defaults::LAN_HEAD_START).await;
-        session::join_with(client, code).await.map(Some)
-    };
-    tokio::pin!(lan, server);
-    let (mut on_lan, mut on_server) = (None, None);
-    loop {
-        tokio::select! {
-            r = &mut lan, if on_lan.is_none() => match r {
-                Ok(Some(paired)) => return Ok(paired),
-                other => on_lan = Some(other),
-            },
-            r = &mut server, if on_server.is_none() => match r {
-                Ok(Some(paired)) => return Ok(paired),
-                other => on_server = Some(other),
-            },
-        }
-        match (on_lan.take(), on_server.take()) {
-            (Some(lan), Some(server)) => return Err(join_error(code, lan, server)),
-            (lan, server) => (on_lan, on_server) = (lan, server),
+    /// Runs `work` over the connection, and when it is lost, over fresh ones, waiting 1 s,
+    /// 2 s, 4 s... before each attempt. Leaves signaling at the end.
+    async fn run(
+        mut self,
+        work: &mut impl Work,
+        config: &Config,
+        cancel: &CancellationToken,
+        events: &Events,
+    ) -> Result<Summary> {
+        loop {
+            let link = self.link.clone();
+            let result = self.watch(events, work.run(&link, events, cancel)).await;
+            self.link.close().await;
+            let result = match result {
+                Err(e) if e.is_connection_loss() && !cancel.is_cancelled() => {
+                    if self.signal_gone || config.reconnect_attempts == 0 {
+                        Err(e)
+                    } else {
+                        match self.again(config, cancel, events).await {
+                            Ok(fresh) => {
+                                self.link = fresh;
+                                continue;
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                }
+                other => other,
+            };
+            self.paired.leave().await;
+            return result;
         }
     }
-}
 
-/// The one error to show when neither the network nor the server had the room.
-fn join_error(
-    code: &Code,
-    lan: Result<Option<session::Paired>>,
-    server: Result<Option<session::Paired>>,
-) -> Error {
-    match (lan, server) {
-        // Found on the network and failed there (a wrong code, most likely).
-        (Err(e), _) => e,
-        (_, Err(Error::SignalUnreachable { url, .. })) => Error::LocalNetwork(format!(
-            "no transfer with the code {code} was found on this network, and the signaling server at {url} cannot be reached"
-        )),
-        (_, Err(e)) => e,
-        (_, Ok(_)) => Error::LocalNetwork(format!(
-            "no transfer with the code {code} was found on this network: check the number at its start, and that both computers are on the same network"
-        )),
-    }
-}
-
-/// Looks for the sender of `code` on the local network and joins its room there; `None`
-/// when no sender announces it.
-async fn join_on_lan(config: &Config, code: &Code) -> Result<Option<session::Paired>> {
-    let urls = crate::lan::find(code.nameplate(), crate::defaults::LAN_FIND_WAIT).await?;
-    for url in urls {
-        let lan = Config {
-            signal_url: url,
-            ..config.clone()
-        };
-        match session::join(&lan, code).await {
-            Err(Error::SignalUnreachable { .. }) => continue,
-            other => return other.map(Some),
+    /// Drives `fut` (a transfer over the link) while listening to signaling: a peer that
+    /// says it lost the connection makes this side close its own, so both set up a fresh
+    /// one; a peer whose signaling went away cannot be reconnected with.
+    async fn watch<T>(
+        &mut self,
+        events: &Events,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        tokio::pin!(fut);
+        let link = self.link.clone();
+        let mut state = link.state();
+        let mut interrupted = false;
+        let mut watching_state = true;
+        let mut override_err = None;
+        let mut listening = !self.signal_gone;
+        loop {
+            tokio::select! {
+                r = &mut fut => {
+                    return match (r, override_err) {
+                        (Err(e), Some(o)) if e.is_connection_loss() => Err(o),
+                        (r, _) => r,
+                    };
+                }
+                changed = state.changed(), if watching_state => {
+                    if changed.is_err() {
+                        // The connection is gone and will say no more.
+                        watching_state = false;
+                        continue;
+                    }
+                    let now = *state.borrow_and_update();
+                    match now {
+                        LinkState::Disconnected if !interrupted => {
+                            interrupted = true;
+                            events.emit(Event::Interrupted);
+                        }
+                        LinkState::Connected if interrupted => {
+                            interrupted = false;
+                            events.emit(Event::Restored);
+                        }
+                        LinkState::Failed => {
+                            // Tell the peer at once rather than let it wait for its own
+                            // timeout.
+                            let _ = self.paired.say(&session::Signal::Reconnect);
+                        }
+                        _ => {}
+                    }
+                }
+                heard = self.paired.hear(), if listening => match heard {
+                    Ok(session::Heard::Signal(session::Signal::Reconnect)) => {
+                        // Our connection is dead too, whatever it says yet.
+                        listening = false;
+                        link.close().await;
+                    }
+                    Ok(session::Heard::Signal(s @ session::Signal::Offer { .. })) => {
+                        // The next connection's offer, early: keep it for the setup.
+                        self.paired.unhear(s);
+                        listening = false;
+                        link.close().await;
+                    }
+                    Ok(session::Heard::Signal(session::Signal::Abort { reason })) => {
+                        override_err = Some(Error::PeerFailed(toss_wire::names::display(&reason)));
+                        listening = false;
+                        link.close().await;
+                    }
+                    Ok(session::Heard::Signal(session::Signal::Cancel)) => {
+                        override_err = Some(Error::Cancelled(Side::Peer));
+                        listening = false;
+                        link.close().await;
+                    }
+                    Ok(session::Heard::Signal(_)) => {}
+                    Ok(session::Heard::PeerLeft) | Err(_) => {
+                        // The transfer goes on without signaling; it just cannot reconnect.
+                        self.signal_gone = true;
+                        listening = false;
+                    }
+                },
+            }
         }
     }
-    Ok(None)
+
+    /// Sets up a fresh connection after a loss, as many times as configured.
+    async fn again(
+        &mut self,
+        config: &Config,
+        cancel: &CancellationToken,
+        events: &Events,
+    ) -> Result<Link> {
+        let _ = self.paired.say(&session::Signal::Reconnect);
+        let attempts = config.reconnect_attempts;
+        for attempt in 1..=attempts {
+            events.emit(Event::Reconnecting { attempt, attempts });
+            let backoff = Duration::from_secs(1 << (attempt - 1).min(5));
+            let waited = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(Error::Cancelled(Side::Local)),
+                _ = tokio::time::sleep(backoff) => Ok(()),
+            };
+            let tried = match waited {
+                Ok(()) => {
+                    peer::reconnect(&mut self.paired, config, cancel, RECONNECT_TIMEOUT).await
+                }
+                Err(e) => Err(e),
+            };
+            match tried {
+                Ok(link) => {
+                    events.emit(Event::Connected {
+                        path: link.path().clone(),
+                    });
+                    return Ok(link);
+                }
+                // No path this time: wait longer and try again.
+                Err(Error::Connect(_) | Error::WebRtc(_)) => continue,
+                Err(e) => {
+                    peer::give_up(&mut self.paired, &e).await;
+                    return Err(e);
+                }
+            }
+        }
+        let e = Error::Unreachable(attempts);
+        peer::give_up(&mut self.paired, &e).await;
+        Err(e)
+    }
 }

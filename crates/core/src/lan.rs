@@ -1,6 +1,6 @@
 //! The local network, with no signaling server anywhere. Every Toss that may be seen
 //! announces itself with mDNS/DNS-SD (`_toss._tcp`): its device name, a random per-run id,
-//! and the port of a rendezvous it runs itself (the signaling library, embedded).
+//! and the port of a rendezvous it runs itself (`crate::embedded`).
 //!
 //! Two kinds of rendezvous are announced:
 //! - a device's *inbox* ([`Nearby`]): anyone on the network may open a room there to send
@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::code::{Code, Nameplate, Password};
+use crate::embedded::EmbeddedServer;
 use crate::error::{Error, Result};
 
 /// The DNS-SD service type every Toss on the network announces.
@@ -131,26 +132,11 @@ fn random_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-async fn spawn_rendezvous(announce_rooms: bool) -> Result<toss_signal::Server> {
-    let listen = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-    let mut config = toss_signal::Config::new(listen);
-    config.announce_rooms = announce_rooms;
-    if announce_rooms {
-        // An inbox's rooms are joined by its owner alone, over loopback, with the public
-        // nearby password: no join there is a guess, and a budget would only let a sender
-        // that never says `paired` lock the owner out of its own inbox.
-        config.guess_refill = std::time::Duration::ZERO;
-    }
-    toss_signal::Server::spawn(config)
-        .await
-        .map_err(|e| Error::LocalNetwork(format!("cannot start the local rendezvous: {e}")))
-}
-
 /// A sender's own rendezvous for a code: a signaling server on all interfaces, announced on
 /// the LAN with the code's nameplate. Dropping it withdraws the announcement and stops the
 /// server.
 pub struct LanHost {
-    server: toss_signal::Server,
+    server: EmbeddedServer,
     id: String,
     device: String,
     announcement: Option<Announcement>,
@@ -169,7 +155,7 @@ impl LanHost {
     /// When the server cannot listen.
     pub async fn start(device: &str) -> Result<LanHost> {
         Ok(LanHost {
-            server: spawn_rendezvous(false).await?,
+            server: EmbeddedServer::spawn(false).await?,
             id: random_id(),
             device: clean_device_name(device),
             announcement: None,
@@ -178,7 +164,7 @@ impl LanHost {
 
     /// The URL this machine's own clients use to reach the server.
     pub fn local_url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.server.local_addr().port())
+        self.server.local_url()
     }
 
     /// Announces this host with the nameplate of the code now open.
@@ -194,7 +180,7 @@ impl LanHost {
         ];
         self.announcement = Some(Announcement::register(
             &self.id,
-            self.server.local_addr().port(),
+            self.server.port(),
             &props,
         )?);
         Ok(())
@@ -204,7 +190,7 @@ impl LanHost {
 /// This device on the network: its inbox announced, and the other devices as they come
 /// and go. Dropping it says goodbye and stops everything it started.
 pub struct Nearby {
-    server: toss_signal::Server,
+    server: EmbeddedServer,
     id: String,
     _announcement: Announcement,
     tasks: Vec<JoinHandle<()>>,
@@ -223,10 +209,10 @@ impl Nearby {
     /// # Errors
     /// When the inbox cannot listen or mDNS cannot start.
     pub async fn start(device_name: &str, events: mpsc::Sender<NearbyEvent>) -> Result<Nearby> {
-        let mut server = spawn_rendezvous(true).await?;
+        let mut server = EmbeddedServer::spawn(true).await?;
         let id = random_id();
         let name = clean_device_name(device_name);
-        let port = server.local_addr().port();
+        let port = server.port();
         let props = [
             ("id", id.as_str()),
             ("device", name.as_str()),
@@ -275,7 +261,7 @@ impl Nearby {
 
     /// The inbox's port.
     pub fn port(&self) -> u16 {
-        self.server.local_addr().port()
+        self.server.port()
     }
 }
 
@@ -436,61 +422,6 @@ fn device_of(service: &mdns_sd::ResolvedService) -> Option<Device> {
             .and_then(|n| n.parse::<Nameplate>().ok())
             .map(|n| n.to_string()),
         urls,
-    })
-}
-
-/// A name for the local network this computer is on now, so that the user can call it
-/// public: its IPv4 networks (address/prefix), and on Linux the hardware address of the
-/// default gateway, which tells two home networks with the same addresses apart. `None`
-/// when it is on no network.
-pub fn network_id() -> Option<String> {
-    let mut nets: Vec<String> = if_addrs::get_if_addrs()
-        .ok()?
-        .into_iter()
-        .filter(|i| !i.is_loopback())
-        .filter_map(|i| match i.addr {
-            if_addrs::IfAddr::V4(v4) => {
-                let mask = u32::from(v4.netmask);
-                let net = std::net::Ipv4Addr::from(u32::from(v4.ip) & mask);
-                Some(format!("{net}/{}", mask.count_ones()))
-            }
-            _ => None,
-        })
-        .collect();
-    nets.sort();
-    nets.dedup();
-    if nets.is_empty() {
-        return None;
-    }
-    let mut id = nets.join(", ");
-    if let Some(mac) = gateway_hardware_address() {
-        id.push_str(" via ");
-        id.push_str(&mac);
-    }
-    Some(id)
-}
-
-/// The default gateway's MAC address from the kernel's route and ARP tables (Linux).
-fn gateway_hardware_address() -> Option<String> {
-    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
-    let gateway = routes.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        match fields.as_slice() {
-            [_, "00000000", gw, ..] => u32::from_str_radix(gw, 16).ok(),
-            _ => None,
-        }
-    })?;
-    // The table holds the address in the kernel's (little-endian) byte order.
-    let gateway = std::net::Ipv4Addr::from(gateway.to_le_bytes()).to_string();
-    let arp = std::fs::read_to_string("/proc/net/arp").ok()?;
-    arp.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        match fields.as_slice() {
-            [ip, _, _, mac, ..] if *ip == gateway && *mac != "00:00:00:00:00:00" => {
-                Some((*mac).to_owned())
-            }
-            _ => None,
-        }
     })
 }
 

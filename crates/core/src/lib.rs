@@ -9,11 +9,13 @@ pub mod code;
 pub mod config;
 pub mod crypto;
 pub mod defaults;
+mod embedded;
 mod error;
 pub mod events;
 mod handle;
 pub mod lan;
 pub mod peer;
+mod rendezvous;
 pub mod session;
 #[cfg(feature = "test-utils")]
 pub mod testing;
@@ -21,7 +23,7 @@ pub mod transfer;
 pub mod wordlist;
 
 pub use code::{Code, CodeError, Nameplate, Password};
-pub use config::{Config, IceServer};
+pub use config::{Config, IceServer, Reach, SignalEndpoint};
 pub use error::{ConnectFailure, Error, ErrorKind, Phase, Result, Side};
 pub use events::{Event, Events};
 pub use handle::{

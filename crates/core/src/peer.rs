@@ -65,7 +65,7 @@ fn build_api(config: &Config, peer: &Arc<PeerSays>) -> webrtc::api::API {
     );
     // Never multicast on the LAN: host candidates are plain addresses, and they travel sealed.
     se.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    if config.loopback_only {
+    if config.reach.loopback_only() {
         se.set_include_loopback_candidate(true);
         se.set_ip_filter(Box::new(|ip| ip.is_loopback()));
     }

@@ -8,10 +8,10 @@
 mod signal_client;
 
 use serde::{Deserialize, Serialize};
-use toss_signal::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use toss_wire::signal::{ClientMsg, ErrorCode, ServerMsg};
 
 use crate::code::{Code, Nameplate, Password};
-use crate::config::Config;
+use crate::config::SignalEndpoint;
 use crate::crypto::{self, ChannelBinder, Opener, Pake, Role, Sealer, SessionKeys};
 use crate::defaults::{PAKE_TIMEOUT, SERVER_ANSWER_TIMEOUT};
 use crate::error::{Error, Phase, Result};
@@ -103,16 +103,16 @@ pub struct Allocated {
 ///
 /// # Errors
 /// When the server cannot be reached or refuses.
-pub async fn allocate(config: &Config) -> Result<Allocated> {
-    allocate_with(config, Password::random()).await
+pub async fn allocate(server: &SignalEndpoint) -> Result<Allocated> {
+    allocate_with(server, Password::random()).await
 }
 
 /// Opens a room with a given password ([`Password::nearby`] for a send to a nearby device).
 ///
 /// # Errors
 /// As [`allocate`].
-pub async fn allocate_with(config: &Config, password: Password) -> Result<Allocated> {
-    let mut client = SignalClient::connect(config).await?;
+pub async fn allocate_with(server: &SignalEndpoint, password: Password) -> Result<Allocated> {
+    let mut client = SignalClient::connect(server).await?;
     client.send(ClientMsg::Allocate)?;
     match answer(&mut client).await? {
         ServerMsg::Allocated { nameplate } => {
@@ -152,8 +152,8 @@ impl Allocated {
 /// # Errors
 /// [`Error::WrongCode`] when the code's words are wrong; [`Error::SignalRefused`] when the
 /// nameplate is unknown or used; signaling errors.
-pub async fn join(config: &Config, code: &Code) -> Result<Paired> {
-    join_with(SignalClient::connect(config).await?, code).await
+pub async fn join(server: &SignalEndpoint, code: &Code) -> Result<Paired> {
+    join_with(SignalClient::connect(server).await?, code).await
 }
 
 /// [`join`] over a signaling connection already open.
@@ -427,11 +427,11 @@ mod tests {
         let server = toss_signal::Server::spawn(toss_signal::Config::new(addr))
             .await
             .map_err(|e| Error::Input(e.to_string()))?;
-        let config = Config::local(server.url());
-        let Allocated { mut client, code } = allocate_with(&config, Password::nearby()).await?;
+        let endpoint = SignalEndpoint::new(server.url());
+        let Allocated { mut client, code } = allocate_with(&endpoint, Password::nearby()).await?;
         let receiver = {
-            let (config, code) = (config.clone(), code.clone());
-            tokio::spawn(async move { join(&config, &code).await.map(|_| ()) })
+            let (endpoint, code) = (endpoint.clone(), code.clone());
+            tokio::spawn(async move { join(&endpoint, &code).await.map(|_| ()) })
         };
         assert!(matches!(client.recv().await?, ServerMsg::PeerJoined));
         let (_, committed) = Pake::start(code.nameplate(), code.password());

@@ -46,7 +46,7 @@ async fn host_with(
     config: Config,
     binding: Binding,
 ) -> Result<(Code, JoinHandle<Result<RawPeer>>)> {
-    let allocated = session::allocate(&config).await?;
+    let allocated = session::allocate(&config.signal).await?;
     let code = allocated.code().clone();
     let task = tokio::spawn(async move {
         let mut paired = allocated.wait_for_peer().await?;
@@ -70,7 +70,7 @@ pub async fn host_flooding_candidates(
     config: Config,
     count: usize,
 ) -> Result<(Code, JoinHandle<Result<usize>>)> {
-    let allocated = session::allocate(&config).await?;
+    let allocated = session::allocate(&config.signal).await?;
     let code = allocated.code().clone();
     let task = tokio::spawn(async move {
         let mut paired = allocated.wait_for_peer().await?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
-use toss_core::{session, Config, Decision, Error, Event, Events, Phase};
+use toss_core::{session, Config, Decision, Error, Event, Events, Phase, SignalEndpoint};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -23,8 +23,8 @@ async fn a_room_where_nobody_answers_ends_the_key_exchange_with_its_sentence() -
     let server = server().await?;
     let config = Config::local(server.url());
     // A room whose owner never says a word.
-    let silent = session::allocate(&config).await?;
-    let joined = tokio::time::timeout(LIMIT, session::join(&config, silent.code())).await?;
+    let silent = session::allocate(&config.signal).await?;
+    let joined = tokio::time::timeout(LIMIT, session::join(&config.signal, silent.code())).await?;
     let error = joined.expect_err("the key exchange cannot finish");
     assert!(
         matches!(error, Error::TimedOut(Phase::KeyExchange)),
@@ -100,7 +100,8 @@ async fn fake_server(
 #[tokio::test]
 async fn a_server_that_never_answers_ends_with_its_sentence() -> TestResult {
     let url = fake_server(None).await?;
-    let allocated = tokio::time::timeout(LIMIT, session::allocate(&Config::local(url))).await?;
+    let allocated =
+        tokio::time::timeout(LIMIT, session::allocate(&SignalEndpoint::new(url))).await?;
     let error = allocated.expect_err("no answer");
     assert!(
         matches!(error, Error::TimedOut(Phase::ServerAnswer)),
@@ -124,7 +125,8 @@ async fn a_servers_own_words_are_never_shown() -> TestResult {
     })))
     .await?;
     let code: toss_core::Code = "7-orbit-lemon".parse()?;
-    let joined = tokio::time::timeout(LIMIT, session::join(&Config::local(url), &code)).await?;
+    let joined =
+        tokio::time::timeout(LIMIT, session::join(&SignalEndpoint::new(url), &code)).await?;
     let error = joined.expect_err("refused");
     let shown = error.to_string();
     assert_eq!(
@@ -143,12 +145,12 @@ async fn codes_that_work_give_their_guess_back() -> TestResult {
     let config = Config::local(server.url());
     let budget = toss_signal::defaults::GUESS_BURST as usize;
     for round in 0..budget + 3 {
-        let allocated = session::allocate(&config).await?;
+        let allocated = session::allocate(&config.signal).await?;
         let code = allocated.code().clone();
         // Each side in a task of its own, as each is in a program of its own.
         let sender = tokio::spawn(allocated.wait_for_peer());
         let joining = config.clone();
-        let receiver = tokio::spawn(async move { session::join(&joining, &code).await });
+        let receiver = tokio::spawn(async move { session::join(&joining.signal, &code).await });
         let (sender, receiver) =
             tokio::time::timeout(LIMIT, futures_util::future::join(sender, receiver)).await?;
         let (_sender, _receiver) = (

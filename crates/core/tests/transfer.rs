@@ -416,7 +416,7 @@ async fn signaling_over_wss_with_a_private_certificate() -> TestResult {
     );
 
     let mut config = Config::local(url);
-    config.extra_ca = Some(cert_path);
+    config.signal.extra_ca = Some(cert_path);
     let (send_events, mut send_rx) = Events::channel();
     let sender = toss_core::start_send(config.clone(), vec![src], send_events);
     let code = code_of(&mut send_rx).await.expect("code");

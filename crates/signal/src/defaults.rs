@@ -74,13 +74,8 @@ pub const OUTBOUND_QUEUE: usize = 64;
 
 // Fixed: the protocol's message sizes and the server's inner workings.
 
-/// Largest WebSocket message the transport reads at all. Above [`MAX_MESSAGE_BYTES`] so that
-/// an oversized message still gets a clear error reply; past this the connection is dropped.
-/// Toss clients read with the same cap, so it is part of the protocol, not an option.
-pub const MAX_WS_MESSAGE_BYTES: usize = 256 * 1024;
-
-/// Largest single WebSocket frame; equal to the message cap since clients never fragment.
-pub const MAX_WS_FRAME_BYTES: usize = MAX_WS_MESSAGE_BYTES;
+/// The protocol's WebSocket message and frame caps, which clients read with too.
+pub use toss_wire::signal::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES};
 
 /// Initial read buffer of a WebSocket connection: a sealed setup message fits; larger ones
 /// grow it. Small because every open connection holds one.

@@ -13,6 +13,14 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// candidates is under 8 KiB; 64 KiB leaves room without letting one client hog memory.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// Largest WebSocket message either side reads at all. Above [`MAX_MESSAGE_BYTES`] so that
+/// an oversized message still gets a clear error reply; past this the connection is
+/// dropped. Servers and clients read with the same cap: it is part of the protocol.
+pub const MAX_WS_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Largest single WebSocket frame; equal to the message cap since clients never fragment.
+pub const MAX_WS_FRAME_BYTES: usize = MAX_WS_MESSAGE_BYTES;
+
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -14,9 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
-use toss_signal::protocol::{self, ClientMsg, ServerMsg};
+use toss_wire::signal::{self as protocol, ClientMsg, ServerMsg};
 
-use crate::config::Config;
+use crate::config::SignalEndpoint;
 use crate::defaults::{SIGNAL_CONNECT_TIMEOUT, SIGNAL_PING, SIGNAL_QUEUE};
 use crate::error::{Error, Result};
 
@@ -39,11 +39,11 @@ impl Drop for SignalClient {
     }
 }
 
-fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
+fn tls_config(endpoint: &SignalEndpoint) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    if let Some(path) = &config.extra_ca {
+    if let Some(path) = &endpoint.extra_ca {
         let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| {
@@ -69,15 +69,15 @@ fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
 }
 
 impl SignalClient {
-    /// Connects to `config.signal_url`.
+    /// Connects to the server at `endpoint`.
     ///
     /// # Errors
     /// [`Error::SignalUnreachable`] when the server cannot be reached in time or refuses
     /// the WebSocket handshake; [`Error::Input`] for a URL that is not `ws://` or `wss://`.
-    pub(crate) async fn connect(config: &Config) -> Result<Self> {
-        let url = config.signal_url.trim().to_owned();
+    pub(crate) async fn connect(endpoint: &SignalEndpoint) -> Result<Self> {
+        let url = endpoint.url.trim().to_owned();
         let connector = if url.starts_with("wss://") {
-            Connector::Rustls(Arc::new(tls_config(config)?))
+            Connector::Rustls(Arc::new(tls_config(endpoint)?))
         } else if url.starts_with("ws://") {
             Connector::Plain
         } else {
@@ -86,8 +86,8 @@ impl SignalClient {
             )));
         };
         let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(toss_signal::defaults::MAX_WS_MESSAGE_BYTES))
-            .max_frame_size(Some(toss_signal::defaults::MAX_WS_FRAME_BYTES));
+            .max_message_size(Some(protocol::MAX_WS_MESSAGE_BYTES))
+            .max_frame_size(Some(protocol::MAX_WS_FRAME_BYTES));
         let unreachable = |reason: String| Error::SignalUnreachable {
             url: url.clone(),
             reason,
