@@ -128,15 +128,16 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             event = rx.recv() => {
                 let Some(event) = event else { break };
                 out.event(&event);
-                if matches!(&event, Event::Offer { files, .. } if !files.is_empty()) && !auto_accept {
-                    let answer_tx = answer_tx.clone();
-                    tokio::spawn(async move { answer_tx.send(ask("Accept? [y/N] ").await).await });
-                }
-                // A nearby send goes only once this side's user has compared the words.
-                if let Event::CheckWords { verification } = &event {
-                    let question = format!(
+                let question = match &event {
+                    _ if !event.awaits_decision() => None,
+                    // A nearby send goes only once this side's user has compared the words.
+                    Event::CheckWords { verification } => Some(format!(
                         "Does the other screen show \"{verification}\"? Send only if it does. [y/N] "
-                    );
+                    )),
+                    _ if auto_accept => None,
+                    _ => Some("Accept? [y/N] ".to_owned()),
+                };
+                if let Some(question) = question {
                     let answer_tx = answer_tx.clone();
                     tokio::spawn(async move { answer_tx.send(ask(&question).await).await });
                 }

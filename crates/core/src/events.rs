@@ -162,6 +162,19 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether this event waits for the user's answer on [`crate::Transfer::decide`]: an
+    /// offer of files (a text alone is taken without asking), or words to compare before
+    /// a nearby send.
+    pub fn awaits_decision(&self) -> bool {
+        match self {
+            Event::Offer { files, .. } => !files.is_empty(),
+            Event::CheckWords { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// Where events go. Sending never blocks and never fails the session: a listener that went
 /// away just stops hearing.
 #[derive(Debug, Clone)]
