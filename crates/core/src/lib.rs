@@ -2,8 +2,10 @@
 //! channel (`peer`), files with hashing and safe saving (`transfer`), and typed events.
 //!
 //! Headless and UI-free: the CLI and the desktop shell sit on top and only map user actions
-//! to these calls and events to output. It depends on `toss-signal` only for the wire types
-//! of the signaling protocol.
+//! to these calls and events to output. Everything it reads from a stranger is parsed by
+//! `toss-wire`, the signaling messages included. It runs the `toss-signal` server inside
+//! this process for a rendezvous on the local network and a device's inbox (`embedded`),
+//! and uses that crate for nothing else.
 
 pub mod code;
 pub mod config;

@@ -1,8 +1,11 @@
 //! `toss-signal`: the tiny server that introduces two Toss peers.
 //!
 //! It allocates short numeric nameplates, pairs exactly two peers per room, and relays
-//! opaque (sealed) payloads between them. It knows nothing of files, keys or codes' words,
-//! and it is the lowest layer: it never imports `toss-core`.
+//! opaque (sealed) payloads between them. It knows nothing of files, keys or codes' words.
+//! It sits on `toss-wire` (the messages, [`protocol`]) and never imports `toss-core`.
+//! `toss-core` runs this server in-process for a rendezvous on the local network and a
+//! device's inbox (its `embedded` module, the only place it uses this crate), and the
+//! desktop app runs it when no other server is reachable.
 
 pub mod defaults;
 mod limits;
