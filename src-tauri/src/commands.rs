@@ -4,10 +4,8 @@
 //!
 //! No transfer logic lives here.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -16,36 +14,12 @@ use tauri_plugin_opener::OpenerExt;
 use toss_core::{Code, Decision, Event, Events, Transfer};
 
 use crate::error::AppError;
-use crate::history::{self, Recent};
+use crate::history::{self, Recent, TransferLog};
 use crate::nearby::{NearbyState, NearbyStatus};
-use crate::notify::notify;
+use crate::network::network_id;
+use crate::notify::{self, notify};
 use crate::settings::Settings;
-use crate::signal::LocalSignal;
-
-/// Everything the commands share, managed by Tauri.
-pub(crate) struct AppState {
-    /// Current settings (validated).
-    pub(crate) settings: Mutex<Settings>,
-    /// Where settings are saved.
-    pub(crate) settings_path: PathBuf,
-    /// Why the saved settings could not be used, shown once by the UI.
-    pub(crate) settings_warning: Mutex<Option<String>>,
-    /// Where the history is kept.
-    pub(crate) history_path: PathBuf,
-    /// The in-process signaling server, when no other is reachable.
-    pub(crate) signal: LocalSignal,
-    /// Running transfers by id; a finished one removes itself.
-    pub(crate) transfers: Mutex<HashMap<u64, Transfer>>,
-    /// Next transfer id.
-    pub(crate) next_id: AtomicU64,
-    /// Files given on the command line ("Open with").
-    pub(crate) initial_paths: Mutex<Vec<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding one of these short locks cannot leave the data half-written.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::state::{lock, AppState};
 
 /// Answer of [`check_code`].
 #[derive(Debug, Serialize)]
@@ -94,18 +68,16 @@ pub(crate) async fn start_send(
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
     if paths.is_empty() {
-        return Err(AppError::Io(
+        return Err(AppError::Invalid(
             "Choose at least one file or folder to send.".into(),
         ));
     }
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    let direction = Direction::Send(describe(&paths));
-    Ok(
-        launch(&app, &state, on_event, direction, |_, config, events| {
-            toss_core::start_send(config, paths, events)
-        })
-        .await,
-    )
+    let log = TransferLog::sending(describe(&paths));
+    Ok(launch(&app, &state, on_event, log, |_, config, events| {
+        toss_core::start_send(config, paths, events)
+    })
+    .await)
 }
 
 /// Starts sending a short text or link; events arrive on `on_event`.
@@ -116,13 +88,11 @@ pub(crate) async fn start_send_text(
     text: String,
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
-    let direction = Direction::Send(first_line(&text));
-    Ok(
-        launch(&app, &state, on_event, direction, |_, config, events| {
-            toss_core::start_send_text(config, text, events)
-        })
-        .await,
-    )
+    let log = TransferLog::sending(history::first_line(&text));
+    Ok(launch(&app, &state, on_event, log, |_, config, events| {
+        toss_core::start_send_text(config, text, events)
+    })
+    .await)
 }
 
 /// Starts sending `paths` straight to the nearby device `device_id`; events as for
@@ -137,21 +107,19 @@ pub(crate) async fn start_send_to(
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
     if paths.is_empty() {
-        return Err(AppError::Io(
+        return Err(AppError::Invalid(
             "Choose at least one file or folder to send.".into(),
         ));
     }
     let device = nearby
         .device(&device_id)
-        .ok_or_else(|| AppError::Io("That device is no longer on the network.".into()))?;
+        .ok_or_else(|| AppError::Invalid("That device is no longer on the network.".into()))?;
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    let direction = Direction::Send(describe(&paths));
-    Ok(
-        launch(&app, &state, on_event, direction, |_, config, events| {
-            toss_core::start_send_to(config, device, paths, events)
-        })
-        .await,
-    )
+    let log = TransferLog::sending(describe(&paths));
+    Ok(launch(&app, &state, on_event, log, |_, config, events| {
+        toss_core::start_send_to(config, device, paths, events)
+    })
+    .await)
 }
 
 /// Starts receiving what a nearby device sends here (knock `knock_id`); events as for
@@ -165,13 +133,13 @@ pub(crate) async fn start_receive_knock(
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
     let knock = nearby.take_knock(knock_id).ok_or_else(|| {
-        AppError::Io("That request to send has gone; ask the sender to try again.".into())
+        AppError::Invalid("That request to send has gone; ask the sender to try again.".into())
     })?;
     Ok(launch(
         &app,
         &state,
         on_event,
-        Direction::Receive,
+        TransferLog::receiving(),
         |settings, config, events| {
             let out_dir = PathBuf::from(&settings.download_dir);
             toss_core::start_receive_knock(config, &knock, out_dir, events)
@@ -209,7 +177,7 @@ pub(crate) async fn start_receive(
         &app,
         &state,
         on_event,
-        Direction::Receive,
+        TransferLog::receiving(),
         |settings, config, events| {
             let out_dir = PathBuf::from(&settings.download_dir);
             toss_core::start_receive(config, code, out_dir, events)
@@ -225,11 +193,11 @@ async fn launch(
     app: &AppHandle,
     state: &AppState,
     on_event: Channel<Event>,
-    direction: Direction,
+    log: TransferLog,
     start: impl FnOnce(&Settings, toss_core::Config, Events) -> Transfer,
 ) -> u64 {
-    let settings = lock(&state.settings).clone();
-    let network = toss_core::lan::network_id();
+    let settings = state.settings();
+    let network = network_id();
     let url = if settings.discovery_on(network.as_deref()) {
         settings.signal_url.clone()
     } else {
@@ -241,23 +209,7 @@ async fn launch(
         settings.to_config(&url, network.as_deref()),
         events,
     );
-    track(app, state, transfer, rx, on_event, direction)
-}
-
-/// The first line of a text, at most 60 characters: its name in the history.
-fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(60)
-        .collect()
-}
-
-enum Direction {
-    /// Sending; the name of what is sent.
-    Send(String),
-    Receive,
+    track(app, state, transfer, rx, on_event, log)
 }
 
 fn describe(paths: &[PathBuf]) -> String {
@@ -278,99 +230,34 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Registers the transfer and forwards its events to the UI until it ends.
+/// Registers the transfer and forwards its events to the UI until it ends; the end goes
+/// into the history, and offers and ends are announced by notifications.
 fn track(
     app: &AppHandle,
     state: &AppState,
     transfer: Transfer,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>,
     channel: Channel<Event>,
-    direction: Direction,
+    mut log: TransferLog,
 ) -> u64 {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     lock(&state.transfers).insert(id, transfer);
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let (dir, mut name) = match direction {
-            Direction::Send(name) => ("send", name),
-            Direction::Receive => ("receive", String::new()),
-        };
-        let (mut peer, mut files, mut size) = (String::new(), 0usize, 0u64);
         while let Some(event) = rx.recv().await {
-            let ended = match &event {
-                Event::Offer {
-                    device,
-                    files: offered,
-                    total_bytes,
-                    text,
-                } => {
-                    peer = device.clone();
-                    files = offered.len();
-                    size = *total_bytes;
-                    name = offered
-                        .first()
-                        .map(|f| f.path.split('/').next().unwrap_or_default().to_owned())
-                        .or_else(|| text.as_deref().map(first_line))
-                        .unwrap_or_default();
-                    let focused = app
-                        .get_webview_window("main")
-                        .and_then(|w| w.is_focused().ok())
-                        .unwrap_or(false);
-                    if !focused {
-                        let body = match offered.len() {
-                            0 => format!("{device} sent you a text."),
-                            1 => format!("{device} wants to send you 1 file."),
-                            n => format!("{device} wants to send you {n} files."),
-                        };
-                        notify(
-                            if offered.is_empty() {
-                                "Incoming text"
-                            } else {
-                                "Incoming files"
-                            },
-                            &body,
-                        );
-                    }
-                    None
+            let ended = log.observe(&event, now_secs());
+            if let Some(notice) = notify::incoming(&event) {
+                if !focused(&app) {
+                    notify(notice);
                 }
-                Event::Progress(p) => {
-                    size = p.total;
-                    None
-                }
-                Event::Done {
-                    files: n, bytes, ..
-                } => {
-                    files = *n;
-                    size = *bytes;
-                    let verb = if dir == "send" { "Sent" } else { "Received" };
-                    notify("Transfer complete", &format!("{verb} {name}."));
-                    Some("ok")
-                }
-                Event::Error { kind, message } => {
-                    notify("Transfer failed", message);
-                    Some(match kind.as_str() {
-                        "cancelled" => "cancelled",
-                        "declined" => "declined",
-                        _ => "failed",
-                    })
-                }
-                _ => None,
-            };
+            }
+            if let Some(notice) = ended.as_ref().and_then(|r| notify::ended(&event, r)) {
+                notify(notice);
+            }
             let _ = channel.send(event);
-            if let Some(result) = ended {
-                let state = app.state::<AppState>();
-                history::record(
-                    &state.history_path,
-                    Recent {
-                        name: name.clone(),
-                        files,
-                        size,
-                        direction: dir.into(),
-                        peer: peer.clone(),
-                        when: now_secs(),
-                        result: result.into(),
-                    },
-                );
+            if let Some(recent) = ended {
+                let result = recent.result;
+                history::record(&app.state::<AppState>().history_path, recent);
                 let _ = app.emit(
                     "transfer-ended",
                     serde_json::json!({ "id": id, "result": result }),
@@ -384,6 +271,13 @@ fn track(
         }
     });
     id
+}
+
+/// Whether the app's window is in front (an offer is then seen without a notification).
+fn focused(app: &AppHandle) -> bool {
+    app.get_webview_window("main")
+        .and_then(|w| w.is_focused().ok())
+        .unwrap_or(false)
 }
 
 /// Accepts or declines the offer of transfer `id`.
@@ -412,7 +306,7 @@ pub(crate) fn cancel(state: State<'_, AppState>, id: u64) -> Result<(), AppError
 /// The current settings, and why the saved ones were not used (once).
 #[tauri::command]
 pub(crate) fn get_settings(state: State<'_, AppState>) -> Settings {
-    lock(&state.settings).clone()
+    state.settings()
 }
 
 /// A sentence about damaged settings, given once.
@@ -443,7 +337,8 @@ pub(crate) fn recent(state: State<'_, AppState>) -> Vec<Recent> {
 /// An SVG QR code of `text` (the code the sender shows).
 #[tauri::command]
 pub(crate) fn qr_svg(text: String) -> Result<String, AppError> {
-    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| AppError::Io(e.to_string()))?;
+    let code =
+        qrcode::QrCode::new(text.as_bytes()).map_err(|e| AppError::Invalid(e.to_string()))?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)

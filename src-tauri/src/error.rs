@@ -12,7 +12,11 @@ pub(crate) enum AppError {
     /// The core refused (bad code, bad paths...).
     #[error("{0}")]
     Core(#[from] toss_core::Error),
-    /// A file could not be read or written.
+    /// What the UI asked for cannot be done as asked: nothing chosen to send, a device or a
+    /// request that has gone, text too long for a QR code.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file or folder could not be read, written or opened.
     #[error("{0}")]
     Io(String),
     /// No transfer has that id (it ended already).

@@ -1,6 +1,8 @@
 //! `toss-desktop`: the Tauri 2 shell. It loads settings, wires commands (`commands`) to
-//! `toss-core`, runs the built-in signaling server when needed (`signal`), and hosts the
-//! plain HTML UI in `ui/`.
+//! `toss-core` with the state they share (`state`), runs the built-in signaling server when
+//! needed (`signal`), and hosts the plain HTML UI in `ui/`. A transfer's events become its
+//! history entry (`history`) and notifications (`notify`); `nearby` keeps this computer
+//! visible on the network `network` names.
 //!
 //! Thin by design: no transfer logic here; the UI only talks to the commands.
 
@@ -8,15 +10,17 @@ mod commands;
 mod error;
 mod history;
 mod nearby;
+mod network;
 mod notify;
 mod settings;
 mod signal;
+mod state;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
-use commands::AppState;
 use settings::{settings_path, Settings};
+use state::AppState;
 
 /// Paths given on the command line (what a file manager's "Open with" passes).
 fn paths_from_args() -> Vec<String> {

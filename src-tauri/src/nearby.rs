@@ -16,7 +16,9 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 use toss_core::lan::{Device, Knock, Nearby, NearbyEvent};
 
-use crate::commands::AppState;
+use crate::network::network_id;
+use crate::settings::loopback_only;
+use crate::state::{lock, AppState};
 
 /// How often the network is looked at again (a laptop moves between networks).
 const NETWORK_CHECK: Duration = Duration::from_secs(10);
@@ -31,7 +33,7 @@ pub(crate) struct NearbyStatus {
     pub(crate) visible: bool,
     /// Why not, as a sentence; also why starting failed.
     pub(crate) hidden_because: Option<String>,
-    /// The network this computer is on now (`toss_core::lan::network_id`).
+    /// The network this computer is on now ([`network_id`]).
     pub(crate) network: Option<String>,
     /// The user called this network public.
     pub(crate) network_public: bool,
@@ -68,11 +70,6 @@ pub(crate) struct NearbyState {
     status: Mutex<NearbyStatus>,
     knocks: Mutex<HashMap<u64, Knock>>,
     next_knock: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding one of these short locks cannot leave the data half-written.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl NearbyState {
@@ -113,16 +110,8 @@ impl NearbyState {
 /// Starts or stops being visible so that it matches the settings and the network now.
 pub(crate) async fn refresh(app: &AppHandle) {
     let state = app.state::<NearbyState>();
-    let settings = {
-        let app_state = app.state::<AppState>();
-        let s = app_state
-            .settings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        s
-    };
-    let network = toss_core::lan::network_id();
+    let settings = app.state::<AppState>().settings();
+    let network = network_id();
     let wanted = settings.discovery_on(network.as_deref());
     let public = network
         .as_ref()
@@ -142,7 +131,7 @@ pub(crate) async fn refresh(app: &AppHandle) {
         Some("Nearby devices are turned off in Settings.".to_owned())
     } else if public {
         Some("Hidden on this network: you marked it as public.".to_owned())
-    } else if crate::settings::loopback_only() {
+    } else if loopback_only() {
         Some("Nearby devices are off while Toss runs on loopback only.".to_owned())
     } else {
         None
