@@ -33,9 +33,11 @@ use crate::defaults::{
 use crate::error::{ConnectFailure, Error, Result, Side};
 use crate::session::{Paired, Signal};
 use negotiate::{bind, negotiate};
-use path::{path_of, PeerSays};
+use path::{own_addresses, path_of, OwnAddress, PeerSays};
 
-fn build_api(config: &Config, peer: &Arc<PeerSays>) -> webrtc::api::API {
+/// The webrtc-rs stack for one attempt; `own` is this machine's addresses, for judging the
+/// path ICE selects.
+fn build_api(config: &Config, peer: &Arc<PeerSays>, own: &Arc<[OwnAddress]>) -> webrtc::api::API {
     let mut se = SettingEngine::default();
     se.detach_data_channels();
     // Room in the kernel for bursts of large packets while this process waits for a CPU.
@@ -43,12 +45,13 @@ fn build_api(config: &Config, peer: &Arc<PeerSays>) -> webrtc::api::API {
     // Accept datagrams as large as any packet size a peer may choose.
     se.set_receive_mtu(RECEIVE_MTU);
     if config.large_packets {
-        let peer = peer.clone();
+        let (peer, own) = (peer.clone(), own.clone());
         se.set_sctp_mtu_policy(Arc::new(move |pair| {
             path_of(
                 pair,
                 peer.takes_large.load(Ordering::SeqCst),
                 &peer.relays(),
+                &own,
             )
             .packet_size
         }));
@@ -180,7 +183,8 @@ async fn attempt(
     timeout: Duration,
 ) -> Result<Link> {
     let peer = Arc::new(PeerSays::default());
-    let api = build_api(config, &peer);
+    let own: Arc<[OwnAddress]> = own_addresses().into();
+    let api = build_api(config, &peer, &own);
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
     let setup = async {
         let (rtc_dc, dc) = negotiate(paired, &pc, config.large_packets, &peer).await?;
@@ -204,7 +208,7 @@ async fn attempt(
                 .await;
             let large = config.large_packets && peer.takes_large.load(Ordering::SeqCst);
             let path = match pair {
-                Some(pair) => path_of(&pair, large, &peer.relays()),
+                Some(pair) => path_of(&pair, large, &peer.relays(), &own),
                 None => PathInfo {
                     kind: PathKind::Direct,
                     local_network: false,
@@ -233,6 +237,7 @@ mod tests {
         let _api = build_api(
             &Config::local("ws://127.0.0.1:9"),
             &Arc::new(PeerSays::default()),
+            &own_addresses().into(),
         );
         let net = webrtc::util::vnet::net::Net::new(None);
         let conn = net

@@ -1,6 +1,7 @@
 //! Judging a connection's network path from the candidate pair ICE selected: how the bytes
-//! travel (directly, through a NAT, relayed), whether both ends are local, and the SCTP
-//! packet size that suits it. Pure: no sockets, no I/O.
+//! travel (directly, through a NAT, relayed), whether the peer is on this machine or on the
+//! network of the interface that carries the pair, and the SCTP packet size that suits it.
+//! Pure, given this machine's addresses ([`own_addresses`] reads them once per attempt).
 
 use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
@@ -46,17 +47,63 @@ impl PathInfo {
     }
 }
 
-/// An address on this machine or a local network: loopback, private (RFC 1918, unique
-/// local) or link-local.
-fn is_local_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
+/// One address of this machine, with the length of its network's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct OwnAddress {
+    /// The address.
+    pub(super) ip: IpAddr,
+    /// How many leading bits name its network (24 for a /24).
+    pub(super) prefix: u8,
+}
+
+/// This machine's addresses and their networks, as the system lists them now; none when it
+/// cannot say (every path then counts as remote, which is only slower).
+pub(super) fn own_addresses() -> Vec<OwnAddress> {
+    if_addrs::get_if_addrs()
+        .map(|interfaces| {
+            interfaces
+                .into_iter()
+                .map(|i| match i.addr {
+                    if_addrs::IfAddr::V4(a) => OwnAddress {
+                        ip: IpAddr::V4(a.ip),
+                        prefix: a.prefixlen,
+                    },
+                    if_addrs::IfAddr::V6(a) => OwnAddress {
+                        ip: IpAddr::V6(a.ip),
+                        prefix: a.prefixlen,
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `a` and `b` share their first `prefix` bits (false across address families).
+fn same_network(a: IpAddr, b: IpAddr, prefix: u8) -> bool {
+    let (a, b, width) = match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
+        _ => return false,
+    };
+    let prefix = u32::from(prefix).min(width);
+    if prefix == 0 {
+        return true;
     }
+    let shift = width - prefix;
+    (a >> shift) == (b >> shift)
+}
+
+/// Whether the peer at `remote` is reached without a router from `local`: it is this
+/// machine (one of its own addresses), or it is inside the network of the interface that
+/// holds `local`. Where the peer is decides, not its address range: a home network on
+/// IPv6 and an office with public IPv4 addresses are local, and two private networks
+/// joined by a router are not.
+fn is_local_path(local: IpAddr, remote: IpAddr, own: &[OwnAddress]) -> bool {
+    own.iter().any(|a| a.ip == remote)
+        || own
+            .iter()
+            .filter(|a| a.ip == local)
+            .any(|a| same_network(a.ip, remote, a.prefix))
 }
 
 /// What the peer said about itself during setup, for judging the path.
@@ -84,11 +131,13 @@ pub(super) fn relay_address(candidate: &str) -> Option<(String, u16)> {
     Some((fields[typ - 2].to_owned(), fields[typ - 1].parse().ok()?))
 }
 
-/// The path of a selected candidate pair; `peer_relays` are the peer's relay candidates.
+/// The path of a selected candidate pair; `peer_relays` are the peer's relay candidates,
+/// `own` this machine's addresses.
 pub(super) fn path_of(
     pair: &RTCIceCandidatePair,
     peer_takes_large: bool,
     peer_relays: &[(String, u16)],
+    own: &[OwnAddress],
 ) -> PathInfo {
     // A peer-reflexive candidate is the peer's address as seen in a connectivity check that
     // arrived before its candidate did (common with trickle ICE): a direct path, whose
@@ -109,8 +158,14 @@ pub(super) fn path_of(
         kind(pair.remote.typ)
     };
     let kind = kind(pair.local.typ).max(remote);
-    let local = |a: &str| a.parse::<IpAddr>().is_ok_and(is_local_address);
-    let local_network = local(&pair.local.address) && local(&pair.remote.address);
+    let local_network = match (
+        pair.local.address.parse::<IpAddr>(),
+        pair.remote.address.parse::<IpAddr>(),
+    ) {
+        (Ok(local), Ok(remote)) => is_local_path(local, remote, own),
+        // A name (a browser's `.local` host candidate) says nothing of where it is.
+        _ => false,
+    };
     // Large packets only host to host on a local path, and only toward a peer that said
     // it takes them: elsewhere they would be IP-fragmented, and fragments are often lost.
     let packet_size = if kind == PathKind::Direct && local_network && peer_takes_large {
@@ -144,46 +199,92 @@ mod tests {
 
     use RTCIceCandidateType::{Host, Prflx, Relay, Srflx};
 
+    /// A machine with loopback, a home LAN on IPv4, a global IPv6 network, an office LAN
+    /// with public IPv4 addresses, link-local addresses, and a public address of its own.
+    fn machine() -> Vec<OwnAddress> {
+        [
+            ("127.0.0.1", 8),
+            ("::1", 128),
+            ("192.168.1.4", 24),
+            ("2001:db8:1::4", 64),
+            ("203.0.113.5", 24),
+            ("169.254.77.1", 16),
+            ("fe80::1", 64),
+            ("198.51.100.7", 32),
+        ]
+        .iter()
+        .map(|(ip, prefix)| OwnAddress {
+            ip: ip.parse().expect("an address"),
+            prefix: *prefix,
+        })
+        .collect()
+    }
+
     #[test]
-    fn large_packets_only_host_to_host_on_a_local_path_toward_toss() {
+    fn large_packets_only_host_to_host_toward_a_peer_on_this_machine_or_its_link() {
+        let own = machine();
         for (l, r) in [
+            // This machine: loopback, and its own addresses whatever their range.
             ("127.0.0.1", "127.0.0.1"),
-            ("192.168.1.4", "192.168.1.9"),
-            ("10.0.0.2", "172.16.5.5"),
-            ("169.254.77.1", "169.254.77.2"),
-            ("fe80::1", "fe80::2"),
             ("::1", "::1"),
+            ("198.51.100.7", "198.51.100.7"),
+            ("192.168.1.4", "203.0.113.5"),
+            // On the link of the interface that carries the pair.
+            ("192.168.1.4", "192.168.1.9"),
+            ("2001:db8:1::4", "2001:db8:1::9"),
+            ("203.0.113.5", "203.0.113.77"),
+            ("169.254.77.1", "169.254.3.2"),
+            ("fe80::1", "fe80::2"),
         ] {
-            let p = path_of(&pair((l, Host), (r, Host)), true, &[]);
+            let p = path_of(&pair((l, Host), (r, Host)), true, &[], &own);
             assert_eq!(p.kind, PathKind::Direct);
             assert!(p.local_network, "{l} {r}");
             assert_eq!(p.packet_size, LARGE_SCTP_PACKET, "{l} {r}");
             // Toward a peer that did not say it takes them: the default.
-            let p = path_of(&pair((l, Host), (r, Host)), false, &[]);
+            let p = path_of(&pair((l, Host), (r, Host)), false, &[], &own);
             assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
         }
-        let early = path_of(&pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)), true, &[]);
-        assert_eq!(early.packet_size, LARGE_SCTP_PACKET);
-        let internet = path_of(
-            &pair(("203.0.113.5", Host), ("198.51.100.7", Host)),
+        for (l, r) in [
+            // Private, but behind a router: another subnet.
+            ("192.168.1.4", "192.168.2.9"),
+            ("192.168.1.4", "10.0.0.2"),
+            // Global IPv6 in another network.
+            ("2001:db8:1::4", "2001:db8:2::9"),
+            // The internet.
+            ("203.0.113.5", "198.51.100.8"),
+            // An address this machine does not hold is nobody's link.
+            ("10.9.9.9", "10.9.9.10"),
+            // Across families, and a name instead of an address.
+            ("192.168.1.4", "2001:db8:1::9"),
+            ("192.168.1.4", "3c0e0b9a.local"),
+        ] {
+            let p = path_of(&pair((l, Host), (r, Host)), true, &[], &own);
+            assert!(!p.local_network, "{l} {r}");
+            assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
+        }
+        let early = path_of(
+            &pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)),
             true,
             &[],
+            &own,
         );
-        assert_eq!(
-            (internet.kind, internet.local_network),
-            (PathKind::Direct, false)
-        );
-        assert_eq!(internet.packet_size, DEFAULT_SCTP_PACKET);
+        assert_eq!(early.packet_size, LARGE_SCTP_PACKET);
         let nat = path_of(
             &pair(("192.168.1.4", Srflx), ("192.168.1.9", Host)),
             true,
             &[],
+            &own,
         );
         assert_eq!(
             (nat.kind, nat.packet_size),
             (PathKind::Stun, DEFAULT_SCTP_PACKET)
         );
-        let relay = path_of(&pair(("127.0.0.1", Relay), ("127.0.0.1", Host)), true, &[]);
+        let relay = path_of(
+            &pair(("127.0.0.1", Relay), ("127.0.0.1", Host)),
+            true,
+            &[],
+            &own,
+        );
         assert_eq!(
             (relay.kind, relay.packet_size),
             (PathKind::Relay, DEFAULT_SCTP_PACKET)
@@ -193,16 +294,35 @@ mod tests {
             "through a relay server, 1191-byte packets"
         );
         // The peer's checks came through its TURN server before its relay candidate did:
-        // relayed, not direct, even on a local network.
-        let relays = [("10.0.0.9".to_owned(), 0)];
+        // relayed, not direct, even on the local network.
+        let relays = [("192.168.1.9".to_owned(), 0)];
         let through_turn = path_of(
-            &pair(("10.0.0.2", Host), ("10.0.0.9", Prflx)),
+            &pair(("192.168.1.4", Host), ("192.168.1.9", Prflx)),
             true,
             &relays,
+            &own,
         );
         assert_eq!(
             (through_turn.kind, through_turn.packet_size),
             (PathKind::Relay, DEFAULT_SCTP_PACKET)
+        );
+        // A machine that cannot list its addresses judges every path remote.
+        let unknown = path_of(
+            &pair(("192.168.1.4", Host), ("192.168.1.9", Host)),
+            true,
+            &[],
+            &[],
+        );
+        assert_eq!(unknown.packet_size, DEFAULT_SCTP_PACKET);
+    }
+
+    #[test]
+    fn this_machines_addresses_include_loopback_with_its_prefix() {
+        let own = own_addresses();
+        assert!(
+            own.iter()
+                .any(|a| a.ip == IpAddr::from([127, 0, 0, 1]) && a.prefix == 8),
+            "{own:?}"
         );
     }
 
