@@ -28,6 +28,8 @@ lint: setup
 ## Also a short run of every fuzz target, and the supply-chain audit.
 test: build lint
 	cargo nextest run --workspace --locked --no-fail-fast
+	@# The UI's pure modules, fed every core event (ui/tests/fixtures/events.json).
+	node --test ui/tests/
 	@# The vendored dtls's own tests: its AEAD is ring's, checked against RustCrypto's.
 	cargo test -p dtls --locked --lib -q
 	scripts/fuzz.sh 20

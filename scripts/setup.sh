@@ -22,6 +22,9 @@ apt_packages=(build-essential pkg-config curl time libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb imagemagick xdotool python3-gi gir1.2-gtk-3.0
   iproute2 nftables coturn tshark fonts-cantarell)
+# Node.js runs the UI's unit tests (node --test ui/tests/); Debian's own package when no
+# node is on the PATH (any Node from 18 on runs them).
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -4,14 +4,7 @@
 
 import * as api from "./api.js";
 import { icon } from "./dom.js";
-import {
-  applyEvent,
-  createTransfer,
-  isTextOnly,
-  offerAmount,
-  sendableText,
-  statusText,
-} from "./transfer.js";
+import { applyEvent, createTransfer, describeTransfer, isTextOnly, sendableText } from "./transfer.js";
 import { createKnockBanner } from "./screens/parts.js";
 import { createHomeScreen } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
@@ -95,23 +88,7 @@ function describe() {
   }
   const t = state.transfer;
   if (!t || (state.screen !== "sending" && state.screen !== "receiving")) return "";
-  switch (t.phase) {
-    case "code":
-      return `Your code is ${t.code}. ${statusText(t)}`;
-    case "paired":
-      // To a nearby device the words come with the question, in the check phase.
-      if (t.direction === "send" && t.target) return statusText(t);
-      return `Check that both screens show: ${t.verification}.`;
-    case "check":
-      if (t.checked !== null) return statusText(t);
-      return `Check that ${t.target} shows the same two words: ${t.verification}.`;
-    case "offer":
-      return `${t.device} wants to send ${offerAmount(t)}${t.text !== null ? " and a text" : ""}.`;
-    default:
-      // A text alone arrives with its offer: say who sent it once, not "Receiving...".
-      if (t.direction === "receive" && isTextOnly(t)) return `${t.device || "Someone"} sent you a text.`;
-      return statusText(t);
-  }
+  return describeTransfer(t);
 }
 
 function render() {
@@ -172,9 +149,6 @@ function onEvent(t, event) {
     fail(event.kind, event.message);
   } else if (event.event === "code") {
     fetchQr(t);
-  } else if (event.event === "offer" && t.direction === "receive" && isTextOnly(t)) {
-    // A text alone needs no decision: it is already here, in the offer.
-    acceptOffer(t);
   } else if (event.event === "done") {
     if (t.direction === "send" && isTextOnly(t)) state.text = "";
     refreshRecent();

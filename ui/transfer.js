@@ -2,7 +2,15 @@
 // Pure data: main.js owns the object and renders it; nothing here touches the DOM or Tauri.
 // Events arrive exactly as toss-core emits them (see crates/core/src/events.rs).
 
-import { baseName, formatBytes, plural } from "./format.js";
+import {
+  baseName,
+  formatBytes,
+  formatDuration,
+  formatRate,
+  formatTimeLeft,
+  percent,
+  plural,
+} from "./format.js";
 
 /** Phases of both directions in the order they happen; a transfer only moves forward. */
 export const PHASES = [
@@ -159,7 +167,8 @@ export function applyEvent(t, ev) {
       t.totalBytes = Number(ev.total_bytes);
       if (t.direction === "receive") {
         t.text = typeof ev.text === "string" && ev.text !== "" ? ev.text : null;
-        advance(t, "offer");
+        // A text alone asks nothing: the core takes it and says "accepted" next.
+        if (!isTextOnly(t)) advance(t, "offer");
       }
       return "changed";
     case "waiting_for_accept":
@@ -314,6 +323,58 @@ function statusTextForFiles(t) {
     default:
       return "";
   }
+}
+
+/**
+ * The sentence that sums up a transfer's screen for the live region (screen readers), or ""
+ * when the status line says it all.
+ */
+export function describeTransfer(t) {
+  switch (t.phase) {
+    case "code":
+      return `Your code is ${t.code}. ${statusText(t)}`;
+    case "paired":
+      // To a nearby device the words come with the question, in the check phase.
+      if (t.direction === "send" && t.target) return statusText(t);
+      return `Check that both screens show: ${t.verification}.`;
+    case "check":
+      if (t.checked !== null) return statusText(t);
+      return `Check that ${t.target} shows the same two words: ${t.verification}.`;
+    case "offer":
+      return `${t.device} wants to send ${offerAmount(t)}${t.text !== null ? " and a text" : ""}.`;
+    default:
+      // A text alone arrives with its offer: say who sent it once, not "Receiving...".
+      if (t.direction === "receive" && isTextOnly(t)) return `${t.device || "Someone"} sent you a text.`;
+      return statusText(t);
+  }
+}
+
+/**
+ * The progress card's lines for `t.progress`: overall ("27% · 1.5 MiB of 5.5 MiB"), speed
+ * and time left ("12.5 MiB/s · 1 s left"), and the current file ("1.5 MiB of 3.5 MiB").
+ */
+export function progressLines(p) {
+  return {
+    overall: `${percent(p.bytes, p.total)}% · ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`,
+    rate: [formatRate(p.rate), formatTimeLeft(p.eta)].filter(Boolean).join(" · "),
+    file: `${formatBytes(p.fileBytes)} of ${formatBytes(p.fileTotal)}`,
+  };
+}
+
+/** The title of the finished card: "Received 3 files", "Text sent". */
+export function doneTitle(t) {
+  const send = t.direction === "send";
+  if (isTextOnly(t)) return send ? "Text sent" : "Text received";
+  const files = plural(t.result ? t.result.files : 0, "file");
+  return send ? `Sent ${files}` : `Received ${files}`;
+}
+
+/** How much went how fast: "5.5 MiB in 2.5 s (2.0 MiB of it was already there)"; "" for a text. */
+export function doneDetail(t) {
+  const r = t.result;
+  if (!r || isTextOnly(t)) return "";
+  const resumed = r.skipped > 0 ? ` (${formatBytes(r.skipped)} of it was already there)` : "";
+  return `${formatBytes(r.bytes)} in ${formatDuration(r.seconds)}${resumed}`;
 }
 
 /** "3 files · 12.4 MiB" once sizes are known; "2 items" for a sender before that. */

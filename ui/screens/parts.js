@@ -4,15 +4,16 @@
 // peer text goes in as text only.
 
 import { h, icon, setText, show } from "../dom.js";
+import { formatBytes } from "../format.js";
 import {
-  formatBytes,
-  formatDuration,
-  formatRate,
-  formatTimeLeft,
-  percent,
-  plural,
-} from "../format.js";
-import { isTextOnly, rank, statusText, summaryText } from "../transfer.js";
+  doneDetail,
+  doneTitle,
+  isTextOnly,
+  progressLines,
+  rank,
+  statusText,
+  summaryText,
+} from "../transfer.js";
 
 /** Rows drawn at most; a list of 20,000 files stays cheap. */
 const MAX_ROWS = 50;
@@ -248,12 +249,13 @@ export function createProgress() {
       const total = Math.max(p.total, 1);
       bar.max = total;
       bar.value = Math.min(p.bytes, total);
-      setText(text, `${percent(p.bytes, p.total)}% · ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`);
-      setText(rate, [formatRate(p.rate), formatTimeLeft(p.eta)].filter(Boolean).join(" · "));
+      const lines = progressLines(p);
+      setText(text, lines.overall);
+      setText(rate, lines.rate);
       show(current, true);
       setText(fileName, p.filePath);
       if (fileName.title !== p.filePath) fileName.title = p.filePath;
-      setText(fileText, `${formatBytes(p.fileBytes)} of ${formatBytes(p.fileTotal)}`);
+      setText(fileText, lines.file);
       const fileTotal = Math.max(p.fileTotal, 1);
       fileBar.max = fileTotal;
       fileBar.value = Math.min(p.fileBytes, fileTotal);
@@ -295,11 +297,8 @@ export function createDone({ direction, onHome, onShowInFolder }) {
       // A text alone has no size, time or folder worth telling: it is on screen.
       const textOnly = isTextOnly(t);
       el.classList.toggle("is-compact", textOnly);
-      const files = plural(r.files, "file");
-      if (textOnly) setText(title, direction === "send" ? "Text sent" : "Text received");
-      else setText(title, direction === "send" ? `Sent ${files}` : `Received ${files}`);
-      const resumed = r.skipped > 0 ? ` (${formatBytes(r.skipped)} of it was already there)` : "";
-      setText(detail, textOnly ? "" : `${formatBytes(r.bytes)} in ${formatDuration(r.seconds)}${resumed}`);
+      setText(title, doneTitle(t));
+      setText(detail, doneDetail(t));
       show(detail, !textOnly);
       const savedTo = textOnly ? null : r.savedTo;
       setText(where, savedTo ? `Saved to ${savedTo}` : "");

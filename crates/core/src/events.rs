@@ -197,3 +197,236 @@ impl Events {
         let _ = self.0.send(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::error::{ConnectFailure, Error, Phase, Side};
+    use crate::peer::{PathInfo, PathKind};
+
+    /// Lists the fixture's examples by variant, and writes `covered`, a `match` over
+    /// [`Event`] with one arm per variant listed and no wildcard arm: inside this crate
+    /// `#[non_exhaustive]` does not excuse a missing arm, so a new variant fails to compile
+    /// until it is listed here with at least one example.
+    macro_rules! fixture {
+        ($($variant:ident => [$($example:expr),+ $(,)?]),+ $(,)?) => {
+            fn covered(event: &Event) {
+                match event {
+                    $(Event::$variant { .. } => {})+
+                }
+            }
+
+            /// Every example with the variant it is listed under.
+            fn examples() -> Vec<(&'static str, Event)> {
+                vec![$($((stringify!($variant), $example)),+),+]
+            }
+
+            /// Whether `event` is of the variant named `variant`.
+            fn is_variant(variant: &str, event: &Event) -> bool {
+                match variant {
+                    $(stringify!($variant) => matches!(event, Event::$variant { .. }),)+
+                    _ => false,
+                }
+            }
+        };
+    }
+
+    fn error(e: Error) -> Event {
+        Event::Error {
+            message: e.to_string(),
+            kind: e.kind(),
+        }
+    }
+
+    fn file(path: &str, size: u64) -> OfferedFile {
+        OfferedFile {
+            path: path.into(),
+            size,
+        }
+    }
+
+    const MIB: u64 = 1024 * 1024;
+
+    fixture! {
+        Code => [Event::Code {
+            code: "42-orbit-lemon".into(),
+        }],
+        Notice => [Event::Notice {
+            message: "No signaling server answered at ws://127.0.0.1:9000; this code works on this local network only.".into(),
+        }],
+        PeerConnected => [Event::PeerConnected {
+            verification: "otter lantern".into(),
+        }],
+        CheckWords => [Event::CheckWords {
+            verification: "kiwi ocean".into(),
+        }],
+        Connected => [
+            Event::Connected {
+                path: PathInfo {
+                    kind: PathKind::Direct,
+                    local_network: true,
+                    packet_size: 8220,
+                },
+            },
+            Event::Connected {
+                path: PathInfo {
+                    kind: PathKind::Stun,
+                    local_network: false,
+                    packet_size: 1191,
+                },
+            },
+            Event::Connected {
+                path: PathInfo {
+                    kind: PathKind::Relay,
+                    local_network: false,
+                    packet_size: 1191,
+                },
+            },
+        ],
+        Offer => [
+            Event::Offer {
+                device: "Ana's laptop".into(),
+                files: vec![
+                    file("holiday/beach.jpg", 3 * MIB + 512 * 1024),
+                    file("holiday/notes.txt", 1536),
+                    file("report.pdf", 2 * MIB),
+                ],
+                total_bytes: 5 * MIB + 512 * 1024 + 1536,
+                text: None,
+            },
+            Event::Offer {
+                device: "Ana's laptop".into(),
+                files: Vec::new(),
+                total_bytes: 0,
+                text: Some("https://example.com/holiday-album".into()),
+            },
+            Event::Offer {
+                device: "Ana's laptop".into(),
+                files: vec![file("report.pdf", 2 * MIB)],
+                total_bytes: 2 * MIB,
+                text: Some("The report, page 4 is the one.".into()),
+            },
+        ],
+        WaitingForAccept => [Event::WaitingForAccept],
+        Accepted => [Event::Accepted],
+        Progress => [
+            Event::Progress(Progress {
+                direction: Direction::Receive,
+                file_index: 0,
+                file_path: "holiday/beach.jpg".into(),
+                file_bytes: 1536 * 1024,
+                file_total: 3 * MIB + 512 * 1024,
+                bytes: 1536 * 1024,
+                total: 5 * MIB + 512 * 1024 + 1536,
+                rate: 12.5 * MIB as f64,
+                eta_secs: Some(0.34),
+            }),
+            // A sender's first report, before a speed is known.
+            Event::Progress(Progress {
+                direction: Direction::Send,
+                file_index: 1,
+                file_path: "holiday/notes.txt".into(),
+                file_bytes: 0,
+                file_total: 1536,
+                bytes: 3 * MIB + 512 * 1024,
+                total: 5 * MIB + 512 * 1024 + 1536,
+                rate: 0.0,
+                eta_secs: None,
+            }),
+        ],
+        FileDone => [Event::FileDone {
+            index: 0,
+            path: "holiday/beach.jpg".into(),
+            bytes: 3 * MIB + 512 * 1024,
+        }],
+        Interrupted => [Event::Interrupted],
+        Restored => [Event::Restored],
+        Reconnecting => [Event::Reconnecting {
+            attempt: 2,
+            attempts: 5,
+        }],
+        Resumed => [Event::Resumed {
+            index: 0,
+            path: "holiday/beach.jpg".into(),
+            offset: 2 * MIB,
+        }],
+        Done => [
+            Event::Done {
+                files: 3,
+                bytes: 5 * MIB + 512 * 1024 + 1536,
+                skipped: 2 * MIB,
+                seconds: 2.5,
+                saved_to: Some("/home/ana/Downloads".into()),
+            },
+            Event::Done {
+                files: 3,
+                bytes: 5 * MIB + 512 * 1024 + 1536,
+                skipped: 0,
+                seconds: 75.0,
+                saved_to: None,
+            },
+            // A text alone: nothing saved, but the receiver names its folder all the same.
+            Event::Done {
+                files: 0,
+                bytes: 0,
+                skipped: 0,
+                seconds: 0.2,
+                saved_to: Some("/home/ana/Downloads".into()),
+            },
+        ],
+        Error => [
+            error(Error::WrongCode),
+            error(Error::Declined),
+            error(Error::Cancelled(Side::Local)),
+            error(Error::Cancelled(Side::Peer)),
+            error(Error::PeerGone),
+            error(Error::Connect(ConnectFailure::NoDirectPath)),
+            error(Error::NoSpace {
+                needed: 5 * MIB,
+                available: MIB,
+            }),
+            error(Error::Unreachable(5)),
+            error(Error::WordsDiffer),
+            error(Error::TimedOut(Phase::KeyExchange)),
+            error(Error::Corrupt("holiday/beach.jpg".into())),
+            error(Error::DiskFull("/home/ana/Downloads/holiday/beach.jpg.part".into())),
+        ],
+    }
+
+    /// Where the UI's tests read every event from.
+    fn fixture_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/tests/fixtures/events.json")
+    }
+
+    /// Writes every event as the UI receives it to `ui/tests/fixtures/events.json`, which
+    /// the UI's own tests (`node --test ui/tests/`) run through its modules; fails when the
+    /// file had other content, so that a change to an event reaches the UI's tests.
+    #[test]
+    fn the_ui_fixture_holds_every_event_as_serialized() {
+        let examples = examples();
+        for (variant, event) in &examples {
+            covered(event);
+            assert!(
+                is_variant(variant, event),
+                "{event:?} is listed under {variant}"
+            );
+        }
+        let events: Vec<serde_json::Value> = examples
+            .iter()
+            .map(|(_, e)| serde_json::to_value(e).expect("an event serializes"))
+            .collect();
+        let text = serde_json::to_string_pretty(&events).expect("the fixture serializes") + "\n";
+        let path = fixture_path();
+        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        if before != text {
+            std::fs::create_dir_all(path.parent().expect("a parent folder"))
+                .expect("the fixture folder can be created");
+            std::fs::write(&path, &text).expect("the fixture can be written");
+            panic!(
+                "ui/tests/fixtures/events.json was out of date and has been rewritten: run the UI tests (node --test ui/tests/) and commit the new file"
+            );
+        }
+    }
+}

@@ -1,0 +1,74 @@
+// Every error in the fixture (real messages from toss-core's errors) as the error screen
+// shows it: a title picked by its kind, and the core's sentence under it.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { errorSentence, errorTitle } from "../screens/error.js";
+import { all } from "./fixture.js";
+
+/** What the error screen shows for `event`: its title and the sentence under it. */
+function shown(event) {
+  const title = errorTitle(event.kind);
+  return [event.kind, title, errorSentence(title, event.message)];
+}
+
+test("each error kind has its title and the core's sentence, made a sentence", () => {
+  assert.deepEqual(all("error").map(shown), [
+    [
+      "wrong_code",
+      "Wrong code",
+      "The code was mistyped, or someone tried to guess it; ask the sender for a new code.",
+    ],
+    ["declined", "The receiver declined", "The receiver declined the transfer."],
+    ["cancelled", "Transfer cancelled", "The transfer was cancelled."],
+    ["cancelled", "Transfer cancelled", "The other side cancelled the transfer."],
+    [
+      "peer_gone",
+      "The other computer disconnected",
+      "The other side disconnected before the transfer finished.",
+    ],
+    [
+      "connect",
+      "Could not connect",
+      "Could not connect to the other computer: the two computers could not reach each other directly (a TURN server can help).",
+    ],
+    [
+      "no_space",
+      "Not enough disk space",
+      "Not enough free disk space: the transfer needs 5242880 bytes but 1048576 are free.",
+    ],
+    [
+      "unreachable",
+      "The connection was lost",
+      "The connection to the other computer was lost and could not be made again (5 attempts); send the same files again to pick up where they stopped.",
+    ],
+    [
+      "words_differ",
+      "The words were different",
+      "The verification words were not the same on both screens, so someone may be in the middle; nothing was sent.",
+    ],
+    [
+      "timed_out",
+      "It took too long",
+      "The other side did not finish the key exchange in time; check the code, or ask the sender for a new one.",
+    ],
+    [
+      "corrupt",
+      "A file arrived damaged",
+      "Holiday/beach.jpg arrived damaged (its checksum does not match); it was not kept.",
+    ],
+    [
+      "disk_full",
+      "The disk is full",
+      "/home/ana/Downloads/holiday/beach.jpg.part could not be written; free some space and try again.",
+    ],
+  ]);
+});
+
+test("a kind without a title of its own, or none, still gets one", () => {
+  assert.equal(errorTitle("signal_unreachable"), "Something went wrong");
+  assert.equal(errorTitle("other"), "Something went wrong");
+  assert.equal(errorTitle(undefined), "Something went wrong");
+  assert.equal(errorSentence("Something went wrong", ""), "");
+});
