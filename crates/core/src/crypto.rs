@@ -123,13 +123,17 @@ pub enum CryptoError {
     Malformed,
 }
 
+/// The SPAKE2 identity of a room: the protocol version and the nameplate.
+fn pake_identity(nameplate: &Nameplate) -> String {
+    format!("{SESSION_VERSION}/{nameplate}")
+}
+
 impl Pake {
     /// Starts the symmetric SPAKE2 exchange; returns the message to send to the peer.
     pub fn start(nameplate: &Nameplate, password: &Password) -> (Pake, Vec<u8>) {
-        let identity = format!("{SESSION_VERSION}/{nameplate}");
         let (state, outbound) = Spake2::<Ed25519Group>::start_symmetric(
             &PakePassword::new(password.words().as_bytes()),
-            &Identity::new(identity.as_bytes()),
+            &Identity::new(pake_identity(nameplate).as_bytes()),
         );
         (
             Pake {
@@ -417,6 +421,118 @@ impl Opener {
             .map_err(|_| CryptoError::BadSeal)?;
         self.next += 1;
         Ok(plain)
+    }
+}
+
+/// Fixed test vectors (`crates/core/tests/web_vectors.rs`, which pins the web peer's crypto
+/// to this file) need the exchange to be deterministic and its keys visible. Only tests can
+/// reach these: a session with chosen randomness would be no secret from whoever chose it.
+#[cfg(any(test, feature = "test-utils"))]
+mod vectors {
+    use super::{
+        pake_identity, CryptoError, Ed25519Group, Identity, Nameplate, Pake, PakePassword,
+        Password, Role, SessionKeys, Spake2,
+    };
+
+    /// Hands out exactly the bytes it was given, as the system RNG would have.
+    struct FixedRandomness {
+        bytes: [u8; 64],
+        used: usize,
+    }
+
+    impl rand::RngCore for FixedRandomness {
+        fn next_u32(&mut self) -> u32 {
+            let mut b = [0u8; 4];
+            self.fill_bytes(&mut b);
+            u32::from_le_bytes(b)
+        }
+
+        fn next_u64(&mut self) -> u64 {
+            let mut b = [0u8; 8];
+            self.fill_bytes(&mut b);
+            u64::from_le_bytes(b)
+        }
+
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            let end = self.used + dest.len();
+            assert!(
+                end <= self.bytes.len(),
+                "SPAKE2 asked for more than 64 random bytes"
+            );
+            dest.copy_from_slice(&self.bytes[self.used..end]);
+            self.used = end;
+        }
+
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl rand::CryptoRng for FixedRandomness {}
+
+    impl Pake {
+        /// [`Pake::start`] with the 64 random bytes SPAKE2 draws (curve25519-dalek's
+        /// `Scalar::random`: little-endian, reduced modulo the group order) given instead.
+        ///
+        /// # Panics
+        /// If the SPAKE2 crate ever draws anything but exactly those 64 bytes, which would
+        /// make the vectors describe something else.
+        pub fn start_with_randomness(
+            nameplate: &Nameplate,
+            password: &Password,
+            randomness: [u8; 64],
+        ) -> (Pake, Vec<u8>) {
+            let mut rng = FixedRandomness {
+                bytes: randomness,
+                used: 0,
+            };
+            let (state, outbound) = Spake2::<Ed25519Group>::start_symmetric_with_rng(
+                &PakePassword::new(password.words().as_bytes()),
+                &Identity::new(pake_identity(nameplate).as_bytes()),
+                &mut rng,
+            );
+            assert_eq!(rng.used, 64, "SPAKE2 drew other than 64 random bytes");
+            (
+                Pake {
+                    state,
+                    nameplate: nameplate.clone(),
+                },
+                outbound,
+            )
+        }
+
+        /// [`Pake::finish`] that also returns the SPAKE2 key the session keys come from.
+        ///
+        /// # Errors
+        /// As [`Pake::finish`].
+        pub fn finish_revealing_secret(
+            self,
+            inbound: &[u8],
+            role: Role,
+        ) -> Result<(Vec<u8>, SessionKeys), CryptoError> {
+            let shared = self
+                .state
+                .finish(inbound)
+                .map_err(|_| CryptoError::Mismatch)?;
+            let keys = SessionKeys::derive(&shared, role, self.nameplate);
+            Ok((shared, keys))
+        }
+    }
+
+    impl SessionKeys {
+        /// Every key derived for this side, named by its HKDF info string.
+        pub fn key_bytes(&self) -> Vec<(String, [u8; 32])> {
+            let (me, peer) = (self.role.label(), self.role.peer().label());
+            vec![
+                (format!("confirm/{me}"), self.confirm_mine.bytes),
+                (format!("confirm/{peer}"), self.confirm_theirs.bytes),
+                (format!("seal/{me}->{peer}"), self.seal_out.bytes),
+                (format!("seal/{peer}->{me}"), self.seal_in.bytes),
+                (format!("bind/{me}"), self.bind_mine.bytes),
+                (format!("bind/{peer}"), self.bind_theirs.bytes),
+            ]
+        }
     }
 }
 
