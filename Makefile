@@ -4,7 +4,7 @@
 # One shared build folder for every checkout on this machine: webrtc-rs is heavy to build.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/toss/target
 
-.PHONY: setup run demo test lint build screenshots package bench fuzz audit
+.PHONY: setup run demo test check lint build screenshots package bench fuzz audit
 
 setup:
 	@scripts/setup.sh
@@ -24,10 +24,21 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
+## Before a pull request (CI runs it): formatting, clippy and the unit tests, in a minute or
+## two. make test runs everything.
+check: lint
+	cargo nextest run --workspace --lib --bins --locked
+	node --test ui/tests/
+
+# Tests that need root (network namespaces, a tmpfs) are ignored as "needs root". As root,
+# make test runs them too: the nextest profile `root` (.config/nextest.toml) adds them, and
+# only them. Without root they show as skipped.
+ROOT_TESTS = $(if $(filter 0,$(shell id -u)),--profile root --run-ignored all)
+
 ## Every test: unit, integration (real server, real peers, real files) and CLI processes.
 ## Also a short run of every fuzz target, and the supply-chain audit.
 test: build lint
-	cargo nextest run --workspace --locked --no-fail-fast
+	cargo nextest run --workspace --locked --no-fail-fast $(ROOT_TESTS)
 	@# The UI's pure modules, fed every core event (ui/tests/fixtures/events.json).
 	node --test ui/tests/
 	@# The vendored dtls's own tests: its AEAD is ring's, checked against RustCrypto's.
@@ -48,7 +59,7 @@ audit: setup
 screenshots: build
 	cargo nextest run -p toss-desktop --locked --run-ignored only screenshots
 	@# Nearby devices need network namespaces of their own (root).
-	TOSS_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo nextest run -p toss-desktop --locked --test nearby
+	TOSS_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo nextest run -p toss-desktop --locked --test nearby --profile root --run-ignored all
 	@for f in docs/screenshots/*.png; do /usr/bin/convert "$$f" -crop 720x680+0+0 +repage "$$f"; done
 
 ## Linux installers (.deb and .rpm) of the desktop app.

@@ -2,6 +2,8 @@
 //! screen shown, median of 5) and its idle CPU over 10 s. Run with `make bench`; set
 //! `TOSS_DESKTOP_BIN` to measure a release or installed binary.
 
+#![cfg(target_os = "linux")]
+
 mod desktop;
 
 use std::time::Duration;

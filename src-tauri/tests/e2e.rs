@@ -3,11 +3,15 @@
 //! `toss` CLI and a real `toss-signal` process as the other computer. Everything stays on
 //! loopback (`TOSS_LOOPBACK`), and every wait is bounded.
 
+#![cfg(target_os = "linux")]
+
 mod desktop;
 
 use std::time::Duration;
 
 use desktop::{Desktop, Other, TestResult};
+use toss_testkit::data::{names_in, random_bytes};
+use toss_testkit::process::wait;
 
 /// Longest wait for anything the UI should show.
 const UI: Duration = Duration::from_secs(60);
@@ -16,7 +20,7 @@ const UI: Duration = Duration::from_secs(60);
 async fn app_started_with_files_sends_them_to_toss_receive() -> TestResult {
     let other = Other::start()?;
     let file = other.tmp.path().join("launch args.bin");
-    let data = desktop::random_bytes(2 * 1024 * 1024 + 3);
+    let data = random_bytes(2 * 1024 * 1024 + 3);
     std::fs::write(&file, &data)?;
     let app = Desktop::launch(&other, &[file.to_string_lossy().as_ref()]).await?;
     let code = app.text_when_present("#send-code", UI).await?;
@@ -50,7 +54,7 @@ async fn app_started_with_files_sends_them_to_toss_receive() -> TestResult {
 async fn toss_send_to_the_app_after_typing_the_code_and_accepting() -> TestResult {
     let other = Other::start()?;
     let file = other.tmp.path().join("holiday.jpg");
-    let data = desktop::random_bytes(1024 * 1024);
+    let data = random_bytes(1024 * 1024);
     std::fs::write(&file, &data)?;
     let (mut sender, code) = other.send_json(&file)?;
     let app = Desktop::launch(&other, &[]).await?;
@@ -68,7 +72,7 @@ async fn toss_send_to_the_app_after_typing_the_code_and_accepting() -> TestResul
         "Show in folder is offered"
     );
     assert_eq!(std::fs::read(app.download_dir().join("holiday.jpg"))?, data);
-    assert!(desktop::wait_exit(&mut sender, UI)?.success());
+    assert!(wait(&mut sender, UI)?.success());
     app.close().await
 }
 
@@ -93,8 +97,8 @@ async fn a_wrong_code_says_so() -> TestResult {
     );
     let message = app.text_when_present("#error-message", UI).await?;
     assert!(message.starts_with("The code was mistyped"), "{message}");
-    assert!(!desktop::wait_exit(&mut sender, UI)?.success());
-    assert!(desktop::files_in(&app.download_dir()).is_empty());
+    assert!(!wait(&mut sender, UI)?.success());
+    assert!(names_in(&app.download_dir())?.is_empty());
     app.close().await
 }
 
@@ -108,9 +112,9 @@ async fn declining_leaves_nothing_on_disk() -> TestResult {
     app.type_into("#code-input", &code).await?;
     app.click_when_enabled("#receive-button", UI).await?;
     app.click_when_enabled("#decline-button", UI).await?;
-    let status = desktop::wait_exit(&mut sender, UI)?;
+    let status = wait(&mut sender, UI)?;
     assert!(!status.success(), "the sender is told no");
-    assert!(desktop::files_in(&app.download_dir()).is_empty());
+    assert!(names_in(&app.download_dir())?.is_empty());
     app.close().await
 }
 

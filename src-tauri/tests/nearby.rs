@@ -14,7 +14,10 @@
 //! The outer test builds the network and runs the inner one inside `a` (this same test
 //! binary, the ignored `inner_*` test, told where it is by environment variables).
 //!
-//! Namespaces need root (CI runs as root); without it the test says it is skipped.
+//! Namespaces need root: the test is ignored as "needs root", and `make test` runs it when
+//! it runs as root (CI does).
+
+#![cfg(target_os = "linux")]
 
 mod desktop;
 
@@ -24,66 +27,31 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use desktop::{Desktop, TestResult};
-use serde_json::{json, Value};
+use serde_json::json;
+use toss_testkit::data::{names_in, random_bytes};
+use toss_testkit::json::{events, find as event};
+use toss_testkit::netns::{self, Lan};
+use toss_testkit::process::{assert_root, finish};
 
 /// Longest wait for anything the UI should show.
 const UI: Duration = Duration::from_secs(60);
 
-fn sh(script: &str) -> Result<(), String> {
-    let out = Command::new("sh")
-        .args(["-ec", script])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
 #[test]
+#[ignore = "needs root"]
 fn the_app_lists_nearby_devices_sends_to_one_and_accepts_from_one() -> TestResult {
-    let root = Command::new("id").arg("-u").output()?.stdout.trim_ascii() == b"0";
-    if !root {
-        eprintln!("SKIPPED: creating network namespaces needs root");
-        return Ok(());
-    }
-    let id = std::process::id() % 100_000;
-    let (a, b, c) = (
-        format!("appn-a-{id}"),
-        format!("appn-b-{id}"),
-        format!("appn-c-{id}"),
-    );
-    let setup = format!(
-        "ip netns add {a}; ip netns add {b}; ip netns add {c}
-         ip -n {c} link add br0 type bridge; ip -n {c} link set br0 up multicast on
-         ip link add xa{id} type veth peer name ya{id}; ip link add xb{id} type veth peer name yb{id}
-         ip link set ya{id} netns {c}; ip link set yb{id} netns {c}
-         ip -n {c} link set ya{id} master br0 up; ip -n {c} link set yb{id} master br0 up
-         ip link set xa{id} netns {a}; ip link set xb{id} netns {b}
-         ip -n {a} addr add 169.254.80.1/24 dev xa{id}; ip -n {b} addr add 169.254.80.2/24 dev xb{id}
-         ip -n {a} link set lo up; ip -n {b} link set lo up
-         ip -n {a} link set xa{id} up multicast on; ip -n {b} link set xb{id} up multicast on
-         ip -n {a} route add 224.0.0.0/4 dev xa{id}; ip -n {b} route add 224.0.0.0/4 dev xb{id}"
-    );
-    let built = sh(&setup);
-    let cleanup = format!("ip netns del {a}; ip netns del {b}; ip netns del {c}");
-    if let Err(e) = built {
-        let _ = sh(&cleanup);
-        return Err(format!("could not build the test network as root: {e}").into());
-    }
-    let inner = Command::new("ip")
-        .args(["netns", "exec", &a])
-        .arg(std::env::current_exe()?)
+    assert_root("creating network namespaces");
+    // As root, a network that cannot be built is a failure, not a skip.
+    let lan = Lan::create("app", 80)?;
+    let inner = netns::exec(&lan.a, std::env::current_exe()?)
         .args([
             "--exact",
             "inner_nearby_devices_in_the_app",
             "--ignored",
             "--nocapture",
         ])
-        .env("TOSS_TEST_PEER_NS", &b)
+        .env("TOSS_TEST_PEER_NS", &lan.b)
         .output();
-    let _ = sh(&cleanup);
+    drop(lan);
     let inner = inner?;
     let log = format!(
         "{}{}",
@@ -98,10 +66,8 @@ fn the_app_lists_nearby_devices_sends_to_one_and_accepts_from_one() -> TestResul
 
 /// `toss ARGS` on the other computer (namespace `ns`), with no STUN server.
 fn toss_in(ns: &str, sub: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns])
-        .arg(desktop::bin("toss"))
-        .arg(sub)
+    let mut cmd = netns::exec(ns, desktop::bin("toss"));
+    cmd.arg(sub)
         .args((sub != "devices").then_some("--no-ice-servers"))
         .arg("--json")
         .args(args)
@@ -111,27 +77,6 @@ fn toss_in(ns: &str, sub: &str, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
-}
-
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e["event"] == name)
-}
-
-/// Waits for `child` (killed after `limit`) and returns what it printed.
-fn finish(mut child: Child, limit: Duration) -> std::io::Result<Output> {
-    let started = Instant::now();
-    while child.try_wait()?.is_none() && started.elapsed() < limit {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    child.wait_with_output()
 }
 
 /// `toss receive` on the other computer, visible as `name` and waiting for a nearby sender;
@@ -149,11 +94,9 @@ fn receiver(ns: &str, name: &str, out: &Path) -> std::io::Result<Child> {
 
 /// Stops `child` as Ctrl-C would (a nearby device then says goodbye) and returns what it
 /// printed.
-fn interrupt(child: Child) -> std::io::Result<Output> {
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    finish(child, Duration::from_secs(10))
+fn interrupt(child: Child) -> toss_testkit::AnyResult<Output> {
+    toss_testkit::process::interrupt(&child)?;
+    Ok(finish(child, Duration::from_secs(10))?)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -218,7 +161,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     let second = Desktop::launch_on_lan(&[], &second_settings.to_string(), second_home).await?;
 
     let file = tmp.path().join("plans.pdf");
-    std::fs::write(&file, desktop::random_bytes(700_000))?;
+    std::fs::write(&file, random_bytes(700_000))?;
     let guard = tempfile::tempdir()?;
     let downloads = guard.path().join("downloads");
     std::fs::create_dir_all(&downloads)?;
@@ -287,7 +230,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
         "no progress yet"
     );
     assert!(
-        desktop::files_in(&bea_out).is_empty(),
+        names_in(&bea_out)?.is_empty(),
         "nothing reached Bea before the answer"
     );
     shot(&app, "nearby-check-words.png").await?;
@@ -406,7 +349,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
 
     // A nearby computer asks to send: a banner, not the screen taken over. Ignore drops it.
     let photo = tmp.path().join("photo.jpg");
-    std::fs::write(&photo, desktop::random_bytes(300_000))?;
+    std::fs::write(&photo, random_bytes(300_000))?;
     let eve = toss_in(
         &peer_ns,
         "send",
@@ -513,9 +456,9 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     let message = second.text_when_present("#error-message", UI).await?;
     assert!(message.contains("other verification words"), "{message}");
     assert!(
-        desktop::files_in(&second_downloads).is_empty(),
+        names_in(&second_downloads)?.is_empty(),
         "nothing on disk: {:?}",
-        desktop::files_in(&second_downloads)
+        names_in(&second_downloads)?
     );
     second.close().await?;
 

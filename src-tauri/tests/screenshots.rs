@@ -1,11 +1,15 @@
 //! Not a test: takes a screenshot of each screen of the real app under Xvfb into
 //! `docs/screenshots/`, for people to look at. Run with `make screenshots`.
 
+#![cfg(target_os = "linux")]
+
 mod desktop;
 
 use std::time::Duration;
 
 use desktop::{Desktop, Other, TestResult};
+use toss_testkit::data::random_bytes;
+use toss_testkit::process::wait;
 
 const UI: Duration = Duration::from_secs(60);
 
@@ -22,7 +26,7 @@ async fn screenshots() -> TestResult {
     for (i, size) in [3_400_000usize, 2_100_000, 5_800_000].iter().enumerate() {
         std::fs::write(
             folder.join(format!("IMG_20{i:02}.jpg")),
-            desktop::random_bytes(*size),
+            random_bytes(*size),
         )?;
     }
     let app = Desktop::launch(&other, &[]).await?;
@@ -38,7 +42,7 @@ async fn screenshots() -> TestResult {
 
     // Receiving: the offer, progress mid-way, and done.
     let big = other.tmp.path().join("Film night.mkv");
-    std::fs::write(&big, desktop::random_bytes(160 * 1024 * 1024))?;
+    std::fs::write(&big, random_bytes(160 * 1024 * 1024))?;
     let (mut sender, code) = other.send_json(&big)?;
     let app = Desktop::launch(&other, &[]).await?;
     app.type_into("#code-input", &code).await?;
@@ -54,7 +58,7 @@ async fn screenshots() -> TestResult {
         .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.screenshot(&dir.join("done.png"))?;
-    desktop::wait_exit(&mut sender, UI)?;
+    wait(&mut sender, UI)?;
     app.close().await?;
 
     // A wrong code.
@@ -69,7 +73,7 @@ async fn screenshots() -> TestResult {
     app.text_when_present("#error-title", UI).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.screenshot(&dir.join("error.png"))?;
-    let _ = desktop::wait_exit(&mut sender, UI);
+    let _ = wait(&mut sender, UI);
     app.close().await?;
 
     // Settings.

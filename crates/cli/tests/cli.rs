@@ -8,12 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use toss_testkit::data::{names_in, random_file};
+use toss_testkit::process::{interrupt, wait};
+use toss_testkit::signal::SignalProcess;
+use toss_testkit::{AnyResult, TestResult};
 
 mod support;
 
-use support::{random_file, Signal};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::signal;
 
 /// Longest a CLI process may run in a test.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -22,7 +24,7 @@ fn toss_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_toss"))
 }
 
-fn toss(signal: &Signal, args: &[&str]) -> Command {
+fn toss(signal: &SignalProcess, args: &[&str]) -> Command {
     let mut cmd = Command::new(toss_bin());
     cmd.args(args)
         .env("TOSS_SIGNAL", &signal.url)
@@ -34,7 +36,7 @@ fn toss(signal: &Signal, args: &[&str]) -> Command {
 }
 
 /// `toss receive --json --yes --out OUT CODE`.
-fn receive_yes(signal: &Signal, out: &Path, code: &str) -> Command {
+fn receive_yes(signal: &SignalProcess, out: &Path, code: &str) -> Command {
     toss(
         signal,
         &[
@@ -55,7 +57,7 @@ struct Sending {
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
 
-fn start_send(signal: &Signal, paths: &[&Path]) -> Result<Sending, Box<dyn std::error::Error>> {
+fn start_send(signal: &SignalProcess, paths: &[&Path]) -> AnyResult<Sending> {
     let mut args = vec!["send", "--json"];
     let strs: Vec<String> = paths
         .iter()
@@ -79,18 +81,8 @@ struct Finished {
 fn finish(
     mut child: Child,
     mut lines: Option<std::io::Lines<BufReader<std::process::ChildStdout>>>,
-) -> Result<Finished, Box<dyn std::error::Error>> {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            child.kill()?;
-            return Err("toss did not finish in time".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+) -> AnyResult<Finished> {
+    let status = wait(&mut child, LIMIT)?;
     let mut events = Vec::new();
     let mut rest = match lines.take() {
         Some(l) => l.collect::<Result<Vec<_>, _>>()?,
@@ -125,7 +117,7 @@ fn error_kind(f: &Finished) -> String {
 
 #[test]
 fn sends_a_file_and_a_folder_between_two_processes() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("src");
     let out = tmp.path().join("out");
@@ -153,7 +145,7 @@ fn sends_a_file_and_a_folder_between_two_processes() -> TestResult {
 
 #[test]
 fn human_mode_prints_the_code_and_a_summary() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("hello.txt");
     std::fs::write(&file, b"hello")?;
@@ -170,7 +162,7 @@ fn human_mode_prints_the_code_and_a_summary() -> TestResult {
         &["receive", "--yes", "--out", &out.to_string_lossy(), &code],
     )
     .output()?;
-    let s = finish(child, Some(lines));
+    assert!(wait(&mut child, LIMIT)?.success(), "the sender succeeded");
     assert!(recv.status.success());
     let recv_out = String::from_utf8_lossy(&recv.stdout);
     assert!(recv_out.contains("Received 1 file (5 B)"), "{recv_out}");
@@ -185,14 +177,18 @@ fn human_mode_prints_the_code_and_a_summary() -> TestResult {
         "{recv_err}"
     );
     assert_eq!(std::fs::read(out.join("hello.txt"))?, b"hello");
-    // The sender's human output ends in its own summary (read as raw lines, not JSON).
-    let _ = s;
+    // The sender's human output ends in its own summary.
+    let sent = lines.collect::<Result<Vec<_>, _>>()?;
+    assert!(
+        sent.iter().any(|l| l.starts_with("Sent 1 file (5 B) in ")),
+        "{sent:?}"
+    );
     Ok(())
 }
 
 #[test]
 fn wrong_code_exits_non_zero_on_both_sides_and_says_so() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("secret.txt");
     std::fs::write(&file, b"secret")?;
@@ -218,7 +214,7 @@ fn wrong_code_exits_non_zero_on_both_sides_and_says_so() -> TestResult {
 
 #[test]
 fn declining_at_the_prompt_stops_both_sides() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("unwanted.zip");
     std::fs::write(&file, b"zip")?;
@@ -253,7 +249,7 @@ fn declining_at_the_prompt_stops_both_sides() -> TestResult {
 
 #[test]
 fn collision_with_an_existing_file_keeps_both() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out)?;
@@ -297,17 +293,9 @@ fn wait_for_first_bytes(
     }
 }
 
-fn interrupt(child: &Child) -> TestResult {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()?;
-    assert!(status.success());
-    Ok(())
-}
-
 /// Ctrl-C on one side mid-transfer: both exit non-zero, the other is told, nothing is kept.
 fn interrupt_midway(receiver: bool) -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("large.bin");
     random_file(&file, 96 * 1024 * 1024)?;
@@ -356,7 +344,7 @@ fn sender_interrupt_midway_cancels_both() -> TestResult {
 
 #[test]
 fn bad_input_gets_one_sentence_and_no_code() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let missing = tmp.path().join("nope.txt");
     let out = toss(&signal, &["send", &missing.to_string_lossy()]).output()?;
@@ -375,7 +363,7 @@ fn bad_input_gets_one_sentence_and_no_code() -> TestResult {
 
 #[test]
 fn a_text_goes_to_the_receivers_stdout() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let mut child = toss(
         &signal,
         &["send", "--json", "--text", "meet at 6, https://example.org"],
@@ -399,7 +387,7 @@ fn a_text_goes_to_the_receivers_stdout() -> TestResult {
 
 #[test]
 fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult {
-    let mut signal = Signal::start()?;
+    let mut signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("large.bin");
     let data = random_file(&file, 64 * 1024 * 1024)?;
@@ -425,7 +413,7 @@ fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult
 fn wait_for_bytes(
     lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
     at_least: u64,
-) -> Result<u64, Box<dyn std::error::Error>> {
+) -> AnyResult<u64> {
     let start = Instant::now();
     loop {
         let line = lines.next().ok_or("receiver ended early")??;
@@ -440,21 +428,13 @@ fn wait_for_bytes(
     }
 }
 
-fn entries(dir: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()?;
-    names.sort();
-    Ok(names)
-}
-
 /// The receiver's process is killed half-way through a folder (no chance to clean up).
 /// The sender says the other side went; the same folder sent again into the same place
 /// skips the file that was saved, picks the big one up from its `.part`, and ends
 /// byte-identical with nothing left over.
 #[test]
 fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
-    let signal = Signal::start()?;
+    let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let album = tmp.path().join("album");
     std::fs::create_dir(&album)?;
@@ -480,7 +460,7 @@ fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
     );
     // Nothing under a final name but the file that was complete.
     assert_eq!(
-        entries(&out.join("album"))?,
+        names_in(&out.join("album"))?,
         ["a-cover.jpg", "b-concert.mov.part"]
     );
 
@@ -491,9 +471,9 @@ fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
     assert!(r.ok && s.ok, "receiver: {} sender: {}", r.stderr, s.stderr);
     assert_eq!(std::fs::read(out.join("album/a-cover.jpg"))?, small);
     assert_eq!(std::fs::read(out.join("album/b-concert.mov"))?, big);
-    assert_eq!(entries(&out)?, ["album"], "same folder, no journal left");
+    assert_eq!(names_in(&out)?, ["album"], "same folder, no journal left");
     assert_eq!(
-        entries(&out.join("album"))?,
+        names_in(&out.join("album"))?,
         ["a-cover.jpg", "b-concert.mov"]
     );
     let resumed: Vec<(String, u64)> = r

@@ -10,111 +10,50 @@
 //! - `toss devices` on `a` sees `toss receive` (waiting, no code) on `b` within its 3 s;
 //!   `toss send --to` sends a folder straight to it, both sides show the same words.
 //!
-//! Namespaces need root (CI runs as root); without it each test says it is skipped.
+//! Namespaces need root: the tests are ignored as "needs root", and `make test` runs them
+//! when it runs as root (CI does).
+
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rand::RngCore;
 use serde_json::Value;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::data::random_file;
+use toss_testkit::json::{events, find};
+use toss_testkit::netns::{self, Lan};
+use toss_testkit::process::assert_root;
+use toss_testkit::{AnyResult, TestResult};
 
 /// Longest one transfer may take.
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn sh(script: &str) -> Result<(), String> {
-    let out = Command::new("sh")
-        .args(["-ec", script])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+/// Namespaces `a` (169.254.79.1) and `b` (169.254.79.2) on a bridge in `c`; `tag` tells
+/// apart the two tests' networks. As root, a network that cannot be built is an error.
+fn lan(tag: &str) -> AnyResult<Lan> {
+    assert_root("creating network namespaces");
+    Lan::create(tag, 79)
 }
 
-mod support;
-
-use support::is_root;
-
-/// Namespaces `a` (169.254.79.1) and `b` (169.254.79.2) on a bridge in `c`; deleted
-/// (with every link) when dropped.
-struct Lan {
-    a: String,
-    b: String,
-    c: String,
-}
-
-impl Lan {
-    /// `None` (with the reason printed) without root; a failure as root is a failure.
-    fn create(tag: &str) -> Option<Lan> {
-        if !is_root() {
-            eprintln!("SKIPPED: creating network namespaces needs root");
-            return None;
+/// `toss ARGS` inside namespace `ns`, as a command to spawn.
+fn toss(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = netns::exec(ns, env!("CARGO_BIN_EXE_toss"));
+    // Nothing but the namespace: no STUN server, no configured signaling server.
+    match args.split_first() {
+        Some((&sub, rest)) if sub != "devices" => {
+            cmd.args([sub, "--no-ice-servers"]).args(rest);
         }
-        let id = std::process::id() % 100_000;
-        let lan = Lan {
-            a: format!("lan{tag}-a-{id}"),
-            b: format!("lan{tag}-b-{id}"),
-            c: format!("lan{tag}-c-{id}"),
-        };
-        let (a, b, c) = (&lan.a, &lan.b, &lan.c);
-        let setup = format!(
-            "ip netns add {a}; ip netns add {b}; ip netns add {c}
-             ip -n {c} link add br0 type bridge; ip -n {c} link set br0 up multicast on
-             for n in a b; do
-               ip link add l{tag}${{n}}{id} type veth peer name p{tag}${{n}}{id}
-               ip link set p{tag}${{n}}{id} netns {c}
-               ip -n {c} link set p{tag}${{n}}{id} master br0 up
-             done
-             ip link set l{tag}a{id} netns {a}; ip link set l{tag}b{id} netns {b}
-             ip -n {a} addr add 169.254.79.1/24 dev l{tag}a{id}
-             ip -n {b} addr add 169.254.79.2/24 dev l{tag}b{id}
-             for ns in {a}:l{tag}a{id} {b}:l{tag}b{id}; do
-               n=${{ns%%:*}}; d=${{ns#*:}}
-               ip -n $n link set lo up; ip -n $n link set $d up multicast on
-               ip -n $n route add 224.0.0.0/4 dev $d
-             done"
-        );
-        if let Err(e) = sh(&setup) {
-            drop(lan);
-            panic!("could not build the test network as root: {e}");
+        _ => {
+            cmd.args(args);
         }
-        Some(lan)
     }
-
-    /// `toss ARGS` inside namespace `ns`, as a command to spawn.
-    fn toss(ns: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_toss")]);
-        // Nothing but the namespace: no STUN server, no configured signaling server.
-        match args.split_first() {
-            Some((&sub, rest)) if sub != "devices" => {
-                cmd.args([sub, "--no-ice-servers"]).args(rest);
-            }
-            _ => {
-                cmd.args(args);
-            }
-        }
-        cmd.env_remove("TOSS_SIGNAL")
-            .env_remove("TOSS_LAN")
-            .env_remove("TOSS_LOOPBACK")
-            .env_remove("TOSS_NO_DISCOVERY");
-        cmd
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        let _ = sh(&format!(
-            "ip netns del {}; ip netns del {}; ip netns del {}",
-            self.a, self.b, self.c
-        ));
-    }
+    cmd.env_remove("TOSS_SIGNAL")
+        .env_remove("TOSS_LAN")
+        .env_remove("TOSS_LOOPBACK")
+        .env_remove("TOSS_NO_DISCOVERY");
+    cmd
 }
 
 /// A folder of three random files (one in a subfolder), ~600 KiB in all.
@@ -126,9 +65,7 @@ fn make_folder(root: &Path) -> std::io::Result<PathBuf> {
         ("notes.txt", 1_234),
         ("day 2/hill.png", 290_000),
     ] {
-        let mut data = vec![0u8; size];
-        rand::thread_rng().fill_bytes(&mut data);
-        std::fs::write(dir.join(name), data)?;
+        random_file(&dir.join(name), size)?;
     }
     Ok(dir)
 }
@@ -146,26 +83,9 @@ fn assert_same_folder(sent: &Path, received: &Path) {
     }
 }
 
-/// JSON events of one side's stdout.
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn find<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e["event"] == name)
-}
-
 /// Runs `child` to its end, killed after [`LIMIT`].
-fn finish(mut child: Child) -> std::io::Result<Output> {
-    let started = Instant::now();
-    while child.try_wait()?.is_none() && started.elapsed() < LIMIT {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    child.wait_with_output()
+fn finish(child: Child) -> std::io::Result<Output> {
+    toss_testkit::process::finish(child, LIMIT)
 }
 
 /// A `toss receive --json` waiting with no code, once it has said it is visible; the rest
@@ -178,7 +98,7 @@ struct Waiting {
 
 impl Waiting {
     /// Reads `child`'s events up to its "Visible to nearby devices" notice.
-    fn until_visible(mut child: Child) -> Result<Waiting, Box<dyn std::error::Error>> {
+    fn until_visible(mut child: Child) -> AnyResult<Waiting> {
         let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
         let mut said = Vec::new();
         loop {
@@ -206,14 +126,14 @@ impl Waiting {
     }
 
     /// Every event, once the process has ended (killed after [`LIMIT`]).
-    fn finish(self) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+    fn finish(self) -> AnyResult<Vec<Value>> {
         let Waiting {
             child,
             mut said,
             rest,
         } = self;
         finish(child)?;
-        said.extend(rest.join().map_err(|_| "the event reader stopped")?);
+        said.extend(rest.join().expect("the event reader ran to the end"));
         Ok(said)
     }
 
@@ -230,13 +150,11 @@ struct Capture {
 }
 
 impl Capture {
-    fn start(ns: &str, file: PathBuf) -> Result<Capture, Box<dyn std::error::Error>> {
-        let mut child = Command::new("ip")
+    fn start(ns: &str, file: PathBuf) -> AnyResult<Capture> {
+        let mut child = netns::exec(ns, "tshark")
             // Classic pcap: frames only. pcapng would add tshark's own name ("Wireshark"),
             // which holds the code word "shark".
-            .args([
-                "netns", "exec", ns, "tshark", "-i", "br0", "-q", "-F", "pcap", "-w",
-            ])
+            .args(["-i", "br0", "-q", "-F", "pcap", "-w"])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -256,17 +174,10 @@ impl Capture {
     }
 
     /// Stops the capture (SIGINT, so tshark flushes) and returns its bytes.
-    fn stop(mut self) -> std::io::Result<Vec<u8>> {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while self.child.try_wait()?.is_none() && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::fs::read(&self.file)
+    fn stop(self) -> AnyResult<Vec<u8>> {
+        toss_testkit::process::interrupt(&self.child)?;
+        toss_testkit::process::finish(self.child, Duration::from_secs(10))?;
+        Ok(std::fs::read(&self.file)?)
     }
 }
 
@@ -275,10 +186,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() -> TestResult {
-    let Some(lan) = Lan::create("k") else {
-        return Ok(());
-    };
+    let lan = lan("k")?;
     let tmp = tempfile::tempdir()?;
     let folder = make_folder(tmp.path())?;
     let out = tmp.path().join("out");
@@ -286,7 +196,7 @@ fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() 
     let capture = Capture::start(&lan.c, tmp.path().join("bridge.pcap"))?;
 
     // Nothing configured: the default signaling server is nowhere.
-    let mut sender = Lan::toss(&lan.a, &["send", "--json"])
+    let mut sender = toss(&lan.a, &["send", "--json"])
         .arg(&folder)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -309,7 +219,7 @@ fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() 
         "{notice}"
     );
 
-    let receiver = Lan::toss(&lan.b, &["receive", "--json", "--yes", "--out"])
+    let receiver = toss(&lan.b, &["receive", "--json", "--yes", "--out"])
         .arg(&out)
         .arg(&code)
         .stdout(Stdio::piped())
@@ -351,17 +261,16 @@ fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() 
 }
 
 #[test]
+#[ignore = "needs root"]
 fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResult {
-    let Some(lan) = Lan::create("d") else {
-        return Ok(());
-    };
+    let lan = lan("d")?;
     let tmp = tempfile::tempdir()?;
     let folder = make_folder(tmp.path())?;
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
 
     // b waits, visible, with no code; with no code it may not accept unasked.
-    let refused = Lan::toss(&lan.b, &["receive", "--json", "--yes"]).output()?;
+    let refused = toss(&lan.b, &["receive", "--json", "--yes"]).output()?;
     assert!(!refused.status.success());
     let error = find(&events(&refused), "error")
         .cloned()
@@ -372,7 +281,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
             .is_some_and(|m| m.starts_with("--yes needs a code")),
         "{error}"
     );
-    let mut receiver = Lan::toss(
+    let mut receiver = toss(
         &lan.b,
         &["receive", "--json", "--device-name", "Bea's desk", "--out"],
     )
@@ -387,7 +296,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // a lists what it sees within 3 s (a few tries, for b to come up).
     let mut listed = Vec::new();
     for _ in 0..5 {
-        let devices = Lan::toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
+        let devices = toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
         assert!(devices.status.success());
         listed = events(&devices);
         if !listed.is_empty() {
@@ -400,7 +309,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         .ok_or_else(|| format!("b is not listed: {listed:?}"))?;
     assert_eq!(bea["receives"], true);
 
-    let mut sent = Lan::toss(
+    let mut sent = toss(
         &lan.a,
         &[
             "send",
@@ -448,7 +357,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // Al sees other words than Bea's screen shows: nothing is offered, both are told.
     let out2 = tmp.path().join("out2");
     std::fs::create_dir(&out2)?;
-    let mut receiver = Lan::toss(
+    let mut receiver = toss(
         &lan.b,
         &["receive", "--json", "--device-name", "Bea's desk", "--out"],
     )
@@ -459,7 +368,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     .spawn()?;
     receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
     let receiver = Waiting::until_visible(receiver)?;
-    let mut sent = Lan::toss(&lan.a, &["send", "--json", "--to", "bea's desk"])
+    let mut sent = toss(&lan.a, &["send", "--json", "--to", "bea's desk"])
         .arg(&folder)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -488,7 +397,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // name is refused instead of picking one.
     let twins = (0..2)
         .map(|_| {
-            let twin = Lan::toss(
+            let twin = toss(
                 &lan.b,
                 &["receive", "--json", "--device-name", "Twin", "--out"],
             )
@@ -500,13 +409,13 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
             Waiting::until_visible(twin)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let devices = Lan::toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
+    let devices = toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
     let both: Vec<Value> = events(&devices)
         .into_iter()
         .filter(|d| d["name"] == "Twin")
         .collect();
     assert_eq!(both.len(), 2, "{both:?}");
-    let listed = Lan::toss(&lan.a, &["devices", "--wait", "3"]).output()?;
+    let listed = toss(&lan.a, &["devices", "--wait", "3"]).output()?;
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(
         listed
@@ -518,7 +427,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         2,
         "{listed}"
     );
-    let ambiguous = Lan::toss(&lan.a, &["send", "--to", "twin", "--json"])
+    let ambiguous = toss(&lan.a, &["send", "--to", "twin", "--json"])
         .arg(&folder)
         .output()?;
     assert!(!ambiguous.status.success());
@@ -537,7 +446,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     assert_eq!(std::fs::read_dir(&out2)?.count(), 0);
 
     // Nobody of that name: one sentence, nothing sent.
-    let nobody = Lan::toss(&lan.a, &["send", "--to", "Nobody", "--json"])
+    let nobody = toss(&lan.a, &["send", "--to", "Nobody", "--json"])
         .arg(&folder)
         .output()?;
     assert!(!nobody.status.success());

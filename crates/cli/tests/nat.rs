@@ -16,17 +16,23 @@
 //!   office and hotel networks): no direct path exists, ICE falls back to the relay on its
 //!   own, and both sides say so.
 //!
-//! Needs root and coturn's `turnserver` (scripts/setup.sh installs it); says SKIPPED
-//! without either.
+//! Needs root: ignored as "needs root", and `make test` runs it when it runs as root (CI
+//! does). Needs coturn's `turnserver` too (scripts/setup.sh installs it), and says SKIPPED
+//! without it.
+
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::data::random_file;
+use toss_testkit::netns::{self, Namespaces};
+use toss_testkit::process::{assert_root, run, wait, which, Killed};
+use toss_testkit::signal::SignalProcess;
+use toss_testkit::{coturn, json, AnyResult, TestResult};
 
 /// Longest one transfer may take.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -37,28 +43,30 @@ const STUN: &str = "stun:203.0.113.254:3478";
 
 mod support;
 
-use support::{bin, coturn_args, is_root, random_file, run, which, Killed};
+use support::bin;
 
 const ROLES: [&str; 4] = ["a", "na", "s", "b"];
 
-/// The namespaces; deleted (with their links) on drop.
+/// The network of four namespaces.
 struct Net {
     id: u32,
+    /// Deletes the namespaces, and their links with them, on drop.
+    _namespaces: Namespaces,
 }
 
 impl Net {
     fn ns(&self, role: &str) -> String {
-        format!("toss-{role}-{}", self.id)
+        format!("toss-nat-{role}-{}", self.id)
     }
 
-    fn ip(&self, role: &str, args: &[&str]) -> Result<(), String> {
+    fn ip(&self, role: &str, args: &[&str]) -> AnyResult<()> {
         let ns = self.ns(role);
         let mut all = vec!["ip", "-n", ns.as_str()];
         all.extend_from_slice(args);
         run(&all)
     }
 
-    fn exec(&self, role: &str, args: &[&str]) -> Result<(), String> {
+    fn exec(&self, role: &str, args: &[&str]) -> AnyResult<()> {
         let ns = self.ns(role);
         let mut all = vec!["ip", "netns", "exec", ns.as_str()];
         all.extend_from_slice(args);
@@ -66,17 +74,27 @@ impl Net {
     }
 
     /// A veth pair between two namespaces, named after them.
-    fn wire(&self, x: &str, y: &str) -> Result<(String, String), String> {
+    fn wire(&self, x: &str, y: &str) -> AnyResult<(String, String)> {
         let (vx, vy) = (format!("v{x}{y}{}", self.id), format!("v{y}{x}{}", self.id));
         run(&[
-            "ip", "link", "add", &vx, "type", "veth", "peer", "name", &vy,
+            "ip",
+            "link",
+            "add",
+            &vx,
+            "netns",
+            &self.ns(x),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &vy,
+            "netns",
+            &self.ns(y),
         ])?;
-        run(&["ip", "link", "set", &vx, "netns", &self.ns(x)])?;
-        run(&["ip", "link", "set", &vy, "netns", &self.ns(y)])?;
         Ok((vx, vy))
     }
 
-    fn up(&self, role: &str, dev: &str, addr: Option<&str>) -> Result<(), String> {
+    fn up(&self, role: &str, dev: &str, addr: Option<&str>) -> AnyResult<()> {
         if let Some(addr) = addr {
             self.ip(role, &["addr", "add", addr, "dev", dev])?;
         }
@@ -84,13 +102,14 @@ impl Net {
     }
 
     /// Builds the network; with `firewall`, the NAT lets UDP through to the TURN server
-    /// only.
-    fn create(firewall: bool) -> Result<Net, String> {
+    /// only. As root, a network that cannot be built is an error, not a skip.
+    fn create(firewall: bool) -> AnyResult<Net> {
+        let id = netns::id();
         let net = Net {
-            id: std::process::id() % 10_000,
+            id,
+            _namespaces: Namespaces::add(ROLES.map(|role| format!("toss-nat-{role}-{id}")))?,
         };
         for role in ROLES {
-            run(&["ip", "netns", "add", &net.ns(role)])?;
             net.ip(role, &["link", "set", "lo", "up"])?;
         }
         let (a_na, na_a) = net.wire("a", "na")?;
@@ -164,30 +183,17 @@ impl Net {
     }
 
     fn cmd(&self, role: &str, program: &Path) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns(role)]).arg(program);
-        c
+        netns::exec(&self.ns(role), program)
     }
 }
 
-impl Drop for Net {
-    fn drop(&mut self) {
-        for role in ROLES {
-            let _ = run(&["ip", "netns", "del", &self.ns(role)]);
-        }
-    }
-}
-
-/// Starts toss-signal and coturn in `s`.
-fn services(net: &Net, turnserver: &Path) -> Result<(Killed, Killed), Box<dyn std::error::Error>> {
-    let mut signal = net.cmd("s", &bin("toss-signal"));
-    signal
-        .args(["--listen", "203.0.113.254:18703"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let signal = Killed(signal.spawn()?);
+/// Starts toss-signal and coturn in `s`; returns once toss-signal listens (a sender that
+/// finds no server would host the code on its own network instead).
+fn services(net: &Net, turnserver: &Path) -> AnyResult<(SignalProcess, Killed)> {
+    let signal =
+        SignalProcess::start_with(net.cmd("s", &bin("toss-signal")), "203.0.113.254:18703")?;
     let mut turn = net.cmd("s", turnserver);
-    turn.args(coturn_args("203.0.113.254", 3478, 49152, 49252))
+    turn.args(coturn::args("203.0.113.254", 3478, 49152, 49252))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let turn = Killed(turn.spawn()?);
@@ -198,54 +204,35 @@ fn toss(net: &Net, role: &str, args: &[&str]) -> Command {
     let mut c = net.cmd(role, &bin("toss"));
     c.args(args)
         .args(["--signal", SIGNAL, "--json", "--no-discovery"])
-        .args(["--ice-server", STUN, "--turn", TURN, "--turn-user", "toss"])
-        .env("TOSS_TURN_PASSWORD", "test-secret")
+        .args([
+            "--ice-server",
+            STUN,
+            "--turn",
+            TURN,
+            "--turn-user",
+            coturn::USER,
+        ])
+        .env("TOSS_TURN_PASSWORD", coturn::PASSWORD)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
 }
 
 /// Sends `src` from a to b; returns both sides' JSON events once both have exited.
-fn transfer(
-    net: &Net,
-    src: &Path,
-    out: &Path,
-) -> Result<(Vec<Value>, Vec<Value>), Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    let (sender, mut sender_lines, code) = loop {
-        let mut child = Killed(toss(net, "a", &["send", &src.to_string_lossy()]).spawn()?);
-        let mut lines = BufReader::new(child.0.stdout.take().ok_or("stdout")?).lines();
-        let first: Option<Value> = lines
-            .next()
-            .and_then(|l| l.ok())
-            .and_then(|l| serde_json::from_str(&l).ok());
-        if let Some(code) = first
-            .as_ref()
-            .filter(|v| v["event"] == "code")
-            .and_then(|v| v["code"].as_str())
-        {
-            break (child, lines, code.to_owned());
-        }
-        // The server takes a moment to listen.
-        assert!(started.elapsed() < Duration::from_secs(20), "no code");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+fn transfer(net: &Net, src: &Path, out: &Path) -> AnyResult<(Vec<Value>, Vec<Value>)> {
+    let mut sender = Killed(toss(net, "a", &["send", &src.to_string_lossy()]).spawn()?);
+    let mut sender_lines = BufReader::new(sender.0.stdout.take().ok_or("stdout")?).lines();
+    let first: Value =
+        serde_json::from_str(&sender_lines.next().ok_or("the sender said nothing")??)?;
+    assert_eq!(first["event"], "code", "{first}");
+    let code = first["code"].as_str().ok_or("no code")?.to_owned();
     let out_arg = out.to_string_lossy();
     let mut receiver =
         Killed(toss(net, "b", &["receive", "--yes", "--out", &out_arg, &code]).spawn()?);
-    let deadline = Instant::now() + LIMIT;
-    while receiver.0.try_wait()?.is_none() {
-        assert!(Instant::now() < deadline, "the transfer took too long");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let parse = |text: &str| -> Vec<Value> {
-        text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
+    wait(&mut receiver.0, LIMIT)?;
     let mut text = String::new();
     std::io::Read::read_to_string(&mut receiver.0.stdout.take().ok_or("stdout")?, &mut text)?;
-    let received = parse(&text);
+    let received = json::lines(&text);
     let mut sent = Vec::new();
     for line in sender_lines.by_ref().map_while(Result::ok) {
         if let Ok(v) = serde_json::from_str(&line) {
@@ -266,11 +253,9 @@ fn path_kind(events: &[Value]) -> Result<String, String> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn behind_a_nat_the_path_is_direct_where_ice_can_and_relayed_where_it_cannot() -> TestResult {
-    if !is_root() {
-        eprintln!("SKIPPED: creating network namespaces needs root");
-        return Ok(());
-    }
+    assert_root("creating network namespaces");
     let Some(turnserver) = which("turnserver") else {
         eprintln!("SKIPPED: coturn's turnserver is not installed (scripts/setup.sh installs it)");
         return Ok(());

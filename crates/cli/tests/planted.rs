@@ -11,12 +11,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use toss_core::testing::{self, RawPeer};
 use toss_core::Config;
+use toss_testkit::{json, AnyResult, TestResult};
 
 mod support;
 
-use support::{bin, Signal};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::{bin, signal};
 
 /// Longest a scenario may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(90);
@@ -62,8 +61,8 @@ async fn send_to_real_receiver(
     out: &Path,
     data_home: &Path,
     files: &[(&str, Vec<u8>)],
-) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let signal = Signal::start()?;
+) -> AnyResult<Outcome> {
+    let signal = signal()?;
     let (code, host) = testing::host(Config::local(signal.url.clone())).await?;
     let receiver = Command::new(bin("toss"))
         .args(["receive", "--json", "--yes", "--out"])
@@ -110,7 +109,7 @@ async fn send_to_real_receiver(
                 break;
             }
         }
-        Ok::<_, Box<dyn std::error::Error>>(offsets)
+        AnyResult::Ok(offsets)
     })
     .await;
     if !matches!(sent, Ok(Ok(_))) {
@@ -121,12 +120,9 @@ async fn send_to_real_receiver(
         tokio::task::spawn_blocking(move || receiver.wait_with_output()),
     )
     .await
-    .map_err(|_| "the receiver did not exit")???;
-    let offsets = sent.map_err(|_| "the scenario ran out of time")??;
-    let events = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    .expect("the receiver exited in time")??;
+    let offsets = sent.expect("the scenario finished in time")?;
+    let events = json::events(&output);
     Ok(Outcome { offsets, events })
 }
 

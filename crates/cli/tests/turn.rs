@@ -10,15 +10,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::data::random_file;
+use toss_testkit::process::{which, Killed};
+use toss_testkit::{coturn, AnyResult, TestResult};
 
 /// Longest the transfer may take.
 const LIMIT: Duration = Duration::from_secs(120);
 
 mod support;
 
-use support::{bin, coturn_args, random_file, which, Killed};
+use support::{bin, signal};
 
 fn free_udp_port() -> std::io::Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -28,7 +29,7 @@ fn free_udp_port() -> std::io::Result<u16> {
 fn events_until(
     lines: &mut impl Iterator<Item = std::io::Result<String>>,
     stop: &str,
-) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+) -> AnyResult<Vec<Value>> {
     let mut seen = Vec::new();
     for line in lines {
         let v: Value = serde_json::from_str(&line?)?;
@@ -51,21 +52,14 @@ fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
     // A relay port range of its own, so that parallel runs do not collide.
     let base = 40_000 + (std::process::id() % 200) as u16 * 100;
     let mut turn = Command::new(turnserver);
-    turn.args(coturn_args("127.0.0.1", port, base, base + 99))
+    turn.args(coturn::args("127.0.0.1", port, base, base + 99))
         .arg("--allow-loopback-peers")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let _turn = Killed(turn.spawn()?);
 
-    let mut signal = Command::new(bin("toss-signal"));
-    signal
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut signal = Killed(signal.spawn()?);
-    let mut line = String::new();
-    BufReader::new(signal.0.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
-    let url = line.trim().rsplit(' ').next().ok_or("url")?.to_owned();
+    let signal = signal()?;
+    let url = &signal.url;
 
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("photo.raw");
@@ -76,10 +70,10 @@ fn relay_only_through_coturn_arrives_intact_and_says_relayed() -> TestResult {
     let toss = |args: &[&str]| {
         let mut c = Command::new(bin("toss"));
         c.args(args)
-            .args(["--signal", &url, "--loopback", "--json", "--relay-only"])
+            .args(["--signal", url, "--loopback", "--json", "--relay-only"])
             .args(["--turn", &format!("turn:127.0.0.1:{port}")])
-            .args(["--turn-user", "toss"])
-            .env("TOSS_TURN_PASSWORD", "test-secret")
+            .args(["--turn-user", coturn::USER])
+            .env("TOSS_TURN_PASSWORD", coturn::PASSWORD)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         c

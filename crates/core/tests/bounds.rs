@@ -8,19 +8,15 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use toss_core::{session, Config, Decision, Error, Event, Events, Phase, SignalEndpoint};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::signal;
+use toss_testkit::{AnyResult, TestResult};
 
 /// Longest a scenario may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
 
-async fn server() -> Result<toss_signal::Server, Box<dyn std::error::Error>> {
-    Ok(toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?)
-}
-
 #[tokio::test]
 async fn a_room_where_nobody_answers_ends_the_key_exchange_with_its_sentence() -> TestResult {
-    let server = server().await?;
+    let server = signal::spawn().await?;
     let config = Config::local(server.url());
     // A room whose owner never says a word.
     let silent = session::allocate(&config.signal).await?;
@@ -40,7 +36,7 @@ async fn a_room_where_nobody_answers_ends_the_key_exchange_with_its_sentence() -
 
 #[tokio::test]
 async fn a_flood_of_candidates_ends_the_setup_with_a_sentence() -> TestResult {
-    let server = server().await?;
+    let server = signal::spawn().await?;
     let config = Config::local(server.url());
     let (code, flooder) =
         toss_core::testing::host_flooding_candidates(config.clone(), 5_000).await?;
@@ -76,9 +72,7 @@ async fn a_flood_of_candidates_ends_the_setup_with_a_sentence() -> TestResult {
 
 /// A WebSocket server for one client that answers each request with `answer`, or never
 /// answers at all.
-async fn fake_server(
-    answer: Option<serde_json::Value>,
-) -> Result<String, Box<dyn std::error::Error>> {
+async fn fake_server(answer: Option<serde_json::Value>) -> AnyResult<String> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -141,7 +135,7 @@ async fn a_servers_own_words_are_never_shown() -> TestResult {
 async fn codes_that_work_give_their_guess_back() -> TestResult {
     // Every join costs the joining address one of its guesses; a pairing whose key
     // confirmation worked gives it back, so honest use never runs out.
-    let server = server().await?;
+    let server = signal::spawn().await?;
     let config = Config::local(server.url());
     let budget = toss_signal::defaults::GUESS_BURST as usize;
     for round in 0..budget + 3 {

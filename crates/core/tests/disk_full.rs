@@ -3,17 +3,20 @@
 //! Both sides must stop with a clear sentence and leave no file under a final name; the
 //! `.part` stays, and once there is room again the same file sent again resumes from it.
 //!
-//! Mounting needs root (CI runs as root); without it the test says it is skipped.
+//! Mounting needs root: the test is ignored as "needs root", and `make test` runs it when it
+//! runs as root (CI does).
+
+#![cfg(target_os = "linux")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rand::RngCore;
 use toss_core::{Config, Decision, Event, Events};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::data::{names_in, random_file};
+use toss_testkit::process::{assert_root, run};
+use toss_testkit::{signal, AnyResult, TestResult};
 
 /// Longest the scenario may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -22,13 +25,12 @@ const LIMIT: Duration = Duration::from_secs(120);
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(dir: &Path, size_mib: u64) -> Option<Tmpfs> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
+    /// Mounts it; as root, a mount that fails is an error, not a reason to skip.
+    fn mount(dir: &Path, size_mib: u64) -> AnyResult<Tmpfs> {
+        let dir_arg = dir.to_string_lossy();
+        let size = format!("size={size_mib}m");
+        run(&["mount", "-t", "tmpfs", "-o", &size, "tmpfs", &dir_arg])?;
+        Ok(Tmpfs(dir.to_path_buf()))
     }
 }
 
@@ -36,13 +38,6 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
 /// Writes zeros into `path` until the file system is full (bounded: at most `max_mib`).
@@ -58,26 +53,18 @@ fn fill(path: &Path, max_mib: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root"]
 async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResult {
-    if !is_root() {
-        eprintln!("SKIPPED: mounting a small tmpfs needs root");
-        return Ok(());
-    }
+    assert_root("mounting a small tmpfs");
     let tmp = tempfile::tempdir()?;
     let mount_at = tmp.path().join("small-disk");
     std::fs::create_dir(&mount_at)?;
-    let Some(_disk) = Tmpfs::mount(&mount_at, 72) else {
-        eprintln!("SKIPPED: this machine cannot mount a tmpfs");
-        return Ok(());
-    };
+    let _disk = Tmpfs::mount(&mount_at, 72)?;
     // 48 MiB plus the 16 MiB margin fits in 72 MiB, so the offer is accepted.
     let src = tmp.path().join("video.bin");
-    let mut data = vec![0u8; 48 << 20];
-    rand::thread_rng().fill_bytes(&mut data);
-    std::fs::write(&src, &data)?;
+    let data = random_file(&src, 48 << 20)?;
 
-    let server =
-        toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+    let server = signal::spawn().await?;
     let config = Config::local(server.url());
     let (sender, code, _send_rx) =
         toss_core::testing::send_and_get_code(config.clone(), vec![src.clone()]).await;
@@ -116,10 +103,7 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
         s.to_string(),
         "the other side stopped the transfer: the disk on that computer is full"
     );
-    let mut left: Vec<_> = std::fs::read_dir(&out)?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()?;
-    left.sort();
+    let left = names_in(&out)?;
     // The .part is kept; its journal is in this user's own data folder, not here.
     assert_eq!(
         left,
@@ -167,10 +151,6 @@ async fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResu
         "the receiver is told"
     );
     assert_eq!(resumed(&mut send_rx), Some(r.skipped), "the sender is told");
-    let mut left: Vec<_> = std::fs::read_dir(&out)?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()?;
-    left.sort();
-    assert_eq!(left, ["video.bin"], "no .part left");
+    assert_eq!(names_in(&out)?, ["video.bin"], "no .part left");
     Ok(())
 }

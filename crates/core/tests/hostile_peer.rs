@@ -14,7 +14,7 @@ use toss_core::{Config, Decision, Error, Event, Events};
 /// Longest any scenario may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::{AnyResult, TestResult};
 
 /// What a scenario left behind.
 struct Outcome {
@@ -64,13 +64,12 @@ fn entries(dir: &Path) -> Vec<String> {
 
 /// Runs `script` as the sender against a real receiver that accepts into `out`; the script
 /// returns the peer so that the last word the receiver says can be read.
-async fn against<F, Fut>(out: &Path, script: F) -> Result<Outcome, Box<dyn std::error::Error>>
+async fn against<F, Fut>(out: &Path, script: F) -> AnyResult<Outcome>
 where
     F: FnOnce(RawPeer) -> Fut,
     Fut: Future<Output = RawPeer>,
 {
-    let server =
-        toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+    let server = toss_testkit::signal::spawn().await?;
     let config = Config::local(server.url());
     let (code, host) = testing::host(config.clone()).await?;
     let (events, mut rx) = Events::channel();
@@ -251,7 +250,7 @@ async fn data_for_a_file_never_offered_is_refused() -> TestResult {
 }
 
 /// An offer the receiver refuses before its user is even asked.
-async fn refused_offer(raw: String) -> Result<Outcome, Box<dyn std::error::Error>> {
+async fn refused_offer(raw: String) -> AnyResult<Outcome> {
     let tmp = tempfile::tempdir()?;
     let o = against(&out_dir(&tmp), |mut peer| async move {
         peer.send_text(&raw).await.expect("offer sent");
@@ -342,8 +341,7 @@ async fn a_control_message_that_is_not_json_or_is_ten_mebibytes_is_refused() -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_channel_binding_is_caught() -> TestResult {
-    let server =
-        toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+    let server = toss_testkit::signal::spawn().await?;
     let config = Config::local(server.url());
     let (code, host) = testing::host_forging_binding(config.clone()).await?;
     let tmp = tempfile::tempdir()?;
@@ -424,8 +422,7 @@ async fn hostile_names_are_renamed_inside_the_folder_and_nothing_is_overwritten(
         ("cafe\u{301}.txt", b"15"),
         ("link.txt", b"16"),
     ];
-    let server =
-        toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+    let server = toss_testkit::signal::spawn().await?;
     let config = Config::local(server.url());
     let (code, host) = testing::host(config.clone()).await?;
     let (events, _rx) = Events::channel();

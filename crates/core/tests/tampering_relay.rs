@@ -15,7 +15,7 @@ use toss_core::{Config, Decision, Event, Events};
 /// Longest a scenario may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use toss_testkit::{AnyResult, TestResult};
 
 /// What the relay does to the sender's messages (the first client to connect).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ fn send_msg(body: &str) -> Message {
 }
 
 /// Starts the relay in front of `upstream`; returns its URL.
-async fn relay(upstream: String, attack: Attack) -> Result<String, Box<dyn std::error::Error>> {
+async fn relay(upstream: String, attack: Attack) -> AnyResult<String> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -161,9 +161,8 @@ async fn relay(upstream: String, attack: Attack) -> Result<String, Box<dyn std::
 async fn attacked(
     attack: Attack,
     out: &Path,
-) -> Result<(toss_core::Error, toss_core::Error, Vec<Event>), Box<dyn std::error::Error>> {
-    let server =
-        toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+) -> AnyResult<(toss_core::Error, toss_core::Error, Vec<Event>)> {
+    let server = toss_testkit::signal::spawn().await?;
     let url = relay(server.url(), attack).await?;
     let config = Config::local(url);
     let src = out.parent().expect("parent").join("secret.txt");

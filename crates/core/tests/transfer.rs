@@ -5,14 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rand::RngCore;
 use tokio::sync::mpsc::UnboundedReceiver;
 use toss_core::{Code, Config, Decision, Error, Event, Events, Summary, Transfer};
+use toss_testkit::data::random_bytes;
+use toss_testkit::{signal, AnyResult, TestResult};
 
 /// Longest any single test transfer may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(120);
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 struct Env {
     server: toss_signal::Server,
@@ -20,11 +19,9 @@ struct Env {
 }
 
 impl Env {
-    async fn new() -> Result<Self, Box<dyn std::error::Error>> {
-        let server =
-            toss_signal::Server::spawn(toss_signal::Config::new("127.0.0.1:0".parse()?)).await?;
+    async fn new() -> AnyResult<Self> {
         Ok(Self {
-            server,
+            server: signal::spawn().await?,
             tmp: tempfile::tempdir()?,
         })
     }
@@ -44,12 +41,6 @@ impl Env {
         std::fs::create_dir_all(&p).expect("out dir");
         p
     }
-}
-
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rand::thread_rng().fill_bytes(&mut v);
-    v
 }
 
 async fn code_of(events: &mut UnboundedReceiver<Event>) -> Option<String> {
@@ -392,7 +383,7 @@ async fn signaling_over_wss_with_a_private_certificate() -> TestResult {
     let key_path = tmp.path().join("key.pem");
     std::fs::write(&cert_path, cert.cert.pem())?;
     std::fs::write(&key_path, cert.key_pair.serialize_pem())?;
-    let mut server_config = toss_signal::Config::new("127.0.0.1:0".parse()?);
+    let mut server_config = signal::loopback();
     server_config.tls = Some(toss_signal::TlsFiles {
         cert: cert_path.clone(),
         key: key_path,

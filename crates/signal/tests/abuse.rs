@@ -19,9 +19,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use toss_signal::defaults::{MAX_MESSAGE_BYTES, MAX_WS_MESSAGE_BYTES};
 use toss_signal::{Config, Server};
+use toss_testkit::{AnyResult, TestResult};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 /// Longest wait for one server reply.
@@ -31,10 +30,10 @@ const REPLY: Duration = Duration::from_secs(5);
 const DROPPED: Duration = Duration::from_secs(5);
 
 /// The default limits, with `/metrics` served so that refusals can be counted.
-fn config() -> AnyResult<Config> {
-    let mut config = Config::new("127.0.0.1:0".parse()?);
+fn config() -> Config {
+    let mut config = toss_testkit::signal::loopback();
     config.metrics = true;
-    Ok(config)
+    config
 }
 
 /// A TCP connection to `server` from the loopback address `from`.
@@ -172,7 +171,7 @@ async fn metric(server: &Server, sample: &str) -> AnyResult<u64> {
 
 #[tokio::test]
 async fn a_send_at_the_message_cap_is_relayed_and_one_byte_over_is_refused() -> TestResult {
-    let server = Server::spawn(config()?).await?;
+    let server = Server::spawn(config()).await?;
     let (mut a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
     let overhead = json!({"v":1,"type":"send","body":""}).to_string().len();
     let body = "y".repeat(MAX_MESSAGE_BYTES - overhead);
@@ -198,7 +197,7 @@ async fn a_send_at_the_message_cap_is_relayed_and_one_byte_over_is_refused() -> 
 
 #[tokio::test]
 async fn a_websocket_message_over_the_transport_cap_closes_the_connection() -> TestResult {
-    let server = Server::spawn(config()?).await?;
+    let server = Server::spawn(config()).await?;
     let mut ws = client_from("127.0.0.2", &server).await?;
     // Exactly at the transport cap, a message is still read and refused with a reply...
     send_text(&mut ws, "z".repeat(MAX_WS_MESSAGE_BYTES)).await?;
@@ -214,7 +213,7 @@ async fn a_websocket_message_over_the_transport_cap_closes_the_connection() -> T
 
 #[tokio::test]
 async fn connections_over_the_per_ip_cap_get_429_and_the_slot_comes_back() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.max_connections_per_ip = 2;
     let server = Server::spawn(config).await?;
     // A socket that never speaks holds a slot as much as a WebSocket does.
@@ -249,7 +248,7 @@ async fn connections_over_the_per_ip_cap_get_429_and_the_slot_comes_back() -> Te
 
 #[tokio::test]
 async fn room_requests_over_the_rate_are_refused_per_address() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.room_requests_per_ip_per_minute = 3;
     let server = Server::spawn(config).await?;
     let mut ws = client_from("127.0.0.2", &server).await?;
@@ -292,11 +291,11 @@ async fn confirm(from: &mut Ws, to: &mut Ws) -> TestResult {
 }
 
 /// A guess budget of three that does not refill within a test.
-fn three_guesses() -> AnyResult<Config> {
-    let mut config = config()?;
+fn three_guesses() -> Config {
+    let mut config = config();
     config.guess_burst = 3;
     config.guess_refill = Duration::from_secs(3600);
-    Ok(config)
+    config
 }
 
 /// A room allocated from 127.0.0.2 and a join of it from `from`, answered with `expected`.
@@ -320,7 +319,7 @@ async fn join_new_room(server: &Server, from: &str, expected: &str) -> TestResul
 
 #[tokio::test]
 async fn unconfirmed_joins_run_out_and_confirmed_ones_are_given_back() -> TestResult {
-    let server = Server::spawn(three_guesses()?).await?;
+    let server = Server::spawn(three_guesses()).await?;
     // 127.0.0.3 joins three rooms whose allocators never confirm the code: three guesses.
     for _ in 0..3 {
         pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
@@ -363,7 +362,7 @@ async fn unconfirmed_joins_run_out_and_confirmed_ones_are_given_back() -> TestRe
 
 #[tokio::test]
 async fn a_join_is_given_back_once_and_only_by_its_allocator() -> TestResult {
-    let server = Server::spawn(three_guesses()?).await?;
+    let server = Server::spawn(three_guesses()).await?;
     let joiner = "127.0.0.3";
     // A joiner that confirms its own join gets nothing back.
     let (mut a, mut b) = pair(&server, ["127.0.0.2", joiner]).await?;
@@ -390,7 +389,7 @@ async fn a_join_is_given_back_once_and_only_by_its_allocator() -> TestResult {
 
 #[tokio::test]
 async fn allocate_past_max_rooms_is_server_busy_until_a_room_frees() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.max_rooms = 2;
     let server = Server::spawn(config).await?;
     let mut first = client_from("127.0.0.2", &server).await?;
@@ -416,7 +415,7 @@ async fn allocate_past_max_rooms_is_server_busy_until_a_room_frees() -> TestResu
 
 #[tokio::test]
 async fn a_room_with_no_messages_expires_after_its_idle_time() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.room_idle = Duration::from_millis(300);
     let server = Server::spawn(config).await?;
     let mut ws = client_from("127.0.0.2", &server).await?;
@@ -428,7 +427,7 @@ async fn a_room_with_no_messages_expires_after_its_idle_time() -> TestResult {
 
 #[tokio::test]
 async fn sends_to_an_absent_peer_do_not_keep_a_room_open() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.room_idle = Duration::from_millis(300);
     let server = Server::spawn(config).await?;
     let mut ws = client_from("127.0.0.2", &server).await?;
@@ -450,7 +449,7 @@ async fn sends_to_an_absent_peer_do_not_keep_a_room_open() -> TestResult {
 
 #[tokio::test]
 async fn a_busy_room_expires_at_its_lifetime() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.room_lifetime = Duration::from_secs(1);
     let server = Server::spawn(config).await?;
     let (mut a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
@@ -471,7 +470,7 @@ async fn a_busy_room_expires_at_its_lifetime() -> TestResult {
 #[tokio::test]
 async fn a_recipient_that_falls_behind_gets_every_message_in_order_then_relay_overflow(
 ) -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.outbound_queue = 4;
     let server = Server::spawn(config).await?;
     let (a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
@@ -530,7 +529,7 @@ async fn a_recipient_that_falls_behind_gets_every_message_in_order_then_relay_ov
 
 #[tokio::test]
 async fn a_silent_or_half_sent_handshake_is_dropped_and_counted() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.handshake_timeout = Duration::from_millis(500);
     let server = Server::spawn(config).await?;
     let mut silent = tcp_from("127.0.0.2", &server).await?;
@@ -561,7 +560,7 @@ async fn a_silent_tls_handshake_is_dropped() -> TestResult {
     };
     std::fs::write(&tls.cert, cert.cert.pem())?;
     std::fs::write(&tls.key, cert.key_pair.serialize_pem())?;
-    let mut config = config()?;
+    let mut config = config();
     config.tls = Some(tls);
     config.handshake_timeout = Duration::from_millis(500);
     let server = Server::spawn(config).await?;
@@ -581,7 +580,7 @@ async fn a_silent_tls_handshake_is_dropped() -> TestResult {
 
 #[tokio::test]
 async fn a_websocket_in_no_room_is_dropped_while_a_pair_stays() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.unpaired_idle = Duration::from_millis(500);
     let server = Server::spawn(config).await?;
     let (mut a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
@@ -603,7 +602,7 @@ async fn a_websocket_in_no_room_is_dropped_while_a_pair_stays() -> TestResult {
 
 #[tokio::test]
 async fn a_flood_from_one_address_does_not_stop_another() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.max_connections_per_ip = 4;
     config.room_requests_per_ip_per_minute = 5;
     let server = Server::spawn(config).await?;
@@ -676,7 +675,7 @@ async fn a_flood_from_one_address_does_not_stop_another() -> TestResult {
 #[tokio::test]
 async fn ipv6_addresses_in_one_slash_56_share_their_limits() -> TestResult {
     // Loopback has one IPv6 address, so the addresses come through a trusted proxy.
-    let mut config = config()?;
+    let mut config = config();
     config.max_connections_per_ip = 1;
     config.trusted_proxies = vec!["127.0.0.5".parse()?];
     let server = Server::spawn(config).await?;
@@ -696,7 +695,7 @@ async fn ipv6_addresses_in_one_slash_56_share_their_limits() -> TestResult {
 
 #[tokio::test]
 async fn a_trusted_proxy_is_not_capped_but_the_clients_behind_it_are() -> TestResult {
-    let mut config = config()?;
+    let mut config = config();
     config.max_connections_per_ip = 1;
     config.room_requests_per_ip_per_minute = 1;
     config.trusted_proxies = vec!["127.0.0.5".parse()?];

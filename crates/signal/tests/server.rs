@@ -7,20 +7,17 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
-use toss_signal::{Config, Server};
+use toss_signal::Server;
+use toss_testkit::signal::{loopback, spawn};
+use toss_testkit::{AnyResult, TestResult};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Longest wait for one server reply.
 const REPLY: Duration = Duration::from_secs(5);
 
-async fn server() -> Result<Server, Box<dyn std::error::Error>> {
-    Ok(Server::spawn(Config::new("127.0.0.1:0".parse()?)).await?)
-}
-
-async fn client(server: &Server) -> Result<Ws, Box<dyn std::error::Error>> {
+async fn client(server: &Server) -> AnyResult<Ws> {
     let (ws, _) = tokio_tungstenite::connect_async(server.url()).await?;
     Ok(ws)
 }
@@ -30,7 +27,7 @@ async fn send(ws: &mut Ws, v: Value) -> TestResult {
     Ok(())
 }
 
-async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
+async fn recv(ws: &mut Ws) -> AnyResult<Value> {
     loop {
         let msg = tokio::time::timeout(REPLY, ws.next())
             .await?
@@ -41,7 +38,7 @@ async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
     }
 }
 
-async fn pair(server: &Server) -> Result<(Ws, Ws, String), Box<dyn std::error::Error>> {
+async fn pair(server: &Server) -> AnyResult<(Ws, Ws, String)> {
     let mut a = client(server).await?;
     send(&mut a, json!({"v":1,"type":"allocate"})).await?;
     let allocated = recv(&mut a).await?;
@@ -75,7 +72,7 @@ fn error_code(v: &Value) -> &str {
 
 #[tokio::test]
 async fn pairs_two_peers_and_relays_both_ways() -> TestResult {
-    let server = server().await?;
+    let server = spawn().await?;
     let (mut a, mut b, _) = pair(&server).await?;
     send(&mut a, json!({"v":1,"type":"send","body":"hello"})).await?;
     assert_eq!(
@@ -94,7 +91,7 @@ async fn pairs_two_peers_and_relays_both_ways() -> TestResult {
 
 #[tokio::test]
 async fn departures_are_announced_and_empty_rooms_freed() -> TestResult {
-    let server = server().await?;
+    let server = spawn().await?;
     let (mut a, mut b, nameplate) = pair(&server).await?;
     send(&mut a, json!({"v":1,"type":"leave"})).await?;
     assert_eq!(recv(&mut b).await?, json!({"v":1,"type":"peer_left"}));
@@ -116,7 +113,7 @@ async fn departures_are_announced_and_empty_rooms_freed() -> TestResult {
 
 #[tokio::test]
 async fn a_third_peer_is_refused_and_the_pair_carries_on() -> TestResult {
-    let server = server().await?;
+    let server = spawn().await?;
     let (mut a, mut b, nameplate) = pair(&server).await?;
     let mut c = client(&server).await?;
     send(&mut c, json!({"v":1,"type":"join","nameplate":nameplate})).await?;
@@ -128,7 +125,7 @@ async fn a_third_peer_is_refused_and_the_pair_carries_on() -> TestResult {
 
 #[tokio::test]
 async fn bad_input_gets_an_error_and_other_rooms_carry_on() -> TestResult {
-    let server = server().await?;
+    let server = spawn().await?;
     let (mut a, mut b, _) = pair(&server).await?;
     let mut bad = client(&server).await?;
     let cases: Vec<(String, &str)> = vec![
@@ -178,10 +175,7 @@ async fn bad_input_gets_an_error_and_other_rooms_carry_on() -> TestResult {
     Ok(())
 }
 
-async fn http_get(
-    addr: std::net::SocketAddr,
-    path: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> AnyResult<String> {
     let mut tcp = tokio::net::TcpStream::connect(addr).await?;
     tcp.write_all(
         format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -194,7 +188,7 @@ async fn http_get(
 
 #[tokio::test]
 async fn healthz_and_metrics_answer_over_http() -> TestResult {
-    let mut config = Config::new("127.0.0.1:0".parse()?);
+    let mut config = loopback();
     config.metrics = true;
     let server = Server::spawn(config).await?;
     let health = http_get(server.local_addr(), "/healthz").await?;
@@ -218,7 +212,7 @@ async fn healthz_and_metrics_answer_over_http() -> TestResult {
 
 #[tokio::test]
 async fn metrics_are_not_served_unless_asked_for() -> TestResult {
-    let server = server().await?;
+    let server = spawn().await?;
     let (_a, _b, _) = pair(&server).await?;
     let metrics = http_get(server.local_addr(), "/metrics").await?;
     assert!(metrics.starts_with("HTTP/1.1 404"), "{metrics}");
@@ -232,13 +226,13 @@ async fn metrics_are_not_served_unless_asked_for() -> TestResult {
 
 #[tokio::test]
 async fn serves_wss_with_a_test_certificate() -> TestResult {
-    let tmp = tempfile_dir()?;
+    let tmp = tempfile::tempdir()?;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
-    let cert_path = tmp.join("cert.pem");
-    let key_path = tmp.join("key.pem");
+    let cert_path = tmp.path().join("cert.pem");
+    let key_path = tmp.path().join("key.pem");
     std::fs::write(&cert_path, cert.cert.pem())?;
     std::fs::write(&key_path, cert.key_pair.serialize_pem())?;
-    let mut config = Config::new("127.0.0.1:0".parse()?);
+    let mut config = loopback();
     config.tls = Some(toss_signal::TlsFiles {
         cert: cert_path,
         key: key_path,
@@ -270,23 +264,7 @@ async fn serves_wss_with_a_test_certificate() -> TestResult {
         tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}", server.local_addr().port()))
             .await;
     assert!(plain.is_err());
-    std::fs::remove_dir_all(tmp)?;
     Ok(())
-}
-
-fn tempfile_dir() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!(
-        "toss-signal-test-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Test harness for the desktop app: a private Xvfb display, tauri-driver (which starts
 //! WebKitWebDriver and the app), a WebDriver client, and "the other computer": a real
 //! `toss-signal` process and the `toss` CLI. Each test gets its own display, ports, config
-//! and download folders; everything is stopped on drop.
+//! and download folders; everything is stopped on drop. What other test crates use too
+//! comes from `toss-testkit`.
+//!
+//! Linux only (Xvfb, WebKitGTK); the test files that use it say so with `#![cfg]`.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -9,14 +12,15 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use toss_testkit::signal::SignalProcess;
+pub use toss_testkit::TestResult;
 
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+type Res<T> = toss_testkit::AnyResult<T>;
 
 /// Interval between polls of the UI.
 const POLL: Duration = Duration::from_millis(100);
@@ -24,50 +28,13 @@ const POLL: Duration = Duration::from_millis(100);
 /// Longest wait for a helper process to come up.
 const STARTUP: Duration = Duration::from_secs(30);
 
+/// A binary of this workspace, built next to `toss-desktop` (only this crate can find it).
 pub fn bin(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_toss-desktop")).with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run cargo build --workspace --bins",
-        path.display()
-    );
-    path
+    toss_testkit::process::sibling(env!("CARGO_BIN_EXE_toss-desktop"), name)
 }
 
 fn free_port() -> Res<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ n as u64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-pub fn files_in(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default()
-}
-
-pub fn wait_exit(child: &mut Child, limit: Duration) -> Res<ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            return Err("process did not exit in time".into());
-        }
-        std::thread::sleep(POLL);
-    }
 }
 
 /// Kills a process and its whole process group.
@@ -91,24 +58,18 @@ fn kill_group(child: &mut Child) {
 /// The other computer: a signaling server and the `toss` CLI.
 pub struct Other {
     pub tmp: tempfile::TempDir,
-    signal: Child,
+    /// Killed on drop.
+    signal: SignalProcess,
     pub url: String,
 }
 
 impl Other {
     pub fn start() -> Res<Self> {
-        let mut signal = Command::new(bin("toss-signal"))
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(signal.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
-        let url = line.trim().rsplit(' ').next().ok_or("no url")?.to_owned();
+        let signal = SignalProcess::start(&bin("toss-signal"))?;
         Ok(Self {
             tmp: tempfile::tempdir()?,
+            url: signal.url.clone(),
             signal,
-            url,
         })
     }
 
@@ -134,13 +95,6 @@ impl Other {
         let event: serde_json::Value = serde_json::from_str(&line)?;
         let code = event["code"].as_str().ok_or("no code event")?.to_owned();
         Ok((child, code))
-    }
-}
-
-impl Drop for Other {
-    fn drop(&mut self) {
-        let _ = self.signal.kill();
-        let _ = self.signal.wait();
     }
 }
 
