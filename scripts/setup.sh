@@ -25,6 +25,8 @@ apt_packages=(build-essential pkg-config curl time libssl-dev
 # Node.js runs the UI's unit tests (node --test ui/tests/); Debian's own package when no
 # node is on the PATH (any Node from 18 on runs them).
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+# Debian packages npm apart from nodejs; the web peer's packages are installed with it.
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -37,6 +39,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The web peer's crypto libraries, at the versions web/package-lock.json pins, for its tests
+# (node --test in web/): only when web/node_modules is missing or older than the lock. They
+# need Node.js 20.19 or later (Debian 13's nodejs; on Debian 12, Node.js from nodejs.org).
+web="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  if node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+    say "installing the web peer's packages (npm ci in web/)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  else
+    echo "setup: the web peer's tests need Node.js 20.19 or later, and this is $(node --version); install a newer Node.js (nodejs.org), then run this again." >&2
+  fi
 fi
 
 # Cargo tools.
