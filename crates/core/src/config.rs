@@ -1,4 +1,5 @@
-//! What a caller configures for a session: signaling server, ICE servers, device name.
+//! What a caller configures for a session: signaling server, where to look for the room
+//! ([`Reach`]), ICE servers, device name.
 //!
 //! Plain data with defaults; the CLI and the app fill it from flags, settings and the
 //! environment. Never reads files or the network itself.
