@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use toss_core::testing::{self, RawPeer};
 use toss_core::Config;
-use toss_testkit::{json, AnyResult, TestResult};
+use toss_testkit::{hostile, json, AnyResult, TestResult};
 
 mod support;
 
@@ -77,30 +77,21 @@ async fn send_to_real_receiver(
     let mut receiver = receiver;
     let sent = tokio::time::timeout(LIMIT, async {
         let mut peer: RawPeer = host.await??;
-        let entries: Vec<Value> = files
+        let sizes: Vec<(&str, u64)> = files
             .iter()
-            .map(|(path, data)| json!({"path": path, "size": data.len()}))
+            .map(|(path, data)| (*path, data.len() as u64))
             .collect();
-        peer.send_text(
-            &json!({"v":1,"type":"offer","device":"planter","files":entries}).to_string(),
-        )
-        .await?;
+        peer.send_text(&hostile::offer("planter", &sizes)).await?;
         let accept: Value = serde_json::from_str(&peer.recv_text().await.ok_or("no accept")?)?;
         assert_eq!(accept["type"], "accept", "{accept}");
         let offsets: Vec<u64> = serde_json::from_value(accept["offsets"].clone())?;
         for (index, (_, data)) in files.iter().enumerate() {
-            peer.send_text(
-                &json!({"v":1,"type":"file_start","index":index,"offset":0}).to_string(),
-            )
-            .await?;
+            peer.send_text(&hostile::file_start(index, 0)).await?;
             for chunk in data.chunks(16 * 1024) {
                 peer.send_binary(chunk.to_vec()).await?;
             }
             let hash = blake3::hash(data).to_hex().to_string();
-            peer.send_text(
-                &json!({"v":1,"type":"file_end","index":index,"blake3":hash}).to_string(),
-            )
-            .await?;
+            peer.send_text(&hostile::file_end(index, &hash)).await?;
         }
         // The receiver's last word, then it closes.
         while let Some(text) = peer.recv_text().await {

@@ -5,12 +5,12 @@
 //! Needs coturn's `turnserver` (scripts/setup.sh installs it); says SKIPPED without it.
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use toss_testkit::data::random_file;
+use toss_testkit::ports::free_udp_port;
 use toss_testkit::process::{which, Killed};
 use toss_testkit::{coturn, AnyResult, TestResult};
 
@@ -20,10 +20,6 @@ const LIMIT: Duration = Duration::from_secs(120);
 mod support;
 
 use support::{bin, signal};
-
-fn free_udp_port() -> std::io::Result<u16> {
-    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 /// Reads `--json` events until one named `stop` (or an error); returns them all.
 fn events_until(

@@ -7,14 +7,13 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
 use toss_core::testing::{self, RawPeer};
 use toss_core::{Config, Decision, Error, Event, Events};
 
 /// Longest any scenario may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
 
-use toss_testkit::{AnyResult, TestResult};
+use toss_testkit::{hostile, AnyResult, TestResult};
 
 /// What a scenario left behind.
 struct Outcome {
@@ -28,16 +27,9 @@ struct Outcome {
     told: Option<serde_json::Value>,
 }
 
+/// The liar's offer of `files` (path, size).
 fn offer(files: &[(&str, u64)]) -> String {
-    let files: Vec<_> = files
-        .iter()
-        .map(|(path, size)| json!({"path": path, "size": size}))
-        .collect();
-    json!({"v":1,"type":"offer","device":"liar","files":files}).to_string()
-}
-
-fn msg(value: serde_json::Value) -> String {
-    value.to_string()
+    hostile::offer("liar", files)
 }
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -140,11 +132,9 @@ async fn more_bytes_than_offered_stops_and_keeps_nothing() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let o = against(&out_dir(&tmp), |peer| async {
         let peer = offered(peer, &[("a.bin", 10)]).await;
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_start","index":0,"offset":0}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_start(0, 0))
+            .await
+            .expect("sent");
         peer.send_binary(vec![7; 20]).await.expect("sent");
         peer
     })
@@ -165,11 +155,9 @@ async fn fewer_bytes_then_gone_keeps_only_the_part_for_a_resume() -> TestResult 
     let tmp = tempfile::tempdir()?;
     let o = against(&out_dir(&tmp), |peer| async {
         let peer = offered(peer, &[("big.bin", 1_000_000)]).await;
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_start","index":0,"offset":0}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_start(0, 0))
+            .await
+            .expect("sent");
         peer.send_binary(vec![1; 16 * 1024]).await.expect("sent");
         tokio::time::sleep(Duration::from_millis(300)).await;
         peer.close().await;
@@ -188,18 +176,14 @@ async fn a_wrong_hash_keeps_nothing() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let o = against(&out_dir(&tmp), |peer| async {
         let peer = offered(peer, &[("doc.txt", 5)]).await;
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_start","index":0,"offset":0}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_start(0, 0))
+            .await
+            .expect("sent");
         peer.send_binary(b"hello".to_vec()).await.expect("sent");
         let wrong = blake3::hash(b"hellp").to_hex().to_string();
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_end","index":0,"blake3":wrong}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_end(0, &wrong))
+            .await
+            .expect("sent");
         peer
     })
     .await?;
@@ -218,11 +202,9 @@ async fn data_for_a_file_never_offered_is_refused() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let o = against(&out_dir(&tmp), |peer| async {
         let peer = offered(peer, &[("a.bin", 4)]).await;
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_start","index":3,"offset":0}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_start(3, 0))
+            .await
+            .expect("sent");
         peer.send_binary(vec![0; 4]).await.expect("sent");
         peer
     })
@@ -375,18 +357,14 @@ async fn deliver(peer: RawPeer, files: &[(&str, &[u8])]) -> RawPeer {
     let sizes: Vec<(&str, u64)> = files.iter().map(|(p, d)| (*p, d.len() as u64)).collect();
     let mut peer = offered(peer, &sizes).await;
     for (index, (_, data)) in files.iter().enumerate() {
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_start","index":index,"offset":0}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_start(index, 0))
+            .await
+            .expect("sent");
         peer.send_binary(data.to_vec()).await.expect("sent");
         let hash = blake3::hash(data).to_hex().to_string();
-        peer.send_text(&msg(
-            json!({"v":1,"type":"file_end","index":index,"blake3":hash}),
-        ))
-        .await
-        .expect("sent");
+        peer.send_text(&hostile::file_end(index, &hash))
+            .await
+            .expect("sent");
     }
     while let Some(text) = peer.recv_text().await {
         if text.contains("\"done\"") {

@@ -353,9 +353,7 @@ async fn unknown_nameplate_says_so() -> TestResult {
 async fn unreachable_signaling_server_says_so() -> TestResult {
     let env = Env::new().await?;
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = toss_testkit::ports::free_tcp_port()?;
     let (events, _rx) = Events::channel();
     let src = env.src().join("x");
     std::fs::write(&src, b"x")?;

@@ -270,9 +270,7 @@ async fn serves_wss_with_a_test_certificate() -> TestResult {
 #[tokio::test]
 async fn the_binary_listens_where_told_and_reports_its_url() -> TestResult {
     use tokio::io::AsyncBufReadExt;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = toss_testkit::ports::free_tcp_port()?;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_toss-signal"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args([

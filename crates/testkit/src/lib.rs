@@ -1,8 +1,8 @@
 //! What the integration tests of the Toss crates share, so that no test crate copies a
 //! helper from another: the real `toss-signal` server (in process, or its binary as a child
 //! process), random data, commands that must succeed, processes that die with the test, the
-//! root check and network namespaces, coturn's command line, and the `--json` events that
-//! `toss` prints.
+//! root check and network namespaces, free ports, coturn's command line, the `--json` events
+//! that `toss` prints, and the raw messages of a hostile peer.
 //!
 //! A dev-dependency only (`publish = false`): it never reaches a release. It fakes no part of
 //! Toss; every server it starts is the real one. Paths to the workspace's binaries
@@ -11,8 +11,10 @@
 
 pub mod coturn;
 pub mod data;
+pub mod hostile;
 pub mod json;
 pub mod netns;
+pub mod ports;
 pub mod process;
 pub mod signal;
 

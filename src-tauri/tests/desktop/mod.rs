@@ -9,7 +9,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use toss_testkit::ports::free_tcp_port;
 use toss_testkit::signal::SignalProcess;
 pub use toss_testkit::TestResult;
 
@@ -31,10 +31,6 @@ const STARTUP: Duration = Duration::from_secs(30);
 /// A binary of this workspace, built next to `toss-desktop` (only this crate can find it).
 pub fn bin(name: &str) -> PathBuf {
     toss_testkit::process::sibling(env!("CARGO_BIN_EXE_toss-desktop"), name)
-}
-
-fn free_port() -> Res<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Kills a process and its whole process group.
@@ -210,8 +206,8 @@ impl Desktop {
             kill_group(&mut xvfb);
             return Err("Xvfb did not start".into());
         }
-        let port = free_port()?;
-        let native = free_port()?;
+        let port = free_tcp_port()?;
+        let native = free_tcp_port()?;
         let driver = Command::new(bin_tauri_driver()?)
             .args([
                 "--port",
