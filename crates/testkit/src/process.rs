@@ -40,20 +40,6 @@ pub fn run<S: AsRef<OsStr>>(args: &[S]) -> AnyResult<()> {
     }
 }
 
-/// Runs `script` with `sh -e`: it stops at the first command that fails.
-///
-/// # Errors
-///
-/// When `sh` cannot start or the script fails; the error says what it printed.
-pub fn sh(script: &str) -> AnyResult<()> {
-    let out = Command::new("sh").args(["-ec", script]).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned().into())
-    }
-}
-
 /// Where `program` is on the `PATH`, if it is.
 pub fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
