@@ -106,6 +106,16 @@ fn is_local_path(local: IpAddr, remote: IpAddr, own: &[OwnAddress]) -> bool {
             .any(|a| same_network(a.ip, remote, a.prefix))
 }
 
+/// A private (RFC 1918, unique-local) or link-local address: one a NAT's outside rarely has.
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 /// What the peer said about itself during setup, for judging the path.
 #[derive(Debug, Default)]
 pub(super) struct PeerSays {
@@ -162,7 +172,14 @@ pub(super) fn path_of(
         pair.local.address.parse::<IpAddr>(),
         pair.remote.address.parse::<IpAddr>(),
     ) {
-        (Ok(local), Ok(remote)) => is_local_path(local, remote, own),
+        (Ok(local), Ok(remote)) => {
+            is_local_path(local, remote, own)
+                // A peer-reflexive address may be a NAT's on this link with the peer behind
+                // it: only a private or link-local one is taken for the peer itself.
+                && (pair.remote.typ != RTCIceCandidateType::Prflx
+                    || own.iter().any(|a| a.ip == remote)
+                    || is_private(remote))
+        }
         // A name (a browser's `.local` host candidate) says nothing of where it is.
         _ => false,
     };
@@ -306,6 +323,23 @@ mod tests {
             (through_turn.kind, through_turn.packet_size),
             (PathKind::Relay, DEFAULT_SCTP_PACKET)
         );
+        // A peer-reflexive address on this link in a public range is most likely a NAT's,
+        // with the peer behind it; a private one on this link is taken for the peer.
+        let behind_nat = path_of(
+            &pair(("203.0.113.5", Host), ("203.0.113.1", Prflx)),
+            true,
+            &[],
+            &own,
+        );
+        assert!(!behind_nat.local_network);
+        assert_eq!(behind_nat.packet_size, DEFAULT_SCTP_PACKET);
+        let early_on_lan = path_of(
+            &pair(("192.168.1.4", Host), ("192.168.1.9", Prflx)),
+            true,
+            &[],
+            &own,
+        );
+        assert_eq!(early_on_lan.packet_size, LARGE_SCTP_PACKET);
         // A machine that cannot list its addresses judges every path remote.
         let unknown = path_of(
             &pair(("192.168.1.4", Host), ("192.168.1.9", Host)),
