@@ -32,10 +32,13 @@ mod support;
 
 use support::bin;
 
-/// Two namespaces `a` and `b` joined by a veth pair: a = 169.254.77.1, b = 169.254.77.2.
+/// Two namespaces `a` and `b` joined by a veth pair: a = 169.254.77.1, b = 169.254.77.2
+/// (or the addresses given to [`Link::with`]).
 struct Link {
     a: String,
     b: String,
+    /// `a`'s address, where its signaling server listens.
+    server_host: String,
     /// Deletes both, and the veth pair with them, on drop.
     _namespaces: Namespaces,
 }
@@ -43,6 +46,13 @@ struct Link {
 impl Link {
     /// Builds the link; as root, a link that cannot be made is an error.
     fn create() -> AnyResult<Link> {
+        Link::with(["169.254.77.1/24", "169.254.77.2/24"])
+    }
+
+    /// A link whose ends hold only these two addresses (with their prefixes): an IPv6 pair
+    /// gets no link-local address beside it, an IPv4 pair no IPv6 at all, so that ICE can
+    /// only pair the given ones.
+    fn with(addrs: [&str; 2]) -> AnyResult<Link> {
         assert_root("creating network namespaces");
         let id = netns::id();
         let (a, b) = (format!("toss-a-{id}"), format!("toss-b-{id}"));
@@ -51,14 +61,36 @@ impl Link {
         run(&[
             "ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
         ])?;
-        for (ns, dev, addr) in [(&a, &va, "169.254.77.1/24"), (&b, &vb, "169.254.77.2/24")] {
-            run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev])?;
+        let v6 = addrs[0].contains(':');
+        for (ns, dev, addr) in [(&a, &va, addrs[0]), (&b, &vb, addrs[1])] {
+            if v6 {
+                run(&["ip", "-n", ns, "link", "set", dev, "addrgenmode", "none"])?;
+                run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev, "nodad"])?;
+            } else {
+                run(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                ])?;
+                run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev])?;
+            }
             run(&["ip", "-n", ns, "link", "set", dev, "mtu", "1500", "up"])?;
             run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
         }
+        let host = addrs[0].split('/').next().unwrap_or_default();
+        let server_host = if v6 {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
         Ok(Link {
             a,
             b,
+            server_host,
             _namespaces: namespaces,
         })
     }
@@ -140,14 +172,12 @@ impl Link {
 
 /// Sends `src` from namespace a to namespace b; returns the receiver's JSON events.
 fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
-    let signal = "ws://169.254.77.1:18700";
+    let listen = format!("{}:18700", link.server_host);
+    let signal = format!("ws://{listen}");
     // Listening before the sender starts: a sender that finds no server hosts the code on
     // the local network instead, which is another test's subject.
-    let _server = SignalProcess::start_with(
-        netns::exec(&link.a, bin("toss-signal")),
-        "169.254.77.1:18700",
-    )?;
-    let common = ["--signal", signal, "--no-ice-servers", "--json"];
+    let _server = SignalProcess::start_with(netns::exec(&link.a, bin("toss-signal")), &listen)?;
+    let common = ["--signal", signal.as_str(), "--no-ice-servers", "--json"];
     let mut send = netns::exec(&link.a, bin("toss"));
     send.arg("send")
         .args(common)
@@ -217,6 +247,46 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
         eprintln!(
             "veth, MTU 1500, {loss}% loss, large packets: 24 MiB in {seconds:.2} s ({:.1} MiB/s)",
             24.0 / seconds
+        );
+    }
+    Ok(())
+}
+
+/// Where the peer is decides the packet size, not its address range: two computers on one
+/// link with global addresses (IPv6 from 2001:db8::/64, IPv4 from 203.0.113.0/24, the
+/// documentation ranges) are on the local network and get large packets.
+#[test]
+#[ignore = "needs root"]
+fn on_link_peers_with_global_addresses_get_large_packets() -> TestResult {
+    for addrs in [
+        ["2001:db8::1/64", "2001:db8::2/64"],
+        ["203.0.113.1/24", "203.0.113.2/24"],
+    ] {
+        let link = Link::with(addrs)?;
+        let tmp = tempfile::tempdir()?;
+        let src = tmp.path().join("global.bin");
+        let data = random_file(&src, 4 << 20)?;
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out)?;
+        let events = transfer(&link, &src, &out)?;
+        let connected = events
+            .iter()
+            .find(|e| e["event"] == "connected")
+            .ok_or_else(|| format!("no connected event over {addrs:?}: {events:?}"))?;
+        assert_eq!(connected["path"]["kind"], "direct", "{connected}");
+        assert_eq!(connected["path"]["local_network"], true, "{connected}");
+        assert_eq!(
+            connected["path"]["packet_size"],
+            toss_core::defaults::LARGE_SCTP_PACKET,
+            "{addrs:?}: {connected}"
+        );
+        assert!(
+            events.iter().any(|e| e["event"] == "done"),
+            "the transfer did not finish: {events:?}"
+        );
+        assert!(
+            std::fs::read(out.join("global.bin"))? == data,
+            "byte-identical"
         );
     }
     Ok(())
