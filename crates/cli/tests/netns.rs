@@ -49,6 +49,65 @@ impl Link {
         Link::with(["169.254.77.1/24", "169.254.77.2/24"])
     }
 
+    /// Two computers on two subnets joined by a router namespace (10.71.1.0/24 and
+    /// 10.71.2.0/24, IPv4 only, 1500-byte MTU): private addresses, but not one link.
+    fn routed() -> AnyResult<Link> {
+        assert_root("creating network namespaces");
+        let id = netns::id();
+        let (a, r, b) = (
+            format!("toss-a-{id}"),
+            format!("toss-r-{id}"),
+            format!("toss-b-{id}"),
+        );
+        let namespaces = Namespaces::add([&a, &r, &b].map(String::as_str))?;
+        for (end, here, there) in [(&a, "ra", "ar"), (&b, "rb", "br")] {
+            let (near, far) = (format!("t{here}{id}"), format!("t{there}{id}"));
+            run(&[
+                "ip", "link", "add", &near, "netns", &r, "type", "veth", "peer", "name", &far,
+                "netns", end,
+            ])?;
+        }
+        for ns in [&a, &r, &b] {
+            run(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+            ])?;
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
+        }
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &r,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ])?;
+        for (ns, dev, addr, gateway) in [
+            (&a, format!("tar{id}"), "10.71.1.2/24", Some("10.71.1.1")),
+            (&r, format!("tra{id}"), "10.71.1.1/24", None),
+            (&r, format!("trb{id}"), "10.71.2.1/24", None),
+            (&b, format!("tbr{id}"), "10.71.2.2/24", Some("10.71.2.1")),
+        ] {
+            run(&["ip", "-n", ns, "addr", "add", addr, "dev", &dev])?;
+            run(&["ip", "-n", ns, "link", "set", &dev, "mtu", "1500", "up"])?;
+            if let Some(gateway) = gateway {
+                run(&["ip", "-n", ns, "route", "add", "default", "via", gateway])?;
+            }
+        }
+        Ok(Link {
+            a,
+            b,
+            server_host: "10.71.1.2".into(),
+            _namespaces: namespaces,
+        })
+    }
+
     /// A link whose ends hold only these two addresses (with their prefixes): an IPv6 pair
     /// gets no link-local address beside it, an IPv4 pair no IPv6 at all, so that ICE can
     /// only pair the given ones.
@@ -289,6 +348,40 @@ fn on_link_peers_with_global_addresses_get_large_packets() -> TestResult {
             "byte-identical"
         );
     }
+    Ok(())
+}
+
+/// Two private subnets behind a router are not one local network: the default packet size
+/// (large packets would be IP-fragmented across the router), and the file arrives whole.
+#[test]
+#[ignore = "needs root"]
+fn peers_on_two_subnets_behind_a_router_keep_the_default_packet_size() -> TestResult {
+    let link = Link::routed()?;
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("routed.bin");
+    let data = random_file(&src, 4 << 20)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+    let events = transfer(&link, &src, &out)?;
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .ok_or_else(|| format!("no connected event: {events:?}"))?;
+    assert_eq!(connected["path"]["kind"], "direct", "{connected}");
+    assert_eq!(connected["path"]["local_network"], false, "{connected}");
+    assert_eq!(
+        connected["path"]["packet_size"],
+        toss_core::defaults::DEFAULT_SCTP_PACKET,
+        "{connected}"
+    );
+    assert!(
+        events.iter().any(|e| e["event"] == "done"),
+        "the transfer did not finish: {events:?}"
+    );
+    assert!(
+        std::fs::read(out.join("routed.bin"))? == data,
+        "byte-identical"
+    );
     Ok(())
 }
 
