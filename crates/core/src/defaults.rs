@@ -141,8 +141,10 @@ pub const MAX_REMOTE_CANDIDATES: usize = 100;
 pub const SIGNAL_QUEUE: usize = 64;
 
 /// How long a send to a nearby device by name listens on after the first device of that
-/// name answers, for a second one claiming the same name (announcements arrive together).
-pub const NEARBY_SAME_NAME_WAIT: Duration = Duration::from_millis(750);
+/// name answers, for a second one claiming the same name. Announcements arrive together, but
+/// resolving each one (its service, text and address records) lagged by more than 750 ms on
+/// a busy machine, and the second twin went unseen.
+pub const NEARBY_SAME_NAME_WAIT: Duration = Duration::from_secs(2);
 
 /// Time for the secure handshakes (DTLS, SCTP, the data channel) once ICE has found a
 /// path: a second or two even over a lossy link with retransmissions; past this the setup
