@@ -233,8 +233,7 @@ fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() 
     let receiver_events = events(&received);
     assert!(
         find(&receiver_events, "done").is_some(),
-        "{}",
-        String::from_utf8_lossy(&received.stderr)
+        "{receiver_events:?}"
     );
     let connected = find(&receiver_events, "connected").ok_or("no connected event")?;
     assert_eq!(connected["path"]["kind"], "direct", "{connected}");
@@ -293,16 +292,11 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // Bea's answer, read when the offer is shown.
     receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
 
-    // a lists what it sees within 3 s (a few tries, for b to come up).
-    let mut listed = Vec::new();
-    for _ in 0..5 {
-        let devices = toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
-        assert!(devices.status.success());
-        listed = events(&devices);
-        if !listed.is_empty() {
-            break;
-        }
-    }
+    // Once b says it is visible, a lists it within 3 s, at the first asking.
+    let receiver = Waiting::until_visible(receiver)?;
+    let devices = toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
+    assert!(devices.status.success());
+    let listed = events(&devices);
     let bea = listed
         .iter()
         .find(|d| d["name"] == "Bea's desk")
@@ -328,8 +322,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // Al's answer to "does the other screen show the same words?", read when asked.
     sent.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
     let sent = finish(sent)?;
-    let received = finish(receiver)?;
-    let (sender_events, receiver_events) = (events(&sent), events(&received));
+    let (sender_events, receiver_events) = (events(&sent), receiver.finish()?);
     assert!(
         find(&sender_events, "done").is_some(),
         "{}",
@@ -337,8 +330,7 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     );
     assert!(
         find(&receiver_events, "done").is_some(),
-        "{}",
-        String::from_utf8_lossy(&received.stderr)
+        "{receiver_events:?}"
     );
     assert!(
         find(&sender_events, "code").is_none(),
