@@ -1,0 +1,1 @@
+/* The Toss web peer service worker: streams received files to the browser download. */
