@@ -41,8 +41,9 @@ test: build lint
 	cargo nextest run --workspace --locked --no-fail-fast $(ROOT_TESTS)
 	@# The UI's pure modules, fed every core event (ui/tests/fixtures/events.json).
 	node --test ui/tests/
-	@# The web peer's crypto, byte for byte the core's (web/test/fixtures/vectors.json).
-	cd web && node --test test/
+	@# The web peer: its crypto byte for byte the core's (web/test/fixtures/vectors.json), its
+	@# protocol code, and dist/ (what toss-signal serves) rebuilt from src/ without a difference.
+	cd web && node --test test/ && node build.mjs --check
 	@# The vendored dtls's own tests: its AEAD is ring's, checked against RustCrypto's.
 	cargo test -p dtls --locked --lib -q
 	scripts/fuzz.sh 20

@@ -1,0 +1,311 @@
+// web/src/save.js: where a browser puts what it receives, without holding a whole file in
+// memory where it can avoid it. Three savers, one interface:
+// - "folder": the File System Access API (Chromium, secure contexts), into a folder the person
+//   picks; folders keep their structure, and each file is written to a swap file the browser
+//   only moves to its name when closed, so a failed file never appears.
+// - "stream": a service worker (secure contexts) turns a stream from this page into an
+//   ordinary download; several files or a folder become one streamed zip. A failed file
+//   errors the download, which the browser then does not complete.
+// - "memory": plain http on a LAN has neither, so the bytes gather in Blobs (which browsers
+//   spill to disk when large) and are downloaded at the end.
+//
+// A saver: `open(index, path, size)` gives a writer {write(bytes), close()}; `finish()` after
+// the last file; `abort(error)` drops everything not yet complete.
+// Place: beside transfer.js, under the page. Owns the service worker's messages.
+// What it must never do: overwrite a file the person already has (folder saver), or give a
+// download a name from the sender that the browser would not clean (browsers sanitise
+// download names; the folder saver cleans each part itself).
+
+import { makeZip, predictLength } from "client-zip";
+
+/** Bytes the page batches before handing them to the service worker. */
+const STREAM_BATCH = 1024 * 1024;
+
+/** Which savers this browser, on this page, can use. */
+export function capabilities() {
+  return {
+    folder: typeof globalThis.showDirectoryPicker === "function" && globalThis.isSecureContext,
+    stream: "serviceWorker" in navigator && globalThis.isSecureContext,
+  };
+}
+
+/** Registers the service worker early, so that a download need not wait for it. */
+export function prepare() {
+  if (!capabilities().stream) return Promise.resolve(null);
+  return navigator.serviceWorker.register(new URL("sw.js", location.href), { scope: "./" }).catch(() => null);
+}
+
+/** The name of the one download for an offer: the file's own, or a zip's. */
+export function downloadName(files) {
+  if (files.length === 1 && !files[0].path.includes("/")) return files[0].path;
+  const tops = new Set(files.map((f) => f.path.split("/")[0]));
+  return tops.size === 1 ? `${[...tops][0]}.zip` : "toss-files.zip";
+}
+
+/** A file name part the folder saver can create: no separators, controls or reserved names. */
+export function cleanPart(part) {
+  let p = Array.from(String(part))
+    .filter((c) => c.codePointAt(0) >= 0x20 && c !== "\u007f" && !/[\u202a-\u202e\u2066-\u2069]/u.test(c))
+    .join("")
+    .replace(/[\\/:*?"<>|]/gu, "_")
+    .replace(/^[.\s]+|[.\s]+$/gu, "");
+  if (p === "" || /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/iu.test(p)) p = `_${p}`;
+  return p.slice(0, 200);
+}
+
+/**
+ * A stream of bytes (a file, or a zip) that the service worker serves as a download.
+ * @param {ServiceWorkerRegistration} registration
+ * @param {string} name
+ * @param {number|null} size
+ * @returns {{writable: WritableStream<Uint8Array>, done: Promise<void>}}
+ */
+function downloadStream(registration, name, size) {
+  const sw = registration.active;
+  if (!sw) throw new Error("the download helper is not running");
+  const id = globalThis.crypto.randomUUID();
+  const channel = new MessageChannel();
+  let pulls = 0;
+  let wake = null;
+  channel.port1.onmessage = (e) => {
+    if (e.data === "pull") {
+      pulls += 1;
+      wake?.();
+    }
+  };
+  sw.postMessage({ type: "download", id, name, size }, [channel.port2]);
+  const frame = document.createElement("iframe");
+  frame.hidden = true;
+  frame.src = new URL(`dl/${id}/${encodeURIComponent(name)}`, location.href).href;
+  document.body.append(frame);
+  let batch = [];
+  let batched = 0;
+  const waitPull = async () => {
+    while (pulls === 0) await new Promise((r) => (wake = r));
+    pulls -= 1;
+  };
+  const flush = async () => {
+    if (batched === 0) return;
+    const out = new Uint8Array(batched);
+    let at = 0;
+    for (const b of batch) {
+      out.set(b, at);
+      at += b.length;
+    }
+    batch = [];
+    batched = 0;
+    await waitPull();
+    channel.port1.postMessage({ chunk: out }, [out.buffer]);
+  };
+  const cleanup = () => setTimeout(() => frame.remove(), 60_000);
+  const writable = new WritableStream({
+    async write(chunk) {
+      batch.push(chunk.slice());
+      batched += chunk.length;
+      if (batched >= STREAM_BATCH) await flush();
+    },
+    async close() {
+      await flush();
+      channel.port1.postMessage({ end: true });
+      cleanup();
+    },
+    abort(reason) {
+      channel.port1.postMessage({ abort: String(reason?.message ?? reason) });
+      cleanup();
+    },
+  });
+  return { writable };
+}
+
+/** A writer over a WritableStream's writer, for one file. */
+function streamWriter(writer) {
+  return {
+    async write(bytes) {
+      await writer.ready;
+      await writer.write(bytes);
+    },
+    async close() {
+      await writer.close();
+    },
+    abort(reason) {
+      return writer.abort(reason).catch(() => {});
+    },
+  };
+}
+
+/**
+ * The service-worker saver: one download, a file or a streamed zip.
+ * @param {ServiceWorkerRegistration} registration
+ * @param {{path: string, size: number}[]} files
+ */
+export function streamSaver(registration, files) {
+  const name = downloadName(files);
+  const zipped = name.endsWith(".zip") && !(files.length === 1 && files[0].path === name);
+  if (!zipped) {
+    const { writable } = downloadStream(registration, name, files[0].size);
+    const writer = writable.getWriter();
+    return {
+      kind: "stream",
+      name,
+      async open() {
+        return { write: (b) => writer.write(b), close: () => writer.close() };
+      },
+      async finish() {},
+      async abort(e) {
+        await writer.abort(e).catch(() => {});
+      },
+    };
+  }
+  const entries = files.map((f) => ({ name: f.path, size: f.size }));
+  const size = Number(predictLength(entries));
+  const { writable } = downloadStream(registration, name, size);
+  return zipSaver("stream", name, files, (zip) => zip.pipeTo(writable));
+}
+
+/**
+ * A zip of `files` written through `sink` (a function given the zip's ReadableStream).
+ * Each file's bytes pass through an identity stream, so the zip pulls them as they come.
+ */
+function zipSaver(kind, name, files, sink) {
+  const pipes = files.map(() => new TransformStream());
+  async function* inputs() {
+    for (const [i, f] of files.entries()) {
+      yield { name: f.path, size: f.size, lastModified: new Date(), input: pipes[i].readable };
+    }
+  }
+  const zip = makeZip(inputs(), { length: predictLength(files.map((f) => ({ name: f.path, size: f.size }))) });
+  const sunk = sink(zip);
+  sunk.catch(() => {});
+  let current = null;
+  return {
+    kind,
+    name,
+    async open(index) {
+      current = pipes[index].writable.getWriter();
+      return streamWriter(current);
+    },
+    async finish() {
+      await sunk;
+    },
+    async abort(e) {
+      for (const p of pipes) await p.writable.abort(e).catch(() => {});
+      await sunk.catch(() => {});
+    },
+  };
+}
+
+/**
+ * The folder saver: into a directory the person picked (File System Access API).
+ * @param {FileSystemDirectoryHandle} root
+ */
+export function folderSaver(root) {
+  const opened = [];
+  return {
+    kind: "folder",
+    name: root.name,
+    async open(_index, path) {
+      const parts = path.split("/").map(cleanPart);
+      let dir = root;
+      for (const p of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(p, { create: true });
+      const name = await freeName(dir, parts[parts.length - 1]);
+      const handle = await dir.getFileHandle(name, { create: true });
+      const w = await handle.createWritable({ keepExistingData: false });
+      const entry = { w, dir, name, closed: false };
+      opened.push(entry);
+      return {
+        write: (b) => w.write(b),
+        close: async () => {
+          await w.close();
+          entry.closed = true;
+        },
+      };
+    },
+    async finish() {},
+    async abort(e) {
+      for (const entry of opened.filter((o) => !o.closed)) {
+        await entry.w.abort(e).catch(() => {});
+        await entry.dir.removeEntry(entry.name).catch(() => {});
+      }
+    },
+  };
+}
+
+/** `name`, or `name (2).ext`… when the folder already has one: nothing is overwritten. */
+async function freeName(dir, name) {
+  const dot = name.lastIndexOf(".");
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  for (let n = 1; n < 10_000; n += 1) {
+    const candidate = n === 1 ? name : `${stem} (${n})${ext}`;
+    try {
+      await dir.getFileHandle(candidate);
+    } catch {
+      try {
+        await dir.getDirectoryHandle(candidate);
+      } catch {
+        return candidate;
+      }
+    }
+  }
+  throw new Error(`the folder already holds too many files named ${name}`);
+}
+
+/** The memory saver: Blobs, downloaded once everything arrived and checked out. */
+export function memorySaver(files) {
+  const name = downloadName(files);
+  const blobs = files.map(() => null);
+  let parts = [];
+  let partBytes = 0;
+  let spilled = [];
+  const download = (blob) => {
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    setTimeout(() => {
+      URL.revokeObjectURL(url);
+      a.remove();
+    }, 60_000);
+  };
+  return {
+    kind: "memory",
+    name,
+    async open(index) {
+      parts = [];
+      partBytes = 0;
+      spilled = [];
+      return {
+        async write(bytes) {
+          parts.push(bytes.slice());
+          partBytes += bytes.length;
+          // Gather into Blobs of 8 MiB: a browser keeps large Blobs on disk, not in the heap.
+          if (partBytes >= 8 * 1024 * 1024) {
+            spilled.push(new Blob(parts));
+            parts = [];
+            partBytes = 0;
+          }
+        },
+        async close() {
+          blobs[index] = new Blob([...spilled, new Blob(parts)]);
+          parts = [];
+          spilled = [];
+        },
+      };
+    },
+    async finish() {
+      if (files.length === 1 && name === files[0].path) {
+        download(blobs[0]);
+        return;
+      }
+      const zip = makeZip(files.map((f, i) => ({ name: f.path, size: f.size, lastModified: new Date(), input: blobs[i] })));
+      download(await new Response(zip).blob());
+    },
+    async abort() {
+      blobs.fill(null);
+      parts = [];
+      spilled = [];
+    },
+  };
+}
