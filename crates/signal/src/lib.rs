@@ -2,6 +2,8 @@
 //!
 //! It allocates short numeric nameplates, pairs exactly two peers per room, and relays
 //! opaque (sealed) payloads between them. It knows nothing of files, keys or codes' words.
+//! It also serves the web peer (the page a browser opens to take part) at `/`, from files
+//! embedded at build time (`web.rs`).
 //! It sits on `toss-wire` (the messages, [`protocol`]) and never imports `toss-core`.
 //! `toss-core` runs this server in-process for a rendezvous on the local network and a
 //! device's inbox (its `embedded` module, the only place it uses this crate), and the
@@ -13,6 +15,7 @@ mod metrics;
 pub use toss_wire::signal as protocol;
 mod rooms;
 mod server;
+mod web;
 
 pub use metrics::Metrics;
 pub use server::{Config, Server, SpawnError, TlsFiles};

@@ -1,6 +1,7 @@
-//! The signaling server: HTTP routes (`/` WebSocket, `/healthz`, `/metrics` when asked for),
-//! optional TLS, and one task per WebSocket that turns frames into [`Command`]s for the room
-//! actor.
+//! The signaling server: HTTP routes (`/` WebSocket, and the web peer's page when `/` is
+//! asked for without an upgrade, with its files from `web.rs`; `/healthz`; `/metrics` when
+//! asked for), optional TLS, and one task per WebSocket that turns frames into [`Command`]s
+//! for the room actor.
 //!
 //! Abuse is bounded here, where connections come in: per-address limits at TCP accept (see
 //! [`crate::limits`]), a deadline on every handshake, size caps on every WebSocket message,
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -41,6 +43,7 @@ use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
 use crate::rooms::{has_room, Command, ConnId, RoomLimits, Rooms, LAST_WORD};
+use crate::web;
 
 /// How to run a server. [`Config::new`] fills every limit from [`crate::defaults`].
 #[derive(Debug, Clone)]
@@ -281,8 +284,14 @@ impl Server {
             outbound_queue: config.outbound_queue,
         };
         let mut router = Router::new()
-            .route("/", get(ws_route))
+            .route("/", get(root_route))
             .route("/healthz", get(|| async { "ok\n" }));
+        for file in &web::FILES {
+            router = router.route(
+                file.path,
+                get(move |headers: HeaderMap| async move { file.respond(&headers) }),
+            );
+        }
         if config.metrics {
             router = router.route("/metrics", get(metrics_route));
         }
@@ -555,16 +564,34 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
         .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
-async fn ws_route(
+/// `/`: the WebSocket for a request that asks for an upgrade, and the web peer's page for a
+/// plain GET or HEAD (a browser opening a link), which has no `Upgrade` header. A request
+/// that asks for an upgrade but gets it wrong is refused as before.
+async fn root_route(
     State(state): State<AppState>,
     Extension(origin): Extension<Origin>,
     headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match ws {
+        Ok(ws) => ws_route(state, origin, &headers, ws),
+        Err(_) if !headers.contains_key(header::UPGRADE) => web::PAGE.respond(&headers),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The signaling WebSocket: counted per client address behind a trusted proxy, then upgraded
+/// with the protocol's size caps.
+fn ws_route(
+    state: AppState,
+    origin: Origin,
+    headers: &HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let mut client = origin.peer.ip();
     let mut slot = origin.slot;
     if origin.via_proxy {
-        client = forwarded_for(&headers).unwrap_or(client);
+        client = forwarded_for(headers).unwrap_or(client);
         match state.limits.connect(client, Instant::now()) {
             Ok(guard) => slot = Some(Arc::new(guard)),
             Err(refused) => {

@@ -1,5 +1,6 @@
 //! The signaling server through real WebSocket clients on loopback: pairing, relaying,
-//! departures, every refusal, TLS, and the `toss-signal` binary itself.
+//! departures, every refusal, TLS, the web peer's files over plain HTTP, and the
+//! `toss-signal` binary itself.
 
 use std::time::Duration;
 
@@ -184,6 +185,201 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> AnyResult<String> {
     let mut out = String::new();
     tokio::time::timeout(REPLY, tcp.read_to_string(&mut out)).await??;
     Ok(out)
+}
+
+/// One HTTP/1.1 answer, read whole.
+struct Answer {
+    status: u16,
+    /// Header names lowercased, in order.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `method path` with `extra` header lines and reads the answer until the server
+/// closes the connection.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+) -> AnyResult<Answer> {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.write_all(
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(REPLY, tcp.read_to_end(&mut raw)).await??;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of the head")?;
+    let head = std::str::from_utf8(&raw[..split])?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .ok_or("no status")?
+        .parse()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+/// A file of the web peer as built, which the server embeds.
+fn dist(name: &str) -> AnyResult<Vec<u8>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../web/dist")
+        .join(name);
+    Ok(std::fs::read(path)?)
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+
+/// The headers every file of the web peer carries.
+fn assert_strict_headers(answer: &Answer, what: &str) {
+    assert_eq!(answer.header("cache-control"), Some("no-cache"), "{what}");
+    assert_eq!(
+        answer.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        answer.header("referrer-policy"),
+        Some("no-referrer"),
+        "{what}"
+    );
+    assert_eq!(
+        answer.header("content-security-policy"),
+        Some(CSP),
+        "{what}"
+    );
+    let etag = answer.header("etag").unwrap_or("");
+    assert!(
+        etag.len() == 18 && etag.starts_with('"') && etag.ends_with('"'),
+        "{what}: etag {etag}"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_get_of_the_root_is_the_web_peer_and_the_websocket_still_pairs() -> TestResult {
+    let server = spawn().await?;
+    let page = http(server.local_addr(), "GET", "/", "").await?;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_strict_headers(&page, "/");
+    assert_eq!(page.header("service-worker-allowed"), None);
+    assert_eq!(page.body, dist("index.html")?);
+    // The same path, the same server: an upgrade is the signaling WebSocket.
+    let (mut a, mut b, _) = pair(&server).await?;
+    send(&mut a, json!({"v":1,"type":"send","body":"after the page"})).await?;
+    assert_eq!(recv(&mut b).await?["body"], "after the page");
+    // A request that asks for an upgrade and gets it wrong is still refused, not the page.
+    let botched = http(
+        server.local_addr(),
+        "GET",
+        "/",
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+    )
+    .await?;
+    assert!(botched.status >= 400, "{}", botched.status);
+    assert_eq!(botched.header("content-security-policy"), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn each_file_of_the_web_peer_is_served_with_its_type() -> TestResult {
+    let server = spawn().await?;
+    for (path, file, content_type) in [
+        ("/toss.js", "toss.js", "text/javascript; charset=utf-8"),
+        ("/style.css", "style.css", "text/css; charset=utf-8"),
+        ("/sw.js", "sw.js", "text/javascript; charset=utf-8"),
+        ("/icon.svg", "icon.svg", "image/svg+xml"),
+    ] {
+        let answer = http(server.local_addr(), "GET", path, "").await?;
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.header("content-type"), Some(content_type), "{path}");
+        assert_strict_headers(&answer, path);
+        assert_eq!(answer.body, dist(file)?, "{path}");
+        // Only the service worker may control the whole origin.
+        let allowed = (path == "/sw.js").then_some("/");
+        assert_eq!(answer.header("service-worker-allowed"), allowed, "{path}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_web_peer_answers_head_and_a_known_etag_without_a_body() -> TestResult {
+    let server = spawn().await?;
+    let addr = server.local_addr();
+    let got = http(addr, "GET", "/toss.js", "").await?;
+    let etag = got.header("etag").ok_or("no etag")?.to_owned();
+    let head = http(addr, "HEAD", "/", "").await?;
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_strict_headers(&head, "HEAD /");
+    assert!(head.body.is_empty(), "{} bytes", head.body.len());
+    let again = http(
+        addr,
+        "GET",
+        "/toss.js",
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .await?;
+    assert_eq!(again.status, 304);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert!(again.body.is_empty());
+    // Another file's tag is not this one's.
+    let page_tag = http(addr, "GET", "/", "").await?;
+    let stale = format!(
+        "If-None-Match: {}\r\n",
+        page_tag.header("etag").ok_or("etag")?
+    );
+    if page_tag.header("etag") != Some(etag.as_str()) {
+        assert_eq!(http(addr, "GET", "/toss.js", &stale).await?.status, 200);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn paths_that_are_not_the_web_peers_files_are_not_found() -> TestResult {
+    let server = spawn().await?;
+    for path in [
+        "/index.html",
+        "/nope",
+        "/dl/1/file.bin",
+        "/toss.js/",
+        "/../web/dist/index.html",
+        "/%2e%2e/Cargo.toml",
+    ] {
+        let answer = http(server.local_addr(), "GET", path, "").await?;
+        assert_eq!(answer.status, 404, "{path}");
+    }
+    Ok(())
 }
 
 #[tokio::test]
