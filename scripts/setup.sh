@@ -22,6 +22,15 @@ apt_packages=(build-essential pkg-config curl time libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb imagemagick xdotool python3-gi gir1.2-gtk-3.0
   iproute2 nftables coturn tshark fonts-cantarell)
+# The web peer's tests drive real browsers under WebDriver: Debian's Chromium with its
+# chromedriver, and Firefox ESR (geckodriver, below). Ubuntu has them only as snaps, which
+# the tests do not drive, so elsewhere they are left to the user.
+os_id=$( (. /etc/os-release 2>/dev/null && echo "${ID:-}") || true)
+if [ "$os_id" = debian ]; then
+  apt_packages+=(chromium chromium-driver firefox-esr)
+elif ! command -v chromium >/dev/null 2>&1 || ! command -v firefox-esr >/dev/null 2>&1; then
+  say "the browser tests need Chromium, chromedriver and Firefox ESR as /usr/bin/chromium and /usr/bin/firefox-esr (Debian's packages); install them yourself on this system"
+fi
 # Node.js runs the UI's unit tests (node --test ui/tests/); Debian's own package when no
 # node is on the PATH (any Node from 18 on runs them).
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
@@ -62,6 +71,10 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   say "installing tauri-driver"
   cargo install tauri-driver --locked --version '^2'
+fi
+if ! command -v geckodriver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/geckodriver" ]; then
+  say "installing geckodriver"
+  cargo install geckodriver --locked
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   say "installing cargo-fuzz"
