@@ -2,13 +2,16 @@
 //! helper from another: the real `toss-signal` server (in process, or its binary as a child
 //! process), random data, commands that must succeed, processes that die with the test, the
 //! root check and network namespaces, free ports, coturn's command line, the `--json` events
-//! that `toss` prints, and the raw messages of a hostile peer.
+//! that `toss` prints, the raw messages of a hostile peer, and real browsers under
+//! WebDriver for the web peer (Linux).
 //!
 //! A dev-dependency only (`publish = false`): it never reaches a release. It fakes no part of
 //! Toss; every server it starts is the real one. Paths to the workspace's binaries
 //! (`env!("CARGO_BIN_EXE_toss")`) exist only in the crate that owns them, so the tests pass
 //! them in.
 
+#[cfg(target_os = "linux")]
+pub mod browser;
 pub mod coturn;
 pub mod data;
 pub mod hostile;

@@ -4,6 +4,8 @@
 //!
 //! Names carry this process's id, so parallel test binaries never meet; addresses are
 //! link-local or from the documentation ranges, so nothing ever leaves the machine.
+//! A home network ([`Lan::home`]) has private addresses, which stay inside its namespaces
+//! all the same. A test's own code enters a namespace on a thread of its own ([`run_in`]).
 
 use std::ffi::OsStr;
 use std::process::Command;
@@ -125,5 +127,106 @@ impl Lan {
             c,
             _namespaces: namespaces,
         })
+    }
+}
+
+impl Lan {
+    /// The same network as [`Lan::create`], numbered as a home network is: `a` is
+    /// 192.168.`subnet`.1 and `b` 192.168.`subnet`.2 (private, not link-local), and each
+    /// has a default route over the link. Browsers need both to offer a host candidate at
+    /// all: Chromium offers only the address its default route leaves from (none without
+    /// one), and Firefox offers no link-local address. Nothing is routed anywhere: the
+    /// bridge joins these two namespaces only.
+    ///
+    /// # Errors
+    ///
+    /// When any step fails.
+    pub fn home(tag: &str, subnet: u8) -> AnyResult<Lan> {
+        let lan = Lan::create(tag, subnet)?;
+        for (host, ns) in [(1, &lan.a), (2, &lan.b)] {
+            let dev = only_veth(ns)?;
+            let (old, new) = (
+                format!("169.254.{subnet}.{host}/24"),
+                format!("192.168.{subnet}.{host}/24"),
+            );
+            run(&["ip", "-n", ns, "addr", "del", &old, "dev", &dev])?;
+            run(&["ip", "-n", ns, "addr", "add", &new, "dev", &dev])?;
+            run(&["ip", "-n", ns, "route", "add", "default", "dev", &dev])?;
+        }
+        Ok(lan)
+    }
+}
+
+/// The one veth link in namespace `ns` (a computer of a [`Lan`]).
+fn only_veth(ns: &str) -> AnyResult<String> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", "type", "veth"])
+        .output()?;
+    // "7: lwa123@if6: <BROADCAST,...> ..."
+    let text = String::from_utf8_lossy(&out.stdout);
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n))
+        .collect();
+    match names.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        _ => Err(format!("namespace {ns} has veth links {names:?}, not one").into()),
+    }
+}
+
+/// Moves this thread (only) into network namespace `ns`, made with `ip netns add`
+/// (setns(2)): every socket it opens from now on, and every process it starts, is in `ns`;
+/// the process's other threads stay where they are.
+///
+/// # Errors
+///
+/// When the namespace does not exist or cannot be entered (without root).
+#[cfg(target_os = "linux")]
+pub fn enter(ns: &str) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(std::path::Path::new("/var/run/netns").join(ns))?;
+    // SAFETY: `file` is an open namespace file for the whole call; setns changes only this
+    // thread's network namespace and touches no memory of ours.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Runs the async test body `body` inside network namespace `ns` and returns its result:
+/// on a thread of its own that has entered `ns` ([`enter`]), with a current-thread tokio
+/// runtime built on that thread, so that every socket the body opens (a WebDriver
+/// client's, say), every thread the runtime adds and every process the body starts lives
+/// in `ns`. `127.0.0.1` in the body is `ns`'s own loopback. A panic in the body is
+/// re-raised here, with its message.
+///
+/// # Errors
+///
+/// What the body returned, as text; or that the namespace could not be entered.
+#[cfg(target_os = "linux")]
+pub fn run_in<T, F, Fut>(ns: &str, body: F) -> AnyResult<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AnyResult<T>> + 'static,
+    T: Send + 'static,
+{
+    let name = ns.to_owned();
+    let thread = std::thread::Builder::new()
+        .name(format!("netns {ns}"))
+        .spawn(move || -> Result<T, String> {
+            enter(&name).map_err(|e| format!("entering network namespace {name}: {e}"))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("a runtime in namespace {name}: {e}"))?;
+            // Errors cross the thread as text: a boxed error need not be Send.
+            runtime.block_on(body()).map_err(|e| e.to_string())
+        })?;
+    match thread.join() {
+        Ok(result) => result.map_err(Into::into),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
