@@ -259,6 +259,7 @@ mod tests {
             &[
                 Event::Code {
                     code: "42-orbit-lemon".into(),
+                    link: Some("http://127.0.0.1:8787/#42-orbit-lemon".into()),
                 },
                 Event::WaitingForAccept,
                 Event::Accepted,

@@ -50,9 +50,12 @@ impl Output {
 
     fn human(&mut self, event: &Event) {
         match event {
-            Event::Code { code } => {
+            Event::Code { code, link } => {
                 println!("Code: {code}");
                 println!("On the other computer run: toss receive {code}");
+                if let Some(link) = link {
+                    println!("Or open this link in a browser: {link}");
+                }
                 eprintln!("Waiting for the receiver...");
             }
             Event::Notice { message } => eprintln!("{message}"),

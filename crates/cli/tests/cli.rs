@@ -54,6 +54,8 @@ fn receive_yes(signal: &SignalProcess, out: &Path, code: &str) -> Command {
 struct Sending {
     child: Child,
     code: String,
+    /// The code event's link to the web peer.
+    link: Option<String>,
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
 
@@ -69,7 +71,13 @@ fn start_send(signal: &SignalProcess, paths: &[&Path]) -> AnyResult<Sending> {
     let first: Value = serde_json::from_str(&lines.next().ok_or("no event")??)?;
     assert_eq!(first["event"], "code", "{first}");
     let code = first["code"].as_str().ok_or("code")?.to_owned();
-    Ok(Sending { child, code, lines })
+    let link = first["link"].as_str().map(str::to_owned);
+    Ok(Sending {
+        child,
+        code,
+        link,
+        lines,
+    })
 }
 
 struct Finished {
@@ -156,6 +164,18 @@ fn human_mode_prints_the_code_and_a_summary() -> TestResult {
         .strip_prefix("Code: ")
         .ok_or(first.clone())?
         .to_owned();
+    assert_eq!(
+        lines.next().ok_or("line")??,
+        format!("On the other computer run: toss receive {code}")
+    );
+    // The same code as a link to the signaling server's page, on a line of its own.
+    assert_eq!(
+        lines.next().ok_or("line")??,
+        format!(
+            "Or open this link in a browser: {}",
+            page_link(&signal, &code)
+        )
+    );
     let out = tmp.path().join("out");
     let recv = toss(
         &signal,
@@ -183,6 +203,59 @@ fn human_mode_prints_the_code_and_a_summary() -> TestResult {
         sent.iter().any(|l| l.starts_with("Sent 1 file (5 B) in ")),
         "{sent:?}"
     );
+    Ok(())
+}
+
+/// The link to `code` at `signal`: its `ws://HOST:PORT` as `http://HOST:PORT/`, the code in
+/// the fragment.
+fn page_link(signal: &SignalProcess, code: &str) -> String {
+    format!("{}/#{code}", signal.url.replacen("ws://", "http://", 1))
+}
+
+/// GETs `url` (`http://HOST:PORT/PATH`, no fragment) and returns the status line, the head
+/// and the body.
+fn http_get(url: &str) -> AnyResult<(String, String, String)> {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").ok_or("not http://")?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut tcp = std::net::TcpStream::connect(host)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let path = if path.is_empty() { "/" } else { path };
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").ok_or("no end of the head")?;
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    Ok((status, head.to_ascii_lowercase(), body.to_owned()))
+}
+
+#[test]
+fn the_code_event_links_to_the_web_peer_that_the_signaling_server_serves() -> TestResult {
+    let signal = signal()?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("hello.txt");
+    std::fs::write(&file, b"hello")?;
+    let mut sending = start_send(&signal, &[&file])?;
+    let link = page_link(&signal, &sending.code);
+    let (url, fragment) = link.split_once('#').ok_or("no fragment")?;
+    assert_eq!(fragment, sending.code);
+    assert_eq!(sending.link.as_deref(), Some(link.as_str()));
+    // What the browser asks for: the link without its fragment, at the real toss-signal.
+    let (status, head, body) = http_get(url)?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(
+        head.contains("content-type: text/html; charset=utf-8"),
+        "{head}"
+    );
+    let page = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist/index.html"),
+    )?;
+    assert_eq!(body, page);
+    let _ = sending.child.kill();
+    let _ = sending.child.wait();
     Ok(())
 }
 

@@ -2,11 +2,13 @@
 //! ([`Reach`]), ICE servers, device name.
 //!
 //! Plain data with defaults; the CLI and the app fill it from flags, settings and the
-//! environment. Never reads files or the network itself.
+//! environment, and the link to a server's web page for a code ([`page_link`]). Never reads
+//! files or the network itself.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::code::Code;
 use crate::defaults;
 
 /// One ICE server (STUN or TURN).
@@ -59,6 +61,37 @@ impl SignalEndpoint {
             extra_ca: self.extra_ca.clone(),
         }
     }
+
+    /// The link to the web peer's page on this server with `code` in it; see [`page_link`].
+    pub fn page_link(&self, code: &Code) -> Option<String> {
+        page_link(&self.url, code)
+    }
+}
+
+/// The link a browser opens to receive `code` from the signaling server at `signal_url`,
+/// which serves the web peer's page at its own `/`: `http://HOST:PORT/#CODE` for
+/// `ws://HOST:PORT`, `https://HOST/#CODE` for `wss://HOST`. The code goes in the fragment,
+/// which a browser never sends to any server. A path in the URL is kept, with a slash at
+/// its end (`wss://example.org/toss` -> `https://example.org/toss/#CODE`): a reverse proxy
+/// that serves the server under that prefix serves the page there, and the page finds its
+/// files and its WebSocket relative to that folder (docs/protocol.md, section 1). A query
+/// and any user name in the URL are left out. `None` when the URL is not `ws://` or
+/// `wss://` with a host.
+pub fn page_link(signal_url: &str, code: &Code) -> Option<String> {
+    let (scheme, rest) = signal_url.trim().split_once("://")?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "ws" => "http",
+        "wss" => "https",
+        _ => return None,
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() {
+        return None;
+    }
+    let slash = if path.ends_with('/') { "" } else { "/" };
+    Some(format!("{scheme}://{host}{path}{slash}#{code}"))
 }
 
 /// Where a session looks for its room, and which addresses its connection may use.
@@ -183,4 +216,66 @@ pub fn default_download_dir() -> PathBuf {
                 .or_else(|| Some(u.home_dir().join("Downloads")))
         })
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(url: &str) -> Option<String> {
+        page_link(url, &"42-orbit-lemon".parse().expect("a code"))
+    }
+
+    #[test]
+    fn a_page_link_is_the_servers_origin_with_the_code_in_the_fragment() {
+        assert_eq!(
+            link("ws://127.0.0.1:8787").as_deref(),
+            Some("http://127.0.0.1:8787/#42-orbit-lemon")
+        );
+        assert_eq!(
+            link("wss://toss.example.org").as_deref(),
+            Some("https://toss.example.org/#42-orbit-lemon")
+        );
+        assert_eq!(
+            link("WSS://toss.example.org:8443/").as_deref(),
+            Some("https://toss.example.org:8443/#42-orbit-lemon")
+        );
+        assert_eq!(
+            link("ws://[::1]:9000").as_deref(),
+            Some("http://[::1]:9000/#42-orbit-lemon")
+        );
+    }
+
+    #[test]
+    fn a_page_link_keeps_the_servers_path_as_a_folder_and_nothing_else() {
+        assert_eq!(
+            link("wss://example.org/toss").as_deref(),
+            Some("https://example.org/toss/#42-orbit-lemon")
+        );
+        assert_eq!(
+            link("wss://example.org/toss/?token=1#x").as_deref(),
+            Some("https://example.org/toss/#42-orbit-lemon")
+        );
+        assert_eq!(
+            link("wss://ana:secret@example.org").as_deref(),
+            Some("https://example.org/#42-orbit-lemon")
+        );
+        assert_eq!(
+            link("ws://example.org?x=1").as_deref(),
+            Some("http://example.org/#42-orbit-lemon")
+        );
+    }
+
+    #[test]
+    fn no_page_link_for_a_url_that_is_not_a_websocket_server() {
+        for url in [
+            "http://example.org",
+            "example.org",
+            "ws://",
+            "ws:///toss",
+            "",
+        ] {
+            assert_eq!(link(url), None, "{url}");
+        }
+    }
 }

@@ -62,6 +62,12 @@ pub enum Event {
     Code {
         /// The whole code, e.g. `42-orbit-lemon`.
         code: String,
+        /// The same code as a link a browser opens to receive, at the server hosting the
+        /// room, which serves the web peer's page: `http://192.168.1.20:PORT/#42-orbit-lemon`
+        /// for a rendezvous on this network, `https://SERVER/#42-orbit-lemon` for a `wss://`
+        /// server (docs/protocol.md, section 1).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
     },
     /// Worth telling the user, without changing what happens next (for example that the
     /// code works on this local network only).
@@ -250,9 +256,17 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     fixture! {
-        Code => [Event::Code {
-            code: "42-orbit-lemon".into(),
-        }],
+        Code => [
+            Event::Code {
+                code: "42-orbit-lemon".into(),
+                link: Some("http://192.168.1.20:41234/#42-orbit-lemon".into()),
+            },
+            // A signaling server whose URL makes no link (not ws:// or wss://).
+            Event::Code {
+                code: "7-kiwi-ocean".into(),
+                link: None,
+            },
+        ],
         Notice => [Event::Notice {
             message: "No signaling server answered at ws://127.0.0.1:9000; this code works on this local network only.".into(),
         }],

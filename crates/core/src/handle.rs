@@ -194,6 +194,7 @@ fn spawn_send(
             if device.is_none() {
                 events.emit(Event::Code {
                     code: room.allocated.code().to_string(),
+                    link: room.link.clone(),
                 });
             }
             let paired = or_cancel(&token, room.allocated.wait_for_peer()).await?;

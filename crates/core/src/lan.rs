@@ -167,6 +167,12 @@ impl LanHost {
         self.server.local_url()
     }
 
+    /// The URL a device on the network reaches the server at: this machine's address on
+    /// the local network (127.0.0.1 when it has none). Its page link is a code's link.
+    pub fn lan_url(&self) -> String {
+        self.server.lan_url()
+    }
+
     /// Announces this host with the nameplate of the code now open.
     ///
     /// # Errors

@@ -4,7 +4,7 @@
 //! use. What happens in the room is `session`'s business; what comes after is `handle`'s.
 
 use crate::code::{Code, Password};
-use crate::config::{Config, Reach};
+use crate::config::{page_link, Config, Reach};
 use crate::defaults::{LAN_FIND_WAIT, LAN_HEAD_START};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
@@ -18,6 +18,9 @@ pub(crate) struct Room {
     /// This sender's rendezvous on the local network, kept as long as the transfer runs:
     /// dropping it stops the server and withdraws the announcement.
     pub(crate) _host: Option<LanHost>,
+    /// The link a browser opens to receive with the code, at the server hosting the room
+    /// (which serves the web peer's page); none for a room in a device's inbox.
+    pub(crate) link: Option<String>,
 }
 
 /// Opens a sender's room: in `device`'s inbox for a nearby send, else on the configured
@@ -46,17 +49,20 @@ pub(crate) async fn open(
             }
             other => {
                 return other.map(|allocated| Room {
+                    link: config.signal.page_link(allocated.code()),
                     allocated,
                     _host: None,
                 })
             }
         }
     }
-    // On a LAN with no server, this sender is the rendezvous.
+    // On a LAN with no server, this sender is the rendezvous, and its page is at this
+    // machine's address on the network, where a phone on the same Wi-Fi finds it.
     let mut host = LanHost::start(&config.device_name).await?;
     let allocated = session::allocate(&config.signal.at(host.local_url())).await?;
     host.announce(&allocated.code().nameplate().to_string())?;
     Ok(Room {
+        link: page_link(&host.lan_url(), allocated.code()),
         allocated,
         _host: Some(host),
     })
@@ -71,6 +77,7 @@ async fn open_in_inbox(config: &Config, device: &Device) -> Result<Room> {
                 return Ok(Room {
                     allocated,
                     _host: None,
+                    link: None,
                 })
             }
             Err(e) => last = Some(e),

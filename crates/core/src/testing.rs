@@ -153,7 +153,7 @@ pub async fn send_and_get_code(
     let sender = start_send(config, paths, events);
     loop {
         match rx.recv().await {
-            Some(Event::Code { code }) => return (sender, code, rx),
+            Some(Event::Code { code, .. }) => return (sender, code, rx),
             Some(_) => continue,
             None => panic!("the sender stopped before showing a code"),
         }

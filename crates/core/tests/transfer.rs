@@ -45,7 +45,7 @@ impl Env {
 
 async fn code_of(events: &mut UnboundedReceiver<Event>) -> Option<String> {
     while let Some(e) = events.recv().await {
-        if let Event::Code { code } = e {
+        if let Event::Code { code, .. } = e {
             return Some(code);
         }
     }
