@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { icon } from "./dom.js";
-import { applyEvent, createTransfer, describeTransfer, isTextOnly, sendableText } from "./transfer.js";
+import { applyEvent, createTransfer, describeTransfer, isTextOnly, qrText, sendableText } from "./transfer.js";
 import { createKnockBanner } from "./screens/parts.js";
 import { createHomeScreen } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
@@ -169,11 +169,11 @@ function acceptOffer(t) {
 }
 
 function fetchQr(t) {
-  const code = t.code;
+  const text = qrText(t);
   api
-    .qrSvg(code)
+    .qrSvg(text)
     .then((svg) => {
-      if (!isCurrent(t) || t.code !== code) return;
+      if (!isCurrent(t) || qrText(t) !== text) return;
       t.qr = `data:image/svg+xml;utf8,${encodeURIComponent(svg)}`;
       render();
     })

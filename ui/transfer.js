@@ -56,7 +56,9 @@ export function createTransfer(direction, { code = null, paths = [], text = null
     direction,
     phase: direction === "send" ? "starting" : "connecting",
     code,
-    /** data: URL of the QR image of the code. */
+    /** The code as a link a browser opens to receive (the web peer), when the core gave one. */
+    pageLink: null,
+    /** data: URL of the QR image of the link, or of the code when there is no link. */
     qr: null,
     verification: null,
     /** The sender's answer to check_words: null until given, then "match" or "differ". */
@@ -84,6 +86,14 @@ export function createTransfer(direction, { code = null, paths = [], text = null
     /** Set when the user walked away (cancel, decline); late events are ignored. */
     abandoned: false,
   };
+}
+
+/**
+ * What the sender's QR code holds: the link when there is one (a phone's camera opens it in
+ * the browser, the code filled in), else the bare code.
+ */
+export function qrText(t) {
+  return t.pageLink || t.code;
 }
 
 function advance(t, phase) {
@@ -123,6 +133,7 @@ export function applyEvent(t, ev) {
   switch (ev.event) {
     case "code":
       t.code = String(ev.code);
+      t.pageLink = typeof ev.link === "string" && ev.link !== "" ? ev.link : null;
       advance(t, "code");
       return "changed";
     case "notice":

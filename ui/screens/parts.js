@@ -22,10 +22,11 @@ const COPIED_MS = 2000;
 
 /**
  * A Copy button for `text()`. Where the clipboard API is refused it selects `target` and
- * asks for Ctrl+C instead. `what` names the thing for the announcement ("code", "text").
+ * asks for Ctrl+C instead. `what` names the thing for the announcement ("code", "text");
+ * `caption` is the button's word ("Copy", "Copy link").
  */
-export function createCopyButton({ id, text, target, what, announce }) {
-  const label = h("span", null, "Copy");
+export function createCopyButton({ id, text, target, what, announce, caption = "Copy" }) {
+  const label = h("span", null, caption);
   const el = h(
     "button",
     { id, type: "button", class: "btn copy-button" },
@@ -63,7 +64,7 @@ export function createCopyButton({ id, text, target, what, announce }) {
   }
 
   function reset() {
-    setText(label, "Copy");
+    setText(label, caption);
     el.classList.remove("is-copied");
   }
 

@@ -1,4 +1,5 @@
-// screens/sending.js: the sender's screen: the code to read out (text, Copy, QR), then the
+// screens/sending.js: the sender's screen: the code to read out (text, Copy, and where the
+// core gave one the link a browser opens, with Copy link; the QR holds the link), then the
 // verification words, progress and the result. Built when shown and emptied when hidden, so
 // the shared ids (#status, #file-list, #cancel-button...) exist once in the document. A text
 // sent instead of files is shown in a read-only box where the file list would be.
@@ -6,7 +7,7 @@
 // same two words and says so (They match / They're different) before anything is offered.
 
 import { h, icon, setText, show } from "../dom.js";
-import { looksLikeLink, rank } from "../transfer.js";
+import { looksLikeLink, qrText, rank } from "../transfer.js";
 import {
   createCopyButton,
   createDone,
@@ -34,6 +35,16 @@ export function createSendingScreen(section, actions) {
       what: "code",
       announce: actions.announce,
     });
+    const link = h("p", { id: "send-link", class: "hint send-link", translate: "no" });
+    const linkIntro = h("p", { class: "hint" }, "Or open this link in a browser:");
+    const copyLink = createCopyButton({
+      id: "copy-link",
+      text: () => link.textContent,
+      target: link,
+      what: "link",
+      caption: "Copy link",
+      announce: actions.announce,
+    });
     const qr = h("img", { id: "qr", class: "qr", alt: "", width: "168", height: "168" });
     const qrTile = h("div", { class: "qr-tile" }, qr);
     const codeCard = h(
@@ -44,7 +55,9 @@ export function createSendingScreen(section, actions) {
         { class: "code-main" },
         h("p", { id: "code-label", class: "label" }, "Tell the receiver this code"),
         code,
-        h("div", { class: "button-row" }, copy.el),
+        linkIntro,
+        link,
+        h("div", { class: "button-row" }, copy.el, copyLink.el),
         notice,
       ),
       qrTile,
@@ -115,6 +128,9 @@ export function createSendingScreen(section, actions) {
       code,
       notice,
       copy,
+      link,
+      linkIntro,
+      copyLink,
       qr,
       qrTile,
       codeCard,
@@ -140,7 +156,10 @@ export function createSendingScreen(section, actions) {
       ui = build();
     },
     hide() {
-      if (ui) ui.copy.dispose();
+      if (ui) {
+        ui.copy.dispose();
+        ui.copyLink.dispose();
+      }
       section.replaceChildren();
       ui = null;
     },
@@ -155,11 +174,15 @@ export function createSendingScreen(section, actions) {
       ui.status.update(t);
       show(ui.codeCard, Boolean(t.code) && rank(t.phase) < rank("paired"));
       setText(ui.code, t.code);
+      setText(ui.link, t.pageLink || "");
+      show(ui.link, Boolean(t.pageLink));
+      show(ui.linkIntro, Boolean(t.pageLink));
+      show(ui.copyLink.el, Boolean(t.pageLink));
       setText(ui.notice, t.notice);
       show(ui.notice, Boolean(t.notice));
       if (t.qr && ui.qr.getAttribute("src") !== t.qr) {
         ui.qr.src = t.qr;
-        ui.qr.alt = `QR code of ${t.code}`;
+        ui.qr.alt = `QR code of ${qrText(t)}`;
       }
       show(ui.qrTile, Boolean(t.qr));
       // Until someone types the code, the same files can go to a nearby device instead.

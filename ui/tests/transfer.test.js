@@ -17,6 +17,7 @@ import {
   offerAmount,
   pathText,
   progressLines,
+  qrText,
   statusText,
   summaryText,
 } from "../transfer.js";
@@ -324,6 +325,29 @@ describe("sending files with a code", () => {
     assert.equal(doneDetail(t), "5.5 MiB in 1 min 15 s");
     assert.equal(t.result.savedTo, null);
     assert.ok(t.items.every((i) => i.done));
+  });
+});
+
+describe("the code's link to the web peer", () => {
+  test("the QR code holds the link and Copy link has it, when the core gives one", () => {
+    const t = createTransfer("send", { paths: ["/home/ana/report.pdf"] });
+    assert.equal(t.pageLink, null);
+    const withLink = pick("code", (e) => typeof e.link === "string");
+    apply(t, withLink);
+    assert.equal(t.code, withLink.code);
+    assert.equal(t.pageLink, withLink.link);
+    assert.ok(t.pageLink.endsWith(`/#${t.code}`), t.pageLink);
+    assert.equal(qrText(t), withLink.link);
+    // What is spoken is the code, to read out; the link is for a browser.
+    assert.equal(describeTransfer(t), `Your code is ${t.code}. Waiting for the receiver...`);
+  });
+
+  test("without a link the QR code holds the bare code and there is no link to copy", () => {
+    const t = createTransfer("send", { paths: ["/home/ana/report.pdf"] });
+    const bare = pick("code", (e) => e.link === undefined);
+    apply(t, bare);
+    assert.equal(t.pageLink, null);
+    assert.equal(qrText(t), bare.code);
   });
 });
 
