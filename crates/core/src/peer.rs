@@ -66,13 +66,42 @@ fn build_api(config: &Config, peer: &Arc<PeerSays>, own: &Arc<[OwnAddress]>) -> 
         Some(ICE_FAILED_AFTER),
         Some(Duration::from_secs(1)),
     );
-    // Never multicast on the LAN: host candidates are plain addresses, and they travel sealed.
-    se.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    se.set_ice_multicast_dns_mode(mdns_mode(config));
     if config.reach.loopback_only() {
         se.set_include_loopback_candidate(true);
         se.set_ip_filter(Box::new(|ip| ip.is_loopback()));
     }
     APIBuilder::new().with_setting_engine(se).build()
+}
+
+/// How ICE treats mDNS names. A browser gives its host candidates as random `UUID.local`
+/// names rather than give its addresses away; resolving them lets a phone and this computer
+/// on one Wi-Fi connect host to host with no STUN server. `QueryOnly` resolves a peer's
+/// `.local` names and never announces a name of ours: our host candidates stay plain
+/// addresses, which travel sealed. Only where the session may use the local network at
+/// all ([`crate::config::Reach::uses_local_network`]): a loopback-only session, and one
+/// kept off the local network (a network the user calls public, `--no-discovery`), send no
+/// multicast (`Disabled`: a `.local` candidate is dropped there, and the browser's own
+/// checks to our addresses still find a path, as the next paragraph says).
+///
+/// Why this cannot fail a connection (vendor/webrtc-ice, `Agent::new` and
+/// `add_remote_candidate`; webrtc-mdns `DnsConn::server`): each attempt's ICE agent opens
+/// its own IPv4 socket on 224.0.0.251:5353 with `SO_REUSEADDR` and `SO_REUSEPORT`, so it
+/// shares the port with `lan`'s mdns-sd in this process (which sets both too) and with any
+/// other responder that lets the port be shared, and on Linux every such socket gets its
+/// copy of each multicast answer. When the socket cannot be opened (the port held
+/// exclusively by another program, no interface that joins the group), `Agent::new` logs
+/// it and goes on without mDNS ("opportunistic mDNS"), and a `.local` candidate is then
+/// quietly not added: no error, only no path through that name. Either way the browser's
+/// own checks still reach our plain host candidates, and the pair ICE learns from them
+/// (peer-reflexive) is used at once (`set_prflx_acceptance_min_wait` above). A query for a
+/// name nobody answers repeats once a second until the attempt's agent closes.
+fn mdns_mode(config: &Config) -> MulticastDnsMode {
+    if config.reach.uses_local_network() {
+        MulticastDnsMode::QueryOnly
+    } else {
+        MulticastDnsMode::Disabled
+    }
 }
 
 fn rtc_config(config: &Config) -> RTCConfiguration {
@@ -227,6 +256,24 @@ async fn attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Reach;
+
+    #[test]
+    fn a_peers_mdns_names_are_resolved_where_the_local_network_may_be_used() {
+        for (reach, mode) in [
+            (Reach::Server, MulticastDnsMode::Disabled),
+            (Reach::ServerThenLan, MulticastDnsMode::QueryOnly),
+            (Reach::LanOnly, MulticastDnsMode::QueryOnly),
+            (Reach::Loopback, MulticastDnsMode::Disabled),
+        ] {
+            let config = Config {
+                reach,
+                ..Config::local("ws://127.0.0.1:9")
+            };
+            // Never QueryAndGather: our own host candidates are never hidden behind names.
+            assert_eq!(mdns_mode(&config), mode, "{reach:?}");
+        }
+    }
 
     /// Once Toss has set up a connection's stack, every UDP socket the stack opens asks for
     /// the larger buffers, and gets what the system grants: twice the size asked, capped at

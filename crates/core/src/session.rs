@@ -416,6 +416,26 @@ impl Paired {
 mod tests {
     use super::*;
 
+    /// Another stack's offer or answer (the web peer says `false`, others leave the field
+    /// out) does not ask for large SCTP packets, so the path gets the 1191-byte default
+    /// (`peer::path`'s tests: a peer that does not take them gets it on every path).
+    #[test]
+    fn an_offer_or_answer_that_does_not_say_it_takes_large_packets_does_not() {
+        for json in [
+            r#"{"kind":"offer","sdp":"v=0","large_packets":false,"round":0}"#,
+            r#"{"kind":"answer","sdp":"v=0","large_packets":false,"round":0}"#,
+            r#"{"kind":"offer","sdp":"v=0"}"#,
+            r#"{"kind":"answer","sdp":"v=0"}"#,
+        ] {
+            match serde_json::from_str::<Signal>(json) {
+                Ok(Signal::Offer { large_packets, .. } | Signal::Answer { large_packets, .. }) => {
+                    assert!(!large_packets, "{json}");
+                }
+                other => panic!("{json} parsed as {other:?}"),
+            }
+        }
+    }
+
     /// A sender that commits to one PAKE message and reveals another, valid one for the
     /// same public password: what a machine in the middle of a nearby send would do to
     /// choose its message after seeing the receiver's. The receiver refuses it.
