@@ -275,6 +275,81 @@ mod tests {
         }
     }
 
+    /// The fingerprints Toss binds (its own from its certificate, the peer's from the
+    /// certificate it presented in the handshake) are the two SDPs' `a=fingerprint:sha-256`
+    /// values, lowercased: what the web peer binds, since a browser cannot read the peer's
+    /// certificate (docs/security.md, "The browser peer's channel binding").
+    #[tokio::test]
+    async fn the_bound_fingerprints_are_the_two_sdps_fingerprints_lowercased(
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let config = Config::local("ws://127.0.0.1:9");
+        let api = build_api(
+            &config,
+            &Arc::new(PeerSays::default()),
+            &own_addresses().into(),
+        );
+        let a = api.new_peer_connection(rtc_config(&config)).await?;
+        let b = api.new_peer_connection(rtc_config(&config)).await?;
+        let dc = a.create_data_channel("toss", None).await?;
+        let (opened, mut open) = tokio::sync::mpsc::channel::<()>(1);
+        dc.on_open(Box::new(move || {
+            Box::pin(async move {
+                let _ = opened.send(()).await;
+            })
+        }));
+        let offer = a.create_offer(None).await?;
+        let mut gathered = a.gathering_complete_promise().await;
+        a.set_local_description(offer).await?;
+        let _ = gathered.recv().await;
+        b.set_remote_description(a.local_description().await.ok_or("no offer")?)
+            .await?;
+        let answer = b.create_answer(None).await?;
+        let mut gathered = b.gathering_complete_promise().await;
+        b.set_local_description(answer).await?;
+        let _ = gathered.recv().await;
+        a.set_remote_description(b.local_description().await.ok_or("no answer")?)
+            .await?;
+        tokio::time::timeout(Duration::from_secs(10), open.recv())
+            .await?
+            .ok_or("the channel never opened")?;
+        async fn sdp_fingerprint(pc: &webrtc::peer_connection::RTCPeerConnection) -> String {
+            let sdp = pc
+                .local_description()
+                .await
+                .map(|d| d.sdp)
+                .unwrap_or_default();
+            let lines: Vec<&str> = sdp
+                .lines()
+                .filter_map(|l| l.strip_prefix("a=fingerprint:"))
+                .collect();
+            assert_eq!(lines.len(), 1, "one fingerprint: {sdp}");
+            lines[0]
+                .strip_prefix("sha-256 ")
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        }
+        for (me, peer) in [(&a, &b), (&b, &a)] {
+            let dtls = me.dtls_transport();
+            let local = dtls.get_local_parameters()?.fingerprints[0].value.clone();
+            let remote = negotiate::fingerprint(&dtls.get_remote_certificate().await);
+            assert_eq!(local, sdp_fingerprint(me).await);
+            assert_eq!(remote, sdp_fingerprint(peer).await);
+            for fp in [&local, &remote] {
+                assert_eq!(fp.len(), 32 * 3 - 1, "{fp}");
+                assert!(
+                    fp.split(':').all(|h| h.len() == 2
+                        && h.bytes()
+                            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))),
+                    "lowercase hex pairs: {fp}"
+                );
+            }
+        }
+        a.close().await?;
+        b.close().await?;
+        Ok(())
+    }
+
     /// Once Toss has set up a connection's stack, every UDP socket the stack opens asks for
     /// the larger buffers, and gets what the system grants: twice the size asked, capped at
     /// `net.core.rmem_max`. Without the request it would hold `rmem_default`.

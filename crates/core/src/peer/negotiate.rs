@@ -221,8 +221,8 @@ pub(super) async fn negotiate(
 }
 
 /// SHA-256 fingerprint of a DER certificate, written as webrtc-rs writes its own
-/// (`ab:cd:...`).
-fn fingerprint(der: &[u8]) -> String {
+/// (`ab:cd:...`, lowercase).
+pub(super) fn fingerprint(der: &[u8]) -> String {
     let digest = Sha256::digest(der);
     let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
     hex.join(":")
