@@ -34,17 +34,27 @@ function deviceName() {
 }
 
 /**
- * STUN helps two networks find each other; a page from a server on this network (loopback, a
- * private address, a `.local` name) is for this network, where host addresses are enough.
+ * The ICE servers for one connection. STUN helps two networks find each other; a page from a
+ * server on this network (loopback, a private address, a `.local` name) is for this network,
+ * where host addresses are enough. TURN comes from the server, which hands short-lived
+ * credentials to a room holding both peers; `?relay-only` sends everything through it.
+ * @param {import("./session.js").Paired} paired
  */
-function iceServers() {
+async function iceConfig(paired) {
   const host = location.hostname.replace(/^\[|\]$/gu, "");
   const local =
     host === "localhost" ||
     host.endsWith(".local") ||
     /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|169\.254\.)/u.test(host) ||
     /^(::1$|f[cd]|fe80:)/iu.test(host);
-  return local ? [] : [{ urls: ["stun:stun.l.google.com:19302", "stun:stun1.l.google.com:19302"] }];
+  const servers = local ? [] : [{ urls: ["stun:stun.l.google.com:19302", "stun:stun1.l.google.com:19302"] }];
+  const turn = await paired.turn();
+  if (turn) servers.push(turn);
+  const relayOnly = new URLSearchParams(location.search).has("relay-only");
+  if (relayOnly && !turn) {
+    throw new TossError("no_turn", "this page was asked to relay everything, but its server offers no TURN relay");
+  }
+  return { iceServers: servers, iceTransportPolicy: relayOnly ? "relay" : "all" };
 }
 
 // ---- the frame -----------------------------------------------------------------------------
@@ -222,7 +232,7 @@ function homeButton() {
         type: "button",
         class: "btn btn-primary",
         onclick: () => {
-          history.replaceState(null, "", location.pathname);
+          history.replaceState(null, "", location.pathname + location.search);
           home();
         },
       },
@@ -348,7 +358,7 @@ async function receiveWith(typed) {
     run.paired = await join(SERVER, code);
     setText(status, "Connecting…");
     app.querySelector(".code-echo")?.after(wordsCard(run.paired.verification));
-    const { dc } = await connect(run.paired, { iceServers: iceServers(), cancel: run.cancel.signal });
+    const { dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
     run.link = new Link(dc);
     roomWatch = watchRoom(run);
     const progress = progressCard();
@@ -477,7 +487,7 @@ async function chosen(items) {
     run.cancel.signal.addEventListener("abort", () => conn.close(), { once: true });
     const code = { nameplate, password: randomPassword() };
     code.text = `${nameplate}-${code.password}`;
-    const link = `${location.origin}${location.pathname}#${code.text}`;
+    const link = `${location.origin}${location.pathname}${location.search}#${code.text}`;
     setState("waiting");
     screen(
       "Send files",
@@ -504,7 +514,7 @@ async function chosen(items) {
     setState("connecting");
     screen("Send files", wordsCard(run.paired.verification), progress.el, status, cancelButton());
     setText(status, "Connecting…");
-    const { dc } = await connect(run.paired, { iceServers: iceServers(), cancel: run.cancel.signal });
+    const { dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
     run.link = new Link(dc);
     roomWatch = watchRoom(run);
     setState("confirm");

@@ -58,16 +58,16 @@ function aborted(signal) {
 /**
  * Sets up the connection, starting afresh when the sender does, within `CONNECT_MS`.
  * @param {import("./session.js").Paired} paired
- * @param {{iceServers: RTCIceServer[], cancel: AbortSignal}} options
+ * @param {{iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, cancel: AbortSignal}} options
  * @returns {Promise<{pc: RTCPeerConnection, dc: RTCDataChannel}>}
  */
-export async function connect(paired, { iceServers, cancel }) {
+export async function connect(paired, { iceServers, iceTransportPolicy = "all", cancel }) {
   const deadline = Date.now() + CONNECT_MS;
   let round = 0;
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    const pc = new RTCPeerConnection({ iceServers });
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(

@@ -17,6 +17,11 @@ import {
 } from "./crypto.js";
 import { ANSWER_MS, refusal, SignalConnection, TossError } from "./signal.js";
 
+/** Refusals of `turn` that only mean "no TURN from this server". */
+const TURN_REFUSALS = new Set(["turn_unavailable", "not_paired", "rate_limited", "unknown_type"]);
+/** How long the server has to answer `turn`. */
+const TURN_ANSWER_MS = 3_000;
+
 /** The whole key exchange has this long (the core's PAKE_TIMEOUT). */
 const PAKE_MS = 20_000;
 
@@ -195,6 +200,7 @@ export class Paired {
   #inbox = [];
   #waiters = [];
   #failed = null;
+  #turnWaiter = null;
 
   /** @private Made by {@link join} and {@link waitForPeer}. */
   constructor(conn, keys) {
@@ -220,6 +226,13 @@ export class Paired {
       }
       if (msg.type === "peer_left") {
         this.#deliver({ kind: "peer_left" });
+        continue;
+      }
+      // The answer to `turn`: credentials, or why there are none (never fatal).
+      if (this.#turnWaiter && (msg.type === "turn" || (msg.type === "error" && TURN_REFUSALS.has(msg.code)))) {
+        const w = this.#turnWaiter;
+        this.#turnWaiter = null;
+        w(msg.type === "turn" ? msg : null);
         continue;
       }
       if (msg.type !== "message") {
@@ -251,6 +264,32 @@ export class Paired {
   #fail(error) {
     this.#failed = error;
     for (const w of this.#waiters.splice(0)) w.reject(error);
+  }
+
+  /**
+   * Asks the server for short-lived TURN credentials, which it gives only to a room holding
+   * both peers. Null when it has none to give, refuses, or does not answer within 3 s.
+   * @returns {Promise<RTCIceServer|null>}
+   */
+  turn() {
+    if (this.#turnWaiter || this.#failed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#turnWaiter = null;
+        resolve(null);
+      }, TURN_ANSWER_MS);
+      this.#turnWaiter = (msg) => {
+        clearTimeout(timer);
+        const ok =
+          msg &&
+          Array.isArray(msg.urls) &&
+          msg.urls.every((u) => typeof u === "string" && /^turns?:/u.test(u)) &&
+          typeof msg.username === "string" &&
+          typeof msg.credential === "string";
+        resolve(ok ? { urls: msg.urls, username: msg.username, credential: msg.credential } : null);
+      };
+      this.#conn.send({ type: "turn" });
+    });
   }
 
   /** Seals and sends one signal ({kind: …}). */
