@@ -15,6 +15,7 @@ self.addEventListener("message", (e) => {
   const d = e.data;
   if (d?.type !== "download" || typeof d.id !== "string" || !e.ports[0]) return;
   pending.set(d.id, { port: e.ports[0], name: String(d.name), size: d.size });
+  e.ports[0].postMessage("registered");
   // A download never fetched (the page went away) is forgotten after a minute.
   setTimeout(() => pending.delete(d.id), 60_000);
 });

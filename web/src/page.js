@@ -401,7 +401,7 @@ function decide(run, offer, progress) {
           saver = folderSaver(await globalThis.showDirectoryPicker({ id: "toss", mode: "readwrite", startIn: "downloads" }));
         } else {
           const registration = caps.stream ? await Promise.race([ready, new Promise((r) => setTimeout(() => r(null), 5000))]) : null;
-          saver = registration?.active ? streamSaver(registration, offer.files) : memorySaver(offer.files);
+          saver = registration?.active ? await streamSaver(registration, offer.files) : memorySaver(offer.files);
         }
       } catch (e) {
         if (e?.name === "AbortError") return; // The person closed the folder picker.

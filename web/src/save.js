@@ -58,22 +58,32 @@ export function cleanPart(part) {
  * @param {ServiceWorkerRegistration} registration
  * @param {string} name
  * @param {number|null} size
- * @returns {{writable: WritableStream<Uint8Array>, done: Promise<void>}}
+ * @returns {Promise<{writable: WritableStream<Uint8Array>}>}
  */
-function downloadStream(registration, name, size) {
+async function downloadStream(registration, name, size) {
   const sw = registration.active;
   if (!sw) throw new Error("the download helper is not running");
   const id = globalThis.crypto.randomUUID();
   const channel = new MessageChannel();
   let pulls = 0;
   let wake = null;
+  let registered;
+  const known = new Promise((resolve, reject) => {
+    registered = resolve;
+    setTimeout(() => reject(new Error("the download helper did not answer")), 5000);
+  });
   channel.port1.onmessage = (e) => {
     if (e.data === "pull") {
       pulls += 1;
       wake?.();
+    } else if (e.data === "registered") {
+      registered();
     }
   };
   sw.postMessage({ type: "download", id, name, size }, [channel.port2]);
+  // The worker's message and fetch events are separate tasks in no set order: the download
+  // is only fetched once the worker says it knows it.
+  await known;
   const frame = document.createElement("iframe");
   frame.hidden = true;
   frame.src = new URL(`dl/${id}/${encodeURIComponent(name)}`, location.href).href;
@@ -138,11 +148,11 @@ function streamWriter(writer) {
  * @param {ServiceWorkerRegistration} registration
  * @param {{path: string, size: number}[]} files
  */
-export function streamSaver(registration, files) {
+export async function streamSaver(registration, files) {
   const name = downloadName(files);
   const zipped = name.endsWith(".zip") && !(files.length === 1 && files[0].path === name);
   if (!zipped) {
-    const { writable } = downloadStream(registration, name, files[0].size);
+    const { writable } = await downloadStream(registration, name, files[0].size);
     const writer = writable.getWriter();
     return {
       kind: "stream",
@@ -158,7 +168,7 @@ export function streamSaver(registration, files) {
   }
   const entries = files.map((f) => ({ name: f.path, size: f.size }));
   const size = Number(predictLength(entries));
-  const { writable } = downloadStream(registration, name, size);
+  const { writable } = await downloadStream(registration, name, size);
   return zipSaver("stream", name, files, (zip) => zip.pipeTo(writable));
 }
 
