@@ -42,6 +42,43 @@ pub(crate) struct Args {
     /// are open; when on, keep /metrics off the public internet (docs/deploy.md).
     #[arg(long, env = "TOSS_SIGNAL_METRICS")]
     metrics: bool,
+    /// A TURN server's URL handed to paired peers with short-lived credentials, like
+    /// turn:turn.example.org:3478?transport=udp (repeat for several). Needs the secret it
+    /// shares with the TURN server: --turn-secret-file, or the TOSS_TURN_SECRET variable.
+    #[arg(
+        long = "turn-url",
+        env = "TOSS_SIGNAL_TURN_URLS",
+        value_delimiter = ','
+    )]
+    turn_urls: Vec<String>,
+    /// A file holding the secret shared with the TURN server (coturn's static-auth-secret).
+    /// The secret itself is never an option: options show in the process list.
+    #[arg(long, env = "TOSS_SIGNAL_TURN_SECRET_FILE")]
+    turn_secret_file: Option<PathBuf>,
+    /// How long the TURN credentials handed out are good for.
+    #[arg(
+        long,
+        env = "TOSS_SIGNAL_TURN_TTL",
+        default_value_t = Span(defaults::TURN_TTL),
+        value_parser = nonzero_span
+    )]
+    turn_ttl: Span,
+    /// TURN credentials one client may get in one room.
+    #[arg(
+        long,
+        env = "TOSS_SIGNAL_TURN_PER_ROOM",
+        default_value_t = defaults::TURN_PER_ROOM,
+        value_parser = RangedU64ValueParser::<u32>::new().range(1..)
+    )]
+    turn_per_room: u32,
+    /// TURN credentials one address may get in an hour.
+    #[arg(
+        long,
+        env = "TOSS_SIGNAL_TURN_PER_HOUR",
+        default_value_t = defaults::TURN_PER_HOUR,
+        value_parser = RangedU64ValueParser::<u32>::new().range(1..)
+    )]
+    turn_per_hour: u32,
     /// Connections one address may hold open at once.
     #[arg(
         long,
@@ -151,9 +188,69 @@ pub(crate) struct Args {
     outbound_queue: usize,
 }
 
+/// The environment variable that holds the TURN secret, when no file does.
+pub(crate) const TURN_SECRET_ENV: &str = "TOSS_TURN_SECRET";
+
 impl Args {
-    /// The server's configuration.
-    pub(crate) fn config(self) -> toss_signal::Config {
+    /// The server's configuration, the TURN secret read from its file or from
+    /// [`TURN_SECRET_ENV`].
+    ///
+    /// # Errors
+    /// A sentence for a TURN setting that cannot work.
+    pub(crate) fn config(self) -> Result<toss_signal::Config, String> {
+        let env_secret = std::env::var(TURN_SECRET_ENV).ok();
+        self.config_with(env_secret)
+    }
+
+    /// [`Args::config`] with the environment's secret given.
+    fn config_with(self, env_secret: Option<String>) -> Result<toss_signal::Config, String> {
+        let turn = self.turn(env_secret)?;
+        let mut config = self.limits();
+        config.turn = turn;
+        Ok(config)
+    }
+
+    /// The TURN server to hand out credentials for, if one was given.
+    fn turn(&self, env_secret: Option<String>) -> Result<Option<toss_signal::Turn>, String> {
+        let secret = match &self.turn_secret_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("cannot read the TURN secret from {}: {e}", path.display())
+                })?;
+                let secret = toss_signal::TurnSecret::new(&text)
+                    .ok_or_else(|| format!("the TURN secret file {} is empty", path.display()))?;
+                Some(secret)
+            }
+            None => env_secret.as_deref().and_then(toss_signal::TurnSecret::new),
+        };
+        match (self.turn_urls.is_empty(), secret) {
+            (true, None) => Ok(None),
+            (true, Some(_)) => Err(
+                "a TURN secret was given without --turn-url; say where the TURN server is, or leave the secret out"
+                    .to_owned(),
+            ),
+            (false, None) => Err(format!(
+                "--turn-url needs the secret shared with the TURN server: give --turn-secret-file PATH or set {TURN_SECRET_ENV}"
+            )),
+            (false, Some(secret)) => {
+                for url in &self.turn_urls {
+                    if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+                        return Err(format!(
+                            "--turn-url takes a turn: or turns: URL such as turn:turn.example.org:3478?transport=udp, not {url:?}"
+                        ));
+                    }
+                }
+                Ok(Some(toss_signal::Turn {
+                    urls: self.turn_urls.clone(),
+                    secret,
+                    ttl: self.turn_ttl.0,
+                }))
+            }
+        }
+    }
+
+    /// Everything but TURN's server and secret.
+    fn limits(self) -> toss_signal::Config {
         let mut config = toss_signal::Config::new(self.listen);
         if let (Some(cert), Some(key)) = (self.tls_cert, self.tls_key) {
             config.tls = Some(toss_signal::TlsFiles { cert, key });
@@ -173,6 +270,8 @@ impl Args {
         config.handshake_timeout = self.handshake_timeout.0;
         config.unpaired_idle = self.unpaired_idle.0;
         config.outbound_queue = self.outbound_queue;
+        config.turn_per_room = self.turn_per_room;
+        config.turn_per_hour = self.turn_per_hour;
         config
     }
 }
@@ -239,9 +338,15 @@ mod tests {
     use clap::CommandFactory;
     use toss_signal::Config;
 
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+    type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+    fn parse(args: &[&str]) -> AnyResult<Config> {
+        parse_with(args, None)
+    }
+
+    fn parse_with(args: &[&str], env_secret: Option<&str>) -> AnyResult<Config> {
         let argv = std::iter::once("toss-signal").chain(args.iter().copied());
-        Ok(Args::try_parse_from(argv)?.config())
+        Ok(Args::try_parse_from(argv)?.config_with(env_secret.map(str::to_owned))?)
     }
 
     #[test]
@@ -250,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn with_no_options_every_limit_is_the_library_default() -> Result<(), clap::Error> {
+    fn with_no_options_every_limit_is_the_library_default() -> AnyResult<()> {
         let parsed = parse(&[])?;
         let default = Config::new("127.0.0.1:8787".parse().expect("an address"));
         assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
@@ -258,8 +363,18 @@ mod tests {
     }
 
     #[test]
-    fn every_limit_is_an_option_that_reaches_the_config() -> Result<(), clap::Error> {
+    fn every_limit_is_an_option_that_reaches_the_config() -> AnyResult<()> {
+        let dir = tempfile::tempdir()?;
+        let secret_file = dir.path().join("turn-secret");
+        std::fs::write(&secret_file, "s3cret\n")?;
+        let secret_arg = format!("--turn-secret-file={}", secret_file.display());
         let config = parse(&[
+            "--turn-url=turn:turn.example.org:3478?transport=udp",
+            "--turn-url=turn:turn.example.org:3478?transport=tcp",
+            &secret_arg,
+            "--turn-ttl=90s",
+            "--turn-per-room=2",
+            "--turn-per-hour=14",
             "--listen=127.0.0.1:9999",
             "--tls-cert=cert.pem",
             "--tls-key=key.pem",
@@ -300,6 +415,9 @@ mod tests {
             outbound_queue,
             trusted_proxies,
             metrics,
+            turn,
+            turn_per_room,
+            turn_per_hour,
             // The owner of an in-process server asks for this; the binary has no owner.
             announce_rooms,
         } = config;
@@ -331,6 +449,59 @@ mod tests {
         assert_eq!(handshake_timeout, Duration::from_millis(1500));
         assert_eq!(unpaired_idle, Duration::from_secs(12));
         assert_eq!(outbound_queue, 13);
+        let turn = turn.ok_or("TURN")?;
+        assert_eq!(
+            turn.urls,
+            [
+                "turn:turn.example.org:3478?transport=udp",
+                "turn:turn.example.org:3478?transport=tcp"
+            ]
+        );
+        assert_eq!(
+            turn.secret,
+            toss_signal::TurnSecret::new("s3cret").ok_or("secret")?
+        );
+        assert_eq!(turn.ttl, Duration::from_secs(90));
+        assert_eq!(turn_per_room, 2);
+        assert_eq!(turn_per_hour, 14);
+        Ok(())
+    }
+
+    #[test]
+    fn the_turn_secret_comes_from_a_file_or_the_environment_and_never_alone() -> AnyResult<()> {
+        let url = "--turn-url=turn:192.0.2.1:3478?transport=udp";
+        let from_env = parse_with(&[url], Some("env-secret\n"))?
+            .turn
+            .ok_or("TURN")?;
+        assert_eq!(
+            from_env.secret,
+            toss_signal::TurnSecret::new("env-secret").ok_or("secret")?
+        );
+        assert_eq!(
+            from_env.ttl,
+            Duration::from_secs(600),
+            "ten minutes by default"
+        );
+        let no_secret = parse(&[url]).err().ok_or("no secret accepted")?;
+        assert!(
+            no_secret.to_string().contains("TOSS_TURN_SECRET"),
+            "{no_secret}"
+        );
+        assert!(
+            parse_with(&[], Some("lonely")).is_err(),
+            "a secret without a URL"
+        );
+        assert!(parse_with(&["--turn-url=stun:192.0.2.1"], Some("x")).is_err());
+        assert!(parse(&["--turn-secret-file=/nonexistent/secret", url]).is_err());
+        assert!(parse_with(&[], None)?.turn.is_none());
+        // No option takes the secret itself.
+        for arg in Args::command().get_arguments() {
+            let long = arg.get_long().unwrap_or_default();
+            assert!(
+                !long.contains("secret") || long.ends_with("-file"),
+                "--{long}"
+            );
+        }
         Ok(())
     }
 
@@ -349,6 +520,9 @@ mod tests {
             "--handshake-timeout=0ms",
             "--unpaired-idle=0",
             "--outbound-queue=0",
+            "--turn-ttl=0",
+            "--turn-per-room=0",
+            "--turn-per-hour=0",
             "--room-idle=soon",
         ] {
             assert!(parse(&[bad]).is_err(), "{bad}");

@@ -72,6 +72,21 @@ pub const UNPAIRED_IDLE: Duration = Duration::from_secs(10 * 60);
 /// messages, read as they come; 64 of at most 64 KiB bound a client's queue at 4 MiB.
 pub const OUTBOUND_QUEUE: usize = 64;
 
+/// How long the TURN credentials handed out (`turn`) are good for: setup takes seconds, and
+/// a reconnect mid-transfer asks for fresh ones; a credential that leaks is useless for
+/// new allocations ten minutes later (the TURN server checks the expiry in its user name).
+pub const TURN_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// TURN credentials one client may get in one room: one for the first connection, the rest
+/// for fresh connections after a lost one. A client asking more is not setting up a
+/// transfer.
+pub const TURN_PER_ROOM: u32 = 4;
+
+/// TURN credentials one address may get in an hour (a burst, then one back every minute):
+/// a transfer takes one per side, so sixty covers a busy household behind one NAT, while
+/// someone harvesting credentials for a free relay must make a paired room for each.
+pub const TURN_PER_HOUR: u32 = 60;
+
 // Fixed: the protocol's message sizes and the server's inner workings.
 
 /// The protocol's WebSocket message and frame caps, which clients read with too.

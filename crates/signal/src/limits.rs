@@ -65,6 +65,8 @@ pub(crate) struct PerAddress {
     pub(crate) ipv6_prefix_len: u8,
     /// Most addresses tracked at once.
     pub(crate) max_addresses: usize,
+    /// TURN credentials per hour; zero is taken as one.
+    pub(crate) turn_per_hour: u32,
 }
 
 /// One address's state.
@@ -79,6 +81,8 @@ struct Entry {
     /// The guess budget, a bucket kept the same way: each join of a waiting room pushes it
     /// one refill later, and the allocator's `paired` pulls it one refill back.
     guess_tat: Instant,
+    /// TURN credentials, a bucket kept the same way.
+    turn_tat: Instant,
 }
 
 impl Entry {
@@ -87,12 +91,13 @@ impl Entry {
             connections: 0,
             tat: now,
             guess_tat: now,
+            turn_tat: now,
         }
     }
 
     /// Nothing to remember: no connection and full buckets.
     fn is_idle(&self, now: Instant) -> bool {
-        self.connections == 0 && self.tat <= now && self.guess_tat <= now
+        self.connections == 0 && self.tat <= now && self.guess_tat <= now && self.turn_tat <= now
     }
 }
 
@@ -129,6 +134,10 @@ pub(crate) struct Limits {
     guess_refill: Duration,
     /// Most addresses tracked at once.
     max_addresses: usize,
+    /// TURN credentials one address may get at once after a quiet hour.
+    turn_burst: u32,
+    /// Time that gives back one TURN credential: an hour over the hourly rate.
+    turn_interval: Duration,
     /// IPv6 addresses sharing this many leading bits count as one.
     ipv6_prefix_len: u8,
     /// Locked only for a lookup or a sweep, never across an `.await`.
@@ -147,6 +156,8 @@ impl Limits {
             guess_burst: per_address.guess_burst.max(1),
             guess_refill: per_address.guess_refill,
             max_addresses: per_address.max_addresses,
+            turn_burst: per_address.turn_per_hour.max(1),
+            turn_interval: Duration::from_secs(60 * 60) / per_address.turn_per_hour.max(1),
             ipv6_prefix_len: per_address.ipv6_prefix_len,
             table: Mutex::new(Table {
                 entries: HashMap::new(),
@@ -190,6 +201,20 @@ impl Limits {
             return false;
         };
         take(&mut entry.tat, now, self.interval, self.burst)
+    }
+
+    /// Whether `ip` may be given one more set of TURN credentials now; if so, it is counted.
+    pub(crate) fn allow_turn(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut table = self.lock();
+        let Ok(entry) = self.entry(&mut table, self.key(ip), now) else {
+            return false;
+        };
+        take(
+            &mut entry.turn_tat,
+            now,
+            self.turn_interval,
+            self.turn_burst,
+        )
     }
 
     /// Whether `ip` may join one more waiting room now, each such join being a guess at a
@@ -298,6 +323,7 @@ mod tests {
             guess_refill: crate::defaults::GUESS_REFILL,
             ipv6_prefix_len: crate::defaults::IPV6_PREFIX_LEN,
             max_addresses: addresses,
+            turn_per_hour: crate::defaults::TURN_PER_HOUR,
         }
     }
 
@@ -385,6 +411,24 @@ mod tests {
         let t0 = Instant::now();
         assert!(l.allow_room_request(ip("10.0.0.1"), t0));
         assert!(!l.allow_room_request(ip("10.0.0.1"), t0));
+    }
+
+    #[test]
+    fn turn_credentials_are_a_burst_per_hour_refilled_one_at_a_time() {
+        let l = Limits::new(
+            PerAddress {
+                turn_per_hour: 2,
+                ..per_address(8, 30, 100)
+            },
+            Instant::now(),
+        );
+        let t0 = Instant::now();
+        assert!(l.allow_turn(ip("10.0.0.1"), t0));
+        assert!(l.allow_turn(ip("10.0.0.1"), t0));
+        assert!(!l.allow_turn(ip("10.0.0.1"), t0));
+        assert!(l.allow_turn(ip("10.0.0.2"), t0), "another address");
+        assert!(!l.allow_turn(ip("10.0.0.1"), t0 + Duration::from_secs(29 * 60)));
+        assert!(l.allow_turn(ip("10.0.0.1"), t0 + Duration::from_secs(30 * 60)));
     }
 
     fn guesses(burst: u32, refill: Duration) -> Limits {

@@ -52,6 +52,7 @@ pub struct Metrics {
     errors: [AtomicU64; ErrorCode::ALL.len()],
     connections_refused: [AtomicU64; ConnRefusal::ALL.len()],
     tracked_ips: AtomicU64,
+    turn_issued: AtomicU64,
 }
 
 impl Metrics {
@@ -78,6 +79,15 @@ impl Metrics {
 
     pub(crate) fn count_dropped(&self) {
         self.messages_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_turn_issued(&self) {
+        self.turn_issued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// TURN credentials handed out.
+    pub fn turn_issued(&self) -> u64 {
+        self.turn_issued.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count_error(&self, code: ErrorCode) {
@@ -153,6 +163,12 @@ impl Metrics {
             "counter",
             "Messages not delivered because a client stopped reading; its room or connection was closed instead.",
             self.messages_dropped.load(Ordering::Relaxed),
+        );
+        metric(
+            "toss_signal_turn_credentials_total",
+            "counter",
+            "TURN credentials handed out to paired peers.",
+            self.turn_issued(),
         );
         let _ = writeln!(
             out,

@@ -20,6 +20,7 @@ use crate::defaults::SWEEP_INTERVAL;
 use crate::limits::Limits;
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{ErrorCode, ServerMsg};
+use crate::turn::Turn;
 
 /// Identifies one client connection for the server's lifetime.
 pub(crate) type ConnId = u64;
@@ -61,6 +62,10 @@ pub(crate) enum Command {
     },
     /// The client confirmed its room's code (`paired`).
     Paired {
+        conn: ConnId,
+    },
+    /// The client asks for TURN credentials (`turn`); the server has a TURN server.
+    Turn {
         conn: ConnId,
     },
     /// The client's connection ended.
@@ -105,6 +110,8 @@ pub(crate) struct RoomLimits {
     pub(crate) lifetime: Duration,
     /// A client in no room for this long is disconnected.
     pub(crate) unpaired_idle: Duration,
+    /// TURN credentials one client may get in one room.
+    pub(crate) turn_per_room: u32,
 }
 
 impl RoomLimits {
@@ -128,6 +135,8 @@ struct Room {
     guess: Option<IpAddr>,
     created: Instant,
     last_activity: Instant,
+    /// TURN credentials given to each slot's client in this room, against the per-room cap.
+    turn_issued: [u32; 2],
 }
 
 impl Room {
@@ -151,6 +160,8 @@ pub(crate) struct Rooms {
     metrics: Arc<Metrics>,
     /// Told every nameplate allocated, when the server's owner asked for it.
     announce: Option<mpsc::Sender<String>>,
+    /// The TURN server whose credentials are handed out, if any.
+    turn: Option<Turn>,
 }
 
 impl Rooms {
@@ -160,6 +171,7 @@ impl Rooms {
         per_address: Arc<Limits>,
         metrics: Arc<Metrics>,
         announce: Option<mpsc::Sender<String>>,
+        turn: Option<Turn>,
     ) -> Self {
         Self {
             inbox,
@@ -169,6 +181,7 @@ impl Rooms {
             per_address,
             metrics,
             announce,
+            turn,
         }
     }
 
@@ -218,6 +231,7 @@ impl Rooms {
                 }
             }
             Command::Paired { conn } => self.confirm(conn),
+            Command::Turn { conn } => self.turn(conn),
             Command::Disconnect { conn } => {
                 self.leave(conn);
                 self.clients.remove(&conn);
@@ -281,6 +295,7 @@ impl Rooms {
                 guess: None,
                 created: now,
                 last_activity: now,
+                turn_issued: [0; 2],
             },
         );
         if let Some(client) = self.clients.get_mut(&conn) {
@@ -402,6 +417,35 @@ impl Rooms {
         if let Some(ip) = room.guess.take() {
             self.per_address.refund_guess(ip, Instant::now());
         }
+    }
+
+    /// TURN credentials for `conn`, only while its room holds both peers (so that the TURN
+    /// server is no open relay for whoever connects), and within the caps: per client per
+    /// room, then per address per hour.
+    fn turn(&mut self, conn: ConnId) {
+        let Some(turn) = &self.turn else {
+            return self.send(conn, ErrorCode::TurnUnavailable.reply());
+        };
+        let Some(client) = self.clients.get(&conn) else {
+            return;
+        };
+        let ip = client.ip;
+        let room = client.room.as_ref().and_then(|n| self.rooms.get_mut(n));
+        let Some(room) = room.filter(|r| r.members.iter().all(Option::is_some)) else {
+            return self.send(conn, ErrorCode::NotPaired.reply());
+        };
+        let Some(slot) = room.members.iter().position(|&m| m == Some(conn)) else {
+            return self.send(conn, ErrorCode::NotPaired.reply());
+        };
+        if room.turn_issued[slot] >= self.limits.turn_per_room
+            || !self.per_address.allow_turn(ip, Instant::now())
+        {
+            return self.send(conn, ErrorCode::turn_rate_limited());
+        }
+        room.turn_issued[slot] += 1;
+        let credentials = turn.issue(std::time::SystemTime::now());
+        self.metrics.count_turn_issued();
+        self.send(conn, credentials);
     }
 
     /// Takes `conn` out of its room, telling the other peer; frees an empty room.

@@ -37,12 +37,13 @@ use crate::defaults::{
     ACTOR_QUEUE, ANNOUNCE_QUEUE, GUESS_BURST, GUESS_REFILL, HANDSHAKE_TIMEOUT, IPV6_PREFIX_LEN,
     MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS, MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES,
     MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE, ROOM_IDLE, ROOM_LIFETIME,
-    ROOM_REQUESTS_PER_IP_PER_MINUTE, UNPAIRED_IDLE, WS_BUFFER_BYTES,
+    ROOM_REQUESTS_PER_IP_PER_MINUTE, TURN_PER_HOUR, TURN_PER_ROOM, UNPAIRED_IDLE, WS_BUFFER_BYTES,
 };
 use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
 use crate::rooms::{has_room, Command, ConnId, RoomLimits, Rooms, LAST_WORD};
+use crate::turn::Turn;
 use crate::web;
 
 /// How to run a server. [`Config::new`] fills every limit from [`crate::defaults`].
@@ -104,6 +105,13 @@ pub struct Config {
     /// of rooms open above all, tell anyone who asks how busy the server is and when
     /// transfers happen.
     pub metrics: bool,
+    /// The TURN server whose short-lived credentials are handed to the two peers of a room
+    /// (`turn`); `None` answers `turn` with `turn_unavailable`.
+    pub turn: Option<Turn>,
+    /// TURN credentials one client may get in one room; past it `rate_limited`.
+    pub turn_per_room: u32,
+    /// TURN credentials one address may get in an hour; past it `rate_limited`.
+    pub turn_per_hour: u32,
     /// Tell the owner of the [`Server`] every nameplate allocated
     /// ([`Server::take_room_announcements`]): for a server that is one device's inbox,
     /// where each room is someone asking to send to that device.
@@ -140,6 +148,9 @@ impl Config {
             outbound_queue: OUTBOUND_QUEUE,
             trusted_proxies: Vec::new(),
             metrics: false,
+            turn: None,
+            turn_per_room: TURN_PER_ROOM,
+            turn_per_hour: TURN_PER_HOUR,
             announce_rooms: false,
         }
     }
@@ -248,6 +259,7 @@ impl Server {
                 guess_refill: config.guess_refill,
                 ipv6_prefix_len: config.ipv6_prefix_len,
                 max_addresses: config.max_tracked_ips,
+                turn_per_hour: config.turn_per_hour,
             },
             Instant::now(),
         ));
@@ -258,6 +270,7 @@ impl Server {
             idle: config.room_idle,
             lifetime: config.room_lifetime,
             unpaired_idle: config.unpaired_idle,
+            turn_per_room: config.turn_per_room,
         };
         let (announce, announcements) = if config.announce_rooms {
             let (tx, rx) = mpsc::channel(ANNOUNCE_QUEUE);
@@ -271,6 +284,7 @@ impl Server {
             limits.clone(),
             metrics.clone(),
             announce,
+            config.turn.clone(),
         );
         // Shutdown order: the token stops the accept loop first, then every connection
         // (child tokens), then the actor, which tells remaining clients it is going away.
@@ -687,6 +701,7 @@ async fn client_session(
                 Ok(ClientMsg::Send { body }) => Ok(Command::Relay { conn, body }),
                 Ok(ClientMsg::Leave) => Ok(Command::Leave { conn }),
                 Ok(ClientMsg::Paired) => Ok(Command::Paired { conn }),
+                Ok(ClientMsg::Turn) => Ok(Command::Turn { conn }),
                 Ok(ClientMsg::Ping) => {
                     if !reply(&tx, ServerMsg::Pong) {
                         break;

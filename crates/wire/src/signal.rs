@@ -46,6 +46,10 @@ pub enum ClientMsg {
     /// joiner knew the code, so the server gives back the guess its `join` cost. Never
     /// answered; from anyone else, or a second time, it changes nothing.
     Paired,
+    /// Short-lived TURN credentials, asked for once the key confirmation succeeded:
+    /// answered with `turn`, or refused with `turn_unavailable`, `not_paired` or
+    /// `rate_limited`.
+    Turn,
     /// Any type this server does not know.
     #[serde(other)]
     Unknown,
@@ -77,6 +81,19 @@ pub enum ServerMsg {
     },
     /// Answer to `ping`.
     Pong,
+    /// TURN credentials in the TURN REST scheme (coturn's `use-auth-secret`): `username` is
+    /// `EXPIRY:ID` (EXPIRY in Unix seconds), `credential` is base64 of HMAC-SHA1 over the
+    /// username under the secret the server shares with the TURN server.
+    Turn {
+        /// The TURN server's URLs, `turn:HOST:3478?transport=udp` and the like.
+        urls: Vec<String>,
+        /// The TURN user name, `EXPIRY:ID`.
+        username: String,
+        /// The TURN password for `username`.
+        credential: String,
+        /// Seconds from now until the credentials expire.
+        ttl: u64,
+    },
     /// A request was refused; the connection stays usable unless said otherwise.
     Error {
         /// Machine-readable reason.
@@ -128,11 +145,15 @@ pub enum ErrorCode {
     /// One peer did not read the messages relayed to it as fast as the other sent them, so
     /// the server closed the room rather than drop one.
     RelayOverflow,
+    /// `turn` to a server that has no TURN server to hand out.
+    TurnUnavailable,
+    /// `turn` from a client whose room does not hold both peers.
+    NotPaired,
 }
 
 impl ErrorCode {
     /// Every code, for metrics.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::UnknownType,
@@ -149,6 +170,8 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::TooManyGuesses,
         ErrorCode::RelayOverflow,
+        ErrorCode::TurnUnavailable,
+        ErrorCode::NotPaired,
     ];
 
     /// The snake_case name used on the wire and in metrics.
@@ -170,6 +193,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooManyGuesses => "too_many_guesses",
             ErrorCode::RelayOverflow => "relay_overflow",
+            ErrorCode::TurnUnavailable => "turn_unavailable",
+            ErrorCode::NotPaired => "not_paired",
         }
     }
 
@@ -202,10 +227,25 @@ impl ErrorCode {
             ErrorCode::RelayOverflow => {
                 "One side did not keep up with the messages the signaling server relayed, so the transfer was stopped; try again."
             }
+            ErrorCode::TurnUnavailable => {
+                "This signaling server has no TURN relay to offer; connect directly or set a TURN server by hand."
+            }
+            ErrorCode::NotPaired => {
+                "Relay credentials are only given once both sides of a code are in its room."
+            }
         };
         ServerMsg::Error {
             code: self,
             message: message.to_owned(),
+        }
+    }
+
+    /// `rate_limited` for a `turn` past its caps, with a sentence of its own: the standard
+    /// one speaks of codes tried.
+    pub fn turn_rate_limited() -> ServerMsg {
+        ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            message: "Too many relay credentials were asked for from this address or room; wait and try again.".to_owned(),
         }
     }
 }
@@ -303,6 +343,11 @@ mod tests {
             parse_client(r#"{"v":1,"type":"paired"}"#),
             Ok(ClientMsg::Paired)
         );
+        assert_eq!(as_json(&ClientMsg::Turn), json!({"v": 1, "type": "turn"}));
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"turn"}"#),
+            Ok(ClientMsg::Turn)
+        );
     }
 
     #[test]
@@ -351,6 +396,47 @@ mod tests {
             as_json(&ErrorCode::RelayOverflow.reply()),
             json!({"v": 1, "type": "error", "code": "relay_overflow",
                    "message": "One side did not keep up with the messages the signaling server relayed, so the transfer was stopped; try again."})
+        );
+    }
+
+    #[test]
+    fn turn_messages_pin_their_json() {
+        let turn = ServerMsg::Turn {
+            urls: vec![
+                "turn:turn.example.org:3478?transport=udp".into(),
+                "turn:turn.example.org:3478?transport=tcp".into(),
+            ],
+            username: "1767225600:3f2a9c0d11e4b7a8".into(),
+            credential: "c2VjcmV0LWhtYWMtc2hhMS1oZXJlPT0=".into(),
+            ttl: 600,
+        };
+        let pinned = json!({
+            "v": 1,
+            "type": "turn",
+            "urls": [
+                "turn:turn.example.org:3478?transport=udp",
+                "turn:turn.example.org:3478?transport=tcp"
+            ],
+            "username": "1767225600:3f2a9c0d11e4b7a8",
+            "credential": "c2VjcmV0LWhtYWMtc2hhMS1oZXJlPT0=",
+            "ttl": 600
+        });
+        assert_eq!(as_json(&turn), pinned);
+        assert_eq!(parse_server(&pinned.to_string()), Ok(turn));
+        assert_eq!(
+            as_json(&ErrorCode::TurnUnavailable.reply()),
+            json!({"v": 1, "type": "error", "code": "turn_unavailable",
+                   "message": "This signaling server has no TURN relay to offer; connect directly or set a TURN server by hand."})
+        );
+        assert_eq!(
+            as_json(&ErrorCode::NotPaired.reply()),
+            json!({"v": 1, "type": "error", "code": "not_paired",
+                   "message": "Relay credentials are only given once both sides of a code are in its room."})
+        );
+        assert_eq!(
+            as_json(&ErrorCode::turn_rate_limited()),
+            json!({"v": 1, "type": "error", "code": "rate_limited",
+                   "message": "Too many relay credentials were asked for from this address or room; wait and try again."})
         );
     }
 
