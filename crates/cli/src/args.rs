@@ -70,7 +70,8 @@ pub(crate) struct Common {
     /// Use no STUN or TURN server at all (local networks).
     #[arg(long, conflicts_with = "ice_servers")]
     no_ice_servers: bool,
-    /// TURN relay server, like turn:turn.example.org:3478 (added to the ICE servers).
+    /// TURN relay server, like turn:turn.example.org:3478 (added to the ICE servers); it
+    /// wins over the short-lived credentials a signaling server hands out.
     #[arg(long, env = "TOSS_TURN", requires = "turn_user")]
     turn: Option<String>,
     /// User name on the TURN server.
@@ -94,8 +95,9 @@ pub(crate) struct Common {
     /// networks you do not trust).
     #[arg(long, env = "TOSS_NO_DISCOVERY", value_parser = clap::builder::BoolishValueParser::new(), conflicts_with = "lan")]
     no_discovery: bool,
-    /// Send everything through the TURN server, for networks where direct paths fail.
-    #[arg(long, env = "TOSS_RELAY_ONLY", requires = "turn", value_parser = clap::builder::BoolishValueParser::new())]
+    /// Send everything through a TURN server, for networks where direct paths fail or
+    /// must not be used: the one set with --turn, else the signaling server's.
+    #[arg(long, env = "TOSS_RELAY_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
     relay_only: bool,
     /// Connect over this machine's loopback interface only (both ends on one computer).
     #[arg(long, env = "TOSS_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new(), conflicts_with = "lan")]

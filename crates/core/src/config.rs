@@ -178,6 +178,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether a TURN server is among the ICE servers (set by hand: the signaling server's
+    /// is only added for one connection at a time).
+    pub fn has_turn_server(&self) -> bool {
+        self.ice_servers.iter().flat_map(|s| &s.urls).any(|url| {
+            let url = url.trim_start().to_ascii_lowercase();
+            url.starts_with("turn:") || url.starts_with("turns:")
+        })
+    }
+
     /// A configuration for two peers on this machine: loopback only, no STUN.
     pub fn local(signal_url: impl Into<String>) -> Self {
         Self {

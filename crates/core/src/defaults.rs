@@ -4,6 +4,15 @@
 
 use std::time::Duration;
 
+/// Longest wait for the signaling server's answer to `turn` before connecting without its
+/// TURN server: a server answers in one round trip; one that does not must not hold up a
+/// direct connection.
+pub const TURN_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Longest look at why the TURN server gave no relayed path (an Allocate with the same
+/// credentials), after a relay-only setup failed.
+pub const TURN_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Signaling server used when nothing else is configured: a local one, so nothing leaves
 /// the machine unless the user points Toss at a server.
 pub const SIGNAL_URL: &str = "ws://127.0.0.1:8787";

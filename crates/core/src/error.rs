@@ -84,6 +84,8 @@ pub enum ErrorKind {
     BadCode,
     /// [`Error::SignalUnreachable`].
     SignalUnreachable,
+    /// [`Error::SignalCertificate`].
+    SignalCertificate,
     /// [`Error::SignalRefused`].
     SignalRefused,
     /// [`Error::SignalLost`].
@@ -131,11 +133,15 @@ pub enum ErrorKind {
     WriterStopped,
     /// [`Error::Internal`].
     Internal,
+    /// [`Error::NoRelay`].
+    NoRelay,
+    /// [`Error::TurnRefused`].
+    TurnRefused,
 }
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ErrorKind; 25] = [
+    pub const ALL: [ErrorKind; 28] = [
         ErrorKind::BadCode,
         ErrorKind::SignalUnreachable,
         ErrorKind::SignalRefused,
@@ -161,6 +167,9 @@ impl ErrorKind {
         ErrorKind::WordsDiffer,
         ErrorKind::WriterStopped,
         ErrorKind::Internal,
+        ErrorKind::SignalCertificate,
+        ErrorKind::NoRelay,
+        ErrorKind::TurnRefused,
     ];
 
     /// The name as it appears in JSON (`wrong_code`, `declined`, `peer_gone`, ...).
@@ -191,6 +200,9 @@ impl ErrorKind {
             ErrorKind::WordsDiffer => "words_differ",
             ErrorKind::WriterStopped => "writer_stopped",
             ErrorKind::Internal => "internal",
+            ErrorKind::SignalCertificate => "signal_certificate",
+            ErrorKind::NoRelay => "no_relay",
+            ErrorKind::TurnRefused => "turn_refused",
         }
     }
 }
@@ -214,6 +226,15 @@ pub enum Error {
         /// The URL tried.
         url: String,
         /// What went wrong.
+        reason: String,
+    },
+    /// The signaling server's TLS certificate did not verify (`wss://`): a self-signed or
+    /// private certificate not given with `--signal-ca`, a wrong host name, an expired one.
+    #[error("the signaling server at {url} showed a certificate this computer does not trust ({reason}); if it is your own server with a private certificate, give its CA with --signal-ca")]
+    SignalCertificate {
+        /// The URL tried.
+        url: String,
+        /// What the TLS library said.
         reason: String,
     },
     /// The signaling server refused a request.
@@ -299,6 +320,13 @@ pub enum Error {
     /// A stage of setup took longer than it may.
     #[error("{}", .0.sentence())]
     TimedOut(Phase),
+    /// Only relayed paths were asked for, and there is no TURN server to relay through:
+    /// none set by hand, and the signaling server gave none.
+    #[error("only relayed connections were asked for, but no TURN server is set and the signaling server offers none ({0}); set a TURN server, or allow direct connections")]
+    NoRelay(String),
+    /// The TURN server refused the credentials (expired, or not made with its secret).
+    #[error("the TURN server refused the relay credentials (they expired, or the server's shared secret changed); try again, and if it persists, check the TURN server's secret")]
+    TurnRefused,
 }
 
 impl Error {
@@ -310,6 +338,15 @@ impl Error {
     /// The other side went away.
     pub fn is_peer_gone(&self) -> bool {
         matches!(self, Error::PeerGone)
+    }
+
+    /// The signaling server could not be used at all (unreachable, or its certificate not
+    /// trusted): where the local network may be used, a code can still meet there.
+    pub fn is_signal_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Error::SignalUnreachable { .. } | Error::SignalCertificate { .. }
+        )
     }
 
     /// The connection itself went (the peer may still be there): worth a fresh one.
@@ -342,6 +379,7 @@ impl Error {
         match self {
             Error::BadCode(_) => ErrorKind::BadCode,
             Error::SignalUnreachable { .. } => ErrorKind::SignalUnreachable,
+            Error::SignalCertificate { .. } => ErrorKind::SignalCertificate,
             Error::SignalRefused(_) => ErrorKind::SignalRefused,
             Error::SignalLost => ErrorKind::SignalLost,
             Error::WrongCode => ErrorKind::WrongCode,
@@ -365,6 +403,8 @@ impl Error {
             Error::TimedOut(_) => ErrorKind::TimedOut,
             Error::WordsDiffer => ErrorKind::WordsDiffer,
             Error::WriterStopped => ErrorKind::WriterStopped,
+            Error::NoRelay(_) => ErrorKind::NoRelay,
+            Error::TurnRefused => ErrorKind::TurnRefused,
         }
     }
 
@@ -436,6 +476,9 @@ mod tests {
                 "words_differ",
                 "writer_stopped",
                 "internal",
+                "signal_certificate",
+                "no_relay",
+                "turn_refused",
             ]
         );
         for kind in ErrorKind::ALL {

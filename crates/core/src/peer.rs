@@ -7,6 +7,7 @@
 mod link;
 mod negotiate;
 mod path;
+mod turn_check;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use crate::defaults::{
     SETUP_RETRY_MIN_LEFT, UDP_BUFFER,
 };
 use crate::error::{ConnectFailure, Error, Result, Side};
-use crate::session::{Paired, Signal};
+use crate::session::{Paired, Signal, TurnAnswer};
 use negotiate::{bind, negotiate};
 use path::{own_addresses, path_of, OwnAddress, PeerSays};
 
@@ -154,6 +155,13 @@ pub(crate) async fn connect_with(
     // that never settles) is begun afresh within the same time limit, as many times as
     // the time allows: the peer sees the newer offer and follows.
     let deadline = tokio::time::Instant::now() + config.connect_timeout;
+    let config = &match with_server_turn(paired, config).await {
+        Ok(config) => config,
+        Err(failure) => {
+            give_up(paired, &failure).await;
+            return Err(failure);
+        }
+    };
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let failure = match attempt(paired, config, cancel, binding, left).await {
@@ -162,6 +170,7 @@ pub(crate) async fn connect_with(
         };
         let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !matches!(failure, Error::Connect(_)) || time_left < SETUP_RETRY_MIN_LEFT {
+            let failure = explain(failure, config).await;
             give_up(paired, &failure).await;
             return Err(failure);
         }
@@ -183,7 +192,54 @@ pub(crate) async fn reconnect(
     timeout: Duration,
 ) -> Result<Link> {
     paired.next_round();
-    attempt(paired, config, cancel, Binding::Honest, timeout).await
+    let config = &with_server_turn(paired, config).await?;
+    match attempt(paired, config, cancel, Binding::Honest, timeout).await {
+        Err(failure) => Err(explain(failure, config).await),
+        ok => ok,
+    }
+}
+
+/// `config` for one connection of the session, with the signaling server's TURN server
+/// (short-lived credentials, asked for now) among its ICE servers, unless a TURN server
+/// was set by hand, which wins. Without one from the server the connection goes on
+/// without a relay, as before: only a relay-only connection cannot.
+///
+/// # Errors
+/// [`Error::NoRelay`] when only relayed paths are allowed and no TURN server is to be had;
+/// signaling errors met while waiting for the answer.
+async fn with_server_turn(paired: &mut Paired, config: &Config) -> Result<Config> {
+    let mut config = config.clone();
+    if config.has_turn_server() {
+        return Ok(config);
+    }
+    match paired.turn().await? {
+        TurnAnswer::Granted(server) => {
+            tracing::info!(
+                "relaying through the signaling server's TURN server if needed: {:?}",
+                server.urls
+            );
+            config.ice_servers.push(server);
+        }
+        TurnAnswer::Refused(why) => {
+            tracing::info!("no TURN server from the signaling server: {why}");
+            if config.relay_only {
+                return Err(Error::NoRelay(why));
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// A relay-only setup that found no path, told apart when the TURN server refused its
+/// credentials (expired, another secret): the user can then do something about it.
+async fn explain(failure: Error, config: &Config) -> Error {
+    if config.relay_only
+        && matches!(failure, Error::Connect(_))
+        && turn_check::credentials_refused(config).await
+    {
+        return Error::TurnRefused;
+    }
+    failure
 }
 
 /// Tells the peer why this side stops setting up (sealed, so a forger cannot fake it), and

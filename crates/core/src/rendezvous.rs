@@ -40,12 +40,18 @@ pub(crate) async fn open(
     }
     if config.reach.uses_server() {
         match session::allocate(&config.signal).await {
-            Err(Error::SignalUnreachable { url, .. }) if config.reach.uses_local_network() => {
-                events.emit(Event::Notice {
-                    message: format!(
+            Err(e) if e.is_signal_unreachable() && config.reach.uses_local_network() => {
+                let url = &config.signal.url;
+                let message = match e {
+                    Error::SignalCertificate { .. } => format!(
+                        "The signaling server at {url} showed a certificate this computer does not trust; this code works on this local network only."
+                    ),
+                    _ => format!(
                         "No signaling server answered at {url}; this code works on this local network only."
                     ),
-                });
+                };
+                tracing::warn!("{e}");
+                events.emit(Event::Notice { message });
             }
             other => {
                 return other.map(|allocated| Room {
@@ -152,6 +158,9 @@ fn join_error(code: &Code, lan: Result<Option<Paired>>, server: Result<Option<Pa
         (_, Err(Error::SignalUnreachable { url, .. })) => Error::LocalNetwork(format!(
             "no transfer with the code {code} was found on this network, and the signaling server at {url} cannot be reached"
         )),
+        (_, Err(Error::SignalCertificate { url, .. })) => Error::LocalNetwork(format!(
+            "no transfer with the code {code} was found on this network, and the signaling server at {url} showed a certificate this computer does not trust (give its CA with --signal-ca)"
+        )),
         (_, Err(e)) => e,
         (_, Ok(_)) => Error::LocalNetwork(format!(
             "no transfer with the code {code} was found on this network: check the number at its start, and that both computers are on the same network"
@@ -165,7 +174,7 @@ async fn join_on_lan(config: &Config, code: &Code) -> Result<Option<Paired>> {
     let urls = lan::find(code.nameplate(), LAN_FIND_WAIT).await?;
     for url in urls {
         match session::join(&config.signal.at(url), code).await {
-            Err(Error::SignalUnreachable { .. }) => continue,
+            Err(e) if e.is_signal_unreachable() => continue,
             other => return other.map(Some),
         }
     }

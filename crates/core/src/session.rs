@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use toss_wire::signal::{ClientMsg, ErrorCode, ServerMsg};
 
 use crate::code::{Code, Nameplate, Password};
-use crate::config::SignalEndpoint;
+use crate::config::{IceServer, SignalEndpoint};
 use crate::crypto::{self, ChannelBinder, Opener, Pake, Role, Sealer, SessionKeys};
-use crate::defaults::{PAKE_TIMEOUT, SERVER_ANSWER_TIMEOUT};
+use crate::defaults::{PAKE_TIMEOUT, SERVER_ANSWER_TIMEOUT, TURN_ANSWER_TIMEOUT};
 use crate::error::{Error, Phase, Result};
 
 pub(crate) use signal_client::SignalClient;
@@ -283,6 +283,15 @@ pub(crate) enum Heard {
     PeerLeft,
 }
 
+/// The signaling server's answer to `turn`.
+#[derive(Debug)]
+pub(crate) enum TurnAnswer {
+    /// Short-lived credentials for the server's TURN server.
+    Granted(IceServer),
+    /// No credentials, and why, in a few words for the log and the no-relay sentence.
+    Refused(String),
+}
+
 /// Both sides proved they hold the same code; signaling from here on is sealed.
 #[derive(Debug)]
 pub struct Paired {
@@ -292,8 +301,9 @@ pub struct Paired {
     sealer: Sealer,
     opener: Opener,
     binder: ChannelBinder,
-    /// Signals read while a transfer ran, for the next setup to take.
-    pending: std::collections::VecDeque<Signal>,
+    /// What signaling brought while something else was awaited (a transfer ran, the
+    /// server's answer to `turn`), for the next [`Paired::hear`] to take, in order.
+    pending: std::collections::VecDeque<Heard>,
     /// Which connection of the session is being set up: the sender counts its offers, the
     /// receiver follows the newest one it has answered.
     round: u32,
@@ -322,19 +332,77 @@ impl Paired {
     /// [`Error::Tampered`] for a message that does not open; [`Error::SignalLost`] when
     /// signaling closed; a refusal from the server.
     pub(crate) async fn hear(&mut self) -> Result<Heard> {
-        if let Some(signal) = self.pending.pop_front() {
-            return Ok(Heard::Signal(signal));
+        if let Some(heard) = self.pending.pop_front() {
+            return Ok(heard);
         }
-        match self.client.recv().await? {
-            ServerMsg::Message { body } => self.open(&body).map(Heard::Signal),
-            ServerMsg::PeerLeft => Ok(Heard::PeerLeft),
-            other => Err(refused_msg(other)),
+        loop {
+            return match self.client.recv().await? {
+                ServerMsg::Message { body } => self.open(&body).map(Heard::Signal),
+                ServerMsg::PeerLeft => Ok(Heard::PeerLeft),
+                // A late answer to `turn`, after its wait gave up.
+                ServerMsg::Turn { .. }
+                | ServerMsg::Error {
+                    code: ErrorCode::TurnUnavailable | ErrorCode::NotPaired,
+                    ..
+                } => continue,
+                other => Err(refused_msg(other)),
+            };
         }
     }
 
     /// Puts back a signal for the next [`Paired::hear`].
     pub(crate) fn unhear(&mut self, signal: Signal) {
-        self.pending.push_back(signal);
+        self.pending.push_back(Heard::Signal(signal));
+    }
+
+    /// Asks the signaling server for TURN credentials (`turn`), which it gives only to the
+    /// two peers of a room. What the peer says meanwhile is opened in order and kept for
+    /// [`Paired::hear`]. A server that does not answer in time, has no TURN, refuses, or is
+    /// older than `turn` is a refusal, never an error: the connection goes on without.
+    ///
+    /// # Errors
+    /// What [`Paired::hear`] would have failed with meanwhile (a tampered message, lost
+    /// signaling, the room closed).
+    pub(crate) async fn turn(&mut self) -> Result<TurnAnswer> {
+        self.client.send(ClientMsg::Turn)?;
+        let deadline = tokio::time::Instant::now() + TURN_ANSWER_TIMEOUT;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.client.recv()).await {
+                Ok(msg) => msg?,
+                Err(_) => return Ok(TurnAnswer::Refused("it did not answer in time".into())),
+            };
+            match msg {
+                ServerMsg::Turn {
+                    urls,
+                    username,
+                    credential,
+                    ..
+                } if !urls.is_empty() => {
+                    return Ok(TurnAnswer::Granted(IceServer {
+                        urls,
+                        username,
+                        credential,
+                    }))
+                }
+                ServerMsg::Turn { .. } => {
+                    return Ok(TurnAnswer::Refused("it named no TURN server".into()))
+                }
+                ServerMsg::Error {
+                    code:
+                        code @ (ErrorCode::TurnUnavailable
+                        | ErrorCode::NotPaired
+                        | ErrorCode::RateLimited
+                        | ErrorCode::UnknownType),
+                    ..
+                } => return Ok(TurnAnswer::Refused(code.as_str().replace('_', " "))),
+                ServerMsg::Message { body } => {
+                    let heard = Heard::Signal(self.open(&body)?);
+                    self.pending.push_back(heard);
+                }
+                ServerMsg::PeerLeft => self.pending.push_back(Heard::PeerLeft),
+                other => return Err(refused_msg(other)),
+            }
+        }
     }
 
     /// Leaves the room: the server forgets this side.

@@ -392,15 +392,18 @@ async fn signaling_over_wss_with_a_private_certificate() -> TestResult {
     std::fs::write(&src, b"over tls")?;
     let out = tmp.path().join("out");
 
-    // Without trusting the certificate, the client refuses the server.
+    // Without trusting the certificate, the client refuses the server, and says it is the
+    // certificate (not an unreachable server) and what to do.
     let (events, _rx) = Events::channel();
     let untrusting = toss_core::start_send(Config::local(url.clone()), vec![src.clone()], events);
     let err = tokio::time::timeout(LIMIT, untrusting.wait())
         .await?
         .expect_err("untrusted");
+    assert_eq!(err.kind(), toss_core::ErrorKind::SignalCertificate, "{err}");
     assert!(
         err.to_string()
-            .starts_with("cannot reach the signaling server"),
+            .contains("showed a certificate this computer does not trust")
+            && err.to_string().contains("--signal-ca"),
         "{err}"
     );
 

@@ -68,12 +68,25 @@ fn tls_config(endpoint: &SignalEndpoint) -> Result<rustls::ClientConfig> {
         .with_no_client_auth())
 }
 
+/// What is wrong with the server's certificate, when that is why the connection failed:
+/// tokio-tungstenite hands rustls's handshake error back inside an I/O error.
+fn certificate_refusal(e: &tokio_tungstenite::tungstenite::Error) -> Option<String> {
+    let tokio_tungstenite::tungstenite::Error::Io(io) = e else {
+        return None;
+    };
+    match io.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(why) => Some(format!("{why:?}")),
+        _ => None,
+    }
+}
+
 impl SignalClient {
     /// Connects to the server at `endpoint`.
     ///
     /// # Errors
     /// [`Error::SignalUnreachable`] when the server cannot be reached in time or refuses
-    /// the WebSocket handshake; [`Error::Input`] for a URL that is not `ws://` or `wss://`.
+    /// the WebSocket handshake; [`Error::SignalCertificate`] when its certificate does not
+    /// verify; [`Error::Input`] for a URL that is not `ws://` or `wss://`.
     pub(crate) async fn connect(endpoint: &SignalEndpoint) -> Result<Self> {
         let url = endpoint.url.trim().to_owned();
         let connector = if url.starts_with("wss://") {
@@ -103,7 +116,13 @@ impl SignalClient {
         )
         .await
         .map_err(|_| unreachable("no answer in time".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| match certificate_refusal(&e) {
+            Some(reason) => Error::SignalCertificate {
+                url: url.clone(),
+                reason,
+            },
+            None => unreachable(e.to_string()),
+        })?;
         let (out_tx, mut out_rx) = mpsc::channel::<ClientMsg>(SIGNAL_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(SIGNAL_QUEUE);
         let task = tokio::spawn(async move {
