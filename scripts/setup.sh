@@ -17,11 +17,12 @@ fi
 # the tests that build a network link between two namespaces (they run as root); coturn for
 # the relay-only test (its own turnserver on 127.0.0.1, started by the test); tshark for the
 # local-network test that captures what a third computer on the network could see; the
-# GNOME font the screenshots are taken in.
+# GNOME font the screenshots are taken in; Caddy and systemd (systemd-analyze) to check
+# the deploy/ files (scripts/verify-deploy.sh).
 apt_packages=(build-essential pkg-config curl time libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb imagemagick xdotool python3-gi gir1.2-gtk-3.0
-  iproute2 nftables coturn tshark fonts-cantarell)
+  iproute2 nftables coturn tshark fonts-cantarell caddy systemd)
 # The web peer's tests drive real browsers under WebDriver: Debian's Chromium with its
 # chromedriver, and Firefox ESR (geckodriver, below). Ubuntu has them only as snaps, which
 # the tests do not drive, so elsewhere they are left to the user.
