@@ -19,6 +19,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -180,6 +181,9 @@ impl Browser {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--kill-child", "--"])
             .arg(&driver_bin);
+        // SAFETY: `detach` makes only async-signal-safe system calls (prctl, close_range,
+        // fcntl) and allocates nothing, as code between fork and exec must.
+        unsafe { cmd.pre_exec(detach) };
         match kind {
             Kind::Chromium => cmd.arg(format!("--port={port}")),
             Kind::Firefox => cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]),
@@ -416,25 +420,39 @@ impl Browser {
     /// declined, cancelled, failed: it will not move on from there), saying what the page
     /// showed.
     pub async fn wait_for_state(&self, state: &str, limit: Duration) {
+        if let Err(e) = self.reach_state(state, limit).await {
+            panic!("{e}");
+        }
+    }
+
+    /// [`Browser::wait_for_state`] for a test that adds what else it knows (the other
+    /// side's last words) to the failure.
+    ///
+    /// # Errors
+    ///
+    /// The sentence `wait_for_state` panics with.
+    pub async fn reach_state(&self, state: &str, limit: Duration) -> Result<(), String> {
         const FINAL: [&str; 4] = ["done", "declined", "cancelled", "failed"];
         let started = Instant::now();
         let mut last_error = String::new();
         loop {
             match self.state().await {
-                Ok(now) if now == state => return,
-                Ok(now) if FINAL.contains(&now.as_str()) => panic!(
-                    "waiting for state {state:?}, the page ended in {now:?} after {:.1} s: {}",
-                    started.elapsed().as_secs_f64(),
-                    self.seen().await
-                ),
+                Ok(now) if now == state => return Ok(()),
+                Ok(now) if FINAL.contains(&now.as_str()) => {
+                    return Err(format!(
+                        "waiting for state {state:?}, the page ended in {now:?} after {:.1} s: {}",
+                        started.elapsed().as_secs_f64(),
+                        self.seen().await
+                    ))
+                }
                 Ok(_) => {}
                 Err(e) => last_error = format!(" (last WebDriver error: {e})"),
             }
             if started.elapsed() > limit {
-                panic!(
+                return Err(format!(
                     "the page never reached state {state:?} within {limit:?}{last_error}: {}",
                     self.seen().await
-                );
+                ));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -981,6 +999,41 @@ fn stat(pid: u32) -> Option<(char, u32)> {
 /// Whether `pid` is still there, as a process or as a zombie not yet reaped.
 fn alive(pid: u32) -> bool {
     stat(pid).is_some()
+}
+
+/// In the driver's `unshare`, between fork and exec: it is killed when the thread that
+/// started it ends (the test's namespace thread, panicking or killed with the test), which
+/// takes down the driver (`--kill-child`) and with it the browser's whole PID namespace;
+/// and it keeps none of the descriptors this process inherited without close-on-exec (the
+/// build lock `flock` hands to cargo, say), so that nothing the browser starts holds them.
+fn detach() -> std::io::Result<()> {
+    // SAFETY: plain system calls on integers; no memory is shared with them.
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Close-on-exec rather than closed: std's own pipe that reports a failed exec
+        // must stay open until the exec.
+        let range = libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if range != 0 {
+            for fd in 3..4096 {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `pid` is still running (not a zombie).
