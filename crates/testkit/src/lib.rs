@@ -12,6 +12,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod browser;
+#[cfg(target_os = "linux")]
+pub mod browser_extra;
 pub mod coturn;
 pub mod data;
 pub mod hostile;
