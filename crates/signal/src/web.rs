@@ -61,12 +61,14 @@ pub(crate) static FILES: [Asset; 4] = [
 /// The service worker's script, which may control the whole origin.
 const SERVICE_WORKER: &str = "/sw.js";
 
-/// What the page may load and where it may connect: its own origin only. `frame-ancestors
-/// 'self'` rather than `'none'` because the service worker streams a download through a
-/// hidden frame of the page's own origin.
+/// What the page may load and where it may connect: its own origin only. `frame-src 'self'`
+/// and `frame-ancestors 'self'` rather than `'none'` because the service worker streams a
+/// download through a hidden frame of the page's own origin (without `frame-src` the frame
+/// is blocked and the download never starts).
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; \
-     manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+     frame-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'self'";
 
 /// Each file's entity tag, `"` + 16 hex digits of a 64-bit FNV-1a of its bytes + `"`,
 /// computed once: `Cache-Control: no-cache` makes the browser ask every time, and the tag

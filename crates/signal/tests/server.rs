@@ -251,8 +251,8 @@ fn dist(name: &str) -> AnyResult<Vec<u8>> {
 }
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+     img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-src 'self'; \
+     manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 /// The headers every file of the web peer carries.
 fn assert_strict_headers(answer: &Answer, what: &str) {
