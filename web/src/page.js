@@ -443,7 +443,7 @@ function decide(run, offer, progress) {
 function saveHint(saver) {
   if (saver.kind === "folder") return `Saving into the folder ${saver.name}.`;
   if (saver.kind === "stream") return `Saving to your downloads as ${saver.name}.`;
-  return `Saved to your downloads as ${saver.name} once everything has arrived.`;
+  return `Saved to your downloads as ${saver.name} once everything has arrived. This page is not on a secure (https) address, so your browser may ask whether to keep the file: choose Keep.`;
 }
 
 /** A text sent alone: it has arrived with the offer; nothing is saved. */
