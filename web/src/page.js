@@ -158,6 +158,7 @@ function startRun() {
   const run = {
     cancel,
     link: null,
+    pc: null,
     paired: null,
     cancelByUser() {
       if (cancel.signal.aborted) return;
@@ -193,8 +194,13 @@ function watchRoom(run) {
 
 function finish(run, e) {
   running = null;
-  const link = run.link;
-  if (link) setTimeout(() => link.close(), 100);
+  const { link, pc } = run;
+  // The last word goes out first; then the channel and the whole connection close, so the
+  // peer is not left writing into a connection nobody reads.
+  setTimeout(() => {
+    link?.close();
+    pc?.close();
+  }, 100);
   run.paired?.leave();
   if (!e) return;
   if (e.kind === "cancelled_local" || e.kind === "cancelled") {
@@ -358,7 +364,8 @@ async function receiveWith(typed) {
     run.paired = await join(SERVER, code);
     setText(status, "Connecting…");
     app.querySelector(".code-echo")?.after(wordsCard(run.paired.verification));
-    const { dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
+    const { pc, dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
+    run.pc = pc;
     run.link = new Link(dc);
     roomWatch = watchRoom(run);
     const progress = progressCard();
@@ -514,7 +521,8 @@ async function chosen(items) {
     setState("connecting");
     screen("Send files", wordsCard(run.paired.verification), progress.el, status, cancelButton());
     setText(status, "Connecting…");
-    const { dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
+    const { pc, dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
+    run.pc = pc;
     run.link = new Link(dc);
     roomWatch = watchRoom(run);
     setState("confirm");
