@@ -13,9 +13,28 @@ pub const TURN_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 /// credentials), after a relay-only setup failed.
 pub const TURN_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Signaling server used when nothing else is configured: a local one, so nothing leaves
-/// the machine unless the user points Toss at a server.
-pub const SIGNAL_URL: &str = "ws://127.0.0.1:8787";
+/// Signaling server of a build given none: a local one, so nothing leaves the machine
+/// unless the user points Toss at a server.
+pub const LOCAL_SIGNAL_URL: &str = "ws://127.0.0.1:8787";
+
+/// The signaling server baked into this build with `TOSS_DEFAULT_SERVER` when it was
+/// compiled (a release's own server), if any. The build script fails the build for an
+/// address that is not one, and rebuilds the crate when the variable changes.
+pub const BAKED_SIGNAL_URL: Option<&str> = baked(option_env!("TOSS_DEFAULT_SERVER"));
+
+/// Signaling server used when the user has set none: the baked-in one, else the local one.
+pub const SIGNAL_URL: &str = match BAKED_SIGNAL_URL {
+    Some(url) => url,
+    None => LOCAL_SIGNAL_URL,
+};
+
+/// `TOSS_DEFAULT_SERVER` as the compiler saw it, trimmed: unset or blank means none.
+const fn baked(raw: Option<&'static str>) -> Option<&'static str> {
+    match raw {
+        Some(url) if !url.trim_ascii().is_empty() => Some(url.trim_ascii()),
+        _ => None,
+    }
+}
 
 /// STUN servers from the product guide, used unless the user configures others or none.
 pub const STUN_SERVERS: [&str; 3] = [
@@ -163,3 +182,20 @@ pub const SETUP_AFTER_PATH: Duration = Duration::from_secs(8);
 /// A setup that failed is begun afresh only with at least this much of
 /// [`CONNECT_TIMEOUT`] left: less would not be enough for a fresh attempt to finish.
 pub const SETUP_RETRY_MIN_LEFT: Duration = Duration::from_secs(3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_baked_default_is_taken_trimmed_and_a_blank_one_is_none() {
+        assert_eq!(baked(None), None);
+        assert_eq!(baked(Some("")), None);
+        assert_eq!(baked(Some(" \t\n")), None);
+        assert_eq!(
+            baked(Some(" wss://toss.example.org\n")),
+            Some("wss://toss.example.org")
+        );
+        assert_eq!(SIGNAL_URL, BAKED_SIGNAL_URL.unwrap_or(LOCAL_SIGNAL_URL));
+    }
+}

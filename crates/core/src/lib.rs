@@ -18,7 +18,9 @@ mod handle;
 pub mod lan;
 pub mod peer;
 mod rendezvous;
+mod server_url;
 pub mod session;
+pub mod settings;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 pub mod transfer;
