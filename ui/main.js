@@ -560,7 +560,8 @@ function onDrag({ type, paths, position }) {
   }
 }
 
-// Damaged or invalid saved settings: the backend kept the defaults; say so once.
+// Damaged or invalid saved settings (the backend kept the defaults), or a first start with no
+// signaling server set: say so once.
 function showSettingsWarning() {
   const notice = document.getElementById("notice");
   const text = document.getElementById("notice-text");

@@ -309,7 +309,8 @@ pub(crate) fn get_settings(state: State<'_, AppState>) -> Settings {
     state.settings()
 }
 
-/// A sentence about damaged settings, given once.
+/// A sentence about damaged settings, or the first start's word about no signaling server,
+/// given once.
 #[tauri::command]
 pub(crate) fn settings_warning(state: State<'_, AppState>) -> Option<String> {
     lock(&state.settings_warning).take()

@@ -46,6 +46,9 @@ pub fn run() {
         .init();
     let path = settings_path();
     let (settings, warning) = Settings::load(&path);
+    // Damaged settings come first; the no-server notice then waits for the next start.
+    let warning =
+        warning.or_else(|| settings::no_server_notice(&settings, &toss_core::settings::data_dir()));
     let state = AppState {
         settings: Mutex::new(settings),
         settings_path: path,

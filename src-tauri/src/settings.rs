@@ -1,14 +1,15 @@
 //! The app's settings: download folder, signaling server, ICE servers (and relay only),
-//! device name, nearby devices. Kept as JSON in the user's config folder; validated on load
-//! and on save. A damaged file never stops the app: the defaults are used and the user is
-//! told why. The file holds TURN passwords, so on Unix only its owner may read it (mode
-//! 0600).
+//! device name, nearby devices. Kept as JSON in the user's config folder, the file `toss`
+//! keeps its server in too (`toss_core::settings` reads and writes it for both: private,
+//! atomic, other fields kept); validated on load and on save. A damaged file never stops the
+//! app: the defaults are used and the user is told why.
 //!
 //! Shell layer: turns settings into a `toss_core::Config`; knows nothing of transfers.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toss_core::settings::{self as core_settings, SettingsError};
 use toss_core::{Config, IceServer, Reach, SignalEndpoint};
 
 use crate::error::AppError;
@@ -52,14 +53,7 @@ impl Default for Settings {
 
 /// Where the settings file lives: `$XDG_CONFIG_HOME/toss/settings.json` on Linux.
 pub(crate) fn settings_path() -> PathBuf {
-    config_dir().join("settings.json")
-}
-
-/// The app's config folder.
-pub(crate) fn config_dir() -> PathBuf {
-    directories::ProjectDirs::from("org", "toss", "toss")
-        .map(|d| d.config_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from(".toss"))
+    toss_core::settings::settings_path()
 }
 
 impl Settings {
@@ -76,12 +70,10 @@ impl Settings {
         if self.device_name.chars().any(char::is_control) {
             return bad("The device name cannot contain control characters.".into());
         }
-        self.signal_url = self.signal_url.trim().to_owned();
-        if !(self.signal_url.starts_with("ws://") || self.signal_url.starts_with("wss://"))
-            || self.signal_url.len() < 8
-        {
-            return bad("The signaling server must be a ws:// or wss:// address.".into());
-        }
+        self.signal_url = match toss_core::settings::check_server_url(&self.signal_url) {
+            Ok(url) => url.to_owned(),
+            Err(e) => return bad(format!("{e}.")),
+        };
         self.download_dir = self.download_dir.trim().to_owned();
         if !Path::new(&self.download_dir).is_absolute() {
             return bad(
@@ -139,14 +131,9 @@ impl Settings {
     /// Loads the settings file. Returns the defaults and a sentence for the user when it is
     /// missing (no sentence), unreadable or invalid (a sentence).
     pub(crate) fn load(path: &Path) -> (Settings, Option<String>) {
-        // A file saved before settings were private keeps its password readable to others
-        // until the next save: close it now. Best effort: reading matters more.
-        let _ = make_private(path);
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return (Settings::default(), None)
-            }
+        let fields = match core_settings::read(path) {
+            Ok(fields) => Ok(fields),
+            Err(SettingsError::Damaged { detail, .. }) => Err(detail),
             Err(e) => {
                 return (
                     Settings::default(),
@@ -156,8 +143,12 @@ impl Settings {
                 )
             }
         };
-        let parsed = serde_json::from_str::<Settings>(&text)
-            .map_err(|e| AppError::Settings(format!("the file is damaged ({e})")))
+        let parsed = fields
+            .and_then(|f| {
+                serde_json::from_value::<Settings>(serde_json::Value::Object(f))
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| AppError::Settings(format!("the file is damaged ({e}).")))
             .and_then(Settings::validate);
         match parsed {
             Ok(s) => (s, None),
@@ -170,24 +161,29 @@ impl Settings {
         }
     }
 
-    /// Validates and writes atomically (temp file, then rename). On Unix the file is
-    /// readable by its owner only, whatever mode an earlier file had: the new one replaces
-    /// it.
+    /// Validates and writes atomically (temp file, then rename), keeping the fields of the
+    /// file this app does not know (a newer version's). A damaged file is replaced, as the
+    /// notice about it promised. The signaling server is left out while it is the build's
+    /// default, so that a user who never chose one follows a new release's. On Unix the
+    /// file is readable by its owner only, whatever mode an earlier file had.
     ///
     /// # Errors
     /// Validation errors, or the file cannot be written.
     pub(crate) fn save(self, path: &Path) -> Result<Settings, AppError> {
         let valid = self.validate()?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| AppError::Io(format!("{}: {e}", dir.display())))?;
+        let mut fields = match core_settings::read(path) {
+            Ok(fields) => fields,
+            Err(SettingsError::Damaged { .. }) => Default::default(),
+            Err(e) => return Err(AppError::Io(format!("{}.", capitalized(&e.to_string())))),
+        };
+        if let Ok(serde_json::Value::Object(ours)) = serde_json::to_value(&valid) {
+            fields.extend(ours);
         }
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&valid).map_err(|e| AppError::Io(e.to_string()))?;
-        write_private(&tmp, text.as_bytes())
-            .map_err(|e| AppError::Io(format!("{}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| AppError::Io(format!("{}: {e}", path.display())))?;
+        if valid.signal_url == toss_core::defaults::SIGNAL_URL {
+            fields.remove(core_settings::SERVER_FIELD);
+        }
+        core_settings::write(path, &fields)
+            .map_err(|e| AppError::Io(format!("{}.", capitalized(&e.to_string()))))?;
         Ok(valid)
     }
 
@@ -216,42 +212,24 @@ impl Settings {
     }
 }
 
-/// Writes a new file at `path` that only its owner can read (mode 0600 on Unix, set when it
-/// is created, so it is never readable by others even for a moment), and syncs it. A file
-/// left at `path` by an earlier attempt goes first: its mode may be anything, and creating
-/// afresh never follows a symlink.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+/// `sentence` with a capital first letter: the core's sentences go after `toss: `.
+fn capitalized(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
-/// Takes group and other permissions off the file at `path`, if it has any.
-#[cfg(unix)]
-fn make_private(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+/// What the app says once, on its first start, in a build with no signaling server of its
+/// own while none is set.
+const NO_SERVER_NOTICE: &str = "No signaling server is set, so codes work on this network only; to reach other networks, enter one (wss://...) in Settings under Signaling server.";
 
-    let mode = std::fs::metadata(path)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
-    }
-    Ok(())
-}
-
-/// Elsewhere the user's profile folder already keeps it from other users.
-#[cfg(not(unix))]
-fn make_private(_path: &Path) -> std::io::Result<()> {
-    Ok(())
+/// The no-server notice, when this start is the one to give it (see
+/// `toss_core::settings::first_no_server_notice`; the marker goes in `data_dir`).
+pub(crate) fn no_server_notice(settings: &Settings, data_dir: &Path) -> Option<String> {
+    let server_set = settings.signal_url != toss_core::defaults::SIGNAL_URL;
+    core_settings::first_no_server_notice(data_dir, server_set).then(|| NO_SERVER_NOTICE.into())
 }
 
 /// Most networks kept in [`Settings::public_networks`].
@@ -339,6 +317,60 @@ mod tests {
         let (s, msg) = Settings::load(&path);
         assert_eq!(s, Settings::default());
         assert!(msg.expect("a message").contains("ws://"));
+    }
+
+    #[test]
+    fn saving_keeps_fields_it_does_not_know_and_leaves_out_the_default_server() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("settings.json");
+        std::fs::write(
+            &path,
+            r#"{"from_a_newer_version": [1, 2], "signal_url": "wss://old.example.org"}"#,
+        )
+        .expect("write");
+        let (loaded, msg) = Settings::load(&path);
+        assert_eq!(
+            (loaded.signal_url.as_str(), msg),
+            ("wss://old.example.org", None)
+        );
+        let saved = Settings::default().save(&path).expect("saves");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let fields: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            fields["from_a_newer_version"],
+            serde_json::json!([1, 2]),
+            "{text}"
+        );
+        assert!(fields.get("signal_url").is_none(), "{text}");
+        assert_eq!(Settings::load(&path), (saved, None));
+        let set = Settings {
+            signal_url: " wss://toss.example.org ".into(),
+            ..Settings::default()
+        };
+        set.save(&path).expect("saves");
+        assert_eq!(
+            toss_core::settings::server(&path)
+                .expect("reads")
+                .as_deref(),
+            Some("wss://toss.example.org")
+        );
+    }
+
+    #[test]
+    fn the_no_server_notice_is_given_once_and_not_with_a_server_set() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let with_server = Settings {
+            signal_url: "wss://toss.example.org".into(),
+            ..Settings::default()
+        };
+        assert_eq!(no_server_notice(&with_server, tmp.path()), None);
+        let first = no_server_notice(&Settings::default(), tmp.path());
+        if toss_core::defaults::BAKED_SIGNAL_URL.is_none() {
+            assert!(first.expect("said").contains("this network only"));
+        } else {
+            assert_eq!(first, None);
+        }
+        assert_eq!(no_server_notice(&Settings::default(), tmp.path()), None);
     }
 
     #[test]

@@ -16,11 +16,12 @@ pub(crate) struct LocalSignal {
 }
 
 impl LocalSignal {
-    /// The URL to use for `configured`: itself, unless it is the default local address with
-    /// no server behind it, in which case a server is started here (on that address, or on
-    /// a free port if something else holds it).
+    /// The URL to use for `configured`: itself, unless it is the local default address
+    /// (of a build with no server of its own) with no server behind it, in which case a
+    /// server is started here (on that address, or on a free port if something else holds
+    /// it).
     pub(crate) async fn url_for(&self, configured: &str) -> String {
-        if configured != toss_core::defaults::SIGNAL_URL {
+        if configured != toss_core::defaults::LOCAL_SIGNAL_URL {
             return configured.to_owned();
         }
         let mut server = self.server.lock().await;

@@ -20,7 +20,8 @@ pub(crate) struct AppState {
     pub(crate) settings: Mutex<Settings>,
     /// Where settings are saved.
     pub(crate) settings_path: PathBuf,
-    /// Why the saved settings could not be used, shown once by the UI.
+    /// Why the saved settings could not be used, or else on a first start that no
+    /// signaling server is set: shown once by the UI.
     pub(crate) settings_warning: Mutex<Option<String>>,
     /// Where the history is kept.
     pub(crate) history_path: PathBuf,
