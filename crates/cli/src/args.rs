@@ -1,8 +1,11 @@
-//! Command-line arguments, and their translation into a `toss_core::Config`.
+//! Command-line arguments, and their translation into a `toss_core::Config`: the signaling
+//! server from `--signal` or `TOSS_SIGNAL`, else the settings file the app shares, else the
+//! build's default.
 
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args as ClapArgs, CommandFactory, FromArgMatches, Parser, Subcommand};
 use toss_core::{Config, IceServer, Reach, SignalEndpoint};
 
 /// Send files to another computer with a short code.
@@ -44,6 +47,14 @@ pub(crate) enum Command {
         /// The code, like 42-orbit-lemon.
         code: Option<String>,
     },
+    /// Show the signaling server in use and what chose it; `toss config server URL` keeps
+    /// one where the app keeps its settings.
+    Config {
+        #[command(subcommand)]
+        setting: Option<Setting>,
+        #[command(flatten)]
+        signal: SignalArg,
+    },
     /// List the Toss devices visible on this local network.
     Devices {
         /// Print one JSON object per device instead of a table.
@@ -55,12 +66,96 @@ pub(crate) enum Command {
     },
 }
 
+/// What `toss config` changes.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Setting {
+    /// Keep URL (ws:// or wss://) as the signaling server for `toss` and the app; with no
+    /// URL, show the one in use.
+    Server {
+        /// The server's address, like wss://toss.example.org.
+        #[arg(conflicts_with = "clear")]
+        url: Option<String>,
+        /// Remove the kept server: the build's default applies again.
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+impl Args {
+    /// Parses the command line (exiting with clap's message when it does not parse), noting
+    /// whether the signaling server came from `TOSS_SIGNAL` rather than `--signal`.
+    pub(crate) fn from_command_line() -> Self {
+        let matches = Self::command().get_matches();
+        let mut args = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let from_env = matches.subcommand().is_some_and(|(_, sub)| {
+            sub.ids().any(|id| id == "signal")
+                && sub.value_source("signal") == Some(ValueSource::EnvVariable)
+        });
+        match &mut args.command {
+            Command::Send { common, .. } | Command::Receive { common, .. } => {
+                common.signal.from_env = from_env;
+            }
+            Command::Config { signal, .. } => signal.from_env = from_env,
+            Command::Devices { .. } => {}
+        }
+        args
+    }
+}
+
+/// The signaling server as the command line gives it.
+#[derive(Debug, ClapArgs)]
+pub(crate) struct SignalArg {
+    /// Signaling server URL (ws:// or wss://); wins over the one `toss config server` keeps.
+    #[arg(long, env = "TOSS_SIGNAL")]
+    signal: Option<String>,
+    /// Whether `signal` came from `TOSS_SIGNAL` (set after parsing).
+    #[arg(skip)]
+    from_env: bool,
+}
+
+/// What chose the signaling server in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// `--signal`.
+    Flag,
+    /// `TOSS_SIGNAL`.
+    Environment,
+    /// The settings file at this path (`toss config server`, or the app's Settings).
+    Settings(PathBuf),
+    /// Nothing: the build's default.
+    BuiltIn,
+}
+
+impl SignalArg {
+    /// The signaling server to use and what chose it: `--signal` or `TOSS_SIGNAL`, else the
+    /// settings, else the build's default.
+    ///
+    /// # Errors
+    /// The settings file cannot be read or its server is not usable (only asked when no
+    /// flag or variable gives one).
+    pub(crate) fn resolve(&self) -> anyhow::Result<(String, Source)> {
+        if let Some(url) = self.signal.as_deref().filter(|u| !u.trim().is_empty()) {
+            let source = if self.from_env {
+                Source::Environment
+            } else {
+                Source::Flag
+            };
+            return Ok((url.trim().to_owned(), source));
+        }
+        let path = toss_core::settings::settings_path();
+        let kept = toss_core::settings::server(&path)?;
+        Ok(match kept {
+            Some(url) => (url, Source::Settings(path)),
+            None => (toss_core::defaults::SIGNAL_URL.to_owned(), Source::BuiltIn),
+        })
+    }
+}
+
 /// Options both commands share.
 #[derive(Debug, ClapArgs)]
 pub(crate) struct Common {
-    /// Signaling server URL (ws:// or wss://).
-    #[arg(long, env = "TOSS_SIGNAL", default_value = toss_core::defaults::SIGNAL_URL)]
-    signal: String,
+    #[command(flatten)]
+    signal: SignalArg,
     /// Extra CA certificate (PEM) to trust for a wss:// signaling server.
     #[arg(long, env = "TOSS_SIGNAL_CA")]
     signal_ca: Option<PathBuf>,
@@ -132,10 +227,15 @@ impl Common {
         }
     }
 
-    pub(crate) fn config(&self) -> anyhow::Result<Config> {
+    /// The core's configuration, and what chose its signaling server.
+    ///
+    /// # Errors
+    /// As [`SignalArg::resolve`].
+    pub(crate) fn config(&self) -> anyhow::Result<(Config, Source)> {
+        let (url, source) = self.signal.resolve()?;
         let mut config = Config {
             signal: SignalEndpoint {
-                url: self.signal.clone(),
+                url,
                 extra_ca: self.signal_ca.clone(),
             },
             reach: self.reach(),
@@ -159,6 +259,6 @@ impl Common {
         if let Some(name) = &self.device_name {
             config.device_name = name.clone();
         }
-        Ok(config)
+        Ok((config, source))
     }
 }

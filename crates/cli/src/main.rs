@@ -1,16 +1,17 @@
-//! The `toss` command: `toss send PATH...`, `toss receive CODE`, and on a local network
-//! `toss devices`, `toss send --to NAME PATH...` and `toss receive` (waiting, visible).
+//! The `toss` command: `toss send PATH...`, `toss receive CODE`, on a local network
+//! `toss devices`, `toss send --to NAME PATH...` and `toss receive` (waiting, visible), and
+//! `toss config server URL`.
 //!
 //! Thin: parses arguments into a `toss_core::Config`, starts a core transfer, and hands its
 //! events to `output` to draw. No transfer logic lives here.
 
 mod args;
 mod output;
+mod server;
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use clap::Parser;
 use toss_core::{Decision, Event, Events};
 
 use crate::args::{Args, Command};
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let args = Args::parse();
+    let args = Args::from_command_line();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TOSS_LOG")
@@ -57,13 +58,15 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
     let mut _nearby = None;
     let (mut transfer, auto_accept, mut out) = match args.command {
         Command::Devices { json, wait } => return devices(json, wait).await,
+        Command::Config { setting, signal } => return server::config(setting, &signal),
         Command::Send {
             common,
             paths,
             text,
             to,
         } => {
-            let config = common.config()?;
+            let (config, source) = common.config()?;
+            server::say_once_if_no_server(&source, config.reach);
             let out = Output::new(common.json, true);
             let transfer = match (text, to) {
                 (Some(text), _) => toss_core::start_send_text(config, text, events),
@@ -97,7 +100,8 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(fail(common.json, false, &refused));
             }
-            let config = common.config()?;
+            let (config, source) = common.config()?;
+            server::say_once_if_no_server(&source, config.reach);
             let out_dir = out.unwrap_or_else(toss_core::config::default_download_dir);
             let mut transfer = match code {
                 Some(code) => match code.parse::<toss_core::Code>() {
