@@ -152,6 +152,34 @@ async fn settings_survive_a_restart() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_first_start_with_no_server_says_once_that_codes_stay_on_this_network() -> TestResult {
+    if toss_core::defaults::BAKED_SIGNAL_URL.is_some() {
+        return Ok(());
+    }
+    let home = tempfile::tempdir()?;
+    let settings = serde_json::json!({ "device_name": "Test desktop", "ice_servers": [] });
+    let app = Desktop::launch_with_settings(&[], &settings.to_string(), home).await?;
+    let notice = app.text_when_present("#notice-text", UI).await?;
+    assert!(
+        notice.contains("codes work on this network only") && notice.contains("Settings"),
+        "{notice}"
+    );
+    app.click_when_enabled("#notice-dismiss", UI).await?;
+    app.wait_hidden("#notice", UI).await?;
+    let home = app.close_keeping_home().await?.ok_or("home folder")?;
+    assert!(home
+        .path()
+        .join("data/toss/no-server-notice-shown")
+        .exists());
+    let app = Desktop::relaunch(home).await?;
+    app.wait_displayed("#screen-home", UI).await?;
+    // The notice would come from a call the page makes as it starts: give it time to.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!app.displayed("#notice").await?, "said again");
+    app.close().await
+}
+
+#[tokio::test]
 async fn damaged_settings_keep_the_defaults_and_say_so() -> TestResult {
     let home = tempfile::tempdir()?;
     let app = Desktop::launch_with_settings(&[], "{ this is not json", home).await?;
