@@ -224,7 +224,8 @@ export class Paired {
         this.#fail(e);
         return;
       }
-      if (msg.type === "peer_left") {
+      // The server's answer to something said after the peer left: it has left.
+      if (msg.type === "peer_left" || (msg.type === "error" && msg.code === "peer_absent")) {
         this.#deliver({ kind: "peer_left" });
         continue;
       }

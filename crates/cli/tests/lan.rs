@@ -369,12 +369,17 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     sent.stdin.take().ok_or("no stdin")?.write_all(b"n\n")?;
     let sent = finish(sent)?;
     let refused = find(&events(&sent), "error").cloned().ok_or("no error")?;
-    assert_eq!(refused["kind"], "words_differ", "{refused}");
+    let received = receiver.finish()?;
+    assert_eq!(
+        refused["kind"], "words_differ",
+        "the sender said {:?}\nthe receiver said {received:?}\nthe sender's log: {}",
+        events(&sent),
+        String::from_utf8_lossy(&sent.stderr)
+    );
     assert_eq!(
         refused["message"],
         "the verification words were not the same on both screens, so someone may be in the middle; nothing was sent"
     );
-    let received = receiver.finish()?;
     let told = find(&received, "error").cloned().ok_or("b was not told")?;
     assert!(
         told["message"]

@@ -81,11 +81,15 @@ pub(crate) enum Signal {
 /// carry terminal escapes or markup, and is never shown.
 pub(crate) fn refused_msg(msg: ServerMsg) -> Error {
     match msg {
+        ServerMsg::PeerLeft
+        | ServerMsg::Error {
+            code: ErrorCode::PeerAbsent,
+            ..
+        } => Error::PeerGone,
         ServerMsg::Error { code, .. } => match code.reply() {
             ServerMsg::Error { message, .. } => Error::SignalRefused(message),
             _ => Error::SignalRefused(format!("the signaling server refused ({})", code.as_str())),
         },
-        ServerMsg::PeerLeft => Error::PeerGone,
         other => Error::SignalRefused(format!(
             "the signaling server answered out of turn ({other:?})"
         )),
@@ -338,7 +342,12 @@ impl Paired {
         loop {
             return match self.client.recv().await? {
                 ServerMsg::Message { body } => self.open(&body).map(Heard::Signal),
-                ServerMsg::PeerLeft => Ok(Heard::PeerLeft),
+                // The server's answer to something said after the peer left: it has left.
+                ServerMsg::PeerLeft
+                | ServerMsg::Error {
+                    code: ErrorCode::PeerAbsent,
+                    ..
+                } => Ok(Heard::PeerLeft),
                 // A late answer to `turn`, after its wait gave up.
                 ServerMsg::Turn { .. }
                 | ServerMsg::Error {
@@ -399,7 +408,13 @@ impl Paired {
                     let heard = Heard::Signal(self.open(&body)?);
                     self.pending.push_back(heard);
                 }
-                ServerMsg::PeerLeft => self.pending.push_back(Heard::PeerLeft),
+                // The peer left, and may have said why first (kept above, in order): that
+                // is for `hear`, not a refusal of `turn`.
+                ServerMsg::PeerLeft
+                | ServerMsg::Error {
+                    code: ErrorCode::PeerAbsent,
+                    ..
+                } => self.pending.push_back(Heard::PeerLeft),
                 other => return Err(refused_msg(other)),
             }
         }
@@ -535,6 +550,52 @@ mod tests {
         )?;
         let refused = tokio::time::timeout(std::time::Duration::from_secs(30), receiver).await??;
         assert!(matches!(refused, Err(Error::WrongCode)), "{refused:?}");
+        Ok(())
+    }
+
+    /// A sender that gives up says why and leaves; a receiver that meanwhile lost the
+    /// connection says "reconnect" (which the server answers with "the other side is not in
+    /// the room") and asks for TURN for the next attempt. What it then hears is the
+    /// sender's reason, then that it left: never the server's refusal in their place.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_that_says_why_and_leaves_is_heard_after_a_turn_request(
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let addr = "127.0.0.1:0".parse()?;
+        let server = toss_signal::Server::spawn(toss_signal::Config::new(addr)).await?;
+        let endpoint = SignalEndpoint::new(server.url());
+        let allocated = allocate(&endpoint).await?;
+        let code = allocated.code().clone();
+        let joining = tokio::spawn(async move { join(&endpoint, &code).await });
+        let mut sender = allocated.wait_for_peer().await?;
+        let mut receiver = joining.await??;
+        let reason = "the sender saw other verification words on its screen; nothing was sent";
+        sender.say(&Signal::Abort {
+            reason: reason.into(),
+        })?;
+        sender.leave().await;
+        let within = std::time::Duration::from_secs(10);
+        // The sender's leaving has reached the receiver before it speaks again.
+        let mut early = Vec::new();
+        loop {
+            match tokio::time::timeout(within, receiver.client.recv()).await?? {
+                ServerMsg::PeerLeft => break,
+                ServerMsg::Message { body } => early.push(body),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for body in early {
+            let heard = Heard::Signal(receiver.open(&body)?);
+            receiver.pending.push_back(heard);
+        }
+        receiver.pending.push_back(Heard::PeerLeft);
+        receiver.say(&Signal::Reconnect)?;
+        let answer = tokio::time::timeout(within, receiver.turn()).await??;
+        assert!(matches!(answer, TurnAnswer::Refused(_)), "{answer:?}");
+        match receiver.hear().await? {
+            Heard::Signal(Signal::Abort { reason: heard }) => assert_eq!(heard, reason),
+            other => panic!("heard {other:?} before the reason"),
+        }
+        assert!(matches!(receiver.hear().await?, Heard::PeerLeft));
         Ok(())
     }
 }
