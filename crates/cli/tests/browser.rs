@@ -32,6 +32,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -63,6 +64,8 @@ const LIMIT: Duration = Duration::from_secs(180);
 /// webrtc-rs to Chromium on this machine gave 8.5 to 10.7 MiB/s).
 const LIMIT_1_GIB: Duration = Duration::from_secs(420);
 
+/// How many of its last log lines a failure shows of `toss`.
+const LOG_TAIL: usize = 60;
 /// The file for the quick receive tests.
 const SIZE_64_MIB: u64 = 64 << 20;
 /// The file for the memory tests: far more than a page could hold without streaming.
@@ -149,6 +152,8 @@ impl Site {
             ])
             .args(["--json", "--device-name", "test-cli"])
             .args(args);
+        // The core's log, for a failure to show what the connection did.
+        cmd.env("TOSS_LOG", "toss_core=debug,webrtc_ice=info,warn");
         for var in [
             "TOSS_SIGNAL",
             "TOSS_LAN",
@@ -176,7 +181,9 @@ struct Cli {
     child: Killed,
     events: Receiver<Value>,
     seen: Vec<Value>,
-    stderr: std::thread::JoinHandle<String>,
+    /// Its stderr so far (the core's log at debug, for a failure to show).
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: std::thread::JoinHandle<()>,
 }
 
 /// How a `toss` process ended.
@@ -205,7 +212,7 @@ impl Cli {
                 .spawn()?,
         );
         let stdout = child.0.stdout.take().ok_or("stdout")?;
-        let mut stderr = child.0.stderr.take().ok_or("stderr")?;
+        let stderr_pipe = child.0.stderr.take().ok_or("stderr")?;
         let (tx, events) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -216,10 +223,15 @@ impl Cli {
                 }
             }
         });
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let kept = Arc::clone(&stderr);
+        let stderr_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                if let Ok(mut text) = kept.lock() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
         });
         Ok(Cli {
             name: name.to_owned(),
@@ -227,6 +239,7 @@ impl Cli {
             events,
             seen: Vec::new(),
             stderr,
+            stderr_reader,
         })
     }
 
@@ -283,8 +296,12 @@ impl Cli {
             Ok(Some(status)) => format!("ended ({status})"),
             _ => "still running".to_owned(),
         };
+        let log = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
         format!(
-            "{} {status}: connected {connected}, {bytes} bytes moved, last said {}",
+            "{} {status}: connected {connected}, {bytes} bytes moved, last said {}\n\
+             the end of its log:\n{tail}",
             self.name,
             last.join(" ")
         )
@@ -336,17 +353,16 @@ impl Cli {
         let Some(status) = status else {
             let summary = self.summary();
             drop(self.child);
-            let stderr = self.stderr.join().unwrap_or_default();
             panic!(
-                "{} did not end within {limit:?}, its user still waiting: {summary}; on \
-                 stderr: {stderr:?}",
+                "{} did not end within {limit:?}, its user still waiting: {summary}",
                 self.name
             );
         };
         // The rest of its events: the reader stops at the end of its output.
         self.until(STEP, |_| false).await;
         drop(self.child);
-        let stderr = self.stderr.join().unwrap_or_default();
+        let _ = self.stderr_reader.join();
+        let stderr = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
         Ok(Ended {
             ok: status.success(),
             events: self.seen,

@@ -468,8 +468,27 @@ impl Browser {
     ///
     /// When WebDriver fails.
     pub async fn text_of(&self, css: &str, limit: Duration) -> AnyResult<String> {
-        let e = self.wait_for(css, limit).await;
-        bounded(&format!("reading {css}"), e.text()).await
+        // Found and read in one step in the page: an element the page re-renders (a screen
+        // drawn again with the same words) would go stale between a find and a read.
+        const SCRIPT: &str = "const e = [...document.querySelectorAll(arguments[0])]\
+            .find((e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden');\
+            return e ? e.innerText : null;";
+        let started = Instant::now();
+        let mut last_error = String::new();
+        loop {
+            match self.execute(SCRIPT, vec![Value::from(css)]).await {
+                Ok(Value::String(text)) => return Ok(text),
+                Ok(_) => {}
+                Err(e) => last_error = format!(" (last WebDriver error: {e})"),
+            }
+            if started.elapsed() > limit {
+                panic!(
+                    "{css} never appeared within {limit:?}{last_error}: {}",
+                    self.seen().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Clicks the displayed element `css`, waited for at most `limit`.
