@@ -65,7 +65,9 @@ screenshots: build
 	cargo nextest run -p toss-desktop --locked --run-ignored only screenshots
 	@# Nearby devices need network namespaces of their own (root).
 	TOSS_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo nextest run -p toss-desktop --locked --test nearby --profile root --run-ignored all
-	@for f in docs/screenshots/*.png; do /usr/bin/convert "$$f" -crop 720x680+0+0 +repage "$$f"; done
+	@for f in docs/screenshots/*.png; do case "$$f" in */web-*) ;; *) /usr/bin/convert "$$f" -crop 720x680+0+0 +repage "$$f";; esac; done
+	@# The web page in Chromium, as on a phone and on a desktop (namespaces: root).
+	TOSS_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo nextest run -p toss-cli --locked --test browser --profile root --run-ignored all page_screenshots
 
 ## Linux installers (.deb and .rpm) of the desktop app.
 package: setup

@@ -833,3 +833,72 @@ fn interrupting_toss_send_mid_transfer_cancels_chromium() -> TestResult {
         browser.quit().await
     })
 }
+
+/// Where `page_screenshots` saves: `$TOSS_SCREENSHOTS` (`make screenshots` gives
+/// docs/screenshots), else a temporary folder.
+fn screenshot_dir(tmp: &Path) -> PathBuf {
+    std::env::var_os("TOSS_SCREENSHOTS").map_or_else(|| tmp.to_path_buf(), PathBuf::from)
+}
+
+/// The page's screens as a person sees them, for the README (`make screenshots`): on a
+/// phone (360 x 740) receiving from `toss send`, the home screen, the offer with the words,
+/// and done; on a desktop window, sending two files, with the code and the link to read
+/// out. Each screen is reached as in use and photographed once it shows.
+#[test]
+#[ignore = "screenshots: make screenshots"]
+fn page_screenshots() -> TestResult {
+    let net = Net::create("ps")?;
+    let tmp = tempfile::tempdir()?;
+    let dir = screenshot_dir(tmp.path());
+    std::fs::create_dir_all(&dir)?;
+    let photo = tmp.path().join("holiday photo.jpg");
+    random_file(&photo, 3 << 20)?;
+    let notes = tmp.path().join("notes.txt");
+    std::fs::write(&notes, "Bring the blue tent.\n")?;
+    net.run(move |site| async move {
+        let phone = Options { window: (360, 740) };
+        let browser = Browser::start(Kind::Chromium, phone).await?;
+        browser.goto(&site.page).await?;
+        browser.wait_for_state("home", LOAD).await;
+        browser.screenshot(&dir.join("web-phone-home.png")).await?;
+        let mut sender = Cli::spawn(
+            "toss send",
+            site.toss("send", &[&photo.to_string_lossy(), &notes.to_string_lossy()]),
+        )?;
+        let code = sender.code().await?;
+        browser.type_into("#code", &code, STEP).await?;
+        browser.click("#receive", STEP).await?;
+        reach(&browser, "offer", SETUP, &mut sender).await;
+        browser.screenshot(&dir.join("web-phone-offer.png")).await?;
+        browser.click("#accept", STEP).await?;
+        reach(&browser, "done", LIMIT, &mut sender).await;
+        browser.screenshot(&dir.join("web-phone-done.png")).await?;
+        let sent = sender.finish(STEP).await?;
+        assert!(sent.ok, "toss send failed: {}", sent.stderr);
+        browser.quit().await?;
+
+        let browser = Browser::start(Kind::Chromium, Options::default()).await?;
+        browser.goto(&site.page).await?;
+        browser.wait_for_state("home", LOAD).await;
+        browser.screenshot(&dir.join("web-desktop-home.png")).await?;
+        browser
+            .choose_files("#files", &[photo.as_path(), notes.as_path()])
+            .await?;
+        browser.wait_for_state("waiting", STEP).await;
+        browser.text_of("#send-code", STEP).await?;
+        browser.screenshot(&dir.join("web-desktop-sending.png")).await?;
+        browser.quit().await?;
+        for name in [
+            "web-phone-home",
+            "web-phone-offer",
+            "web-phone-done",
+            "web-desktop-home",
+            "web-desktop-sending",
+        ] {
+            let png = std::fs::read(dir.join(format!("{name}.png")))?;
+            assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
+        }
+        eprintln!("the page's screenshots are in {}", dir.display());
+        Ok(())
+    })
+}
