@@ -123,6 +123,7 @@ function hearError(signal) {
 async function attempt(paired, pc, round) {
   const opened = new Promise((resolve, reject) => {
     const watch = (dc) => {
+      console.debug(`toss: data channel ${dc.label}, ${dc.readyState}`);
       dc.binaryType = "arraybuffer";
       dc.bufferedAmountLowThreshold = LOW_WATER;
       if (dc.readyState === "open") resolve(dc);
@@ -232,6 +233,7 @@ async function bind(paired, pc, dc) {
     });
   });
   dc.send(`.${encode(paired.binder.myBinding(senderFp, receiverFp))}`);
+  console.debug("toss: binding sent; waiting for the peer's");
   const theirs = await first;
   if (typeof theirs !== "string" || !theirs.startsWith(".")) throw new TossError("tampered", TAMPERED);
   try {

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use toss_testkit::browser::{list, wait_for_download, Browser, Kind, Options};
+use toss_testkit::browser_extra::{catch_console, console};
 use toss_testkit::data::{names_in, random_bytes};
 use toss_testkit::netns::{self, Lan};
 use toss_testkit::process::{assert_root, interrupt, Killed};
@@ -153,7 +154,10 @@ impl Site {
             .args(["--json", "--device-name", "test-cli"])
             .args(args);
         // The core's log, for a failure to show what the connection did.
-        cmd.env("TOSS_LOG", "toss_core=debug,webrtc_ice=info,warn");
+        cmd.env(
+            "TOSS_LOG",
+            "toss_core=debug,webrtc_ice=info,dtls=error,warn",
+        );
         for var in [
             "TOSS_SIGNAL",
             "TOSS_LAN",
@@ -170,6 +174,7 @@ impl Site {
         let browser = Browser::start(kind, Options::default()).await?;
         browser.goto(&self.page).await?;
         browser.wait_for_state("home", LOAD).await;
+        catch_console(&browser).await?;
         Ok(browser)
     }
 }
@@ -380,10 +385,11 @@ impl Cli {
 async fn reach(browser: &Browser, state: &str, limit: Duration, cli: &mut Cli) {
     if let Err(e) = browser.reach_state(state, limit).await {
         panic!(
-            "{e}\n{}\n{}'s download folder holds {:?}",
+            "{e}\n{}\n{}'s download folder holds {:?}; its console said:\n{}",
             cli.summary(),
             browser.name(),
-            list(browser.downloads())
+            list(browser.downloads()),
+            console(browser).await.join("\n")
         );
     }
 }
@@ -863,7 +869,10 @@ fn page_screenshots() -> TestResult {
         browser.screenshot(&dir.join("web-phone-home.png")).await?;
         let mut sender = Cli::spawn(
             "toss send",
-            site.toss("send", &[&photo.to_string_lossy(), &notes.to_string_lossy()]),
+            site.toss(
+                "send",
+                &[&photo.to_string_lossy(), &notes.to_string_lossy()],
+            ),
         )?;
         let code = sender.code().await?;
         browser.type_into("#code", &code, STEP).await?;
@@ -880,13 +889,17 @@ fn page_screenshots() -> TestResult {
         let browser = Browser::start(Kind::Chromium, Options::default()).await?;
         browser.goto(&site.page).await?;
         browser.wait_for_state("home", LOAD).await;
-        browser.screenshot(&dir.join("web-desktop-home.png")).await?;
+        browser
+            .screenshot(&dir.join("web-desktop-home.png"))
+            .await?;
         browser
             .choose_files("#files", &[photo.as_path(), notes.as_path()])
             .await?;
         browser.wait_for_state("waiting", STEP).await;
         browser.text_of("#send-code", STEP).await?;
-        browser.screenshot(&dir.join("web-desktop-sending.png")).await?;
+        browser
+            .screenshot(&dir.join("web-desktop-sending.png"))
+            .await?;
         browser.quit().await?;
         for name in [
             "web-phone-home",

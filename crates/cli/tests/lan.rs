@@ -371,7 +371,8 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     let refused = find(&events(&sent), "error").cloned().ok_or("no error")?;
     let received = receiver.finish()?;
     assert_eq!(
-        refused["kind"], "words_differ",
+        refused["kind"],
+        "words_differ",
         "the sender said {:?}\nthe receiver said {received:?}\nthe sender's log: {}",
         events(&sent),
         String::from_utf8_lossy(&sent.stderr)

@@ -504,7 +504,7 @@ impl Peer {
                         _ => {}
                     }
                 }
-                heard = self.paired.hear(), if listening => match heard {
+                heard = self.paired.hear(), if listening => match heard.inspect(|h| if let session::Heard::Signal(s) = h { tracing::debug!("heard during the transfer: {}", s.kind()) }).inspect_err(|e| tracing::debug!("signaling during the transfer: {e}")) {
                     Ok(session::Heard::Signal(session::Signal::Reconnect)) => {
                         // Our connection is dead too, whatever it says yet.
                         listening = false;

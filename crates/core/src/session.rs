@@ -75,6 +75,21 @@ pub(crate) enum Signal {
     Reconnect,
 }
 
+impl Signal {
+    /// Its kind, as on the wire, for the log (the rest may hold addresses).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Signal::Offer { .. } => "offer",
+            Signal::Answer { .. } => "answer",
+            Signal::Candidate { .. } => "candidate",
+            Signal::Abort { .. } => "abort",
+            Signal::Cancel => "cancel",
+            Signal::Tampered => "tampered",
+            Signal::Reconnect => "reconnect",
+        }
+    }
+}
+
 /// Turns an unexpected server message into the error a user sees.
 ///
 /// A refusal is told in this program's own sentence for its code: the server's text could

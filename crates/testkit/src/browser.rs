@@ -501,8 +501,20 @@ impl Browser {
     ///
     /// When the click fails.
     pub async fn click(&self, css: &str, limit: Duration) -> AnyResult<()> {
-        let e = self.wait_for(css, limit).await;
-        bounded(&format!("clicking {css}"), e.click()).await
+        let started = Instant::now();
+        loop {
+            let e = self.wait_for(css, limit).await;
+            match bounded(&format!("clicking {css}"), e.click()).await {
+                // The page drew the screen again between the find and the click: a person's
+                // click lands on the button now in its place, and so does this one.
+                Err(err)
+                    if err.to_string().contains("stale element") && started.elapsed() < limit =>
+                {
+                    tokio::time::sleep(POLL).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Types `text` into the displayed element `css`, waited for at most `limit`.

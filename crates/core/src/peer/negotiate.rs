@@ -129,7 +129,10 @@ pub(super) async fn negotiate(
         };
         tokio::select! {
             opened = open_rx.recv() => match opened {
-                Some(Ok(pair)) => return Ok(pair),
+                Some(Ok(pair)) => {
+                    tracing::debug!("the data channel is open");
+                    return Ok(pair);
+                }
                 Some(Err(e)) => return Err(e.into()),
                 None => return Err(Error::WebRtc("the data channel closed during setup".into())),
             },
@@ -139,6 +142,7 @@ pub(super) async fn negotiate(
                 }
             }
             ice = ice_rx.recv() => {
+                tracing::debug!("ICE: {ice:?}");
                 if ice == Some(RTCIceConnectionState::Connected) && path_found.is_none() {
                     path_found = Some(tokio::time::Instant::now());
                 }
@@ -147,11 +151,12 @@ pub(super) async fn negotiate(
                 return Err(Error::Connect(ConnectFailure::HandshakeStalled));
             }
             state = state_rx.recv() => {
+                tracing::debug!("connection: {state:?}");
                 if state == Some(RTCPeerConnectionState::Failed) {
                     return Err(Error::Connect(ConnectFailure::NoDirectPath));
                 }
             }
-            heard = paired.hear(), if peer_left.is_none() => match heard? {
+            heard = paired.hear(), if peer_left.is_none() => match heard.inspect(|h| if let Heard::Signal(s) = h { tracing::debug!("heard {}", s.kind()) })? {
                 Heard::Signal(signal) => match signal {
                     // An offer from an attempt the sender has given up on: ignored.
                     Signal::Offer { round, .. } if paired.role() == Role::Receiver && round < paired.round() => {}
@@ -264,6 +269,7 @@ pub(super) async fn bind(
     dc.write_data_channel(&Bytes::from(msg), true)
         .await
         .map_err(|_| Error::PeerGone)?;
+    tracing::debug!("binding sent; waiting for the peer's");
     let mut buf = [0u8; 256];
     let n = match dc.read_data_channel(&mut buf).await {
         Ok((0, _)) | Err(_) => return Err(Error::PeerGone),
