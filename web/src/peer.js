@@ -20,6 +20,11 @@ import { TossError } from "./signal.js";
 
 /** The whole setup has this long (the core's CONNECT_TIMEOUT). */
 const CONNECT_MS = 30_000;
+/** Once the data channel is open, the peer's binding comes within this long (the core's
+ * SETUP_AFTER_PATH); a sending page then begins afresh. */
+const BIND_MS = 8_000;
+/** A fresh attempt is begun only with this much of CONNECT_MS left (SETUP_RETRY_MIN_LEFT). */
+const RETRY_MIN_LEFT_MS = 3_000;
 /** At most this many candidates from the peer per attempt (the core's MAX_REMOTE_CANDIDATES). */
 const MAX_REMOTE_CANDIDATES = 200;
 /** Buffered bytes at which the data channel wakes a waiting writer. */
@@ -82,13 +87,18 @@ export async function connect(paired, { iceServers, iceTransportPolicy = "all", 
       );
     });
     try {
-      const dc = await Promise.race([attempt(paired, pc, round), timeout, aborted(cancel)]);
-      await Promise.race([bind(paired, pc, dc), timeout, aborted(cancel)]);
+      const { dc, settled } = await Promise.race([attempt(paired, pc, round), timeout, aborted(cancel)]);
+      await Promise.race([bind(paired, pc, dc, settled), timeout, aborted(cancel)]);
       return { pc, dc };
     } catch (e) {
       pc.close();
       if (e instanceof StartedOver) {
         round = e.round;
+        continue;
+      }
+      if (e instanceof BindStalled && deadline - Date.now() >= RETRY_MIN_LEFT_MS) {
+        console.debug(`toss: no binding from the peer in round ${e.round}; starting afresh`);
+        round = e.round + 1;
         continue;
       }
       throw e;
@@ -103,6 +113,14 @@ export async function connect(paired, { iceServers, iceTransportPolicy = "all", 
 class StartedOver extends Error {
   constructor(round) {
     super("the other computer started over");
+    this.round = round;
+  }
+}
+
+/** A sending page's channel opened, but the peer's binding never came: it offers afresh. */
+class BindStalled extends Error {
+  constructor(round) {
+    super("the secure connection did not complete over the network path that was found");
     this.round = round;
   }
 }
@@ -165,6 +183,11 @@ async function attempt(paired, pc, round) {
   const listen = (async () => {
     for (;;) {
       const signal = await paired.hear(stop.signal);
+      if (stop.signal.aborted) {
+        // Heard just as this step ended: it belongs to whoever listens next.
+        paired.unhear(signal);
+        return;
+      }
       const failed = hearError(signal);
       if (failed) throw failed;
       if (signal.kind === "peer_left") {
@@ -211,30 +234,64 @@ async function attempt(paired, pc, round) {
   })();
   // The listener's errors end the attempt; once the channel is open, it stops listening.
   try {
-    return await Promise.race([opened, listen]);
+    return { dc: await Promise.race([opened, listen]), settled: myRound };
   } finally {
     stop.abort(new Error("this attempt is over"));
     listen.catch(() => {});
   }
 }
 
-async function bind(paired, pc, dc) {
+/**
+ * The channel binding, the first message each way. Meanwhile the room is heard: the peer's
+ * reason for stopping ends it, and so does a newer offer (the sender began afresh). A sending
+ * page whose channel closes, or whose peer's binding has not come in `BIND_MS`, begins afresh.
+ */
+async function bind(paired, pc, dc, round) {
   const local = sdpFingerprint(pc.localDescription?.sdp);
   const remote = sdpFingerprint(pc.remoteDescription?.sdp);
   const [senderFp, receiverFp] = paired.role === Role.Sender ? [local, remote] : [remote, local];
+  const sender = paired.role === Role.Sender;
+  let timer;
   const first = new Promise((resolve, reject) => {
-    const onMessage = (e) => {
-      dc.removeEventListener("message", onMessage);
-      resolve(e.data);
-    };
-    dc.addEventListener("message", onMessage);
-    dc.addEventListener("close", () => reject(new TossError("peer_gone", "the other side disconnected before the transfer finished")), {
-      once: true,
-    });
+    dc.addEventListener("message", (e) => resolve(e.data), { once: true });
+    if (sender) {
+      dc.addEventListener("close", () => reject(new BindStalled(round)), { once: true });
+      timer = setTimeout(() => reject(new BindStalled(round)), BIND_MS);
+    }
   });
+  const stop = new AbortController();
+  const listen = (async () => {
+    for (;;) {
+      const signal = await paired.hear(stop.signal);
+      if (stop.signal.aborted) {
+        // Heard just as this step ended: it belongs to whoever listens next.
+        paired.unhear(signal);
+        return;
+      }
+      const failed = hearError(signal);
+      if (failed) throw failed;
+      if (signal.kind === "peer_left") {
+        throw new TossError("peer_gone", "the other side disconnected before the transfer finished");
+      }
+      if (signal.kind === "offer" && !sender && Number(signal.round ?? 0) > round) {
+        paired.unhear(signal);
+        throw new StartedOver(Number(signal.round));
+      }
+      // A late candidate or answer of this attempt, or the peer's note that a connection
+      // went (its newer offer follows): nothing to do here.
+    }
+  })();
   dc.send(`.${encode(paired.binder.myBinding(senderFp, receiverFp))}`);
   console.debug("toss: binding sent; waiting for the peer's");
-  const theirs = await first;
+  let theirs;
+  try {
+    theirs = await Promise.race([first, listen]);
+  } finally {
+    clearTimeout(timer);
+    stop.abort(new Error("the binding is over"));
+    listen.catch(() => {});
+    first.catch(() => {});
+  }
   if (typeof theirs !== "string" || !theirs.startsWith(".")) throw new TossError("tampered", TAMPERED);
   try {
     paired.binder.checkBinding(decode(theirs.slice(1)), senderFp, receiverFp);

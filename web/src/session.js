@@ -306,6 +306,8 @@ export class Paired {
    * @throws {TossError} `tampered` for anything that failed its seal, and what ended the room.
    */
   hear(stop) {
+    // A listener that has been told to stop takes nothing: a signal it took now would be lost.
+    if (stop?.aborted) return Promise.reject(stop.reason);
     if (this.#inbox.length > 0) return Promise.resolve(this.#inbox.shift());
     if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {

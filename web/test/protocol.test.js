@@ -12,7 +12,8 @@ import { CodeError, codeFromFragment, parseCode, randomPassword } from "../src/c
 import { decodeControl, fragment, Link, Reassembler } from "../src/link.js";
 import { sdpFingerprint } from "../src/peer.js";
 import { cleanPart, downloadName } from "../src/save.js";
-import { blake3 } from "../src/crypto.js";
+import { blake3, Role } from "../src/crypto.js";
+import { Paired } from "../src/session.js";
 import { checkOffer, receiveFiles, sendFiles } from "../src/transfer.js";
 
 describe("codes", () => {
@@ -180,5 +181,44 @@ describe("a transfer between the page's two ends", () => {
     await assert.rejects(sending, { kind: "declined", message: "the receiver declined the transfer" });
     a.close();
     assert.equal((await receiving).declined, true);
+  });
+});
+
+/** A room whose messages the test hands in, under a seal that is the identity. */
+function fakeRoom() {
+  const queue = [];
+  let wake = null;
+  const conn = {
+    recv: () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((r) => (wake = r))),
+    send: () => {},
+    close: () => {},
+  };
+  const keys = {
+    role: Role.Receiver,
+    verification: "test words",
+    intoChannel: () => ({ sealer: { seal: (b) => b }, opener: { open: (text) => new TextEncoder().encode(text) }, binder: {} }),
+  };
+  const say = (signal) => {
+    const msg = { type: "message", body: JSON.stringify({ kind: "sealed", data: JSON.stringify(signal) }) };
+    if (wake) {
+      const w = wake;
+      wake = null;
+      w(msg);
+    } else queue.push(msg);
+  };
+  return { paired: new Paired(conn, keys), say };
+}
+
+describe("the room's signals", () => {
+  it("a listener told to stop takes nothing: the next one hears the peer's cancel", async () => {
+    const { paired, say } = fakeRoom();
+    const stop = new AbortController();
+    const first = paired.hear(stop.signal);
+    stop.abort(new Error("done"));
+    await assert.rejects(first, { message: "done" });
+    // A late step that listens again with its stopped switch gets nothing either.
+    await assert.rejects(paired.hear(stop.signal), { message: "done" });
+    say({ kind: "cancel" });
+    assert.deepEqual(await paired.hear(), { kind: "cancel" });
   });
 });

@@ -232,6 +232,16 @@ impl Cli {
         let kept = Arc::clone(&stderr);
         let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                if let Ok(path) = std::env::var("TOSS_TEST_LOG_COPY") {
+                    use std::io::Write;
+                    if let Ok(mut f) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                    {
+                        let _ = writeln!(f, "{line}");
+                    }
+                }
                 if let Ok(mut text) = kept.lock() {
                     text.push_str(&line);
                     text.push('\n');

@@ -59,6 +59,11 @@ pub const LARGE_SCTP_PACKET: u32 = (CHUNK_SIZE as u32) / 2 + 12 + 16;
 /// Largest UDP datagram accepted: a large SCTP packet plus DTLS, with room to spare.
 pub const RECEIVE_MTU: usize = 9000;
 
+/// Closing a data channel resets its stream, a message queued behind whatever the channel
+/// still holds; a peer that stopped reading never takes it, so the close waits this long at
+/// most before the connection itself is closed.
+pub const CHANNEL_CLOSE_GRACE: Duration = Duration::from_millis(500);
+
 /// A data-channel write that makes no progress for this long ends the transfer.
 pub const SEND_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -28,7 +28,7 @@ pub use path::{PathInfo, PathKind};
 
 use crate::config::Config;
 use crate::defaults::{
-    DEFAULT_SCTP_PACKET, ICE_DISCONNECTED_AFTER, ICE_FAILED_AFTER, RECEIVE_MTU,
+    DEFAULT_SCTP_PACKET, ICE_DISCONNECTED_AFTER, ICE_FAILED_AFTER, RECEIVE_MTU, SETUP_AFTER_PATH,
     SETUP_RETRY_MIN_LEFT, UDP_BUFFER,
 };
 use crate::error::{ConnectFailure, Error, Result, Side};
@@ -273,7 +273,11 @@ async fn attempt(
     let pc = Arc::new(api.new_peer_connection(rtc_config(config)).await?);
     let setup = async {
         let (rtc_dc, dc) = negotiate(paired, &pc, config.large_packets, &peer).await?;
-        bind(paired, &pc, &dc, binding).await?;
+        // The peer's binding comes right after its channel opened; one lost for good
+        // (the peer never saw the channel open) ends this attempt and a fresh one begins.
+        tokio::time::timeout(SETUP_AFTER_PATH, bind(paired, &pc, &dc, binding))
+            .await
+            .map_err(|_| Error::Connect(ConnectFailure::HandshakeStalled))??;
         Ok((rtc_dc, dc))
     };
     // Cancelling is handled here, not by dropping this future, so that the peer is told

@@ -17,7 +17,8 @@ use webrtc::peer_connection::RTCPeerConnection;
 use super::path::PathInfo;
 use crate::crypto::Role;
 use crate::defaults::{
-    BUFFERED_HIGH, BUFFERED_LOW, MAX_CONTROL_BYTES, MAX_DC_MESSAGE, READ_QUEUE, SEND_STALL_TIMEOUT,
+    BUFFERED_HIGH, BUFFERED_LOW, CHANNEL_CLOSE_GRACE, MAX_CONTROL_BYTES, MAX_DC_MESSAGE,
+    READ_QUEUE, SEND_STALL_TIMEOUT,
 };
 use crate::error::{ConnectFailure, Error, Result};
 
@@ -129,7 +130,7 @@ impl Link {
                 ) {
                     gone.cancel();
                     if let Some(dc) = dc.upgrade() {
-                        let _ = dc.close().await;
+                        close_channel(&dc).await;
                     }
                 }
             })
@@ -276,7 +277,18 @@ impl Link {
     /// Closes the data channel and the peer connection.
     pub async fn close(&self) {
         self.lost.cancel();
-        let _ = self.dc.close().await;
+        close_channel(&self.dc).await;
         let _ = self.pc.close().await;
+    }
+}
+
+/// Resets the channel's stream, within [`CHANNEL_CLOSE_GRACE`]: the reset waits behind what
+/// is queued, and a peer that stopped reading (it cancelled) would hold it for ever.
+async fn close_channel(dc: &DataChannel) {
+    if tokio::time::timeout(CHANNEL_CLOSE_GRACE, dc.close())
+        .await
+        .is_err()
+    {
+        tracing::debug!("the data channel's reset did not go out; closing the connection");
     }
 }
