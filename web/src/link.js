@@ -115,15 +115,19 @@ export class Link {
   #ended = null;
   #reassembler = new Reassembler();
 
-  /** @param {RTCDataChannel} dc an open channel whose binding checked out. */
-  constructor(dc) {
+  /**
+   * @param {RTCDataChannel} dc an open channel whose binding checked out.
+   * @param {Array<string|ArrayBuffer>} [early] messages that arrived before this link (during
+   *   the channel binding), taken first and in order.
+   */
+  constructor(dc, early = []) {
     this.#dc = dc;
-    dc.addEventListener("message", (e) => {
+    const take = (data) => {
       if (this.#ended) return;
       let item;
-      if (typeof e.data === "string") {
+      if (typeof data === "string") {
         try {
-          const whole = this.#reassembler.push(e.data);
+          const whole = this.#reassembler.push(data);
           if (whole === null) return;
           item = { control: decodeControl(whole) };
         } catch (err) {
@@ -131,7 +135,7 @@ export class Link {
           return;
         }
       } else {
-        item = { bytes: new Uint8Array(e.data) };
+        item = { bytes: new Uint8Array(data) };
       }
       if (this.#waiter) {
         const w = this.#waiter;
@@ -140,7 +144,9 @@ export class Link {
       } else {
         this.#inbox.push(item);
       }
-    });
+    };
+    for (const data of early) take(data);
+    dc.addEventListener("message", (e) => take(e.data));
     dc.addEventListener("close", () => this.#end(peerGone()));
     dc.addEventListener("error", () => this.#end(peerGone()));
   }

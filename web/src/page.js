@@ -364,9 +364,9 @@ async function receiveWith(typed) {
     run.paired = await join(SERVER, code);
     setText(status, "Connecting…");
     app.querySelector(".code-echo")?.after(wordsCard(run.paired.verification));
-    const { pc, dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
+    const { pc, dc, early } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
     run.pc = pc;
-    run.link = new Link(dc);
+    run.link = new Link(dc, early);
     roomWatch = watchRoom(run);
     const progress = progressCard();
     const result = await receiveFiles(run.link, {
@@ -521,9 +521,9 @@ async function chosen(items) {
     setState("connecting");
     screen("Send files", wordsCard(run.paired.verification), progress.el, status, cancelButton());
     setText(status, "Connecting…");
-    const { pc, dc } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
+    const { pc, dc, early } = await connect(run.paired, { ...(await iceConfig(run.paired)), cancel: run.cancel.signal });
     run.pc = pc;
-    run.link = new Link(dc);
+    run.link = new Link(dc, early);
     roomWatch = watchRoom(run);
     setState("confirm");
     setText(status, "Waiting for the receiver to accept…");

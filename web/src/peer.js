@@ -64,7 +64,8 @@ function aborted(signal) {
  * Sets up the connection, starting afresh when the sender does, within `CONNECT_MS`.
  * @param {import("./session.js").Paired} paired
  * @param {{iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, cancel: AbortSignal}} options
- * @returns {Promise<{pc: RTCPeerConnection, dc: RTCDataChannel}>}
+ * @returns {Promise<{pc: RTCPeerConnection, dc: RTCDataChannel, early: Array<string|ArrayBuffer>}>}
+ *   `early`: the peer's first messages after the binding, for the Link.
  */
 export async function connect(paired, { iceServers, iceTransportPolicy = "all", cancel }) {
   const deadline = Date.now() + CONNECT_MS;
@@ -88,8 +89,8 @@ export async function connect(paired, { iceServers, iceTransportPolicy = "all", 
     });
     try {
       const { dc, settled } = await Promise.race([attempt(paired, pc, round), timeout, aborted(cancel)]);
-      await Promise.race([bind(paired, pc, dc, settled), timeout, aborted(cancel)]);
-      return { pc, dc };
+      const early = await Promise.race([bind(paired, pc, dc, settled), timeout, aborted(cancel)]);
+      return { pc, dc, early };
     } catch (e) {
       pc.close();
       if (e instanceof StartedOver) {
@@ -245,20 +246,36 @@ async function attempt(paired, pc, round) {
  * The channel binding, the first message each way. Meanwhile the room is heard: the peer's
  * reason for stopping ends it, and so does a newer offer (the sender began afresh). A sending
  * page whose channel closes, or whose peer's binding has not come in `BIND_MS`, begins afresh.
+ * A receiving page also waits for the sender's first message after the binding: a sender that
+ * never got this page's binding begins afresh, and its newer offer must still be followed.
+ * @returns {Promise<Array<string|ArrayBuffer>>} what arrived after the binding, in order.
  */
 async function bind(paired, pc, dc, round) {
   const local = sdpFingerprint(pc.localDescription?.sdp);
   const remote = sdpFingerprint(pc.remoteDescription?.sdp);
   const [senderFp, receiverFp] = paired.role === Role.Sender ? [local, remote] : [remote, local];
   const sender = paired.role === Role.Sender;
+  const held = [];
+  let wake = () => {};
+  const onMessage = (e) => {
+    held.push(e.data);
+    wake();
+  };
+  dc.addEventListener("message", onMessage);
   let timer;
-  const first = new Promise((resolve, reject) => {
-    dc.addEventListener("message", (e) => resolve(e.data), { once: true });
+  const failed = new Promise((_, reject) => {
     if (sender) {
       dc.addEventListener("close", () => reject(new BindStalled(round)), { once: true });
       timer = setTimeout(() => reject(new BindStalled(round)), BIND_MS);
     }
   });
+  const until = (n) =>
+    new Promise((resolve) => {
+      wake = () => {
+        if (held.length >= n) resolve();
+      };
+      wake();
+    });
   const stop = new AbortController();
   const listen = (async () => {
     for (;;) {
@@ -268,8 +285,8 @@ async function bind(paired, pc, dc, round) {
         paired.unhear(signal);
         return;
       }
-      const failed = hearError(signal);
-      if (failed) throw failed;
+      const failure = hearError(signal);
+      if (failure) throw failure;
       if (signal.kind === "peer_left") {
         throw new TossError("peer_gone", "the other side disconnected before the transfer finished");
       }
@@ -283,19 +300,22 @@ async function bind(paired, pc, dc, round) {
   })();
   dc.send(`.${encode(paired.binder.myBinding(senderFp, receiverFp))}`);
   console.debug("toss: binding sent; waiting for the peer's");
-  let theirs;
   try {
-    theirs = await Promise.race([first, listen]);
+    await Promise.race([until(1), failed, listen]);
+    const theirs = held[0];
+    if (typeof theirs !== "string" || !theirs.startsWith(".")) throw new TossError("tampered", TAMPERED);
+    try {
+      paired.binder.checkBinding(decode(theirs.slice(1)), senderFp, receiverFp);
+    } catch {
+      throw new TossError("tampered", TAMPERED);
+    }
+    if (!sender) await Promise.race([until(2), listen]);
+    return held.slice(1);
   } finally {
+    dc.removeEventListener("message", onMessage);
     clearTimeout(timer);
     stop.abort(new Error("the binding is over"));
     listen.catch(() => {});
-    first.catch(() => {});
-  }
-  if (typeof theirs !== "string" || !theirs.startsWith(".")) throw new TossError("tampered", TAMPERED);
-  try {
-    paired.binder.checkBinding(decode(theirs.slice(1)), senderFp, receiverFp);
-  } catch {
-    throw new TossError("tampered", TAMPERED);
+    failed.catch(() => {});
   }
 }
