@@ -567,10 +567,12 @@ fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
     assert_eq!(resumed.len(), 2, "{resumed:?}");
     assert_eq!(resumed[1].0, "album/b-concert.mov");
     let part = resumed[1].1;
-    // The receiver syncs and records its ranges at least every 32 MiB written, and writes
-    // at most a few MiB behind what it has received.
+    // The receiver records its ranges at a checkpoint at least every 32 MiB written; a
+    // checkpoint's sync runs while writing goes on (up to 32 MiB more before the next one
+    // waits for it), and the writer is at most 8 MiB of write-ahead and a 1 MiB buffer
+    // behind what was received: 73 MiB at most unrecorded, when the disk is slow to sync.
     assert!(
-        part > 0 && part + (48 << 20) >= had && part <= had,
+        part > 0 && part + (73 << 20) >= had && part <= had,
         "picked up at {part} of the {had} bytes it had"
     );
     let done = |f: &Finished| {

@@ -501,15 +501,26 @@ impl Browser {
     ///
     /// When the click fails.
     pub async fn click(&self, css: &str, limit: Duration) -> AnyResult<()> {
+        // Found and clicked in one step in the page, as a fallback: the driver's handle to an
+        // element can go stale between its find and its click (seen under load mid-transfer,
+        // "not found in the current frame"), while a person's click lands on the button on
+        // screen. Only a displayed, enabled element is clicked.
+        const SCRIPT: &str = "const e = [...document.querySelectorAll(arguments[0])]\
+            .find((e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden' && !e.disabled);\
+            if (!e) return false; e.click(); return true;";
         let started = Instant::now();
         loop {
             let e = self.wait_for(css, limit).await;
             match bounded(&format!("clicking {css}"), e.click()).await {
-                // The page drew the screen again between the find and the click: a person's
-                // click lands on the button now in its place, and so does this one.
-                Err(err)
-                    if err.to_string().contains("stale element") && started.elapsed() < limit =>
-                {
+                Err(err) if err.to_string().contains("stale element") => {
+                    if let Ok(Value::Bool(true)) =
+                        self.execute(SCRIPT, vec![Value::from(css)]).await
+                    {
+                        return Ok(());
+                    }
+                    if started.elapsed() >= limit {
+                        return Err(err);
+                    }
                     tokio::time::sleep(POLL).await;
                 }
                 other => return other,
