@@ -40,9 +40,9 @@ use toss_testkit::browser::{list, wait_for_download, Browser, Kind, Options};
 use toss_testkit::browser_extra::{catch_console, console};
 use toss_testkit::data::{names_in, random_bytes};
 use toss_testkit::netns::{self, Lan};
-use toss_testkit::process::{assert_root, interrupt, Killed};
+use toss_testkit::process::{assert_root, interrupt, which, Killed};
 use toss_testkit::signal::SignalProcess;
-use toss_testkit::{AnyResult, TestResult};
+use toss_testkit::{coturn, AnyResult, TestResult};
 
 mod support;
 
@@ -89,9 +89,17 @@ const WRONG_CODE: &str = "wrong code: the code was mistyped, or someone tried to
 struct Net {
     /// `toss-signal`, killed before the namespaces go.
     _server: SignalProcess,
+    /// coturn in a, for the relayed network (killed before the namespaces go).
+    _turn: Option<Killed>,
     lan: Lan,
     site: Site,
 }
+
+/// coturn's port in a, and the first and last of its relay ports (the namespace's own).
+const TURN_PORT: u16 = 3478;
+const TURN_RELAY_PORTS: (u16, u16) = (49_160, 49_260);
+/// The secret coturn shares with `toss-signal` in the relayed network.
+const TURN_SECRET: &str = "a-secret-shared-by-coturn-and-toss-signal";
 
 /// What a test body needs to know of the network, on the thread inside a.
 #[derive(Debug, Clone)]
@@ -102,27 +110,74 @@ struct Site {
     page: String,
     /// The signaling server, as `toss` in b reaches it.
     signal: String,
+    /// Whether both sides are told to use only relayed paths (the page's `?relay-only`,
+    /// `toss --relay-only`).
+    relay_only: bool,
 }
 
 impl Net {
     fn create(tag: &str) -> AnyResult<Net> {
+        Net::make(tag, None)
+    }
+
+    /// The home network with coturn in a as well, sharing a secret with `toss-signal`, which
+    /// hands out its credentials (docs/deploy.md), and both sides told to relay everything.
+    fn relayed(tag: &str, dir: &Path) -> AnyResult<Net> {
+        Net::make(tag, Some(dir))
+    }
+
+    /// `turn_dir`: where coturn's configuration is written, for a relayed network.
+    fn make(tag: &str, turn_dir: Option<&Path>) -> AnyResult<Net> {
         assert_root("creating network namespaces");
         let lan = Lan::home(tag, SUBNET)?;
-        let server =
-            SignalProcess::start_with(netns::exec(&lan.a, bin("toss-signal")), "0.0.0.0:0")?;
+        let mut server_cmd = netns::exec(&lan.a, bin("toss-signal"));
+        let turn = match turn_dir {
+            None => None,
+            Some(dir) => {
+                let turnserver = which("turnserver")
+                    .ok_or("coturn's turnserver is not installed (scripts/setup.sh installs it)")?;
+                let conf = coturn::write_secret_conf(dir, TURN_SECRET)?;
+                let (min, max) = TURN_RELAY_PORTS;
+                let mut cmd = netns::exec(&lan.a, turnserver);
+                cmd.args(coturn::args_with_secret(A_ADDR, TURN_PORT, min, max, &conf))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                let turn = Killed(cmd.spawn()?);
+                wait_for_udp(&lan.a, TURN_PORT)?;
+                let secret = dir.join("turn-secret");
+                std::fs::write(&secret, format!("{TURN_SECRET}\n"))?;
+                server_cmd
+                    .args([
+                        "--turn-url",
+                        &format!("turn:{A_ADDR}:{TURN_PORT}?transport=udp"),
+                    ])
+                    .arg("--turn-secret-file")
+                    .arg(&secret)
+                    .env_remove("TOSS_TURN_SECRET");
+                Some(turn)
+            }
+        };
+        let server = SignalProcess::start_with(server_cmd, "0.0.0.0:0")?;
         let port: u16 = server
             .url
             .rsplit(':')
             .next()
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| format!("no port in {}", server.url))?;
+        let relay_only = turn.is_some();
         let site = Site {
             b: lan.b.clone(),
-            page: format!("http://127.0.0.1:{port}/"),
+            page: if relay_only {
+                format!("http://127.0.0.1:{port}/?relay-only")
+            } else {
+                format!("http://127.0.0.1:{port}/")
+            },
             signal: format!("ws://{A_ADDR}:{port}"),
+            relay_only,
         };
         Ok(Net {
             _server: server,
+            _turn: turn,
             lan,
             site,
         })
@@ -153,6 +208,9 @@ impl Site {
             ])
             .args(["--json", "--device-name", "test-cli"])
             .args(args);
+        if self.relay_only {
+            cmd.arg("--relay-only");
+        }
         // The core's log, for a failure to show what the connection did.
         cmd.env(
             "TOSS_LOG",
@@ -404,6 +462,22 @@ async fn reach(browser: &Browser, state: &str, limit: Duration, cli: &mut Cli) {
     }
 }
 
+/// Waits, at most 10 s, until something in namespace `ns` listens on UDP `port`.
+fn wait_for_udp(ns: &str, port: u16) -> AnyResult<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-Hlun"])
+            .arg(format!("sport = :{port}"))
+            .output()?;
+        if !out.stdout.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("nothing listened on UDP port {port} in {ns} within 10 s").into())
+}
+
 /// Writes `size` random bytes to `path`, 8 MiB at a time (a 1 GiB file never sits in
 /// memory).
 fn random_file(path: &Path, size: u64) -> std::io::Result<()> {
@@ -469,7 +543,12 @@ fn make_folder(root: &Path) -> std::io::Result<PathBuf> {
 /// folder. Prints which way the page saved it and the browser's peak memory, and holds
 /// that against `budget` when there is one.
 fn cli_sends_to_browser(kind: Kind, tag: &str, size: u64, budget: Option<u64>) -> TestResult {
-    let net = Net::create(tag)?;
+    cli_sends_to_browser_on(Net::create(tag)?, kind, size, budget)
+}
+
+/// [`cli_sends_to_browser`] on `net`; on a relayed network, `toss send` must also say that
+/// its path went through the relay.
+fn cli_sends_to_browser_on(net: Net, kind: Kind, size: u64, budget: Option<u64>) -> TestResult {
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("video.bin");
     random_file(&src, size)?;
@@ -513,12 +592,19 @@ fn cli_sends_to_browser(kind: Kind, tag: &str, size: u64, budget: Option<u64>) -
             same_bytes(&src, &saved)?,
             "{name} saved video.bin with other bytes than were sent"
         );
-        let path = sent
+        let connected = sent
             .events
             .iter()
             .find(|e| e["event"] == "connected")
-            .map(|e| e["path"].to_string())
+            .map(|e| e["path"].clone())
             .unwrap_or_default();
+        if site.relay_only {
+            assert_eq!(
+                connected["kind"], "relay",
+                "toss send was told to relay everything: {connected}"
+            );
+        }
+        let path = connected.to_string();
         let mib = size as f64 / (1024.0 * 1024.0);
         eprintln!(
             "{name}: {mib:.0} MiB from toss send over {path}, saved by way of {save:?}, in \
@@ -678,6 +764,17 @@ fn chromium_receives_1_gib_from_toss_send_within_its_memory_budget() -> TestResu
 #[ignore = "needs root"]
 fn firefox_receives_1_gib_from_toss_send_within_its_memory_budget() -> TestResult {
     cli_sends_to_browser(Kind::Firefox, "gf", SIZE_1_GIB, Some(FIREFOX_BUDGET))
+}
+
+/// Both sides told to relay everything: the page (`?relay-only`) and `toss send
+/// --relay-only` take their credentials from `toss-signal`, which shares a secret with
+/// coturn, and the file still arrives byte-identical.
+#[test]
+#[ignore = "needs root"]
+fn chromium_receives_from_toss_send_through_a_coturn_relay_only() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let net = Net::relayed("tc", tmp.path())?;
+    cli_sends_to_browser_on(net, Kind::Chromium, 16 << 20, None)
 }
 
 /// Chromium chooses the folder itself in `#folder` (chromedriver takes a folder).

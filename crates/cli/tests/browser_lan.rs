@@ -1,15 +1,17 @@
 //! A phone on the Wi-Fi, with no server anywhere: `toss send --lan` hosts the rendezvous
-//! itself, serves the web peer from it and prints a plain `http://` link to it; Chromium on
-//! another computer of the network opens the link, and the page takes the code from the
-//! link's fragment, meets the sender and receives.
+//! itself, serves the web peer from it and prints a plain `http://` link to it; a browser on
+//! another computer of the network (Chromium, then Firefox) opens the link, and the page
+//! takes the code from the link's fragment, meets the sender and receives.
 //!
 //! A home network of two computers made by the test (`Lan::home`: private addresses, a
-//! default route, multicast, nothing routed anywhere): `toss` in namespace b, Chromium
+//! default route, multicast, nothing routed anywhere): `toss` in namespace b, the browser
 //! (headless, default WebRTC settings, host addresses hidden behind mDNS names) in a. The
 //! page is on a non-secure origin there (`http://192.168.83.2:PORT/`), so it has no service
 //! worker and no File System Access: it must say it saves in memory
 //! (`body[data-save="memory"]`) and still deliver 100 MiB byte-identical, with the same two
-//! words as `toss send`.
+//! words as `toss send`. It tells the person that the browser may ask whether to keep the
+//! file; Chromium does hold such a download back, and the test chooses Keep on Chromium's
+//! downloads page, as the person would.
 //!
 //! Namespaces need root: the test is ignored as "needs root", and `make test` runs it when it
 //! runs as root.
@@ -23,9 +25,9 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use toss_testkit::browser::{list, Browser, Options};
+use toss_testkit::browser::{list, Browser, Kind, Options};
 use toss_testkit::browser_extra::{
-    catch_console, chromium_downloads, downloaded, shown, wait_state,
+    catch_console, chromium_downloads, chromium_keep_downloads, downloaded, shown, wait_state,
 };
 use toss_testkit::data::random_bytes;
 use toss_testkit::netns::{self, Lan};
@@ -250,20 +252,31 @@ async fn report(browser: &Browser, sender: &mut Sender, what: &str) -> String {
 #[test]
 #[ignore = "needs root"]
 fn chromium_on_the_lan_receives_100_mib_from_the_plain_http_link_of_toss_send_lan() -> TestResult {
+    on_the_lan(Kind::Chromium, "bl")
+}
+
+#[test]
+#[ignore = "needs root"]
+fn firefox_on_the_lan_receives_100_mib_from_the_plain_http_link_of_toss_send_lan() -> TestResult {
+    on_the_lan(Kind::Firefox, "bf")
+}
+
+/// `toss send --lan` in b, `kind` in a opening its link.
+fn on_the_lan(kind: Kind, tag: &str) -> TestResult {
     assert_root("creating network namespaces");
     // As root, a network that cannot be built is a failure, not a skip.
-    let lan = Lan::home("bl", SUBNET)?;
+    let lan = Lan::home(tag, SUBNET)?;
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join(NAME);
     random_file(&src, SIZE)?;
     let sender = Sender::spawn(&lan.b, &src)?;
-    let result = netns::run_in(&lan.a, move || receive_in_chromium(sender, src));
+    let result = netns::run_in(&lan.a, move || receive_in_browser(kind, sender, src));
     drop(lan);
     result
 }
 
-/// Inside a: Chromium opens the link `toss send` printed and receives.
-async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> TestResult {
+/// Inside a: the browser opens the link `toss send` printed and receives.
+async fn receive_in_browser(kind: Kind, mut sender: Sender, src: std::path::PathBuf) -> TestResult {
     let Some(code_event) = sender.until("code", CODE).await else {
         return Err(format!("toss send --lan showed no code: {}", sender.summary()).into());
     };
@@ -276,7 +289,8 @@ async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> Tes
         "toss send --lan's code event {code_event} has no link {prefix}PORT{suffix}"
     );
 
-    let browser = Browser::chromium(Options::default()).await?;
+    let browser = Browser::start(kind, Options::default()).await?;
+    let name = browser.name();
     browser.goto(&link).await?;
     catch_console(&browser).await?;
     // The page takes the code from the fragment and receives with it, untouched.
@@ -302,12 +316,12 @@ async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> Tes
     assert_eq!(
         words.trim(),
         told,
-        "Chromium shows other verification words than toss send"
+        "{name} shows other verification words than toss send"
     );
     let offered = browser.text_of("#offer-list li", STEP).await?;
     assert!(
         offered.starts_with(NAME),
-        "Chromium offers {offered:?}, not {NAME}"
+        "{name} offers {offered:?}, not {NAME}"
     );
     let accept_folder = browser
         .execute("return !!document.getElementById('accept-folder')", vec![])
@@ -335,6 +349,18 @@ async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> Tes
         "a page on plain http saved by way of {save:?}, not in memory: {}",
         shown(&browser).await
     );
+    // What the person is told about saving from a page that is not https.
+    let page = shown(&browser).await;
+    assert!(
+        page.contains("choose Keep"),
+        "a page on plain http does not say that the browser may ask to keep the file: {page}"
+    );
+    let kept = if kind == Kind::Chromium {
+        // Chromium holds such a download back until the person chooses Keep: as they do.
+        chromium_keep_downloads(&browser).await?
+    } else {
+        String::new()
+    };
     let saved = match downloaded(browser.downloads(), NAME, SIZE, STEP).await {
         Ok(saved) => saved,
         Err(e) => {
@@ -343,10 +369,15 @@ async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> Tes
             let held = browser.downloads().join(format!("{NAME}.crdownload"));
             let held = same_bytes(&src, &held)
                 .map_or_else(|e| format!("not readable ({e})"), |same| same.to_string());
-            panic!(
-                "the page says it is done, but {e}\n{page}\nchrome://downloads says: {}\n\
-                 the unfinished {NAME}.crdownload holds the bytes sent: {held}",
+            let downloads = if kind == Kind::Chromium {
                 chromium_downloads(&browser).await
+            } else {
+                "(not asked: not Chromium)".to_owned()
+            };
+            panic!(
+                "the page says it is done, but {e}\n{page}\nKeep was chosen for {kept:?}; \
+                 chrome://downloads says: {downloads}\n\
+                 the unfinished {NAME}.crdownload holds the bytes sent: {held}",
             );
         }
     };
@@ -360,7 +391,7 @@ async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> Tes
     );
     assert!(
         same_bytes(&src, &saved)?,
-        "Chromium saved {NAME} with other bytes than were sent"
+        "{name} saved {NAME} with other bytes than were sent"
     );
     let path = events
         .iter()
@@ -369,8 +400,8 @@ async fn receive_in_chromium(mut sender: Sender, src: std::path::PathBuf) -> Tes
         .unwrap_or_default();
     let mib = SIZE as f64 / (1024.0 * 1024.0);
     eprintln!(
-        "Chromium on http://{B_ADDR}: {mib:.0} MiB from toss send --lan over {path}, saved in \
-         memory, in {seconds:.1} s ({:.1} MiB/s); {memory}",
+        "{name} on http://{B_ADDR}: {mib:.0} MiB from toss send --lan over {path}, saved in \
+         memory (Keep chosen for {kept:?}), in {seconds:.1} s ({:.1} MiB/s); {memory}",
         mib / seconds
     );
     browser.quit().await

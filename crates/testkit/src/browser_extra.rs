@@ -2,8 +2,8 @@
 //! desktop app or `toss` on a LAN: the page's console, caught inside the page (WebDriver's
 //! own log needs a capability the harness does not ask for, and geckodriver has none), and
 //! a bounded wait on the page's state that fails with what the user saw and what the page
-//! logged, a wait for a download that returns its failure instead of panicking, and what
-//! Chromium's downloads page says of each download.
+//! logged, a wait for a download that returns its failure instead of panicking, what
+//! Chromium's downloads page says of each download, and choosing Keep there.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -182,6 +182,94 @@ pub async fn chromium_downloads(browser: &Browser) -> String {
         Ok(_) => "(chrome://downloads lists nothing)".to_owned(),
         Err(e) => format!("(chrome://downloads could not be read: {e})"),
     }
+}
+
+/// Does what a person does when Chromium holds back a download from a page that is not
+/// `https`: opens its downloads page in a new tab, chooses Keep on each download that
+/// offers it, and comes back to the page's tab. Returns the downloads page's words for
+/// what it held (empty when nothing was held).
+///
+/// # Errors
+///
+/// When WebDriver fails, or a Keep was offered but could not be chosen.
+pub async fn chromium_keep_downloads(browser: &Browser) -> AnyResult<String> {
+    let client = browser.client();
+    let page = client.window().await?;
+    let tab = client.new_window(true).await?;
+    client.switch_to_window(tab.handle).await?;
+    browser.goto("chrome://downloads/").await?;
+    // A held item shows its choices in the menu behind "more actions": open its menu, then
+    // choose the entry that keeps the file ("Download insecure file", or Keep). Chromium takes
+    // that choice only from a real click (a user gesture), so both are clicked with the
+    // pointer, where the page says the two buttons are.
+    let find = r##"
+      const want = arguments[0];
+      const manager = document.querySelector("downloads-manager");
+      const root = manager && manager.shadowRoot;
+      const items = root ? Array.from(root.querySelectorAll("downloads-item")) : [];
+      const seen = (e) => (e.checkVisibility ? e.checkVisibility() : e.offsetParent !== null);
+      const label = (b) => (b.innerText || b.textContent || b.getAttribute("aria-label") || "").trim();
+      for (const item of items) {
+        const r = item.shadowRoot;
+        if (!r) continue;
+        const choices = Array.from(r.querySelectorAll("cr-button, button, cr-icon-button, [role=menuitem]")).filter(seen);
+        const hit = want === "menu"
+          ? choices.find((b) => b.id === "more-actions")
+          : choices.find((b) => /^(keep|keep anyway|download insecure file)$/i.test(label(b)));
+        if (!hit) continue;
+        const box = hit.getBoundingClientRect();
+        const name = r.querySelector("#name, #file-link");
+        const why = r.querySelector(".description, #description");
+        const said = [name, why].filter((e) => e).map((e) => label(e)).join(": ");
+        return { x: box.left + box.width / 2, y: box.top + box.height / 2, said };
+      }
+      return null;
+    "##;
+    let mut said = String::new();
+    // The page draws its list a moment after it has loaded, and the menu a moment after the
+    // click: a few looks, bounded.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let menu = browser.execute(find, vec![Value::from("menu")]).await?;
+        let Some((x, y)) = point(&menu) else { continue };
+        pointer_click(browser, x, y).await?;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let keep = browser.execute(find, vec![Value::from("keep")]).await?;
+        if let Some((x, y)) = point(&keep) {
+            pointer_click(browser, x, y).await?;
+            said = keep["said"].as_str().unwrap_or_default().to_owned();
+            break;
+        }
+    }
+    // Keeping takes a moment to reach the file; the tab stays until then.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.close_window().await?;
+    client.switch_to_window(page).await?;
+    Ok(said)
+}
+
+/// `{x, y}` of a found button, in the viewport.
+fn point(found: &Value) -> Option<(f64, f64)> {
+    Some((found["x"].as_f64()?, found["y"].as_f64()?))
+}
+
+/// A real click (pointer moved, pressed and released) at `x, y` in the viewport.
+async fn pointer_click(browser: &Browser, x: f64, y: f64) -> AnyResult<()> {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+    let actions = MouseActions::new("mouse".to_owned())
+        .then(PointerAction::MoveTo {
+            duration: None,
+            x,
+            y,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    browser.client().perform_actions(actions).await?;
+    Ok(())
 }
 
 /// How the page's service-worker download stands, for a failure message: whether a
