@@ -1,7 +1,8 @@
 //! The desktop app and a browser tab together: the real app (WebKitGTK under Xvfb, driven
-//! through tauri-driver, as in e2e.rs) sends a file to the web peer in Chromium, and
-//! Chromium sends one back; both arrive byte-identical, and each time both screens show the
-//! same two words.
+//! through tauri-driver, as in e2e.rs) sends a folder to the web peer in Chromium, opened
+//! from the app's link, and Chromium sends a folder back; both arrive byte-identical (in
+//! Chromium as one streamed zip of the folder, in the app as the folder itself), and each
+//! time both screens show the same two words.
 //!
 //! A home network of two computers made by the test (`Lan::home`: private addresses, a
 //! default route, multicast, nothing routed anywhere): the app in namespace a (its Xvfb,
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use desktop::{Desktop, TestResult};
 use serde_json::json;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use toss_testkit::browser::{list, wait_for_download, Browser, Options};
+use toss_testkit::browser::{list, Browser, Options};
 use toss_testkit::browser_extra::{
     catch_console, chromium_downloads, shown, stream_saver_state, wait_state,
 };
@@ -45,10 +46,20 @@ const SUBNET: u8 = 82;
 /// Where the app reaches the signaling server in b.
 const B_ADDR: &str = "192.168.82.2";
 
-/// What the app sends to Chromium.
-const TO_CHROMIUM: (&str, usize) = ("from the app.bin", 24 << 20);
-/// What Chromium sends to the app.
-const TO_APP: (&str, usize) = ("from chromium.bin", 16 << 20);
+/// The folder the app sends to Chromium: three files, one in a subfolder.
+const TO_CHROMIUM: (&str, [(&str, usize); 3]) = (
+    "holiday from the app",
+    [
+        ("beach.mov", 20 << 20),
+        ("notes.txt", 1_234),
+        ("day 2/hill.png", 3 << 20),
+    ],
+);
+/// The folder Chromium sends to the app.
+const TO_APP: (&str, [(&str, usize); 3]) = (
+    "photos from chromium",
+    [("a.jpg", 12 << 20), ("b.txt", 777), ("more/c.png", 2 << 20)],
+);
 
 /// Longest anything the app's screen should show may take to appear.
 const UI: Duration = Duration::from_secs(60);
@@ -95,6 +106,78 @@ fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
+/// Makes the folder `spec` in `root`, of random files; returns its path.
+fn make_folder(root: &Path, spec: &(&str, [(&str, usize); 3])) -> std::io::Result<PathBuf> {
+    let dir = root.join(spec.0);
+    for (name, size) in spec.1 {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
+        random_file(&path, size)?;
+    }
+    Ok(dir)
+}
+
+/// Which files of folder `spec` (sent from `sent`) are missing from `got` or differ there,
+/// and which files `got` holds beyond them.
+fn folder_differences(sent: &Path, got: &Path, spec: &(&str, [(&str, usize); 3])) -> Vec<String> {
+    let mut wrong: Vec<String> = spec
+        .1
+        .iter()
+        .filter(|(name, _)| !same_bytes(&sent.join(name), &got.join(name)).unwrap_or(false))
+        .map(|(name, _)| format!("{name} missing or different"))
+        .collect();
+    let mut held = Vec::new();
+    let mut dirs = vec![got.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(rel) = path.strip_prefix(got) {
+                held.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    held.retain(|h| !spec.1.iter().any(|(name, _)| h == name));
+    wrong.extend(held.into_iter().map(|h| format!("{h} not sent")));
+    wrong
+}
+
+/// Waits, at most `limit`, until `dir` holds `name` and no download is under way.
+async fn wait_for_saved(dir: &Path, name: &str, limit: Duration) -> AnyResult<PathBuf> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let listing = list(dir);
+        let busy = listing.iter().any(|(n, _)| n.ends_with(".crdownload"));
+        if !busy && listing.iter().any(|(n, _)| n == name) {
+            return Ok(dir.join(name));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!(
+        "{name} was not saved within {limit:?}: the folder holds {:?}",
+        list(dir)
+    )
+    .into())
+}
+
+/// Unpacks the zip at `zip` into `into`, with Python's zipfile (python3 is on every machine
+/// the tests run on: scripts/setup.sh installs python3-gi).
+fn unzip(zip: &Path, into: &Path) -> AnyResult<()> {
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+        ])
+        .arg(zip)
+        .arg(into)
+        .status()?;
+    if !status.success() {
+        return Err(format!("{} is not a zip that unpacks ({status})", zip.display()).into());
+    }
+    Ok(())
+}
+
 /// Whether `a` and `b` hold the same bytes.
 fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
     let (mut x, mut y) = (Vec::new(), Vec::new());
@@ -123,10 +206,8 @@ fn the_app_and_chromium_send_to_each_other_on_a_home_network() -> TestResult {
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| format!("no port in {}", server.url))?;
     let tmp = tempfile::tempdir()?;
-    let to_chromium = tmp.path().join(TO_CHROMIUM.0);
-    random_file(&to_chromium, TO_CHROMIUM.1)?;
-    let to_app = tmp.path().join(TO_APP.0);
-    random_file(&to_app, TO_APP.1)?;
+    let to_chromium = make_folder(tmp.path(), &TO_CHROMIUM)?;
+    let to_app = make_folder(tmp.path(), &TO_APP)?;
 
     let (app_says, browser_hears) = unbounded_channel();
     let (browser_says, app_hears) = unbounded_channel();
@@ -168,8 +249,8 @@ fn the_app_and_chromium_send_to_each_other_on_a_home_network() -> TestResult {
     }
 }
 
-/// Inside a: the app sends `file` to whoever uses its code, then receives what Chromium
-/// sends with the code it is told (`sent_back`, for comparing).
+/// Inside a: the app sends the folder `file` to whoever uses its code, then receives the
+/// folder Chromium sends with the code it is told (`sent_back`, for comparing).
 async fn app_side(
     port: u16,
     file: PathBuf,
@@ -194,7 +275,7 @@ async fn app_side(
     )
     .await?;
 
-    // The app sends: its code (and the link to the page on its server) to Chromium.
+    // The app sends: its link to the page on its server (with the code) to Chromium.
     let code = app.text_when_present("#send-code", UI).await?;
     let link = app.text_when_present("#send-link", UI).await?;
     assert_eq!(
@@ -202,7 +283,7 @@ async fn app_side(
         format!("http://{B_ADDR}:{port}/#{code}"),
         "the app's link to the web peer"
     );
-    say(&says, "the app's code", &code)?;
+    say(&says, "the app's link", &link)?;
     let words = app.text_when_present("#verification", SETUP).await?;
     say(&says, "the app's words", &words)?;
     let title = app.text_when_present("#done-title", TRANSFER).await?;
@@ -222,7 +303,7 @@ async fn app_side(
     );
     let summary = app.text_when_present("#offer-summary", UI).await?;
     assert!(
-        summary.contains("1 file"),
+        summary.contains("3 files"),
         "the app's offer says {summary:?}"
     );
     hear(&mut hears, "the words compared").await?;
@@ -230,17 +311,19 @@ async fn app_side(
     let title = app.text_when_present("#done-title", TRANSFER).await?;
     assert!(title.starts_with("Received"), "the app says {title:?}");
     let got = downloads.join(TO_APP.0);
+    let wrong = folder_differences(&sent_back, &got, &TO_APP);
     assert!(
-        same_bytes(&sent_back, &got).unwrap_or(false),
-        "{} did not arrive byte-identical in the app's folder, which holds {:?}",
+        wrong.is_empty(),
+        "the folder {} did not arrive byte-identical in the app's downloads, which hold {:?}: \
+         {wrong:?}",
         TO_APP.0,
         names_in(&downloads)
     );
     app.close().await
 }
 
-/// Inside b: Chromium receives with the app's code, then sends `to_app` and tells the app
-/// its code.
+/// Inside b: Chromium opens the app's link and receives its folder, then sends the folder
+/// `to_app` and tells the app its code.
 async fn browser_side(
     port: u16,
     from_app: PathBuf,
@@ -254,10 +337,17 @@ async fn browser_side(
     catch_console(&browser).await?;
     wait_state(&browser, "home", LOAD).await?;
 
-    // Chromium receives: the app's code typed, the words compared, the offer accepted.
-    let code = hear(&mut hears, "the app's code").await?;
-    browser.type_into("#code", &code, STEP).await?;
-    browser.click("#receive", STEP).await?;
+    // Chromium receives: the app's link opened, the words compared, the offer accepted. The
+    // link names the server by the address the app reaches it at, which is this computer's
+    // own: Chromium opens the same page and code by loopback, which the browser counts as a
+    // secure origin, as it does the https address of a real server.
+    let link = hear(&mut hears, "the app's link").await?;
+    let code = link
+        .split_once('#')
+        .map(|(_, code)| code.to_owned())
+        .ok_or_else(|| format!("the app's link {link} has no code"))?;
+    browser.goto(&format!("{page}#{code}")).await?;
+    catch_console(&browser).await?;
     wait_state(&browser, "offer", SETUP).await?;
     let words = browser.text_of("#words", STEP).await?;
     let theirs = hear(&mut hears, "the app's words").await?;
@@ -266,12 +356,14 @@ async fn browser_side(
         theirs,
         "Chromium shows other verification words than the app"
     );
-    let offered = browser.text_of("#offer-list li", STEP).await?;
-    assert!(
-        offered.starts_with(TO_CHROMIUM.0),
-        "Chromium offers {offered:?}, not {}",
-        TO_CHROMIUM.0
-    );
+    let offered = browser.text_of("#offer-list", STEP).await?;
+    for (name, _) in TO_CHROMIUM.1 {
+        let path = format!("{}/{name}", TO_CHROMIUM.0);
+        assert!(
+            offered.contains(&path),
+            "Chromium's offer {offered:?} does not list {path}"
+        );
+    }
     let started = Instant::now();
     browser.click("#accept", STEP).await?;
     if let Err(e) = wait_state(&browser, "done", TRANSFER).await {
@@ -286,29 +378,33 @@ async fn browser_side(
         .into());
     }
     let save = browser.save_path().await?;
-    let saved = wait_for_download(
-        browser.downloads(),
-        TO_CHROMIUM.0,
-        TO_CHROMIUM.1 as u64,
-        STEP,
-    )
-    .await;
+    let zip_name = format!("{}.zip", TO_CHROMIUM.0);
+    let saved = wait_for_saved(browser.downloads(), &zip_name, STEP).await?;
     let seconds = started.elapsed().as_secs_f64();
-    assert!(
-        same_bytes(&from_app, &saved)?,
-        "Chromium saved {} with other bytes than the app sent",
-        TO_CHROMIUM.0
+    let unpacked = tempfile::tempdir()?;
+    unzip(&saved, unpacked.path())?;
+    let wrong = folder_differences(
+        &from_app,
+        &unpacked.path().join(TO_CHROMIUM.0),
+        &TO_CHROMIUM,
     );
+    assert!(
+        wrong.is_empty() && names_in(unpacked.path())? == [TO_CHROMIUM.0],
+        "Chromium's {zip_name} does not hold the folder the app sent: {wrong:?}, at its top \
+         {:?}",
+        names_in(unpacked.path())
+    );
+    let mib: usize = TO_CHROMIUM.1.iter().map(|(_, size)| size).sum::<usize>() >> 20;
     eprintln!(
-        "the app -> Chromium: {} MiB in {seconds:.1} s, saved by way of {save:?}",
-        TO_CHROMIUM.1 >> 20
+        "the app -> Chromium: a folder of {mib} MiB in {seconds:.1} s, saved by way of \
+         {save:?} as {zip_name}"
     );
 
     // Chromium sends: a fresh page, the file chosen, the code to the app.
     browser.goto(&page).await?;
     catch_console(&browser).await?;
     wait_state(&browser, "home", LOAD).await?;
-    browser.choose_files("#files", &[&to_app]).await?;
+    browser.choose_files("#folder", &[&to_app]).await?;
     wait_state(&browser, "waiting", STEP).await?;
     let code = browser.text_of("#send-code", STEP).await?;
     let started = Instant::now();
@@ -325,9 +421,9 @@ async fn browser_side(
     );
     say(&says, "the words compared", "")?;
     wait_state(&browser, "done", TRANSFER).await?;
+    let mib: usize = TO_APP.1.iter().map(|(_, size)| size).sum::<usize>() >> 20;
     eprintln!(
-        "Chromium -> the app: {} MiB in {:.1} s",
-        TO_APP.1 >> 20,
+        "Chromium -> the app: a folder of {mib} MiB in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     browser.quit().await
