@@ -17,6 +17,18 @@ import { TossError } from "./signal.js";
 export const CHUNK = 16 * 1024;
 /** Bytes read from a File at a time, then sent as CHUNK-sized messages. */
 const READ_BLOCK = 1024 * 1024;
+/**
+ * The window this page sets as a receiver (docs/protocol.md section 3): a browser cannot make
+ * the network wait while it saves, so the sender keeps at most this much on its way beyond
+ * what the page has said it took, and the page says so every eighth of it.
+ */
+export const RECEIVE_WINDOW = 16 * 1024 * 1024;
+const CONSUMED_EVERY = RECEIVE_WINDOW / 8;
+/** The windows a sender takes (the core's MIN_WINDOW and MAX_WINDOW). */
+const MIN_WINDOW = 256 * 1024;
+const MAX_WINDOW = 1024 ** 3;
+/** A window that stays full this long ends the transfer, as a write that never completes. */
+const WINDOW_STALL_MS = 30_000;
 /** What a receiver refuses (the core's limits). */
 const MAX_FILES = 20_000;
 const MAX_TOTAL = 16 * 1024 ** 4;
@@ -101,7 +113,7 @@ class Meter {
  * @throws {TossError} `declined`, `cancelled`, `peer_gone`, ….
  */
 export async function sendFiles(link, items, { device, text, report, cancel }) {
-  const offer = { type: "offer", device, files: items.map((i) => ({ path: i.path, size: i.file.size })) };
+  const offer = { type: "offer", device, files: items.map((i) => ({ path: i.path, size: i.file.size })), paced: true };
   if (text) offer.text = text;
   await link.control(offer);
   report({ event: "offered" });
@@ -109,6 +121,14 @@ export async function sendFiles(link, items, { device, text, report, cancel }) {
   if (answer.type === "decline") throw new TossError("declined", "the receiver declined the transfer");
   if (answer.type !== "accept") throw peerWord(answer) ?? invalid("expected accept or decline");
   if (!Array.isArray(answer.offsets) || answer.offsets.length !== items.length) throw invalid("an accept for other files");
+  const recvWindow = answer.window ?? null;
+  if (recvWindow !== null && !(Number.isSafeInteger(recvWindow) && recvWindow >= MIN_WINDOW && recvWindow <= MAX_WINDOW)) {
+    throw invalid("an accept with a window out of bounds");
+  }
+  // File bytes sent, and what the receiver said it took (only with a window).
+  let sent = 0;
+  let consumed = 0;
+  let wakeWindow = null;
   const total = items.reduce((n, i) => n + i.file.size, 0);
   let done = 0;
   let confirmed = 0;
@@ -123,7 +143,14 @@ export async function sendFiles(link, items, { device, text, report, cancel }) {
       if (!control) throw invalid("bytes from the receiver");
       const word = peerWord(control);
       if (word) throw word;
-      if (control.type === "file_ok" && control.index === confirmed && confirmed < items.length) {
+      if (control.type === "consumed" && recvWindow !== null) {
+        const bytes = control.bytes;
+        if (!Number.isSafeInteger(bytes) || bytes < consumed || bytes > sent) {
+          throw invalid("the receiver said it took bytes that were never sent");
+        }
+        consumed = bytes;
+        wakeWindow?.();
+      } else if (control.type === "file_ok" && control.index === confirmed && confirmed < items.length) {
         confirmed += 1;
         report({ event: "file_done", index: control.index });
       } else if (control.type === "done" && confirmed === items.length) {
@@ -136,6 +163,7 @@ export async function sendFiles(link, items, { device, text, report, cancel }) {
   })();
   listening.catch((e) => {
     failure = e;
+    wakeWindow?.();
   });
   const check = () => {
     if (cancel.aborted) throw cancel.reason;
@@ -150,7 +178,21 @@ export async function sendFiles(link, items, { device, text, report, cancel }) {
       if (block.length === 0) throw new TossError("read", `${file.name} could not be read; choose it again`);
       hash.update(block);
       for (let i = 0; i < block.length; i += CHUNK) {
-        await link.bytes(block.subarray(i, Math.min(block.length, i + CHUNK)));
+        const chunk = block.subarray(i, Math.min(block.length, i + CHUNK));
+        const since = performance.now();
+        while (recvWindow !== null && sent + chunk.length - consumed > recvWindow) {
+          check();
+          if (performance.now() - since > WINDOW_STALL_MS) {
+            throw new TossError("connect", "could not connect to the other computer: the connection stalled: nothing could be sent for 30 seconds");
+          }
+          await new Promise((resolve) => {
+            wakeWindow = resolve;
+            setTimeout(resolve, 1000);
+          });
+          wakeWindow = null;
+        }
+        await link.bytes(chunk);
+        sent += chunk.length;
       }
       done += block.length;
       const now = performance.now();
@@ -163,20 +205,28 @@ export async function sendFiles(link, items, { device, text, report, cancel }) {
     await link.control({ type: "file_end", index, blake3: hex(hash.digest()) });
   }
   report({ event: "progress", done, total, rate: meter.rate(done) });
-  await Promise.race([listening, aborted(cancel)]);
+  await untilCancelled(listening, cancel);
   if (!finished) throw failure ?? invalid("the transfer ended early");
   link.close();
 }
 
-function aborted(signal) {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+/**
+ * `promise`, or the cancel's reason if that comes first. The cancel's listener goes once the
+ * race is decided: the receiving loop races every chunk, and a listener left per chunk would
+ * keep a closure per 16 KiB for the whole transfer.
+ */
+function untilCancelled(promise, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort = null;
+  const stopped = new Promise((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
+  return Promise.race([promise, stopped]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 async function nextControl(link, cancel) {
-  const { control } = await Promise.race([link.recv(), aborted(cancel)]);
+  const { control } = await untilCancelled(link.recv(), cancel);
   if (!control) throw invalid("bytes before the receiver answered");
   return control;
 }
@@ -195,15 +245,20 @@ export async function receiveFiles(link, { decide, report, cancel }) {
   if (first.type !== "offer") throw invalid("expected an offer");
   const offer = checkOffer(first);
   report({ event: "offer", offer });
-  const saver = await Promise.race([decide(offer), aborted(cancel)]);
+  const saver = await untilCancelled(decide(offer), cancel);
   if (!saver) {
     await link.control({ type: "decline" });
     await link.linger();
     return { offer, declined: true };
   }
   try {
-    await link.control({ type: "accept", offsets: offer.files.map(() => 0) });
-    await receiveBytes(link, offer, saver, report, cancel);
+    // A sender that keeps to a window is given one; an older one is not (it would refuse
+    // the `consumed` messages).
+    const paced = first.paced === true;
+    const accept = { type: "accept", offsets: offer.files.map(() => 0) };
+    if (paced) accept.window = RECEIVE_WINDOW;
+    await link.control(accept);
+    await receiveBytes(link, offer, saver, report, cancel, paced);
     await saver.finish();
   } catch (e) {
     await saver.abort(e);
@@ -215,9 +270,11 @@ export async function receiveFiles(link, { decide, report, cancel }) {
   return { offer, declined: false };
 }
 
-async function receiveBytes(link, offer, saver, report, cancel) {
+async function receiveBytes(link, offer, saver, report, cancel, paced) {
   const meter = new Meter();
   let done = 0;
+  // What was last said taken (with a window).
+  let told = 0;
   let lastReport = 0;
   for (const [index, entry] of offer.files.entries()) {
     const start = await nextControl(link, cancel);
@@ -230,13 +287,17 @@ async function receiveBytes(link, offer, saver, report, cancel) {
     const hash = createBlake3();
     let got = 0;
     for (;;) {
-      const item = await Promise.race([link.recv(), aborted(cancel)]);
+      const item = await untilCancelled(link.recv(), cancel);
       if (item.bytes) {
         got += item.bytes.length;
         if (got > entry.size) throw invalid(`${entry.path} is larger than offered`);
         hash.update(item.bytes);
         await writer.write(item.bytes);
         done += item.bytes.length;
+        if (paced && done - told >= CONSUMED_EVERY) {
+          told = done;
+          await link.control({ type: "consumed", bytes: done });
+        }
         const now = performance.now();
         if (now - lastReport > 200) {
           lastReport = now;

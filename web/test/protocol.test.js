@@ -14,7 +14,7 @@ import { sdpFingerprint } from "../src/peer.js";
 import { cleanPart, downloadName } from "../src/save.js";
 import { blake3, Role } from "../src/crypto.js";
 import { Paired } from "../src/session.js";
-import { checkOffer, receiveFiles, sendFiles } from "../src/transfer.js";
+import { checkOffer, RECEIVE_WINDOW, receiveFiles, sendFiles } from "../src/transfer.js";
 
 describe("codes", () => {
   it("parses what people type, as the core does", () => {
@@ -171,6 +171,45 @@ describe("a transfer between the page's two ends", () => {
     assert.deepEqual(seen[0].files, [{ path: "dir/big.bin", size: big.length }, { path: "dir/sub/empty", size: 0 }]);
     assert.deepEqual(blake3(sink.files.get("dir/big.bin")), blake3(big));
     assert.equal(sink.files.get("dir/sub/empty").length, 0);
+  });
+
+  it("a receiver that saves slowly holds the sender to its window", async () => {
+    const [a, b] = channelPair();
+    let arrived = 0;
+    b.addEventListener("message", (e) => {
+      if (typeof e.data !== "string") arrived += e.data.byteLength;
+    });
+    const data = new Uint8Array(RECEIVE_WINDOW * 2 + 777).map((_, i) => (i * 7) & 0xff);
+    const sink = memorySink();
+    // The saver takes its first chunk, then waits until the test lets it go on.
+    let release;
+    const gate = new Promise((r) => (release = r));
+    const open = sink.open.bind(sink);
+    sink.open = async (index, path) => {
+      const w = await open(index, path);
+      let first = true;
+      return {
+        write: async (bytes) => {
+          await w.write(bytes);
+          if (first) {
+            first = false;
+            await gate;
+          }
+        },
+        close: w.close,
+      };
+    };
+    const cancel = new AbortController().signal;
+    const sending = sendFiles(new Link(a), [{ file: fakeFile("f", data), path: "f" }], { device: "t", report: () => {}, cancel });
+    const receiving = receiveFiles(new Link(b), { decide: async () => sink, report: () => {}, cancel });
+    // Until the window has arrived (at most 5 s), and a moment more for anything beyond it.
+    for (let i = 0; i < 100 && arrived < RECEIVE_WINDOW; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(arrived > 0, `the sender started (${arrived})`);
+    assert.ok(arrived <= RECEIVE_WINDOW, `${arrived} bytes arrived while the receiver had taken one chunk`);
+    release();
+    await Promise.all([sending, receiving]);
+    assert.deepEqual(blake3(sink.files.get("f")), blake3(data));
   });
 
   it("a decline reaches the sender and nothing is saved", async () => {

@@ -64,8 +64,16 @@ pub const RECEIVE_MTU: usize = 9000;
 /// most before the connection itself is closed.
 pub const CHANNEL_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
-/// A data-channel write that makes no progress for this long ends the transfer.
+/// A data-channel write that makes no progress for this long ends the transfer, and so does
+/// a receiver's window that stays full for this long.
 pub const SEND_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The smallest and largest receive window a sender takes in an accept (docs/protocol.md
+/// section 3): below 256 KiB a window would let too little through to move at any speed, and
+/// above 1 GiB it holds nothing back.
+pub const MIN_WINDOW: u64 = 256 * 1024;
+/// See [`MIN_WINDOW`].
+pub const MAX_WINDOW: u64 = 1 << 30;
 
 /// The sender pauses while this much is queued in the data channel. A few hundred
 /// milliseconds of data at loopback speed; more only adds memory and latency.

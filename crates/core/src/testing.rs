@@ -42,6 +42,25 @@ pub async fn host_forging_binding(config: Config) -> Result<(Code, JoinHandle<Re
     host_with(config, Binding::Forged).await
 }
 
+/// Joins an honest sender's room with `code` as a receiver that then says whatever a test
+/// wants.
+///
+/// # Errors
+/// When the room cannot be joined or the connection not made.
+pub async fn join(config: Config, code: &Code) -> Result<RawPeer> {
+    let mut paired = session::join(&config.signal, code).await?;
+    let link = connect_with(
+        &mut paired,
+        &config,
+        &CancellationToken::new(),
+        Binding::Honest,
+    )
+    .await?;
+    paired.leave().await;
+    let inbox = link.reader();
+    Ok(RawPeer { link, inbox })
+}
+
 async fn host_with(
     config: Config,
     binding: Binding,
@@ -132,6 +151,16 @@ impl RawPeer {
                 Ok(Incoming::Binary(_)) => continue,
                 Err(_) => return None,
             }
+        }
+    }
+
+    /// The next message from the other side, text or the length of a binary one; `None`
+    /// once the channel closes.
+    pub async fn recv(&mut self) -> Option<std::result::Result<String, usize>> {
+        match self.inbox.recv().await? {
+            Ok(Incoming::Text(t)) => Some(Ok(t)),
+            Ok(Incoming::Binary(b)) => Some(Err(b.len())),
+            Err(_) => None,
         }
     }
 

@@ -32,6 +32,10 @@ pub enum Control {
         /// A short text or link sent along (or alone, with no files).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// The sender keeps to a window the receiver sets in its accept (see
+        /// [`Control::Consumed`]). Absent (false) from senders that do not.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        paced: bool,
     },
     /// Receiver -> sender: yes, starting each file at the given offset (0 for new files).
     /// A non-zero offset is where the receiver already holds the file's first bytes, from an
@@ -44,6 +48,11 @@ pub enum Control {
         /// The sender resumes only if its own file starts the same way.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         prefixes: Vec<String>,
+        /// Only to a `paced` offer: at most this many file bytes may be on their way beyond
+        /// what the receiver has said it took ([`Control::Consumed`]). A receiver that cannot
+        /// slow the network down itself (a browser) sets it; absent, the sender is not held.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<u64>,
     },
     /// Receiver -> sender: no.
     Decline,
@@ -65,6 +74,12 @@ pub enum Control {
     FileOk {
         /// Index into the offer.
         index: usize,
+    },
+    /// Receiver -> sender, only after an accept with a window: the file bytes it has taken
+    /// so far in this transfer (a running total of the bytes of binary messages).
+    Consumed {
+        /// The running total.
+        bytes: u64,
     },
     /// Receiver -> sender: every file is saved.
     Done,
@@ -151,28 +166,53 @@ mod tests {
                     size: 3
                 }],
                 text: None,
+                paced: false,
             }),
             json!({"v":1,"type":"offer","device":"laptop","files":[{"path":"a/b.txt","size":3}]})
+        );
+        assert_eq!(
+            j(&Control::Offer {
+                device: "laptop".into(),
+                files: vec![],
+                text: Some("hi".into()),
+                paced: true,
+            }),
+            json!({"v":1,"type":"offer","device":"laptop","files":[],"text":"hi","paced":true})
         );
         assert_eq!(
             j(&Control::Offer {
                 device: "phone".into(),
                 files: vec![],
                 text: Some("https://example.org".into()),
+                paced: false,
             }),
             json!({"v":1,"type":"offer","device":"phone","files":[],"text":"https://example.org"})
         );
         assert_eq!(
             j(&Control::Accept {
                 offsets: vec![0],
-                prefixes: vec![]
+                prefixes: vec![],
+                window: None,
             }),
             json!({"v":1,"type":"accept","offsets":[0]})
         );
         assert_eq!(
             j(&Control::Accept {
+                offsets: vec![0],
+                prefixes: vec![],
+                window: Some(16777216),
+            }),
+            json!({"v":1,"type":"accept","offsets":[0],"window":16777216})
+        );
+        assert_eq!(
+            j(&Control::Consumed { bytes: 2097152 }),
+            json!({"v":1,"type":"consumed","bytes":2097152})
+        );
+        assert_eq!(
+            j(&Control::Accept {
                 offsets: vec![0, 4194304],
-                prefixes: vec![String::new(), "ab".into()]
+                prefixes: vec![String::new(), "ab".into()],
+                window: None,
             }),
             json!({"v":1,"type":"accept","offsets":[0,4194304],"prefixes":["","ab"]})
         );

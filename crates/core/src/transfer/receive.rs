@@ -68,10 +68,13 @@ pub async fn receive_offer(link: Link, cancel: &CancellationToken) -> Result<Inc
             Err(Error::Protocol("file data arrived before the offer".into()))
         }
         Some(Ok(Incoming::Text(text))) => match protocol::decode(&text) {
+            // `paced` asks nothing of this receiver: it reads the channel only as fast as it
+            // writes, and SCTP's own window holds the sender back.
             Ok(Control::Offer {
                 device,
                 files,
                 text,
+                paced: _,
             }) => vet(files, text.as_deref())
                 .map(|(files, safe)| (device, files, safe, text.map(|t| clean_text(&t)))),
             Ok(Control::Cancel) => Err(Error::Cancelled(Side::Peer)),
@@ -299,6 +302,7 @@ impl IncomingOffer {
         let accept = Control::Accept {
             offsets: offsets.clone(),
             prefixes: if resuming { prefixes } else { Vec::new() },
+            window: None,
         };
         self.link.send_text(&protocol::encode(&accept)).await?;
 

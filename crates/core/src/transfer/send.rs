@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::defaults::CHUNK_SIZE;
-use crate::error::{Error, Result, Side};
+use crate::defaults::{CHUNK_SIZE, MAX_WINDOW, MIN_WINDOW, SEND_STALL_TIMEOUT};
+use crate::error::{ConnectFailure, Error, Result, Side};
 use crate::events::{Direction, Event, Events};
 use crate::peer::{await_peer_close, Incoming, Link};
 use crate::transfer::names::display;
@@ -175,13 +175,40 @@ async fn stop(link: &Link, inbox: &mut mpsc::Receiver<Result<Incoming>>, err: Er
     err
 }
 
+/// The receiver's window (its accept's `window`): how many file bytes may be on their way
+/// beyond the running total it said it took.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    size: u64,
+    /// File bytes sent in this transfer.
+    sent: u64,
+    /// What the receiver said it took (`consumed`).
+    consumed: u64,
+}
+
+impl Window {
+    /// Whether `len` more bytes would overfill it.
+    fn full(&self, len: u64) -> bool {
+        self.sent + len - self.consumed > self.size
+    }
+}
+
+/// What the sender knows of the receiver while streaming.
+struct Heard<'a> {
+    confirmed: usize,
+    window: Option<Window>,
+    manifest: &'a Manifest,
+    events: &'a Events,
+}
+
 /// What an inbound message means to the sender.
-fn on_control(
-    item: Option<Result<Incoming>>,
-    confirmed: &mut usize,
-    manifest: &Manifest,
-    events: &Events,
-) -> Result<bool> {
+fn on_control(item: Option<Result<Incoming>>, heard: &mut Heard<'_>) -> Result<bool> {
+    let Heard {
+        confirmed,
+        window,
+        manifest,
+        events,
+    } = heard;
     let text = match item {
         None => return Err(Error::PeerGone),
         Some(Err(e)) => return Err(e),
@@ -201,6 +228,15 @@ fn on_control(
             });
             Ok(false)
         }
+        Control::Consumed { bytes } => match window {
+            Some(w) if bytes >= w.consumed && bytes <= w.sent => {
+                w.consumed = bytes;
+                Ok(false)
+            }
+            _ => Err(Error::Protocol(
+                "the receiver said it took bytes that were never sent".into(),
+            )),
+        },
         Control::Done if *confirmed == manifest.entries.len() => Ok(true),
         Control::Cancel => Err(Error::Cancelled(Side::Peer)),
         Control::Error { message } => Err(Error::PeerFailed(display(&message))),
@@ -240,6 +276,7 @@ async fn offer_and_stream(
         device: device.to_owned(),
         files: manifest.entries.clone(),
         text: manifest.text.clone(),
+        paced: true,
     };
     link.send_text(&protocol::encode(&offer)).await?;
     events.emit(Event::WaitingForAccept);
@@ -250,15 +287,25 @@ async fn offer_and_stream(
     };
     let accepted = match answer {
         Some(Ok(Incoming::Text(t))) => match protocol::decode(&t) {
-            Ok(Control::Accept { offsets, prefixes }) => {
-                match proposals(&manifest, offsets, prefixes) {
-                    Some(p) => p,
-                    None => {
-                        let err = Error::Protocol("the receiver's answer makes no sense".into());
-                        return Err(stop(link, &mut inbox, err).await);
-                    }
+            Ok(Control::Accept {
+                offsets,
+                prefixes,
+                window,
+            }) => match (proposals(&manifest, offsets, prefixes), window) {
+                (Some(p), None) => (p, None),
+                (Some(p), Some(size)) if (MIN_WINDOW..=MAX_WINDOW).contains(&size) => (
+                    p,
+                    Some(Window {
+                        size,
+                        sent: 0,
+                        consumed: 0,
+                    }),
+                ),
+                _ => {
+                    let err = Error::Protocol("the receiver's answer makes no sense".into());
+                    return Err(stop(link, &mut inbox, err).await);
                 }
-            }
+            },
             Ok(Control::Decline) => return Err(Error::Declined),
             Ok(Control::Cancel) => return Err(Error::Cancelled(Side::Peer)),
             Ok(Control::Error { message }) => return Err(Error::PeerFailed(display(&message))),
@@ -279,7 +326,12 @@ async fn offer_and_stream(
         }
     };
     events.emit(Event::Accepted);
-    match stream(link, &manifest, accepted, &mut inbox, events, cancel).await {
+    let (accepted, window) = accepted;
+    match stream(
+        link, &manifest, accepted, window, &mut inbox, events, cancel,
+    )
+    .await
+    {
         Ok(summary) => Ok(summary),
         Err(e) => Err(stop(link, &mut inbox, e).await),
     }
@@ -289,6 +341,7 @@ async fn stream(
     link: &Link,
     manifest: &Manifest,
     proposals: Vec<Proposal>,
+    window: Option<Window>,
     inbox: &mut mpsc::Receiver<Result<Incoming>>,
     events: &Events,
     cancel: &CancellationToken,
@@ -297,7 +350,12 @@ async fn stream(
     let reader_manifest = manifest.clone();
     let reader = tokio::task::spawn_blocking(move || read_files(&reader_manifest, &proposals, &tx));
     let mut meter = Meter::new(Direction::Send, manifest.entries.clone());
-    let mut confirmed = 0usize;
+    let mut heard = Heard {
+        confirmed: 0,
+        window,
+        manifest,
+        events,
+    };
     for (index, entry) in manifest.entries.iter().enumerate() {
         meter.start_file(index);
         loop {
@@ -305,7 +363,7 @@ async fn stream(
                 biased;
                 _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
                 item = inbox.recv() => {
-                    on_control(item, &mut confirmed, manifest, events)?;
+                    on_control(item, &mut heard)?;
                     continue;
                 }
                 item = blocks.recv() => item,
@@ -327,17 +385,38 @@ async fn stream(
                     let mut at = 0;
                     while at < block.len() {
                         let end = (at + CHUNK_SIZE).min(block.len());
+                        let len = (end - at) as u64;
+                        // The receiver's window: what it has not yet said it took stays
+                        // under its size. Nothing taken for as long as a stalled write may
+                        // take ends the transfer as a stalled write does.
+                        let mut waited = None;
+                        while heard.window.is_some_and(|w| w.full(len)) {
+                            let since = *waited.get_or_insert_with(tokio::time::Instant::now);
+                            tokio::select! {
+                                biased;
+                                _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
+                                item = inbox.recv() => {
+                                    on_control(item, &mut heard)?;
+                                }
+                                _ = tokio::time::sleep_until(since + SEND_STALL_TIMEOUT) => {
+                                    return Err(Error::Connect(ConnectFailure::SendStalled));
+                                }
+                            }
+                        }
                         while link.congested() {
                             tokio::select! {
                                 biased;
                                 _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
                                 item = inbox.recv() => {
-                                    on_control(item, &mut confirmed, manifest, events)?;
+                                    on_control(item, &mut heard)?;
                                 }
                                 _ = link.drained() => {}
                             }
                         }
                         link.send_binary(block.slice(at..end)).await?;
+                        if let Some(w) = heard.window.as_mut() {
+                            w.sent += len;
+                        }
                         meter.add((end - at) as u64, events);
                         at = end;
                     }
@@ -366,12 +445,12 @@ async fn stream(
             _ = cancel.cancelled() => return Err(Error::Cancelled(Side::Local)),
             item = inbox.recv() => item,
         };
-        match on_control(item, &mut confirmed, manifest, events) {
+        match on_control(item, &mut heard) {
             Ok(true) => break,
             Ok(false) => {}
             // Every file was confirmed saved: a `done` lost with the connection changes
             // nothing (and sending again would only make copies).
-            Err(e) if e.is_connection_loss() && confirmed == manifest.entries.len() => break,
+            Err(e) if e.is_connection_loss() && heard.confirmed == manifest.entries.len() => break,
             Err(e) => return Err(e),
         }
     }
