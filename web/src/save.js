@@ -109,8 +109,10 @@ async function downloadStream(registration, name, size) {
   };
   const cleanup = () => setTimeout(() => frame.remove(), 60_000);
   const writable = new WritableStream({
+    // The chunk is the page's to give: the transfer hands over each message's own bytes and
+    // never touches them again, so they are batched as they are, not copied.
     async write(chunk) {
-      batch.push(chunk.slice());
+      batch.push(chunk);
       batched += chunk.length;
       if (batched >= STREAM_BATCH) await flush();
     },
