@@ -75,9 +75,12 @@ package: setup
 
 ## Benchmarks (not tests), as root: raw webrtc-rs, Toss end to end, setup latency, memory,
 ## magic-wormhole and sendme on the same file, the signaling server under 10,000 clients
-## (scripts/bench.py, in a network namespace of its own), then the desktop app's startup.
+## (scripts/bench.py, in a network namespace of its own), then the desktop app's startup, then
+## 256 MiB each way between the web page in Chromium and toss, against Chromium to Chromium.
 bench: setup
 	scripts/setup.sh --bench
 	cargo build --release --locked -p toss-cli -p toss-signal -p toss-bench
 	scripts/bench.py
 	cargo nextest run -p toss-desktop --locked --run-ignored only --no-capture desktop_startup_and_idle_cpu
+	cargo build --workspace --bins --locked
+	TOSS_BENCH_OUT=$${CARGO_TARGET_DIR:-target}/browser-bench.json cargo nextest run -p toss-cli --locked --test browser --run-ignored only --no-capture -E 'test(=browser_benchmark)'

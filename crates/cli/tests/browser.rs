@@ -1025,3 +1025,115 @@ fn page_screenshots() -> TestResult {
         Ok(())
     })
 }
+
+/// The file each direction of [`browser_benchmark`] moves.
+const BENCH_SIZE: u64 = 256 << 20;
+
+/// MiB/s for [`BENCH_SIZE`] bytes in `seconds`.
+fn rate(seconds: f64) -> f64 {
+    (BENCH_SIZE as f64 / (1024.0 * 1024.0)) / seconds
+}
+
+/// `make bench`: 256 MiB each way between the web peer in Chromium and `toss`, and between
+/// two Chromium pages, in one run on the test's home network (veth, no loss), each figure
+/// beside the Chromium-to-Chromium one as a ratio. Timed from the receiver's Accept to the
+/// file saved (a page's done and its download complete; `toss receive`'s own `seconds`,
+/// from its accept to its done). Prints the figures and writes them as JSON to
+/// `$TOSS_BENCH_OUT` when set.
+#[test]
+#[ignore = "benchmark: make bench"]
+fn browser_benchmark() -> TestResult {
+    let net = Net::create("bb")?;
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("bench.bin");
+    random_file(&src, BENCH_SIZE)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+    net.run(move |site| async move {
+        // toss send -> Chromium.
+        let page = site.open(Kind::Chromium).await?;
+        let mut sender = Cli::spawn("toss send", site.toss("send", &[&src.to_string_lossy()]))?;
+        let code = sender.code().await?;
+        page.type_into("#code", &code, STEP).await?;
+        page.click("#receive", STEP).await?;
+        reach(&page, "offer", SETUP, &mut sender).await;
+        let started = Instant::now();
+        page.click("#accept", STEP).await?;
+        reach(&page, "done", LIMIT, &mut sender).await;
+        let saved = wait_for_download(page.downloads(), "bench.bin", BENCH_SIZE, STEP).await;
+        let cli_to_page = started.elapsed().as_secs_f64();
+        let sent = sender.finish(STEP).await?;
+        assert!(
+            sent.ok && same_bytes(&src, &saved)?,
+            "toss send -> Chromium"
+        );
+        std::fs::remove_file(&saved)?;
+
+        // Chromium -> toss receive.
+        page.goto(&site.page).await?;
+        page.wait_for_state("home", LOAD).await;
+        page.choose_files("#files", &[&src]).await?;
+        page.wait_for_state("waiting", STEP).await;
+        let code = page.text_of("#send-code", STEP).await?;
+        let mut receiver = Cli::spawn(
+            "toss receive",
+            site.toss(
+                "receive",
+                &["--yes", "--out", &out.to_string_lossy(), code.trim()],
+            ),
+        )?;
+        reach(&page, "done", LIMIT, &mut receiver).await;
+        let got = receiver.finish(STEP).await?;
+        let page_to_cli = got
+            .events
+            .iter()
+            .find(|e| e["event"] == "done")
+            .and_then(|e| e["seconds"].as_f64())
+            .ok_or_else(|| format!("toss receive did not finish: {}", got.stderr))?;
+        assert!(
+            same_bytes(&src, &out.join("bench.bin"))?,
+            "Chromium -> toss receive"
+        );
+
+        // Chromium -> Chromium: the same page sends, a second Chromium receives.
+        let other = site.open(Kind::Chromium).await?;
+        page.goto(&site.page).await?;
+        page.wait_for_state("home", LOAD).await;
+        page.choose_files("#files", &[&src]).await?;
+        page.wait_for_state("waiting", STEP).await;
+        let code = page.text_of("#send-code", STEP).await?;
+        other.type_into("#code", code.trim(), STEP).await?;
+        other.click("#receive", STEP).await?;
+        other.wait_for_state("offer", SETUP).await;
+        let started = Instant::now();
+        other.click("#accept", STEP).await?;
+        other.wait_for_state("done", LIMIT).await;
+        let saved = wait_for_download(other.downloads(), "bench.bin", BENCH_SIZE, STEP).await;
+        let page_to_page = started.elapsed().as_secs_f64();
+        assert!(same_bytes(&src, &saved)?, "Chromium -> Chromium");
+        page.wait_for_state("done", STEP).await;
+
+        let (down, up, both) = (rate(cli_to_page), rate(page_to_cli), rate(page_to_page));
+        let figures = serde_json::json!({
+            "size_mib": BENCH_SIZE >> 20,
+            "toss_send_to_chromium_mib_s": down,
+            "chromium_to_toss_receive_mib_s": up,
+            "chromium_to_chromium_mib_s": both,
+            "ratio_toss_send_to_chromium": down / both,
+            "ratio_chromium_to_toss_receive": up / both,
+        });
+        eprintln!(
+            "browser benchmark, {} MiB each: toss send -> Chromium {down:.1} MiB/s ({:.2}x), \
+             Chromium -> toss receive {up:.1} MiB/s ({:.2}x), Chromium -> Chromium {both:.1} \
+             MiB/s (1.00x)",
+            BENCH_SIZE >> 20,
+            down / both,
+            up / both
+        );
+        if let Ok(path) = std::env::var("TOSS_BENCH_OUT") {
+            std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
+        }
+        other.quit().await?;
+        page.quit().await
+    })
+}
