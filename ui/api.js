@@ -87,6 +87,24 @@ export function onNearby(handler) {
   return listen("nearby", handler);
 }
 
+/**
+ * The server invite the app was opened with, once: `{ kind: "server", server }` to confirm,
+ * `{ kind: "bad", message }`, or null.
+ */
+export function pendingInvite() {
+  return invoke("pending_invite");
+}
+
+/** Calls `handler(invite)` for a server invite opened while the app runs. */
+export function onInvite(handler) {
+  return listen("server-invite", handler);
+}
+
+/** Makes `server` (a confirmed invite's) the signaling server; resolves to the saved settings. */
+export function useServer(server) {
+  return invoke("use_server", { server });
+}
+
 /** Calls `handler({ id })` when a nearby device wants to send files here. */
 export function onKnock(handler) {
   return listen("nearby-knock", handler);

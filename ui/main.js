@@ -5,7 +5,7 @@
 import * as api from "./api.js";
 import { icon } from "./dom.js";
 import { applyEvent, createTransfer, describeTransfer, isTextOnly, qrText, sendableText } from "./transfer.js";
-import { createKnockBanner } from "./screens/parts.js";
+import { createInviteBanner, createKnockBanner } from "./screens/parts.js";
 import { createHomeScreen } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
 import { createReceivingScreen } from "./screens/receiving.js";
@@ -57,6 +57,8 @@ const state = {
   /** What went wrong: { kind, message }. */
   error: null,
   settings: { generation: 0, values: null, loading: false, saving: false, error: null },
+  /** A server invite waiting for the person's answer: { server, saving }, or null. */
+  invite: null,
 };
 
 const quiet = (error) => console.warn(error);
@@ -68,6 +70,7 @@ const screens = {};
 let active = null;
 let announcer = null;
 let banner = null;
+let inviteBanner = null;
 let lastAnnounced = "";
 
 function announce(text) {
@@ -105,6 +108,7 @@ function render() {
   }
   screens[next].update(state);
   banner.update(state.knocks.length, busy());
+  inviteBanner.update(state.invite && state.invite.server, Boolean(state.invite && state.invite.saving));
   if (next !== previous && previous !== null) {
     window.scrollTo(0, 0);
     const target =
@@ -560,23 +564,71 @@ function onDrag({ type, paths, position }) {
   }
 }
 
+/** Shows `message` in the notice bar until dismissed. */
+function showNotice(message) {
+  document.getElementById("notice-text").textContent = message;
+  document.getElementById("notice").hidden = false;
+}
+
 // Damaged or invalid saved settings (the backend kept the defaults), or a first start with no
 // signaling server set: say so once.
 function showSettingsWarning() {
   const notice = document.getElementById("notice");
-  const text = document.getElementById("notice-text");
   document.getElementById("notice-dismiss").addEventListener("click", () => {
     notice.hidden = true;
   });
   api
     .settingsWarning()
     .then((message) => {
-      if (message) {
-        text.textContent = message;
-        notice.hidden = false;
-      }
+      if (message) showNotice(message);
     })
     .catch(quiet);
+}
+
+// ---- server invites ---------------------------------------------------------------------
+
+/**
+ * A server invite (toss://server?url=..., from a server's page) was opened: ask before
+ * anything changes. A link that names no usable server says why in the notice bar.
+ */
+function onInvite(invite) {
+  if (!invite) return;
+  if (invite.kind === "bad") {
+    showNotice(invite.message);
+    return;
+  }
+  if (invite.kind !== "server" || typeof invite.server !== "string") return;
+  state.invite = { server: invite.server, saving: false };
+  render();
+  announce(`A link asks Toss to use the signaling server ${invite.server}.`);
+}
+
+/** "Use this server": saved as Settings saves it; the notice bar says it is done. */
+function acceptInvite() {
+  const invite = state.invite;
+  if (!invite || invite.saving) return;
+  invite.saving = true;
+  render();
+  api.useServer(invite.server).then(
+    (saved) => {
+      state.invite = null;
+      if (state.settingsOpen) state.settings.values = saved;
+      render();
+      showNotice(`Toss now uses ${saved.signal_url} for its codes.`);
+    },
+    (error) => {
+      state.invite = null;
+      render();
+      showNotice(api.errorMessage(error));
+    },
+  );
+}
+
+/** "Not now": nothing changes. */
+function declineInvite() {
+  if (!state.invite || state.invite.saving) return;
+  state.invite = null;
+  render();
 }
 
 function init() {
@@ -586,6 +638,7 @@ function init() {
   }
   announcer = document.getElementById("announcer");
   banner = createKnockBanner(document.getElementById("knock-banner"), { onShow: showKnock, onIgnore: ignoreKnock });
+  inviteBanner = createInviteBanner(document.getElementById("invite-banner"), { onAccept: acceptInvite, onDecline: declineInvite });
   screens.home = createHomeScreen(sections.home, actions);
   screens.sending = createSendingScreen(sections.sending, actions);
   screens.receiving = createReceivingScreen(sections.receiving, actions);
@@ -618,6 +671,12 @@ function init() {
     .then(onNearby)
     .catch(quiet);
   api.onKnock(onKnock).catch(quiet);
+  // Listen first, then ask, as for nearby devices.
+  api
+    .onInvite(onInvite)
+    .then(() => api.pendingInvite())
+    .then(onInvite)
+    .catch(quiet);
   api
     .initialPaths()
     .then((paths) => {

@@ -15,6 +15,7 @@ use toss_core::{Code, Decision, Event, Events, Transfer};
 
 use crate::error::AppError;
 use crate::history::{self, Recent, TransferLog};
+use crate::invite::Invite;
 use crate::nearby::{NearbyState, NearbyStatus};
 use crate::network::network_id;
 use crate::notify::{self, notify};
@@ -325,6 +326,30 @@ pub(crate) async fn save_settings(
 ) -> Result<Settings, AppError> {
     let saved = settings.save(&state.settings_path)?;
     *lock(&state.settings) = saved.clone();
+    crate::nearby::refresh(&app).await;
+    Ok(saved)
+}
+
+/// The server invite (`toss://server?url=...`) the app was opened with, given once; one
+/// opened while the app runs also comes as the `server-invite` event.
+#[tauri::command]
+pub(crate) fn pending_invite(state: State<'_, AppState>) -> Option<Invite> {
+    lock(&state.invite).take()
+}
+
+/// Makes `server`, from an invite the person confirmed, the signaling server (checked and
+/// saved as Settings saves it); returns what was saved.
+#[tauri::command]
+pub(crate) async fn use_server(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    server: String,
+) -> Result<Settings, AppError> {
+    let mut settings = state.settings();
+    settings.signal_url = server;
+    let saved = settings.save(&state.settings_path)?;
+    *lock(&state.settings) = saved.clone();
+    lock(&state.invite).take();
     crate::nearby::refresh(&app).await;
     Ok(saved)
 }

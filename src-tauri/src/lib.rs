@@ -9,6 +9,7 @@
 mod commands;
 mod error;
 mod history;
+mod invite;
 mod nearby;
 mod network;
 mod notify;
@@ -22,13 +23,19 @@ use std::sync::Mutex;
 use settings::{settings_path, Settings};
 use state::AppState;
 
-/// Paths given on the command line (what a file manager's "Open with" passes).
+/// Paths given on the command line (what a file manager's "Open with" passes, as paths or
+/// as `file://` URLs); a server invite (`toss://...`) is not one.
 fn paths_from_args() -> Vec<String> {
     std::env::args()
         .skip(1)
-        .filter(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with('-') && !toss_core::invite::is_invite(a))
         .map(|a| {
-            std::fs::canonicalize(&a)
+            let path = url::Url::parse(&a)
+                .ok()
+                .filter(|u| u.scheme() == "file")
+                .and_then(|u| u.to_file_path().ok())
+                .unwrap_or_else(|| a.clone().into());
+            std::fs::canonicalize(&path)
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or(a)
         })
@@ -58,14 +65,17 @@ pub fn run() {
         transfers: Mutex::new(Default::default()),
         next_id: AtomicU64::new(1),
         initial_paths: Mutex::new(paths_from_args()),
+        invite: Mutex::new(None),
     };
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(state)
         .manage(nearby::NearbyState::default())
         .setup(|app| {
             nearby::watch(app.handle().clone());
+            invite::watch(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -86,6 +96,8 @@ pub fn run() {
             commands::qr_svg,
             commands::show_in_folder,
             commands::initial_paths,
+            commands::pending_invite,
+            commands::use_server,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -213,7 +213,7 @@ impl Settings {
 }
 
 /// `sentence` with a capital first letter: the core's sentences go after `toss: `.
-fn capitalized(sentence: &str) -> String {
+pub(crate) fn capitalized(sentence: &str) -> String {
     let mut chars = sentence.chars();
     chars
         .next()

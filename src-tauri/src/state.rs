@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use toss_core::Transfer;
 
+use crate::invite::Invite;
 use crate::settings::Settings;
 use crate::signal::LocalSignal;
 
@@ -33,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) next_id: AtomicU64,
     /// Files given on the command line ("Open with").
     pub(crate) initial_paths: Mutex<Vec<String>>,
+    /// A server invite opened with the app, until the UI takes it.
+    pub(crate) invite: Mutex<Option<Invite>>,
 }
 
 impl AppState {

@@ -23,7 +23,6 @@
 
 mod desktop;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,7 +33,7 @@ use toss_testkit::browser::{list, Browser, Options};
 use toss_testkit::browser_extra::{
     catch_console, chromium_downloads, shown, stream_saver_state, wait_state,
 };
-use toss_testkit::data::{names_in, random_file};
+use toss_testkit::data::{names_in, random_file, same_bytes};
 use toss_testkit::netns::{self, Lan};
 use toss_testkit::process::assert_root;
 use toss_testkit::signal::SignalProcess;
@@ -176,14 +175,6 @@ fn unzip(zip: &Path, into: &Path) -> AnyResult<()> {
         return Err(format!("{} is not a zip that unpacks ({status})", zip.display()).into());
     }
     Ok(())
-}
-
-/// Whether `a` and `b` hold the same bytes.
-fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    std::fs::File::open(a)?.read_to_end(&mut x)?;
-    std::fs::File::open(b)?.read_to_end(&mut y)?;
-    Ok(x == y)
 }
 
 #[test]

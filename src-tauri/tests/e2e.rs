@@ -7,9 +7,10 @@
 
 mod desktop;
 
+use std::path::Path;
 use std::time::Duration;
 
-use desktop::{Desktop, Other, TestResult};
+use desktop::{Desktop, Other, Res, TestResult};
 use toss_testkit::data::{names_in, random_bytes};
 use toss_testkit::process::wait;
 
@@ -176,6 +177,66 @@ async fn a_first_start_with_no_server_says_once_that_codes_stay_on_this_network(
     // The notice would come from a call the page makes as it starts: give it time to.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!app.displayed("#notice").await?, "said again");
+    app.close().await
+}
+
+/// What a server's page links to with "Use this server in Toss" (web/src/signal.js).
+const INVITE: &str = "toss://server?url=wss%3A%2F%2Fvps.toss.test%2F";
+
+/// The saved settings' signaling server in the home folder `home`.
+fn saved_server(home: &Path) -> Res<String> {
+    let text = std::fs::read_to_string(home.join("config/toss/settings.json"))?;
+    let saved: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(saved["signal_url"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn a_servers_invite_asks_first_then_sets_the_server_for_good() -> TestResult {
+    let other = Other::start()?;
+    // The link comes as an argument, as the desktop file's %U passes it.
+    let app = Desktop::launch(&other, &[INVITE]).await?;
+    let asked = app.text_when_present("#invite-text", UI).await?;
+    assert_eq!(asked, "Use the signaling server wss://vps.toss.test?");
+    assert_eq!(
+        saved_server(app.home_dir())?,
+        other.url,
+        "taken before the person said yes"
+    );
+    app.click_when_enabled("#invite-accept", UI).await?;
+    app.wait_hidden("#invite-banner", UI).await?;
+    let notice = app.text_when_present("#notice-text", UI).await?;
+    assert_eq!(notice, "Toss now uses wss://vps.toss.test for its codes.");
+    let home = app.close_keeping_home().await?.ok_or("home folder")?;
+    assert_eq!(saved_server(home.path())?, "wss://vps.toss.test");
+    // A plain start afterwards: the server stays, and nothing is asked.
+    let app = Desktop::relaunch(home).await?;
+    app.click_when_enabled("#settings-button", UI).await?;
+    assert_eq!(
+        app.value_of("#settings-signal-url").await?,
+        "wss://vps.toss.test"
+    );
+    assert!(!app.displayed("#invite-banner").await?, "asked again");
+    app.close().await
+}
+
+#[tokio::test]
+async fn not_now_keeps_the_server_and_a_bad_invite_says_why() -> TestResult {
+    let other = Other::start()?;
+    let app = Desktop::launch(&other, &[INVITE]).await?;
+    app.click_when_enabled("#invite-decline", UI).await?;
+    app.wait_hidden("#invite-banner", UI).await?;
+    let home = app.close_keeping_home().await?.ok_or("home folder")?;
+    assert_eq!(saved_server(home.path())?, other.url);
+
+    let app = Desktop::launch(&other, &["toss://server?url=http%3A%2F%2Fvps.toss.test"]).await?;
+    let notice = app.text_when_present("#notice-text", UI).await?;
+    assert_eq!(
+        notice,
+        "The invite's \"http://vps.toss.test\" is not a signaling server address: use ws:// or \
+         wss:// followed by the server's name, like wss://toss.example.org."
+    );
+    assert!(!app.displayed("#invite-banner").await?);
+    assert_eq!(saved_server(app.home_dir())?, other.url);
     app.close().await
 }
 

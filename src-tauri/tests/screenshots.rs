@@ -82,5 +82,14 @@ async fn screenshots() -> TestResult {
     app.wait_displayed("#settings-device-name", UI).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.screenshot(&dir.join("settings.png"))?;
+    app.close().await?;
+
+    // A server's invite, opened with the app: asked before anything changes.
+    let invite = "toss://server?url=wss%3A%2F%2Ftoss.example.org";
+    let app = Desktop::launch(&other, &[invite]).await?;
+    app.wait_displayed("#invite-banner", UI).await?;
+    // WebKit paints the banner a moment after it is in the page.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    app.screenshot(&dir.join("invite.png"))?;
     app.close().await
 }

@@ -19,6 +19,14 @@ const TITLES = {
   words_differ: "The words were different",
   peer_failed: "The other side stopped the transfer",
   timed_out: "It took too long",
+  bad_code: "That is not a code",
+  local_network: "Not found on this network",
+  signal_unreachable: "The server cannot be reached",
+  signal_certificate: "The server's certificate is not trusted",
+  signal_refused: "The server said no",
+  signal_lost: "The connection to the server was lost",
+  no_relay: "No relay server",
+  turn_refused: "The relay server refused",
 };
 
 export function errorTitle(kind) {

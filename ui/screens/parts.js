@@ -412,3 +412,33 @@ export function createKnockBanner(el, { onShow, onIgnore }) {
     },
   };
 }
+
+/**
+ * The question a server invite asks (`toss://server?url=...`, opened from a server's page):
+ * nothing changes until the person chooses "Use this server".
+ */
+export function createInviteBanner(el, { onAccept, onDecline }) {
+  const text = h("p", { id: "invite-text", class: "banner-text" });
+  const hint = h(
+    "p",
+    { class: "hint" },
+    "A link asked Toss to use it. Codes would then go through this server to reach other networks; your files never do.",
+  );
+  const accept = h("button", { id: "invite-accept", type: "button", class: "btn btn-primary", onclick: onAccept }, "Use this server");
+  const decline = h("button", { id: "invite-decline", type: "button", class: "btn", onclick: onDecline }, "Not now");
+  el.replaceChildren(
+    h("span", { class: "banner-icon" }, icon("settings")),
+    h("div", { class: "banner-body" }, text, hint),
+    h("div", { class: "button-row" }, decline, accept),
+  );
+  return {
+    /** `server` to ask about, or null to hide; `saving` while it is being saved. */
+    update(server, saving) {
+      show(el, Boolean(server));
+      if (!server) return;
+      setText(text, `Use the signaling server ${server}?`);
+      accept.disabled = saving;
+      decline.disabled = saving;
+    },
+  };
+}

@@ -63,11 +63,31 @@ test("each error kind has its title and the core's sentence, made a sentence", (
       "The disk is full",
       "/home/ana/Downloads/holiday/beach.jpg.part could not be written; free some space and try again.",
     ],
+    [
+      "signal_unreachable",
+      "The server cannot be reached",
+      "Cannot reach the signaling server at wss://toss.example.org: no answer in time.",
+    ],
+    [
+      "signal_certificate",
+      "The server's certificate is not trusted",
+      "The signaling server at wss://toss.example.org showed a certificate this computer does not trust (UnknownIssuer); if it is your own server with a private certificate, add its CA to this computer's trusted certificates (or give it to toss with --signal-ca).",
+    ],
+    [
+      "no_relay",
+      "No relay server",
+      "Only relayed connections were asked for, but no TURN server is set and the signaling server offers none (turn unavailable); set a TURN server, or allow direct connections.",
+    ],
+    [
+      "turn_refused",
+      "The relay server refused",
+      "The TURN server refused the relay credentials (they expired, or the server's shared secret changed); try again, and if it persists, check the TURN server's secret.",
+    ],
   ]);
 });
 
 test("a kind without a title of its own, or none, still gets one", () => {
-  assert.equal(errorTitle("signal_unreachable"), "Something went wrong");
+  assert.equal(errorTitle("internal"), "Something went wrong");
   assert.equal(errorTitle("other"), "Something went wrong");
   assert.equal(errorTitle(undefined), "Something went wrong");
   assert.equal(errorSentence("Something went wrong", ""), "");

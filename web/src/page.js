@@ -10,19 +10,21 @@
 //
 // The page's contract with its tests: `body[data-state]` is loading, home, connecting,
 // waiting, offer, confirm, transferring, done, declined, cancelled or failed;
-// `body[data-save]` says which saver took the files (folder, stream or memory).
+// `body[data-save]` says which saver took the files (folder, stream, disk or memory).
 
 import { formatBytes, formatRate, formatTimeLeft, plural } from "../../ui/format.js";
 import { h, icon, setText, show } from "../../ui/dom.js";
 import { codeFromFragment, CodeError, parseCode, randomPassword } from "./code.js";
 import { connect } from "./peer.js";
 import { Link } from "./link.js";
-import { capabilities, folderSaver, memorySaver, prepare, streamSaver } from "./save.js";
+import { capabilities, diskFits, diskSaver, folderSaver, memorySaver, prepare, streamSaver } from "./save.js";
 import { allocate, join, waitForPeer } from "./session.js";
-import { serverUrl, TossError } from "./signal.js";
+import { inviteLink, serverUrl, TossError } from "./signal.js";
 import { receiveFiles, sendFiles } from "./transfer.js";
 
 const SERVER = serverUrl(location);
+/** The app's invite to this server (https pages only), offered on the home screen. */
+const invite = inviteLink(location);
 const ready = prepare();
 
 /** What this browser calls itself in an offer. */
@@ -314,6 +316,14 @@ function home(prefill = "") {
       { class: "screen" },
       h("p", { class: "page-intro" }, "Send files straight to another computer or phone, end to end encrypted. Nothing to install."),
       h("div", { class: "home-grid" }, receive, send),
+      invite
+        ? h(
+            "p",
+            { class: "page-invite" },
+            "Have the Toss app? Let it send its codes through this server too: ",
+            h("a", { id: "use-server", href: invite }, "Use this server in Toss"),
+          )
+        : null,
     ),
   );
   if (prefill) receiveWith(prefill);
@@ -407,8 +417,12 @@ function decide(run, offer, progress) {
         if (toFolder) {
           saver = folderSaver(await globalThis.showDirectoryPicker({ id: "toss", mode: "readwrite", startIn: "downloads" }));
         } else {
-          const registration = caps.stream ? await Promise.race([ready, new Promise((r) => setTimeout(() => r(null), 5000))]) : null;
-          saver = registration?.active ? await streamSaver(registration, offer.files) : memorySaver(offer.files);
+          if (await diskFits(offer.total)) {
+            saver = await diskSaver(offer.files);
+          } else {
+            const registration = caps.stream ? await Promise.race([ready, new Promise((r) => setTimeout(() => r(null), 5000))]) : null;
+            saver = registration?.active ? await streamSaver(registration, offer.files) : memorySaver(offer.files);
+          }
         }
       } catch (e) {
         if (e?.name === "AbortError") return; // The person closed the folder picker.
@@ -450,6 +464,7 @@ function decide(run, offer, progress) {
 function saveHint(saver) {
   if (saver.kind === "folder") return `Saving into the folder ${saver.name}.`;
   if (saver.kind === "stream") return `Saving to your downloads as ${saver.name}.`;
+  if (saver.kind === "disk") return `Saving in this browser's storage as it arrives; it goes to your downloads as ${saver.name} once everything has arrived and checked out.`;
   return `Saved to your downloads as ${saver.name} once everything has arrived. This page is not on a secure (https) address, so your browser may ask whether to keep the file: choose Keep.`;
 }
 

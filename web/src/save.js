@@ -6,6 +6,13 @@
 // - "stream": a service worker (secure contexts) turns a stream from this page into an
 //   ordinary download; several files or a folder become one streamed zip. A failed file
 //   errors the download, which the browser then does not complete.
+// - "disk": the browser's own private storage (the Origin Private File System, secure
+//   contexts), where browsers without a folder picker (Firefox) write each byte as it
+//   arrives; the download is handed to the browser only once everything arrived and checked
+//   out, read from that file on disk. In Firefox the service worker's stream was seen to
+//   gather in memory well ahead of what its download had written (over 1 GiB of memory for
+//   a 1 GiB file) and the download to stop half-way, so that saver is not used where this
+//   one can be.
 // - "memory": plain http on a LAN has neither, so the bytes gather in Blobs (which browsers
 //   spill to disk when large) and are downloaded at the end.
 //
@@ -21,11 +28,24 @@ import { makeZip, predictLength } from "client-zip";
 /** Bytes the page batches before handing them to the service worker. */
 const STREAM_BATCH = 1024 * 1024;
 
+/** Bytes the disk saver gathers for one write. */
+const DISK_BATCH = 1024 * 1024;
+/** The disk saver's files are named so, and removed on the page's next visit once this old. */
+const DISK_PREFIX = "toss-download-";
+const DISK_STALE_MS = 60 * 60 * 1000;
+/** How long a finished download's file stays for the browser to copy it out. */
+const DISK_KEEP_MS = 10 * 60 * 1000;
+
 /** Which savers this browser, on this page, can use. */
 export function capabilities() {
   return {
     folder: typeof globalThis.showDirectoryPicker === "function" && globalThis.isSecureContext,
     stream: "serviceWorker" in navigator && globalThis.isSecureContext,
+    disk:
+      globalThis.isSecureContext === true &&
+      typeof navigator.storage?.getDirectory === "function" &&
+      typeof globalThis.FileSystemFileHandle === "function" &&
+      "createWritable" in globalThis.FileSystemFileHandle.prototype,
   };
 }
 
@@ -175,6 +195,126 @@ export async function streamSaver(registration, files) {
 }
 
 /**
+ * Whether the disk saver should take an offer of `total` bytes here: only where the browser
+ * has no folder picker (where it has one, its service-worker download keeps pace), and only
+ * with room for it in the page's storage.
+ * @param {number} total
+ */
+export async function diskFits(total) {
+  const caps = capabilities();
+  if (!caps.disk || caps.folder) return false;
+  try {
+    const { quota, usage } = await navigator.storage.estimate();
+    return Number.isFinite(quota) && quota - (usage ?? 0) > total * 1.05 + (16 << 20);
+  } catch {
+    return false;
+  }
+}
+
+/** Removes what earlier visits' disk savers left behind (a tab closed mid-download). */
+async function sweep(root) {
+  const now = Date.now();
+  for await (const [name, handle] of root.entries()) {
+    if (!name.startsWith(DISK_PREFIX) || handle.kind !== "file") continue;
+    try {
+      if (now - (await handle.getFile()).lastModified > DISK_STALE_MS) await root.removeEntry(name);
+    } catch {
+      // In use by another tab, or gone already.
+    }
+  }
+}
+
+/** Has the browser download `blob` as `name`, as a click on a link would. */
+function downloadBlob(blob, name, keepMs) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  setTimeout(() => {
+    URL.revokeObjectURL(url);
+    a.remove();
+  }, keepMs);
+}
+
+/**
+ * The disk saver: one file in the browser's private storage (a file, or a streamed zip),
+ * written as the bytes arrive, downloaded from there once all of it checked out.
+ * @param {{path: string, size: number}[]} files
+ */
+export async function diskSaver(files) {
+  const root = await navigator.storage.getDirectory();
+  await sweep(root).catch(() => {});
+  const name = downloadName(files);
+  const zipped = name.endsWith(".zip") && !(files.length === 1 && files[0].path === name);
+  const own = `${DISK_PREFIX}${globalThis.crypto.randomUUID()}`;
+  const handle = await root.getFileHandle(own, { create: true });
+  const file = await handle.createWritable({ keepExistingData: false });
+  const remove = () => root.removeEntry(own).catch(() => {});
+  const download = async () => {
+    downloadBlob(await handle.getFile(), name, DISK_KEEP_MS);
+    setTimeout(remove, DISK_KEEP_MS);
+  };
+  // Writes of 1 MiB, not one per message: each write crosses to the browser's disk process.
+  const batch = new Uint8Array(DISK_BATCH);
+  let batched = 0;
+  const flush = async () => {
+    if (batched === 0) return;
+    await file.write(batch.slice(0, batched));
+    batched = 0;
+  };
+  const writable = new WritableStream({
+    async write(chunk) {
+      let at = 0;
+      while (at < chunk.length) {
+        const n = Math.min(chunk.length - at, DISK_BATCH - batched);
+        batch.set(chunk.subarray(at, at + n), batched);
+        batched += n;
+        at += n;
+        if (batched === DISK_BATCH) await flush();
+      }
+    },
+    async close() {
+      await flush();
+      await file.close();
+    },
+    async abort(reason) {
+      await file.abort(reason).catch(() => {});
+    },
+  });
+  if (!zipped) {
+    const writer = writable.getWriter();
+    return {
+      kind: "disk",
+      name,
+      async open() {
+        return { write: (b) => writer.write(b), close: async () => {} };
+      },
+      async finish() {
+        await writer.close();
+        await download();
+      },
+      async abort(e) {
+        await writer.abort(e).catch(() => {});
+        await remove();
+      },
+    };
+  }
+  const saver = zipSaver("disk", name, files, async (zip) => {
+    await zip.pipeTo(writable);
+    await download();
+  });
+  const abort = saver.abort;
+  saver.abort = async (e) => {
+    await abort(e);
+    await remove();
+  };
+  return saver;
+}
+
+/**
  * A zip of `files` written through `sink` (a function given the zip's ReadableStream).
  * Each file's bytes pass through an identity stream, so the zip pulls them as they come.
  */
@@ -268,19 +408,7 @@ export function memorySaver(files) {
   let parts = [];
   let partBytes = 0;
   let spilled = [];
-  const download = (blob) => {
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = name;
-    a.hidden = true;
-    document.body.append(a);
-    a.click();
-    setTimeout(() => {
-      URL.revokeObjectURL(url);
-      a.remove();
-    }, 60_000);
-  };
+  const download = (blob) => downloadBlob(blob, name, 60_000);
   return {
     kind: "memory",
     name,

@@ -65,6 +65,17 @@ export function serverUrl(location) {
   return url.href;
 }
 
+/**
+ * The invite that makes the desktop app use the server this page came from
+ * (`toss://server?url=wss%3A%2F%2Fhost%2F`, read by crates/core/src/invite.rs), or null for
+ * a page that is not served over https: the app's own LAN page, or a server on plain http,
+ * is no server to keep.
+ */
+export function inviteLink(location) {
+  if (new URL(location.href).protocol !== "https:") return null;
+  return `toss://server?url=${encodeURIComponent(serverUrl(location))}`;
+}
+
 /** One connection to the signaling server. */
 export class SignalConnection {
   #ws;

@@ -14,6 +14,7 @@ import { sdpFingerprint } from "../src/peer.js";
 import { cleanPart, downloadName } from "../src/save.js";
 import { blake3, Role } from "../src/crypto.js";
 import { Paired } from "../src/session.js";
+import { inviteLink, serverUrl } from "../src/signal.js";
 import { checkOffer, RECEIVE_WINDOW, receiveFiles, sendFiles } from "../src/transfer.js";
 
 describe("codes", () => {
@@ -259,5 +260,16 @@ describe("the room's signals", () => {
     await assert.rejects(paired.hear(stop.signal), { message: "done" });
     say({ kind: "cancel" });
     assert.deepEqual(await paired.hear(), { kind: "cancel" });
+  });
+});
+
+describe("the server's invite", () => {
+  it("names the page's own server for the app, over https only", () => {
+    const at = (href) => ({ href });
+    // crates/core/src/invite.rs reads this very string as wss://vps.toss.test.
+    assert.equal(inviteLink(at("https://vps.toss.test/#42-orbit-lemon")), "toss://server?url=wss%3A%2F%2Fvps.toss.test%2F");
+    assert.equal(serverUrl(at("https://example.org/toss/?x=1#c")), "wss://example.org/toss/");
+    assert.equal(inviteLink(at("https://example.org/toss/")), "toss://server?url=wss%3A%2F%2Fexample.org%2Ftoss%2F");
+    assert.equal(inviteLink(at("http://192.168.1.20:8787/#42-orbit-lemon")), null);
   });
 });

@@ -72,7 +72,8 @@ pub(crate) enum Setting {
     /// Keep URL (ws:// or wss://) as the signaling server for `toss` and the app; with no
     /// URL, show the one in use.
     Server {
-        /// The server's address, like wss://toss.example.org.
+        /// The server's address, like wss://toss.example.org, or a server's invite link
+        /// (toss://server?url=...).
         #[arg(conflicts_with = "clear")]
         url: Option<String>,
         /// Remove the kept server: the build's default applies again.

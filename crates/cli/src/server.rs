@@ -6,8 +6,8 @@
 
 use std::process::ExitCode;
 
-use toss_core::settings;
 use toss_core::Reach;
+use toss_core::{invite, settings};
 
 use crate::args::{SignalArg, Source};
 
@@ -44,6 +44,13 @@ pub(crate) fn config(
             println!("Signaling server: {url} ({why})");
         }
         Some(crate::args::Setting::Server { url: Some(url), .. }) => {
+            // A server's invite (toss://server?url=...) names the server as well: the
+            // person typed it here, which is the confirmation.
+            let url = if invite::is_invite(&url) {
+                invite::server_from_invite(&url)?
+            } else {
+                url
+            };
             let url = settings::set_server(&path, &url)?;
             println!("Signaling server set to {url} (in {}).", path.display());
             if std::env::var_os("TOSS_SIGNAL").is_some_and(|v| !v.is_empty()) {

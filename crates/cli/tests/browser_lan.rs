@@ -18,7 +18,7 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -29,7 +29,7 @@ use toss_testkit::browser::{list, Browser, Kind, Options};
 use toss_testkit::browser_extra::{
     catch_console, chromium_downloads, chromium_keep_downloads, downloaded, shown, wait_state,
 };
-use toss_testkit::data::random_bytes;
+use toss_testkit::data::{large_random_file, same_bytes};
 use toss_testkit::netns::{self, Lan};
 use toss_testkit::process::{assert_root, Killed};
 use toss_testkit::{AnyResult, TestResult};
@@ -195,49 +195,6 @@ impl Sender {
     }
 }
 
-/// Writes `size` random bytes to `path`, 8 MiB at a time.
-fn random_file(path: &Path, size: u64) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(8 << 20);
-        file.write_all(&random_bytes(n as usize))?;
-        left -= n;
-    }
-    file.flush()
-}
-
-/// Whether `a` and `b` hold the same bytes, read 8 MiB at a time.
-fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
-    if std::fs::metadata(a)?.len() != std::fs::metadata(b)?.len() {
-        return Ok(false);
-    }
-    let (mut a, mut b) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
-    let (mut x, mut y) = (vec![0u8; 8 << 20], vec![0u8; 8 << 20]);
-    loop {
-        let n = read_full(&mut a, &mut x)?;
-        let m = read_full(&mut b, &mut y)?;
-        if n != m || x[..n] != y[..m] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-/// Reads until `buf` is full or the file ends; returns how much was read.
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..])? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    Ok(got)
-}
-
 /// `what` went wrong, with what the page showed and logged, and what `toss send` said: the
 /// message a failure panics with.
 async fn report(browser: &Browser, sender: &mut Sender, what: &str) -> String {
@@ -268,7 +225,7 @@ fn on_the_lan(kind: Kind, tag: &str) -> TestResult {
     let lan = Lan::home(tag, SUBNET)?;
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join(NAME);
-    random_file(&src, SIZE)?;
+    large_random_file(&src, SIZE)?;
     let sender = Sender::spawn(&lan.b, &src)?;
     let result = netns::run_in(&lan.a, move || receive_in_browser(kind, sender, src));
     drop(lan);

@@ -209,6 +209,37 @@ fn a_bad_server_is_refused_with_one_sentence_and_nothing_is_written() -> TestRes
 }
 
 #[test]
+fn a_servers_invite_link_sets_its_server_and_a_bad_one_writes_nothing() -> TestResult {
+    let home = Home::new()?;
+    for link in [
+        "toss://elsewhere?url=ws%3A%2F%2F127.0.0.1%3A8787",
+        "toss://server?url=http%3A%2F%2Ftoss.example.org",
+    ] {
+        let out = home.run(&["config", "server", link])?;
+        assert!(!out.status.success(), "{link} taken");
+        assert!(stderr(&out).starts_with("toss: "), "{}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(!home.settings().exists(), "{link} written");
+    }
+    let out = home.run(&[
+        "config",
+        "server",
+        "toss://server?url=wss%3A%2F%2Fvps.toss.test%2F",
+    ])?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("Signaling server set to wss://vps.toss.test (in "),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        read_json(&home.settings())?["signal_url"],
+        "wss://vps.toss.test"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_damaged_settings_file_is_named_and_left_alone() -> TestResult {
     let home = Home::new()?;
     std::fs::create_dir_all(home.settings().parent().ok_or("folder")?)?;

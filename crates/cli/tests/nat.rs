@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use toss_testkit::data::random_file;
-use toss_testkit::netns::{self, Namespaces};
-use toss_testkit::process::{assert_root, run, wait, which, Killed};
+use toss_testkit::netns::Routed;
+use toss_testkit::process::{assert_root, wait, which, Killed};
 use toss_testkit::signal::SignalProcess;
 use toss_testkit::{coturn, json, AnyResult, TestResult};
 
@@ -47,151 +47,32 @@ use support::bin;
 
 const ROLES: [&str; 4] = ["a", "na", "s", "b"];
 
-/// The network of four namespaces.
-struct Net {
-    id: u32,
-    /// Deletes the namespaces, and their links with them, on drop.
-    _namespaces: Namespaces,
-}
-
-impl Net {
-    fn ns(&self, role: &str) -> String {
-        format!("toss-nat-{role}-{}", self.id)
+/// Builds the network of four namespaces (deleted, with their links, when dropped); with
+/// `firewall`, the NAT lets UDP through to the TURN server only. As root, a network that
+/// cannot be built is an error, not a skip.
+fn create(firewall: bool) -> AnyResult<Routed> {
+    let net = Routed::create("nat", &ROLES)?;
+    let (a_na, na_a) = net.wire("a", "na")?;
+    let (na_s, s_na) = net.wire("na", "s")?;
+    let (b_s, s_b) = net.wire("b", "s")?;
+    net.bridge("s", "203.0.113.254/24", &[&s_na, &s_b])?;
+    net.up("a", &a_na, Some("192.0.2.2/24"))?;
+    net.ip("a", &["route", "add", "default", "via", "192.0.2.1"])?;
+    net.up("b", &b_s, Some("203.0.113.2/24"))?;
+    net.up("na", &na_a, Some("192.0.2.1/24"))?;
+    net.up("na", &na_s, Some("203.0.113.1/24"))?;
+    net.masquerade("na", &na_s)?;
+    if firewall {
+        net.udp_only_to("na", &na_a, "203.0.113.254")?;
     }
-
-    fn ip(&self, role: &str, args: &[&str]) -> AnyResult<()> {
-        let ns = self.ns(role);
-        let mut all = vec!["ip", "-n", ns.as_str()];
-        all.extend_from_slice(args);
-        run(&all)
-    }
-
-    fn exec(&self, role: &str, args: &[&str]) -> AnyResult<()> {
-        let ns = self.ns(role);
-        let mut all = vec!["ip", "netns", "exec", ns.as_str()];
-        all.extend_from_slice(args);
-        run(&all)
-    }
-
-    /// A veth pair between two namespaces, named after them.
-    fn wire(&self, x: &str, y: &str) -> AnyResult<(String, String)> {
-        let (vx, vy) = (format!("v{x}{y}{}", self.id), format!("v{y}{x}{}", self.id));
-        run(&[
-            "ip",
-            "link",
-            "add",
-            &vx,
-            "netns",
-            &self.ns(x),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &vy,
-            "netns",
-            &self.ns(y),
-        ])?;
-        Ok((vx, vy))
-    }
-
-    fn up(&self, role: &str, dev: &str, addr: Option<&str>) -> AnyResult<()> {
-        if let Some(addr) = addr {
-            self.ip(role, &["addr", "add", addr, "dev", dev])?;
-        }
-        self.ip(role, &["link", "set", dev, "up"])
-    }
-
-    /// Builds the network; with `firewall`, the NAT lets UDP through to the TURN server
-    /// only. As root, a network that cannot be built is an error, not a skip.
-    fn create(firewall: bool) -> AnyResult<Net> {
-        let id = netns::id();
-        let net = Net {
-            id,
-            _namespaces: Namespaces::add(ROLES.map(|role| format!("toss-nat-{role}-{id}")))?,
-        };
-        for role in ROLES {
-            net.ip(role, &["link", "set", "lo", "up"])?;
-        }
-        let (a_na, na_a) = net.wire("a", "na")?;
-        let (na_s, s_na) = net.wire("na", "s")?;
-        let (b_s, s_b) = net.wire("b", "s")?;
-        net.ip("s", &["link", "add", "br0", "type", "bridge"])?;
-        net.up("s", "br0", Some("203.0.113.254/24"))?;
-        for dev in [&s_na, &s_b] {
-            net.ip("s", &["link", "set", dev, "master", "br0"])?;
-            net.up("s", dev, None)?;
-        }
-        net.up("a", &a_na, Some("192.0.2.2/24"))?;
-        net.ip("a", &["route", "add", "default", "via", "192.0.2.1"])?;
-        net.up("b", &b_s, Some("203.0.113.2/24"))?;
-        net.up("na", &na_a, Some("192.0.2.1/24"))?;
-        net.up("na", &na_s, Some("203.0.113.1/24"))?;
-        net.exec("na", &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-        let nft = |args: &[&str]| {
-            let mut all = vec!["nft"];
-            all.extend_from_slice(args);
-            net.exec("na", &all)
-        };
-        nft(&["add", "table", "ip", "nat"])?;
-        nft(&[
-            "add",
-            "chain",
-            "ip",
-            "nat",
-            "post",
-            "{ type nat hook postrouting priority 100; }",
-        ])?;
-        nft(&[
-            "add",
-            "rule",
-            "ip",
-            "nat",
-            "post",
-            "oifname",
-            &na_s,
-            "masquerade",
-        ])?;
-        if firewall {
-            nft(&["add", "table", "ip", "fw"])?;
-            nft(&[
-                "add",
-                "chain",
-                "ip",
-                "fw",
-                "gate",
-                "{ type filter hook forward priority 0; }",
-            ])?;
-            nft(&[
-                "add",
-                "rule",
-                "ip",
-                "fw",
-                "gate",
-                "iifname",
-                &na_a,
-                "ip",
-                "daddr",
-                "!=",
-                "203.0.113.254",
-                "meta",
-                "l4proto",
-                "udp",
-                "drop",
-            ])?;
-        }
-        Ok(net)
-    }
-
-    fn cmd(&self, role: &str, program: &Path) -> Command {
-        netns::exec(&self.ns(role), program)
-    }
+    Ok(net)
 }
 
 /// Starts toss-signal and coturn in `s`; returns once toss-signal listens (a sender that
 /// finds no server would host the code on its own network instead).
-fn services(net: &Net, turnserver: &Path) -> AnyResult<(SignalProcess, Killed)> {
+fn services(net: &Routed, turnserver: &Path) -> AnyResult<(SignalProcess, Killed)> {
     let signal =
-        SignalProcess::start_with(net.cmd("s", &bin("toss-signal")), "203.0.113.254:18703")?;
+        SignalProcess::start_with(net.cmd("s", bin("toss-signal")), "203.0.113.254:18703")?;
     let mut turn = net.cmd("s", turnserver);
     turn.args(coturn::args("203.0.113.254", 3478, 49152, 49252))
         .stdout(Stdio::null())
@@ -200,8 +81,8 @@ fn services(net: &Net, turnserver: &Path) -> AnyResult<(SignalProcess, Killed)> 
     Ok((signal, turn))
 }
 
-fn toss(net: &Net, role: &str, args: &[&str]) -> Command {
-    let mut c = net.cmd(role, &bin("toss"));
+fn toss(net: &Routed, role: &str, args: &[&str]) -> Command {
+    let mut c = net.cmd(role, bin("toss"));
     c.args(args)
         .args(["--signal", SIGNAL, "--json", "--no-discovery"])
         .args([
@@ -219,7 +100,7 @@ fn toss(net: &Net, role: &str, args: &[&str]) -> Command {
 }
 
 /// Sends `src` from a to b; returns both sides' JSON events once both have exited.
-fn transfer(net: &Net, src: &Path, out: &Path) -> AnyResult<(Vec<Value>, Vec<Value>)> {
+fn transfer(net: &Routed, src: &Path, out: &Path) -> AnyResult<(Vec<Value>, Vec<Value>)> {
     let mut sender = Killed(toss(net, "a", &["send", &src.to_string_lossy()]).spawn()?);
     let mut sender_lines = BufReader::new(sender.0.stdout.take().ok_or("stdout")?).lines();
     let first: Value =
@@ -266,7 +147,7 @@ fn behind_a_nat_the_path_is_direct_where_ice_can_and_relayed_where_it_cannot() -
 
     for (firewall, want) in [(false, "direct"), (true, "relay")] {
         // As root, a network that cannot be built is a failure, not a skip.
-        let net = Net::create(firewall)?;
+        let net = create(firewall)?;
         let _services = services(&net, &turnserver)?;
         let out = tmp.path().join(if firewall { "firewall" } else { "nat" });
         std::fs::create_dir(&out)?;

@@ -230,7 +230,7 @@ pub enum Error {
     },
     /// The signaling server's TLS certificate did not verify (`wss://`): a self-signed or
     /// private certificate not given with `--signal-ca`, a wrong host name, an expired one.
-    #[error("the signaling server at {url} showed a certificate this computer does not trust ({reason}); if it is your own server with a private certificate, give its CA with --signal-ca")]
+    #[error("the signaling server at {url} showed a certificate this computer does not trust ({reason}); if it is your own server with a private certificate, add its CA to this computer's trusted certificates (or give it to toss with --signal-ca)")]
     SignalCertificate {
         /// The URL tried.
         url: String,

@@ -406,6 +406,17 @@ mod tests {
             error(Error::TimedOut(Phase::KeyExchange)),
             error(Error::Corrupt("holiday/beach.jpg".into())),
             error(Error::DiskFull("/home/ana/Downloads/holiday/beach.jpg.part".into())),
+            // The signaling server and its relay, each with a sentence of its own.
+            error(Error::SignalUnreachable {
+                url: "wss://toss.example.org".into(),
+                reason: "no answer in time".into(),
+            }),
+            error(Error::SignalCertificate {
+                url: "wss://toss.example.org".into(),
+                reason: "UnknownIssuer".into(),
+            }),
+            error(Error::NoRelay("turn unavailable".into())),
+            error(Error::TurnRefused),
         ],
     }
 

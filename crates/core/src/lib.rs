@@ -15,6 +15,7 @@ mod embedded;
 mod error;
 pub mod events;
 mod handle;
+pub mod invite;
 pub mod lan;
 pub mod peer;
 mod rendezvous;

@@ -26,7 +26,7 @@ pub use link::{Link, LinkState};
 pub(crate) use negotiate::Binding;
 pub use path::{PathInfo, PathKind};
 
-use crate::config::Config;
+use crate::config::{Config, IceServer};
 use crate::defaults::{
     DEFAULT_SCTP_PACKET, ICE_DISCONNECTED_AFTER, ICE_FAILED_AFTER, RECEIVE_MTU, SETUP_AFTER_PATH,
     SETUP_RETRY_MIN_LEFT, UDP_BUFFER,
@@ -218,6 +218,14 @@ async fn with_server_turn(paired: &mut Paired, config: &Config) -> Result<Config
                 "relaying through the signaling server's TURN server if needed: {:?}",
                 server.urls
             );
+            // Every TURN server answers STUN on its port too: asking it for this side's
+            // public address is what lets two NATs find a direct path, with no STUN server
+            // typed anywhere (browsers take it from the TURN allocation all the same).
+            for url in stun_beside(&server.urls) {
+                if !config.ice_servers.iter().any(|s| s.urls.contains(&url)) {
+                    config.ice_servers.push(IceServer::stun(url));
+                }
+            }
             config.ice_servers.push(server);
         }
         TurnAnswer::Refused(why) => {
@@ -228,6 +236,27 @@ async fn with_server_turn(paired: &mut Paired, config: &Config) -> Result<Config
         }
     }
     Ok(config)
+}
+
+/// The STUN addresses of the TURN servers at `turn_urls`: `stun:HOST:PORT` for each plain
+/// `turn:` URL over UDP (the default transport), each once. `turns:` and TCP-only URLs give
+/// none: ICE asks STUN over UDP only.
+fn stun_beside(turn_urls: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for url in turn_urls {
+        let Some(rest) = url.trim().strip_prefix("turn:") else {
+            continue;
+        };
+        let (host_port, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let udp = query
+            .split('&')
+            .all(|kv| !kv.starts_with("transport=") || kv == "transport=udp");
+        let stun = format!("stun:{host_port}");
+        if udp && !host_port.is_empty() && !out.contains(&stun) {
+            out.push(stun);
+        }
+    }
+    out
 }
 
 /// A relay-only setup that found no path, told apart when the TURN server refused its
@@ -317,6 +346,28 @@ async fn attempt(
 mod tests {
     use super::*;
     use crate::config::Reach;
+
+    #[test]
+    fn a_turn_server_is_asked_for_stun_on_its_udp_port() {
+        let urls = |list: &[&str]| list.iter().map(|u| (*u).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            stun_beside(&urls(&[
+                "turn:vps.example.org:3478?transport=udp",
+                "turn:vps.example.org:3478?transport=tcp",
+                "turn:10.9.8.7:3479",
+                "turns:vps.example.org:5349?transport=tcp",
+                "turn:[2001:db8::1]:3478",
+                "turn:",
+                "stun:vps.example.org:3478",
+            ])),
+            [
+                "stun:vps.example.org:3478",
+                "stun:10.9.8.7:3479",
+                "stun:[2001:db8::1]:3478",
+            ]
+        );
+        assert!(stun_beside(&urls(&["turn:h:1?transport=tcp"])).is_empty());
+    }
 
     #[test]
     fn a_peers_mdns_names_are_resolved_where_the_local_network_may_be_used() {

@@ -159,7 +159,7 @@ fn join_error(code: &Code, lan: Result<Option<Paired>>, server: Result<Option<Pa
             "no transfer with the code {code} was found on this network, and the signaling server at {url} cannot be reached"
         )),
         (_, Err(Error::SignalCertificate { url, .. })) => Error::LocalNetwork(format!(
-            "no transfer with the code {code} was found on this network, and the signaling server at {url} showed a certificate this computer does not trust (give its CA with --signal-ca)"
+            "no transfer with the code {code} was found on this network, and the signaling server at {url} showed a certificate this computer does not trust (add its CA to this computer's trusted certificates, or give it to toss with --signal-ca)"
         )),
         (_, Err(e)) => e,
         (_, Ok(_)) => Error::LocalNetwork(format!(

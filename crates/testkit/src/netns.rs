@@ -59,6 +59,188 @@ pub fn exec(ns: &str, program: impl AsRef<OsStr>) -> Command {
     cmd
 }
 
+/// Computers and routers as namespaces named `toss-PREFIX-ROLE-ID`, wired by veth pairs:
+/// the building blocks of the NAT and server tests. Deleted, with every link, when dropped.
+#[derive(Debug)]
+pub struct Routed {
+    prefix: String,
+    id: u32,
+    _namespaces: Namespaces,
+}
+
+impl Routed {
+    /// Adds one namespace per role, each with its loopback up.
+    ///
+    /// # Errors
+    ///
+    /// When one cannot be made.
+    pub fn create(prefix: &str, roles: &[&str]) -> AnyResult<Routed> {
+        let id = id();
+        let net = Routed {
+            prefix: prefix.to_owned(),
+            id,
+            _namespaces: Namespaces::add(roles.iter().map(|r| format!("toss-{prefix}-{r}-{id}")))?,
+        };
+        for role in roles {
+            net.ip(role, &["link", "set", "lo", "up"])?;
+        }
+        Ok(net)
+    }
+
+    /// The namespace of `role`.
+    pub fn ns(&self, role: &str) -> String {
+        format!("toss-{}-{role}-{}", self.prefix, self.id)
+    }
+
+    /// `ip ARGS` in `role`'s namespace.
+    ///
+    /// # Errors
+    ///
+    /// When it fails.
+    pub fn ip(&self, role: &str, args: &[&str]) -> AnyResult<()> {
+        let ns = self.ns(role);
+        let mut all = vec!["ip", "-n", ns.as_str()];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// `ARGS` run in `role`'s namespace.
+    ///
+    /// # Errors
+    ///
+    /// When it fails.
+    pub fn exec(&self, role: &str, args: &[&str]) -> AnyResult<()> {
+        let ns = self.ns(role);
+        let mut all = vec!["ip", "netns", "exec", ns.as_str()];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// A veth pair between `x` and `y`, named after them (`vXYID` in x, `vYXID` in y).
+    ///
+    /// # Errors
+    ///
+    /// When it cannot be made.
+    pub fn wire(&self, x: &str, y: &str) -> AnyResult<(String, String)> {
+        let (vx, vy) = (format!("v{x}{y}{}", self.id), format!("v{y}{x}{}", self.id));
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &vx,
+            "netns",
+            &self.ns(x),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &vy,
+            "netns",
+            &self.ns(y),
+        ])?;
+        Ok((vx, vy))
+    }
+
+    /// Gives `dev` in `role` the address `addr` (when one is given) and brings it up.
+    ///
+    /// # Errors
+    ///
+    /// When either step fails.
+    pub fn up(&self, role: &str, dev: &str, addr: Option<&str>) -> AnyResult<()> {
+        if let Some(addr) = addr {
+            self.ip(role, &["addr", "add", addr, "dev", dev])?;
+        }
+        self.ip(role, &["link", "set", dev, "up"])
+    }
+
+    /// A bridge `br0` in `role` with address `addr`, joining `ports` (links already there).
+    ///
+    /// # Errors
+    ///
+    /// When a step fails.
+    pub fn bridge(&self, role: &str, addr: &str, ports: &[&str]) -> AnyResult<()> {
+        self.ip(role, &["link", "add", "br0", "type", "bridge"])?;
+        self.up(role, "br0", Some(addr))?;
+        for dev in ports {
+            self.ip(role, &["link", "set", dev, "master", "br0"])?;
+            self.up(role, dev, None)?;
+        }
+        Ok(())
+    }
+
+    /// `nft SCRIPT` in `role`'s namespace (one argument: nft reads commands split by `;`).
+    ///
+    /// # Errors
+    ///
+    /// When nft refuses it.
+    pub fn nft(&self, role: &str, script: &str) -> AnyResult<()> {
+        self.exec(role, &["nft", script])
+    }
+
+    /// Makes `role` a home router: it forwards, and masquerades (nftables) what leaves by
+    /// `outside`. As Linux does, a mapping keeps the inside port where it can and lets in
+    /// only what answers it. Like every home router's firewall, it drops what arrives from
+    /// outside for the router itself unless it answers something: a stranger's packet to an
+    /// unmapped port is not answered, and leaves no trace that would make the next mapping
+    /// take another port (which two NATs punching holes toward each other rely on).
+    ///
+    /// # Errors
+    ///
+    /// When a step fails.
+    pub fn masquerade(&self, role: &str, outside: &str) -> AnyResult<()> {
+        self.exec(role, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        self.nft(
+            role,
+            &format!(
+                "add table ip nat; \
+                 add chain ip nat post {{ type nat hook postrouting priority 100; }}; \
+                 add rule ip nat post oifname {outside} masquerade; \
+                 add table ip home; \
+                 add chain ip home input {{ type filter hook input priority 0; }}; \
+                 add rule ip home input iifname {outside} ct state new drop"
+            ),
+        )
+    }
+
+    /// A firewall on the router `role` that lets UDP from `inside` reach `only` and
+    /// nothing else (as on many office and hotel networks); TCP passes.
+    ///
+    /// # Errors
+    ///
+    /// When a step fails.
+    pub fn udp_only_to(&self, role: &str, inside: &str, only: &str) -> AnyResult<()> {
+        self.nft(
+            role,
+            &format!(
+                "add table ip fw; \
+                 add chain ip fw gate {{ type filter hook forward priority 0; }}; \
+                 add rule ip fw gate iifname {inside} ip daddr != {only} meta l4proto udp drop"
+            ),
+        )
+    }
+
+    /// Gives `role` a default route to `nowhere`, a namespace with no address that forwards
+    /// nothing: the rest of the internet, where nothing answers. A machine on the internet
+    /// has one; without it, sending to an address of another network fails at once
+    /// (ENETUNREACH), which real servers never see (coturn closes an allocation over it).
+    /// The link does no ARP, so nothing waits for an answer either.
+    ///
+    /// # Errors
+    ///
+    /// When a step fails.
+    pub fn rest_of_the_internet(&self, role: &str, nowhere: &str) -> AnyResult<()> {
+        let (here, there) = self.wire(role, nowhere)?;
+        self.ip(role, &["link", "set", &here, "arp", "off", "up"])?;
+        self.up(nowhere, &there, None)?;
+        self.ip(role, &["route", "add", "default", "dev", &here])
+    }
+
+    /// `program` run in `role`'s namespace, as a command to add arguments to and spawn.
+    pub fn cmd(&self, role: &str, program: impl AsRef<OsStr>) -> Command {
+        exec(&self.ns(role), program)
+    }
+}
+
 /// A local network of two computers: namespaces `a` (169.254.N.1) and `b` (169.254.N.2),
 /// each joined by a veth pair to a bridge in a third namespace `c`, multicast on (mDNS), as
 /// a home or office network is. Deleted when dropped.

@@ -20,7 +20,7 @@ use toss_testkit::ports::free_tcp_port;
 use toss_testkit::signal::SignalProcess;
 pub use toss_testkit::TestResult;
 
-type Res<T> = toss_testkit::AnyResult<T>;
+pub type Res<T> = toss_testkit::AnyResult<T>;
 
 /// Interval between polls of the UI.
 const POLL: Duration = Duration::from_millis(100);

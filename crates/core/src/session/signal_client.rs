@@ -43,6 +43,17 @@ fn tls_config(endpoint: &SignalEndpoint) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    // The authorities this computer trusts too (its CA bundle, or SSL_CERT_FILE and
+    // SSL_CERT_DIR): a company or home server with a private CA installed works as it does
+    // in the browser. A bundle that cannot be read only leaves the built-in ones.
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        tracing::debug!("this computer's certificate authorities: {e}");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!(
+        "trusting {added} certificate authorities of this computer ({ignored} unusable)"
+    );
     if let Some(path) = &endpoint.extra_ca {
         let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         for cert in CertificateDer::pem_slice_iter(&pem) {
