@@ -2,8 +2,8 @@
 //! helper from another: the real `toss-signal` server (in process, or its binary as a child
 //! process), random data, commands that must succeed, processes that die with the test, the
 //! root check and network namespaces, free ports, coturn's command line, the `--json` events
-//! that `toss` prints, the raw messages of a hostile peer, and real browsers under
-//! WebDriver for the web peer (Linux).
+//! that `toss` prints, the raw messages of a hostile peer, real browsers under WebDriver
+//! for the web peer, and two homes behind NATs with a VPS made of the deploy files (Linux).
 //!
 //! A dev-dependency only (`publish = false`): it never reaches a release. It fakes no part of
 //! Toss; every server it starts is the real one. Paths to the workspace's binaries
@@ -22,6 +22,8 @@ pub mod netns;
 pub mod ports;
 pub mod process;
 pub mod signal;
+#[cfg(target_os = "linux")]
+pub mod vps;
 
 /// What a helper returns: `?` in a test turns any error into its failure.
 pub type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;

@@ -132,6 +132,17 @@ pub fn finish(mut child: Child, limit: Duration) -> std::io::Result<Output> {
     child.wait_with_output()
 }
 
+/// Reads `stream` (a child's stdout or stderr) to its end on a thread of its own, so that
+/// the child never blocks on a full pipe while the test waits for it; the text comes back
+/// when the thread is joined.
+pub fn drain<R: std::io::Read + Send + 'static>(mut stream: R) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
 /// Sends `child` SIGINT, as Ctrl-C in its terminal would (through `kill`, a Unix program).
 ///
 /// # Errors

@@ -94,6 +94,16 @@ impl Other {
     }
 }
 
+/// Where the app runs, for tests on a network of their own: a network namespace to start it
+/// in, and variables for its environment. By default, here, as it is.
+#[derive(Debug, Default)]
+pub struct Around {
+    /// The namespace (`ip netns exec NS`).
+    pub netns: Option<String>,
+    /// Added to the app's environment.
+    pub env: Vec<(String, PathBuf)>,
+}
+
 /// The app under test, on its own display.
 pub struct Desktop {
     pub client: Client,
@@ -167,22 +177,46 @@ impl Desktop {
         guard: tempfile::TempDir,
         loopback: bool,
     ) -> Res<Self> {
+        Self::launch_around(args, settings, guard, loopback, &Around::default()).await
+    }
+
+    /// Launches the app with `settings` on the network of namespace `around.netns`, started
+    /// by `ip netns exec` (which also puts the namespace's /etc/netns files, a hosts file
+    /// say, in place), with `around.env` added to its environment. The caller's thread must
+    /// be in that namespace too ([`toss_testkit::netns::run_in`]): it speaks to the driver
+    /// on the namespace's loopback.
+    pub async fn launch_in(
+        args: &[&str],
+        settings: &str,
+        guard: tempfile::TempDir,
+        around: &Around,
+    ) -> Res<Self> {
+        Self::launch_around(args, settings, guard, false, around).await
+    }
+
+    async fn launch_around(
+        args: &[&str],
+        settings: &str,
+        guard: tempfile::TempDir,
+        loopback: bool,
+        around: &Around,
+    ) -> Res<Self> {
         let home = guard.path().to_path_buf();
         std::fs::create_dir_all(home.join("config/toss"))?;
         std::fs::write(home.join("config/toss/settings.json"), settings)?;
-        let mut app = Self::start(home, args, loopback).await?;
+        let mut app = Self::start(home, args, loopback, around).await?;
         app._home_guard = Some(guard);
         Ok(app)
     }
 
     /// Launches the app again on the home folder of an earlier run (a restart).
     pub async fn relaunch(home: tempfile::TempDir) -> Res<Self> {
-        let mut app = Self::start(home.path().to_path_buf(), &[], true).await?;
+        let mut app = Self::start(home.path().to_path_buf(), &[], true, &Around::default()).await?;
         app._home_guard = Some(home);
         Ok(app)
     }
 
-    async fn start(home: PathBuf, args: &[&str], loopback: bool) -> Res<Self> {
+    async fn start(home: PathBuf, args: &[&str], loopback: bool, around: &Around) -> Res<Self> {
         // Xvfb picks a free display itself and writes its number to stdout (-displayfd),
         // so parallel tests never race for one.
         let mut xvfb = Command::new("Xvfb")
@@ -208,7 +242,16 @@ impl Desktop {
         }
         let port = free_tcp_port()?;
         let native = free_tcp_port()?;
-        let driver = Command::new(bin_tauri_driver()?)
+        let mut driver = match &around.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin_tauri_driver()?);
+                c
+            }
+            None => Command::new(bin_tauri_driver()?),
+        };
+        let driver = driver
+            .envs(around.env.iter().map(|(k, v)| (k, v)))
             .args([
                 "--port",
                 &port.to_string(),
