@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use toss_testkit::data::random_file;
 use toss_testkit::netns::{self, Namespaces};
-use toss_testkit::process::{assert_root, run, wait, Killed};
+use toss_testkit::process::{assert_root, drain, run, wait, Killed};
 use toss_testkit::signal::SignalProcess;
 use toss_testkit::{json, AnyResult, TestResult};
 
@@ -70,6 +70,52 @@ impl Link {
             a,
             b,
             server_host: "169.254.77.1".into(),
+            _namespaces: namespaces,
+        })
+    }
+
+    /// A link whose ends hold only these two addresses (with their prefixes): an IPv6 pair
+    /// gets no link-local address beside it, an IPv4 pair no IPv6 at all, so that ICE can
+    /// only pair the given ones.
+    fn with(addrs: [&str; 2]) -> AnyResult<Link> {
+        assert_root("creating network namespaces");
+        let id = link_id();
+        let (a, b) = (format!("toss-a-{id}"), format!("toss-b-{id}"));
+        let namespaces = Namespaces::add([&a, &b].map(String::as_str))?;
+        let (va, vb) = (format!("tva{id}"), format!("tvb{id}"));
+        run(&[
+            "ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
+        ])?;
+        let v6 = addrs[0].contains(':');
+        for (ns, dev, addr) in [(&a, &va, addrs[0]), (&b, &vb, addrs[1])] {
+            if v6 {
+                run(&["ip", "-n", ns, "link", "set", dev, "addrgenmode", "none"])?;
+                run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev, "nodad"])?;
+            } else {
+                run(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                ])?;
+                run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev])?;
+            }
+            run(&["ip", "-n", ns, "link", "set", dev, "mtu", "1500", "up"])?;
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
+        }
+        let host = addrs[0].split('/').next().unwrap_or_default();
+        let server_host = if v6 {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        Ok(Link {
+            a,
+            b,
+            server_host,
             _namespaces: namespaces,
         })
     }
@@ -224,8 +270,9 @@ fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
         .stderr(Stdio::null());
     let mut sender = Killed(send.spawn()?);
     let stdout = sender.0.stdout.take().ok_or("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
     let mut code = None;
-    for line in BufReader::new(stdout).lines() {
+    for line in lines.by_ref() {
         let v: Value = serde_json::from_str(&line?)?;
         if v["event"] == "code" {
             code = v["code"].as_str().map(str::to_owned);
@@ -233,6 +280,8 @@ fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
         }
     }
     let code = code.ok_or("the sender never showed a code")?;
+    // The sender's progress is read as it comes: a full pipe would stop it.
+    let _rest = std::thread::spawn(move || lines.count());
     let mut recv = netns::exec(&link.b, bin("toss"));
     recv.arg("receive")
         .args(common)
@@ -240,11 +289,11 @@ fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
         .arg(out)
         .arg(&code)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::null());
     let mut child = Killed(recv.spawn()?);
+    let text = drain(child.0.stdout.take().ok_or("stdout")?);
     wait(&mut child.0, LIMIT)?;
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut child.0.stdout.take().ok_or("stdout")?, &mut text)?;
+    let text = text.join().unwrap_or_default();
     drop(sender);
     Ok(json::lines(&text))
 }
@@ -292,6 +341,53 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
 
 /// Two private subnets behind a router are not one local network: the default packet size
 /// (large packets would be IP-fragmented across the router), and the file arrives whole.
+/// Where the peer is decides the packet size, not its address range: two computers on one
+/// link with global addresses (IPv6 from 2001:db8::/64, IPv4 from 203.0.113.0/24, the
+/// documentation ranges) are on the local network and get large packets. Run five times
+/// each: ICE often meets the peer first by its checks (peer-reflexive), before its host
+/// candidate arrives, and the packet size must not depend on which came first.
+#[test]
+#[ignore = "needs root"]
+fn on_link_peers_with_global_addresses_get_large_packets() -> TestResult {
+    for addrs in [
+        ["2001:db8::1/64", "2001:db8::2/64"],
+        ["203.0.113.1/24", "203.0.113.2/24"],
+    ] {
+        for run in 0..5 {
+            let link = Link::with(addrs)?;
+            let tmp = tempfile::tempdir()?;
+            let src = tmp.path().join("global.bin");
+            let data = random_file(&src, 4 << 20)?;
+            let out = tmp.path().join("out");
+            std::fs::create_dir(&out)?;
+            let events = transfer(&link, &src, &out)?;
+            let connected = events
+                .iter()
+                .find(|e| e["event"] == "connected")
+                .ok_or_else(|| format!("no connected event over {addrs:?}: {events:?}"))?;
+            assert_eq!(connected["path"]["kind"], "direct", "{connected}");
+            assert_eq!(
+                connected["path"]["local_network"], true,
+                "run {run} over {addrs:?}: {connected}"
+            );
+            assert_eq!(
+                connected["path"]["packet_size"],
+                toss_core::defaults::LARGE_SCTP_PACKET,
+                "run {run} over {addrs:?}: {connected}"
+            );
+            assert!(
+                events.iter().any(|e| e["event"] == "done"),
+                "the transfer did not finish: {events:?}"
+            );
+            assert!(
+                std::fs::read(out.join("global.bin"))? == data,
+                "byte-identical"
+            );
+        }
+    }
+    Ok(())
+}
+
 #[test]
 #[ignore = "needs root"]
 fn peers_on_two_subnets_behind_a_router_keep_the_default_packet_size() -> TestResult {

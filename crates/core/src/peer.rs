@@ -51,7 +51,7 @@ fn build_api(config: &Config, peer: &Arc<PeerSays>, own: &Arc<[OwnAddress]>) -> 
             path_of(
                 pair,
                 peer.takes_large.load(Ordering::SeqCst),
-                &peer.relays(),
+                &peer.addresses(),
                 &own,
             )
             .packet_size
@@ -326,7 +326,7 @@ async fn attempt(
                 .await;
             let large = config.large_packets && peer.takes_large.load(Ordering::SeqCst);
             let path = match pair {
-                Some(pair) => path_of(&pair, large, &peer.relays(), &own),
+                Some(pair) => path_of(&pair, large, &peer.addresses(), &own),
                 None => PathInfo {
                     kind: PathKind::Direct,
                     local_network: false,

@@ -20,7 +20,7 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
 use super::link::LAST;
-use super::path::{relay_address, PeerSays};
+use super::path::PeerSays;
 use crate::crypto::{self, Role};
 use crate::defaults::{MAX_REMOTE_CANDIDATES, SETUP_AFTER_PATH};
 use crate::error::{ConnectFailure, Error, Result, Side};
@@ -195,11 +195,7 @@ pub(super) async fn negotiate(
                                 "the other computer sent far more network addresses than any computer has".into(),
                             ));
                         }
-                        if let Some(relay) = relay_address(&candidate.candidate) {
-                            if let Ok(mut relays) = peer.relays.lock() {
-                                relays.push(relay);
-                            }
-                        }
+                        peer.heard(&candidate.candidate);
                         if remote_set {
                             pc.add_ice_candidate(candidate).await?;
                         } else {

@@ -121,32 +121,64 @@ fn is_private(ip: IpAddr) -> bool {
 pub(super) struct PeerSays {
     /// It takes SCTP packets larger than the WebRTC default.
     pub(super) takes_large: AtomicBool,
-    /// Its relay (TURN) candidates, address and port, as they arrived.
-    pub(super) relays: std::sync::Mutex<Vec<(String, u16)>>,
+    /// The addresses its candidates named, as they arrived.
+    pub(super) addresses: std::sync::Mutex<PeerAddresses>,
 }
 
 impl PeerSays {
-    pub(super) fn relays(&self) -> Vec<(String, u16)> {
-        self.relays.lock().map(|r| r.clone()).unwrap_or_default()
+    /// What its candidates said so far.
+    pub(super) fn addresses(&self) -> PeerAddresses {
+        self.addresses.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Notes the address of a candidate line of the peer's.
+    pub(super) fn heard(&self, candidate: &str) {
+        let Some((address, port, typ)) = candidate_address(candidate) else {
+            return;
+        };
+        if let Ok(mut known) = self.addresses.lock() {
+            match typ {
+                "relay" => known.relays.push((address, port)),
+                "host" => {
+                    if let Ok(ip) = address.parse() {
+                        known.hosts.push(ip);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 
-/// The address and port of a relay candidate line (`... ADDRESS PORT typ relay ...`).
-pub(super) fn relay_address(candidate: &str) -> Option<(String, u16)> {
+/// The addresses the peer's candidates named.
+#[derive(Debug, Default, Clone)]
+pub(super) struct PeerAddresses {
+    /// Its relay (TURN) candidates, address and port.
+    pub(super) relays: Vec<(String, u16)>,
+    /// The addresses of its host candidates: its own.
+    pub(super) hosts: Vec<IpAddr>,
+}
+
+/// The address, port and type of a candidate line (`... ADDRESS PORT typ TYPE ...`).
+fn candidate_address(candidate: &str) -> Option<(String, u16, &str)> {
     let fields: Vec<&str> = candidate.split_whitespace().collect();
     let typ = fields.iter().position(|f| *f == "typ")?;
-    if fields.get(typ + 1) != Some(&"relay") || typ < 2 {
+    if typ < 2 {
         return None;
     }
-    Some((fields[typ - 2].to_owned(), fields[typ - 1].parse().ok()?))
+    Some((
+        fields[typ - 2].to_owned(),
+        fields[typ - 1].parse().ok()?,
+        fields.get(typ + 1)?,
+    ))
 }
 
-/// The path of a selected candidate pair; `peer_relays` are the peer's relay candidates,
-/// `own` this machine's addresses.
+/// The path of a selected candidate pair; `peer` is what the peer's candidates said of its
+/// addresses, `own` this machine's addresses.
 pub(super) fn path_of(
     pair: &RTCIceCandidatePair,
     peer_takes_large: bool,
-    peer_relays: &[(String, u16)],
+    peer: &PeerAddresses,
     own: &[OwnAddress],
 ) -> PathInfo {
     // A peer-reflexive candidate is the peer's address as seen in a connectivity check that
@@ -159,7 +191,8 @@ pub(super) fn path_of(
         _ => PathKind::Relay,
     };
     let remote_relayed = pair.remote.typ == RTCIceCandidateType::Prflx
-        && peer_relays
+        && peer
+            .relays
             .iter()
             .any(|(a, p)| *a == pair.remote.address && *p == pair.remote.port);
     let remote = if remote_relayed {
@@ -175,9 +208,11 @@ pub(super) fn path_of(
         (Ok(local), Ok(remote)) => {
             is_local_path(local, remote, own)
                 // A peer-reflexive address may be a NAT's on this link with the peer behind
-                // it: only a private or link-local one is taken for the peer itself.
+                // it: only one the peer named as its own (a host candidate that arrived after
+                // its checks), or a private or link-local one, is taken for the peer itself.
                 && (pair.remote.typ != RTCIceCandidateType::Prflx
                     || own.iter().any(|a| a.ip == remote)
+                    || peer.hosts.contains(&remote)
                     || is_private(remote))
         }
         // A name (a browser's `.local` host candidate) says nothing of where it is.
@@ -240,6 +275,7 @@ mod tests {
     #[test]
     fn large_packets_only_host_to_host_toward_a_peer_on_this_machine_or_its_link() {
         let own = machine();
+        let none = PeerAddresses::default();
         for (l, r) in [
             // This machine: loopback, and its own addresses whatever their range.
             ("127.0.0.1", "127.0.0.1"),
@@ -253,12 +289,12 @@ mod tests {
             ("169.254.77.1", "169.254.3.2"),
             ("fe80::1", "fe80::2"),
         ] {
-            let p = path_of(&pair((l, Host), (r, Host)), true, &[], &own);
+            let p = path_of(&pair((l, Host), (r, Host)), true, &none, &own);
             assert_eq!(p.kind, PathKind::Direct);
             assert!(p.local_network, "{l} {r}");
             assert_eq!(p.packet_size, LARGE_SCTP_PACKET, "{l} {r}");
             // Toward a peer that did not say it takes them: the default.
-            let p = path_of(&pair((l, Host), (r, Host)), false, &[], &own);
+            let p = path_of(&pair((l, Host), (r, Host)), false, &none, &own);
             assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
         }
         for (l, r) in [
@@ -275,21 +311,21 @@ mod tests {
             ("192.168.1.4", "2001:db8:1::9"),
             ("192.168.1.4", "3c0e0b9a.local"),
         ] {
-            let p = path_of(&pair((l, Host), (r, Host)), true, &[], &own);
+            let p = path_of(&pair((l, Host), (r, Host)), true, &none, &own);
             assert!(!p.local_network, "{l} {r}");
             assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
         }
         let early = path_of(
             &pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)),
             true,
-            &[],
+            &none,
             &own,
         );
         assert_eq!(early.packet_size, LARGE_SCTP_PACKET);
         let nat = path_of(
             &pair(("192.168.1.4", Srflx), ("192.168.1.9", Host)),
             true,
-            &[],
+            &none,
             &own,
         );
         assert_eq!(
@@ -299,7 +335,7 @@ mod tests {
         let relay = path_of(
             &pair(("127.0.0.1", Relay), ("127.0.0.1", Host)),
             true,
-            &[],
+            &none,
             &own,
         );
         assert_eq!(
@@ -312,7 +348,10 @@ mod tests {
         );
         // The peer's checks came through its TURN server before its relay candidate did:
         // relayed, not direct, even on the local network.
-        let relays = [("192.168.1.9".to_owned(), 0)];
+        let relays = PeerAddresses {
+            relays: vec![("192.168.1.9".to_owned(), 0)],
+            hosts: vec![],
+        };
         let through_turn = path_of(
             &pair(("192.168.1.4", Host), ("192.168.1.9", Prflx)),
             true,
@@ -328,15 +367,29 @@ mod tests {
         let behind_nat = path_of(
             &pair(("203.0.113.5", Host), ("203.0.113.1", Prflx)),
             true,
-            &[],
+            &none,
             &own,
         );
         assert!(!behind_nat.local_network);
         assert_eq!(behind_nat.packet_size, DEFAULT_SCTP_PACKET);
+        // Unless the peer named that address as its own (its host candidate came after its
+        // first checks): two computers on one link with global addresses.
+        for (l, r) in [
+            ("203.0.113.5", "203.0.113.1"),
+            ("2001:db8:1::4", "2001:db8:1::9"),
+        ] {
+            let itself = PeerAddresses {
+                relays: vec![],
+                hosts: vec![r.parse().expect("an address")],
+            };
+            let on_link = path_of(&pair((l, Host), (r, Prflx)), true, &itself, &own);
+            assert!(on_link.local_network, "{l} {r}");
+            assert_eq!(on_link.packet_size, LARGE_SCTP_PACKET, "{l} {r}");
+        }
         let early_on_lan = path_of(
             &pair(("192.168.1.4", Host), ("192.168.1.9", Prflx)),
             true,
-            &[],
+            &none,
             &own,
         );
         assert_eq!(early_on_lan.packet_size, LARGE_SCTP_PACKET);
@@ -344,7 +397,7 @@ mod tests {
         let unknown = path_of(
             &pair(("192.168.1.4", Host), ("192.168.1.9", Host)),
             true,
-            &[],
+            &none,
             &[],
         );
         assert_eq!(unknown.packet_size, DEFAULT_SCTP_PACKET);
@@ -361,16 +414,28 @@ mod tests {
     }
 
     #[test]
-    fn relay_candidates_are_read_from_their_line() {
+    fn the_peers_relay_and_host_addresses_are_read_from_its_candidates() {
+        let peer = PeerSays::default();
+        for line in [
+            "candidate:1 1 udp 16777215 203.0.113.254 49201 typ relay raddr 0.0.0.0 rport 50000",
+            "candidate:2 1 udp 2130706431 192.0.2.2 40000 typ host",
+            "candidate:3 1 udp 2130706431 2001:db8::2 40001 typ host",
+            "candidate:4 1 udp 1694498815 198.51.100.9 40002 typ srflx raddr 0.0.0.0 rport 0",
+            "candidate:5 1 udp 2130706431 3c0e0b9a.local 40003 typ host",
+            "typ relay",
+            "",
+        ] {
+            peer.heard(line);
+        }
+        let known = peer.addresses();
+        assert_eq!(known.relays, [("203.0.113.254".to_owned(), 49201)]);
         assert_eq!(
-            relay_address("candidate:1 1 udp 16777215 203.0.113.254 49201 typ relay raddr 0.0.0.0 rport 50000"),
-            Some(("203.0.113.254".to_owned(), 49201))
+            known.hosts,
+            [
+                "192.0.2.2".parse::<IpAddr>().expect("an address"),
+                "2001:db8::2".parse().expect("an address")
+            ]
         );
-        assert_eq!(
-            relay_address("candidate:2 1 udp 2130706431 192.0.2.2 40000 typ host"),
-            None
-        );
-        assert_eq!(relay_address("typ relay"), None);
     }
 
     #[test]
