@@ -339,8 +339,6 @@ fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> 
     Ok(())
 }
 
-/// Two private subnets behind a router are not one local network: the default packet size
-/// (large packets would be IP-fragmented across the router), and the file arrives whole.
 /// Where the peer is decides the packet size, not its address range: two computers on one
 /// link with global addresses (IPv6 from 2001:db8::/64, IPv4 from 203.0.113.0/24, the
 /// documentation ranges) are on the local network and get large packets. Run five times
@@ -388,6 +386,47 @@ fn on_link_peers_with_global_addresses_get_large_packets() -> TestResult {
     Ok(())
 }
 
+/// A link that carries only 1280-byte datagrams (IPv6's minimum; some tunnels): large
+/// packets go in IP fragments, and nothing stalls. Over IPv4 and IPv6, with the file whole.
+#[test]
+#[ignore = "needs root"]
+fn a_1280_mtu_link_never_stalls() -> TestResult {
+    for addrs in [
+        ["169.254.80.1/24", "169.254.80.2/24"],
+        ["2001:db8::1/64", "2001:db8::2/64"],
+    ] {
+        let link = Link::with(addrs)?;
+        for ns in [&link.a, &link.b] {
+            let dev = netns::only_veth(ns)?;
+            run(&["ip", "-n", ns, "link", "set", &dev, "mtu", "1280"])?;
+        }
+        let tmp = tempfile::tempdir()?;
+        let src = tmp.path().join("tunnel.bin");
+        let data = random_file(&src, 24 << 20)?;
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out)?;
+        let events = transfer(&link, &src, &out)?;
+        let done = events
+            .iter()
+            .find(|e| e["event"] == "done")
+            .ok_or_else(|| format!("the transfer over {addrs:?} did not finish: {events:?}"))?;
+        assert!(
+            std::fs::read(out.join("tunnel.bin"))? == data,
+            "byte-identical over {addrs:?}"
+        );
+        let connected = events.iter().find(|e| e["event"] == "connected");
+        let seconds = done["seconds"].as_f64().unwrap_or(f64::NAN);
+        eprintln!(
+            "veth, MTU 1280, {addrs:?}: 24 MiB in {seconds:.2} s ({:.1} MiB/s), path {}",
+            24.0 / seconds,
+            connected.map(|e| e["path"].to_string()).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Two private subnets behind a router are not one local network: the default packet size
+/// (large packets would be IP-fragmented across the router), and the file arrives whole.
 #[test]
 #[ignore = "needs root"]
 fn peers_on_two_subnets_behind_a_router_keep_the_default_packet_size() -> TestResult {

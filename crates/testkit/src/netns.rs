@@ -339,8 +339,12 @@ impl Lan {
     }
 }
 
-/// The one veth link in namespace `ns` (a computer of a [`Lan`]).
-fn only_veth(ns: &str) -> AnyResult<String> {
+/// The one veth link in namespace `ns` (a computer of a [`Lan`], one end of a link).
+///
+/// # Errors
+///
+/// When there is not exactly one.
+pub fn only_veth(ns: &str) -> AnyResult<String> {
     let out = Command::new("ip")
         .args(["-n", ns, "-o", "link", "show", "type", "veth"])
         .output()?;
