@@ -24,8 +24,8 @@ use desktop::{Around, Desktop, TestResult};
 use serde_json::{json, Value};
 use toss_testkit::data::{random_file, same_bytes};
 use toss_testkit::netns;
-use toss_testkit::process::{assert_root, drain, wait, which, Killed};
-use toss_testkit::vps::{TwoHomes, DOMAIN};
+use toss_testkit::process::{assert_root, drain, wait, Killed};
+use toss_testkit::vps::{self, TwoHomes, DOMAIN};
 use toss_testkit::{json as events, AnyResult};
 
 /// The file the app sends.
@@ -96,23 +96,14 @@ async fn app_sends(
 #[ignore = "needs root"]
 fn the_app_given_only_the_servers_address_sends_through_its_relay_to_another_home() -> TestResult {
     assert_root("creating network namespaces");
-    let (Some(turnserver), Some(caddy)) = (which("turnserver"), which("caddy")) else {
-        eprintln!(
-            "SKIPPED: coturn's turnserver or caddy is not installed (scripts/setup.sh installs both)"
-        );
+    let Some(tools) = vps::tools() else {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("holiday.mkv");
     random_file(&src, SIZE)?;
     // As root, a network that cannot be built is a failure, not a skip.
-    let vps = TwoHomes::create(
-        tmp.path(),
-        true,
-        &desktop::bin("toss-signal"),
-        &turnserver,
-        &caddy,
-    )?;
+    let vps = TwoHomes::create(tmp.path(), true, &desktop::bin("toss-signal"), &tools)?;
     let home = tmp.path().join("friend");
     std::fs::create_dir(&home)?;
     let out = home.join("Downloads");

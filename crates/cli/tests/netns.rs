@@ -298,6 +298,23 @@ fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
     Ok(json::lines(&text))
 }
 
+/// Checks the receiver's `events`: a direct path, on the local network or not (`local`),
+/// with `size`-byte packets, and the transfer done; `what` names the transfer in a failure.
+fn direct_path(events: &[Value], local: bool, size: u32, what: &str) {
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .unwrap_or_else(|| panic!("{what}: no connected event: {events:?}"));
+    let path = &connected["path"];
+    assert_eq!(path["kind"], "direct", "{what}: {path}");
+    assert_eq!(path["local_network"], local, "{what}: {path}");
+    assert_eq!(path["packet_size"], size, "{what}: {path}");
+    assert!(
+        events.iter().any(|e| e["event"] == "done"),
+        "{what}: the transfer did not finish: {events:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs root"]
 fn a_file_crosses_a_1500_mtu_link_with_large_packets_with_and_without_loss() -> TestResult {
@@ -359,23 +376,11 @@ fn on_link_peers_with_global_addresses_get_large_packets() -> TestResult {
             let out = tmp.path().join("out");
             std::fs::create_dir(&out)?;
             let events = transfer(&link, &src, &out)?;
-            let connected = events
-                .iter()
-                .find(|e| e["event"] == "connected")
-                .ok_or_else(|| format!("no connected event over {addrs:?}: {events:?}"))?;
-            assert_eq!(connected["path"]["kind"], "direct", "{connected}");
-            assert_eq!(
-                connected["path"]["local_network"], true,
-                "run {run} over {addrs:?}: {connected}"
-            );
-            assert_eq!(
-                connected["path"]["packet_size"],
+            direct_path(
+                &events,
+                true,
                 toss_core::defaults::LARGE_SCTP_PACKET,
-                "run {run} over {addrs:?}: {connected}"
-            );
-            assert!(
-                events.iter().any(|e| e["event"] == "done"),
-                "the transfer did not finish: {events:?}"
+                &format!("run {run} over {addrs:?}"),
             );
             assert!(
                 std::fs::read(out.join("global.bin"))? == data,
@@ -437,20 +442,11 @@ fn peers_on_two_subnets_behind_a_router_keep_the_default_packet_size() -> TestRe
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
     let events = transfer(&link, &src, &out)?;
-    let connected = events
-        .iter()
-        .find(|e| e["event"] == "connected")
-        .ok_or_else(|| format!("no connected event: {events:?}"))?;
-    assert_eq!(connected["path"]["kind"], "direct", "{connected}");
-    assert_eq!(connected["path"]["local_network"], false, "{connected}");
-    assert_eq!(
-        connected["path"]["packet_size"],
+    direct_path(
+        &events,
+        false,
         toss_core::defaults::DEFAULT_SCTP_PACKET,
-        "{connected}"
-    );
-    assert!(
-        events.iter().any(|e| e["event"] == "done"),
-        "the transfer did not finish: {events:?}"
+        "routed",
     );
     assert!(
         std::fs::read(out.join("routed.bin"))? == data,

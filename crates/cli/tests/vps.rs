@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use toss_testkit::data::{large_random_file, same_bytes};
-use toss_testkit::process::{assert_root, drain, wait, which, Killed};
-use toss_testkit::vps::{TwoHomes, DOMAIN};
+use toss_testkit::process::{assert_root, drain, wait, Killed};
+use toss_testkit::vps::{self, Tools, TwoHomes, DOMAIN};
 use toss_testkit::{json, AnyResult, TestResult};
 
 mod support;
@@ -39,8 +39,8 @@ struct Homes {
 
 impl Homes {
     /// Builds it all, and gives each home the server's address with `toss config server`.
-    fn create(tmp: &Path, firewall: bool, turnserver: &Path, caddy: &Path) -> AnyResult<Homes> {
-        let vps = TwoHomes::create(tmp, firewall, &bin("toss-signal"), turnserver, caddy)?;
+    fn create(tmp: &Path, firewall: bool, tools: &Tools) -> AnyResult<Homes> {
+        let vps = TwoHomes::create(tmp, firewall, &bin("toss-signal"), tools)?;
         let homes = Homes {
             vps,
             home: [tmp.join("home-a"), tmp.join("home-b")],
@@ -140,17 +140,14 @@ fn connected(events: &[Value]) -> Result<&Value, String> {
 /// (`stun` for one STUN found, `direct` for one its checks came from).
 fn between_two_homes(firewall: bool, relayed: bool) -> TestResult {
     assert_root("creating network namespaces");
-    let (Some(turnserver), Some(caddy)) = (which("turnserver"), which("caddy")) else {
-        eprintln!(
-            "SKIPPED: coturn's turnserver or caddy is not installed (scripts/setup.sh installs both)"
-        );
+    let Some(tools) = vps::tools() else {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("holiday.mkv");
     large_random_file(&src, SIZE)?;
     // As root, a network that cannot be built is a failure, not a skip.
-    let homes = Homes::create(tmp.path(), firewall, &turnserver, &caddy)?;
+    let homes = Homes::create(tmp.path(), firewall, &tools)?;
     let out = tmp.path().join("received");
     std::fs::create_dir(&out)?;
     let started = Instant::now();

@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::netns::Routed;
-use crate::process::Killed;
+use crate::process::{which, Killed};
 use crate::signal::SignalProcess;
 use crate::AnyResult;
 
@@ -80,6 +80,28 @@ impl Drop for EtcNetns {
     }
 }
 
+/// The VPS's programs other than toss-signal: coturn's `turnserver` and `caddy`.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// coturn.
+    pub turnserver: PathBuf,
+    /// Caddy.
+    pub caddy: PathBuf,
+}
+
+/// The VPS's programs, or `None` (and SKIPPED said) where they are not installed.
+pub fn tools() -> Option<Tools> {
+    match (which("turnserver"), which("caddy")) {
+        (Some(turnserver), Some(caddy)) => Some(Tools { turnserver, caddy }),
+        _ => {
+            eprintln!(
+                "SKIPPED: coturn's turnserver or caddy is not installed (scripts/setup.sh installs both)"
+            );
+            None
+        }
+    }
+}
+
 /// The network, its services and the homes' settings; everything goes when dropped
 /// (services first, then the namespaces).
 pub struct TwoHomes {
@@ -106,9 +128,9 @@ impl TwoHomes {
         tmp: &Path,
         firewall: bool,
         toss_signal: &Path,
-        turnserver: &Path,
-        caddy: &Path,
+        tools: &Tools,
     ) -> AnyResult<TwoHomes> {
+        let (turnserver, caddy) = (&tools.turnserver, &tools.caddy);
         let net = Routed::create("vps", &ROLES)?;
         let mut ports = Vec::new();
         for (home, router, inside, outside, gateway) in [
