@@ -31,7 +31,8 @@ pub(crate) struct Settings {
     /// Networks the user called public (`crate::network::network_id`): on them this
     /// computer stays hidden and does not look for others.
     pub(crate) public_networks: Vec<String>,
-    /// Send everything through a TURN server (needs one in `ice_servers`).
+    /// Send everything through a TURN server (one in `ice_servers`, or the signaling
+    /// server's).
     pub(crate) relay_only: bool,
 }
 
@@ -98,17 +99,8 @@ impl Settings {
                 }
             }
         }
-        let has_turn = self.ice_servers.iter().any(|s| {
-            s.urls
-                .iter()
-                .any(|u| u.starts_with("turn:") || u.starts_with("turns:"))
-        });
-        if self.relay_only && !has_turn {
-            return bad(
-                "Sending everything through a TURN server needs one: add a turn: URL with its user name and password."
-                    .into(),
-            );
-        }
+        // Relay-only needs no TURN server typed here: the signaling server hands out its
+        // own, and a transfer with neither says so in its own sentence (no_relay).
         self.public_networks.retain(|n| !n.trim().is_empty());
         self.public_networks.sort();
         self.public_networks.dedup();
@@ -388,15 +380,16 @@ mod tests {
     }
 
     #[test]
-    fn relay_only_needs_a_turn_server_and_reaches_the_config() {
+    fn relay_only_reaches_the_config_with_or_without_a_turn_server_typed() {
+        // The signaling server's TURN server serves when none is typed.
         let no_turn = Settings {
             relay_only: true,
             ..Settings::default()
         };
-        let err = no_turn.validate().expect_err("invalid");
-        assert!(
-            err.to_string().contains("needs one: add a turn: URL"),
-            "{err}"
+        let no_turn = no_turn.validate().expect("valid");
+        assert_eq!(
+            no_turn.to_config(&no_turn.signal_url, None).relay_only,
+            !loopback_only()
         );
         let s = Settings {
             relay_only: true,

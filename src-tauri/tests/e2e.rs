@@ -126,11 +126,16 @@ async fn settings_survive_a_restart() -> TestResult {
     app.click_when_enabled("#settings-button", UI).await?;
     app.replace_text("#settings-device-name", "Kitchen laptop")
         .await?;
-    // Relay only needs a TURN server: the user is told, and nothing is saved yet.
     app.click_when_enabled("#settings-relay-only", UI).await?;
+    // A TURN server without its user name and password is refused, and nothing is saved.
+    app.replace_text("#settings-ice-servers", "turn:127.0.0.1:3478")
+        .await?;
     app.click_when_enabled("#settings-save", UI).await?;
     let error = app.text_when_present("#settings-error", UI).await?;
-    assert!(error.contains("needs one: add a turn: URL"), "{error}");
+    assert!(
+        error.contains("needs a user name and a password"),
+        "{error}"
+    );
     app.replace_text("#settings-ice-servers", "turn:127.0.0.1:3478")
         .await?;
     app.replace_text("#settings-turn-username", "toss").await?;

@@ -116,7 +116,7 @@ export function createSettingsScreen(section, actions) {
       h(
         "p",
         { id: "settings-relay-only-help", class: "hint" },
-        "For networks where direct connections fail or are not allowed. Slower; the files stay encrypted end to end.",
+        "For networks where direct connections fail or are not allowed: everything goes through the TURN server above, or else the signaling server's. Slower; the files stay encrypted end to end.",
       ),
     ),
   );

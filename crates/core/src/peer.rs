@@ -260,10 +260,12 @@ fn stun_beside(turn_urls: &[String]) -> Vec<String> {
 }
 
 /// A relay-only setup that found no path, told apart when the TURN server refused its
-/// credentials (expired, another secret): the user can then do something about it.
+/// credentials (expired, another secret): the user can then do something about it. The
+/// peer may have given up first and said so; with this side's relay refused, that is why,
+/// and this side's own sentence says more than the peer's "no path".
 async fn explain(failure: Error, config: &Config) -> Error {
     if config.relay_only
-        && matches!(failure, Error::Connect(_))
+        && matches!(failure, Error::Connect(_) | Error::PeerFailed(_))
         && turn_check::credentials_refused(config).await
     {
         return Error::TurnRefused;

@@ -39,7 +39,7 @@ pub const VPS_IP: &str = "203.0.113.254";
 /// Where the unit has toss-signal listen, behind Caddy.
 const SIGNAL_LISTEN: &str = "127.0.0.1:8787";
 /// The secret coturn and toss-signal share (install.sh makes a random one).
-const SECRET: &str = "a-secret-only-the-vps-knows";
+pub const SECRET: &str = "a-secret-only-the-vps-knows";
 /// Longest Caddy may take to get its certificate and answer.
 const CADDY_READY: Duration = Duration::from_secs(30);
 
