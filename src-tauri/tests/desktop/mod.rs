@@ -439,32 +439,29 @@ impl Desktop {
 
     /// The names on the nearby-device buttons in `list_css`, as shown.
     pub async fn device_names(&self, list_css: &str) -> Res<Vec<String>> {
-        let mut names = Vec::new();
-        for e in self
-            .client
-            .find_all(Locator::Css(&format!("{list_css} .device-name")))
+        Ok(self
+            .device_labels(list_css)
             .await?
-        {
-            names.push(e.prop("textContent").await?.unwrap_or_default());
-        }
-        Ok(names)
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect())
     }
 
     /// Each nearby-device button in `list_css` as shown: its name, its short id and its
-    /// note (both empty unless another device uses the same name).
+    /// note (both empty unless another device uses the same name). Read in one script, so
+    /// that the list, which is drawn again whenever a device comes or goes, is read whole
+    /// as it was at one moment.
     pub async fn device_labels(&self, list_css: &str) -> Res<Vec<(String, String, String)>> {
-        let mut labels = Vec::new();
-        for e in self
+        let read = self
             .client
-            .find_all(Locator::Css(&format!("{list_css} [data-device-id]")))
-            .await?
-        {
-            let name = child_text(&e, ".device-name").await?;
-            let id = child_text(&e, ".device-id").await?;
-            let note = child_text(&e, ".device-note").await?;
-            labels.push((name, id, note));
-        }
-        Ok(labels)
+            .execute(
+                "const text = (e, css) => (e.querySelector(css) || {}).textContent || '';
+                 return [...document.querySelectorAll(arguments[0] + ' [data-device-id]')]
+                   .map((e) => [text(e, '.device-name'), text(e, '.device-id'), text(e, '.device-note')]);",
+                vec![json!(list_css)],
+            )
+            .await?;
+        Ok(serde_json::from_value(read)?)
     }
 
     /// Clicks the nearby device called `name` in `list_css` once it is listed.
