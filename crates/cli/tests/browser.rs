@@ -858,7 +858,7 @@ fn cancelling_in_chromium_mid_transfer_stops_toss_send() -> TestResult {
     net.run(move |site| async move {
         let browser = site.open(Kind::Chromium).await?;
         let mut sender = transfer_under_way(&browser, &site, &src).await?;
-        browser.click("#cancel", STEP).await?;
+        browser.click_in_page("#cancel", STEP).await?;
         reach(&browser, "cancelled", STEP, &mut sender).await;
         let sent = sender.finish(STEP).await?;
         assert!(!sent.ok, "toss send succeeded though Chromium cancelled");

@@ -491,6 +491,30 @@ impl Browser {
         }
     }
 
+    /// Clicks the displayed, enabled element `css` from within the page (its `click()`), as
+    /// soon as there is one, within `limit`. For a button pressed mid-transfer: a WebDriver
+    /// click there was seen to get no answer for 20 s on a loaded machine, while the page
+    /// itself took the click at once.
+    ///
+    /// # Errors
+    ///
+    /// When there is none to click within `limit`, or WebDriver fails.
+    pub async fn click_in_page(&self, css: &str, limit: Duration) -> AnyResult<()> {
+        const SCRIPT: &str = "const e = [...document.querySelectorAll(arguments[0])]\
+            .find((e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden' && !e.disabled);\
+            if (!e) return false; e.click(); return true;";
+        let started = Instant::now();
+        loop {
+            if let Value::Bool(true) = self.execute(SCRIPT, vec![Value::from(css)]).await? {
+                return Ok(());
+            }
+            if started.elapsed() >= limit {
+                return Err(format!("{css} was not there to click within {limit:?}").into());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Clicks the displayed element `css`, waited for at most `limit`.
     ///
     /// # Panics
