@@ -46,6 +46,8 @@ test: build lint
 	cd web && node --test test/ && node build.mjs --check
 	@# The vendored dtls's own tests: its AEAD is ring's, checked against RustCrypto's.
 	cargo test -p dtls --locked --lib -q
+	@# The vendored SCTP's own tests, with its path MTU discovery (the search, the probes).
+	cargo test -p webrtc-sctp --locked --lib -q
 	@# The deploy files: caddy validate and systemd-analyze verify (scripts/verify-deploy.sh).
 	scripts/verify-deploy.sh
 	scripts/fuzz.sh 20

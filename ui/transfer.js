@@ -155,6 +155,11 @@ export function applyEvent(t, ev) {
     case "interrupted":
       t.link = { state: "interrupted" };
       return "changed";
+    case "path_probed":
+      // Probing found what the path carries: the connection's details say so (on hover).
+      if (!t.path) return "ignored";
+      t.path = { ...t.path, packet_size: Number(ev.packet_size) };
+      return "changed";
     case "restored":
       t.link = null;
       return "changed";

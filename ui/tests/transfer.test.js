@@ -60,6 +60,7 @@ describe("the fixture", () => {
         "interrupted",
         "notice",
         "offer",
+        "path_probed",
         "peer_connected",
         "progress",
         "reconnecting",
@@ -70,7 +71,10 @@ describe("the fixture", () => {
     );
     for (const event of events) {
       for (const direction of ["send", "receive"]) {
-        const outcome = applyEvent(createTransfer(direction), structuredClone(event));
+        const t = createTransfer(direction);
+        // A probed path's size changes a connection's details: there is one first.
+        if (event.event === "path_probed") apply(t, pick("connected", stun));
+        const outcome = applyEvent(t, structuredClone(event));
         assert.equal(outcome, event.event === "error" ? "error" : "changed", `${direction}: ${event.event}`);
       }
     }
@@ -192,6 +196,10 @@ describe("receiving files with a code", () => {
 
     apply(t, pick("connected", stun));
     assert.equal(t.phase, "transferring");
+    assert.equal(t.path.packet_size, 1191);
+    apply(t, pick("path_probed"));
+    assert.equal(t.path.packet_size, 1432, "probing raised the packet size");
+    assert.equal(t.path.kind, "stun", "and changed nothing else");
     assert.equal(linkText(t), "");
     assert.equal(statusText(t), "Receiving directly, through your router...");
 

@@ -67,6 +67,9 @@ impl Output {
                 self.say("The connection was interrupted; waiting for it to come back...")
             }
             Event::Restored => self.say("The connection is back."),
+            Event::PathProbed { packet_size } => self.say(&format!(
+                "The path carries {packet_size}-byte packets (found by probing)."
+            )),
             Event::Reconnecting { attempt, attempts } => self.say(&format!(
                 "The connection was lost; reconnecting (attempt {attempt} of {attempts})..."
             )),

@@ -46,6 +46,8 @@ struct Link {
     b: String,
     /// `a`'s address, where its signaling server listens.
     server_host: String,
+    /// The router between two subnets ([`Link::routed`]).
+    router: Option<String>,
     /// Deletes both, and the veth pair with them, on drop.
     _namespaces: Namespaces,
 }
@@ -70,6 +72,7 @@ impl Link {
             a,
             b,
             server_host: "169.254.77.1".into(),
+            router: None,
             _namespaces: namespaces,
         })
     }
@@ -116,6 +119,7 @@ impl Link {
             a,
             b,
             server_host,
+            router: None,
             _namespaces: namespaces,
         })
     }
@@ -175,6 +179,7 @@ impl Link {
             a,
             b,
             server_host: "10.71.1.2".into(),
+            router: Some(r),
             _namespaces: namespaces,
         })
     }
@@ -256,6 +261,19 @@ impl Link {
 
 /// Sends `src` from namespace a to namespace b; returns the receiver's JSON events.
 fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
+    Ok(transfer_both(link, src, out, false)?.1)
+}
+
+/// Sends `src` from namespace a to namespace b; returns the sender's JSON events (from
+/// its code on) and the receiver's. With `after_probing`, the receiver accepts the offer
+/// only once both sides said what probing the path settled on (`path_probed`), so that
+/// the whole file goes at that size however short the transfer.
+fn transfer_both(
+    link: &Link,
+    src: &Path,
+    out: &Path,
+    after_probing: bool,
+) -> AnyResult<(Vec<Value>, Vec<Value>)> {
     let listen = format!("{}:18700", link.server_host);
     let signal = format!("ws://{listen}");
     // Listening before the sender starts: a sender that finds no server hosts the code on
@@ -280,22 +298,56 @@ fn transfer(link: &Link, src: &Path, out: &Path) -> AnyResult<Vec<Value>> {
         }
     }
     let code = code.ok_or("the sender never showed a code")?;
-    // The sender's progress is read as it comes: a full pipe would stop it.
-    let _rest = std::thread::spawn(move || lines.count());
+    // The sender's events are read as they come (a full pipe would stop it), and its
+    // `path_probed` is passed on.
+    let (probed_tx, probed_rx) = std::sync::mpsc::channel();
+    let rest = std::thread::spawn(move || {
+        let mut all = vec![];
+        for line in lines.map_while(Result::ok) {
+            if line.contains("\"path_probed\"") {
+                let _ = probed_tx.send(());
+            }
+            all.push(line);
+        }
+        all
+    });
     let mut recv = netns::exec(&link.b, bin("toss"));
-    recv.arg("receive")
-        .args(common)
-        .args(["--yes", "--out"])
+    recv.arg("receive").args(common);
+    if !after_probing {
+        recv.arg("--yes");
+    }
+    recv.arg("--out")
         .arg(out)
         .arg(&code)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = Killed(recv.spawn()?);
-    let text = drain(child.0.stdout.take().ok_or("stdout")?);
+    let mut stdout = BufReader::new(child.0.stdout.take().ok_or("stdout")?);
+    let mut head = String::new();
+    if after_probing {
+        let mut line = String::new();
+        while !line.contains("\"path_probed\"") {
+            line.clear();
+            if stdout.read_line(&mut line)? == 0 {
+                return Err(format!("the receiver ended before probing settled: {head}").into());
+            }
+            head.push_str(&line);
+        }
+        probed_rx
+            .recv_timeout(LIMIT)
+            .map_err(|_| "the sender never said what probing settled on")?;
+        let mut stdin = child.0.stdin.take().ok_or("stdin")?;
+        std::io::Write::write_all(&mut stdin, b"y\n")?;
+    }
+    let text = drain(stdout);
     wait(&mut child.0, LIMIT)?;
-    let text = text.join().unwrap_or_default();
-    drop(sender);
-    Ok(json::lines(&text))
+    let text = head + &text.join().unwrap_or_default();
+    // The sender ends right after the receiver; one that does not is stopped (what it
+    // said so far is kept), as before its events were read.
+    let _ = wait(&mut sender.0, Duration::from_secs(30));
+    let sent = rest.join().unwrap_or_default().join("\n");
+    Ok((json::lines(&sent), json::lines(&text)))
 }
 
 /// Checks the receiver's `events`: a direct path, on the local network or not (`local`),
@@ -430,27 +482,144 @@ fn a_1280_mtu_link_never_stalls() -> TestResult {
     Ok(())
 }
 
-/// Two private subnets behind a router are not one local network: the default packet size
-/// (large packets would be IP-fragmented across the router), and the file arrives whole.
+/// How many IPv4 packets namespace `ns` has split into fragments so far (its
+/// `/proc/net/snmp`, `FragCreates`).
+fn fragments_made(ns: &str) -> AnyResult<u64> {
+    let out = netns::exec(ns, "cat").arg("/proc/net/snmp").output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
+    let (names, values) = (
+        ip.next().ok_or("no Ip: line")?,
+        ip.next().ok_or("no values")?,
+    );
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "FragCreates")
+        .ok_or("no FragCreates")?;
+    Ok(values
+        .split_whitespace()
+        .nth(at)
+        .ok_or("no FragCreates value")?
+        .parse()?)
+}
+
+/// The packet size that probing settled on, from a side's events, after a direct path
+/// that started at the default size and was not judged local.
+fn probed(events: &[Value], what: &str) -> u32 {
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .unwrap_or_else(|| panic!("{what}: no connected event: {events:?}"));
+    let path = &connected["path"];
+    assert_eq!(path["kind"], "direct", "{what}: {path}");
+    assert_eq!(path["local_network"], false, "{what}: {path}");
+    assert_eq!(
+        path["packet_size"],
+        toss_core::defaults::DEFAULT_SCTP_PACKET,
+        "{what}: starts at the default: {path}"
+    );
+    let size = events
+        .iter()
+        .find(|e| e["event"] == "path_probed")
+        .and_then(|e| e["packet_size"].as_u64())
+        .unwrap_or_else(|| panic!("{what}: probing never settled: {events:?}"));
+    u32::try_from(size).unwrap_or(u32::MAX)
+}
+
+/// IPv4, UDP and the smallest DTLS record overhead (13 bytes of header and a 16-byte tag)
+/// around an SCTP packet: a packet larger than the path's MTU less this cannot cross
+/// without fragments.
+const WRAPPING: u32 = 20 + 8 + 13 + 16;
+
+/// Two private subnets behind a router are not one local network: the connection starts
+/// at the default packet size (large packets would be IP-fragmented across the router),
+/// probes, and settles at what the 1500-byte path carries, never fragmenting a packet;
+/// the file arrives whole.
 #[test]
 #[ignore = "needs root"]
-fn peers_on_two_subnets_behind_a_router_keep_the_default_packet_size() -> TestResult {
+fn peers_on_two_subnets_behind_a_router_probe_up_to_what_the_path_carries() -> TestResult {
     let link = Link::routed()?;
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("routed.bin");
-    let data = random_file(&src, 4 << 20)?;
+    let data = random_file(&src, 16 << 20)?;
     let out = tmp.path().join("out");
     std::fs::create_dir(&out)?;
-    let events = transfer(&link, &src, &out)?;
-    direct_path(
-        &events,
-        false,
-        toss_core::defaults::DEFAULT_SCTP_PACKET,
-        "routed",
-    );
+    let (sent, received) = transfer_both(&link, &src, &out, true)?;
     assert!(
         std::fs::read(out.join("routed.bin"))? == data,
         "byte-identical"
+    );
+    for (events, what) in [(&sent, "sender"), (&received, "receiver")] {
+        let size = probed(events, what);
+        eprintln!("routed, MTU 1500: the {what} settled at {size}-byte packets");
+        assert!(
+            size > 1400 && size + WRAPPING <= 1500,
+            "the {what} settled at {size} bytes, not what a 1500-byte path carries"
+        );
+    }
+    assert!(
+        received.iter().any(|e| e["event"] == "done"),
+        "the transfer finished: {received:?}"
+    );
+    for ns in [&link.a, &link.b] {
+        assert_eq!(fragments_made(ns)?, 0, "{ns} fragmented no packet");
+    }
+    Ok(())
+}
+
+/// Probing under loss: the router drops every datagram over 1400 bytes, silently (no
+/// ICMP), as a badly set up tunnel or firewall does. Probes above it are lost, the search
+/// settles below the limit, and the transfer finishes byte-identical.
+#[test]
+#[ignore = "needs root"]
+fn probing_settles_below_a_router_that_drops_datagrams_over_1400_bytes() -> TestResult {
+    let link = Link::routed()?;
+    let router = link.router.as_deref().ok_or("a router")?;
+    let nft = |args: &[&str]| {
+        let mut all = vec!["ip", "netns", "exec", router, "nft"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    nft(&["add", "table", "ip", "mtu"])?;
+    nft(&[
+        "add",
+        "chain",
+        "ip",
+        "mtu",
+        "forward",
+        "{ type filter hook forward priority 0; }",
+    ])?;
+    nft(&[
+        "add", "rule", "ip", "mtu", "forward", "ip", "length", ">", "1400", "counter", "drop",
+    ])?;
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("firewalled.bin");
+    let data = random_file(&src, 16 << 20)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+    let (sent, received) = transfer_both(&link, &src, &out, true)?;
+    assert!(
+        std::fs::read(out.join("firewalled.bin"))? == data,
+        "byte-identical"
+    );
+    for (events, what) in [(&sent, "sender"), (&received, "receiver")] {
+        let size = probed(events, what);
+        eprintln!(
+            "routed, datagrams over 1400 bytes dropped: the {what} settled at {size}-byte packets"
+        );
+        assert!(
+            size > toss_core::defaults::DEFAULT_SCTP_PACKET && size + WRAPPING <= 1400,
+            "the {what} settled at {size} bytes, not below the firewall's 1400"
+        );
+    }
+    // The firewall did drop probes: the search found its limit by loss.
+    let out = netns::exec(router, "nft")
+        .args(["list", "chain", "ip", "mtu", "forward"])
+        .output()?;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !listing.contains("counter packets 0 "),
+        "the firewall dropped the large probes: {listing}"
     );
     Ok(())
 }

@@ -187,6 +187,14 @@ pub const SIGNAL_QUEUE: usize = 64;
 /// a busy machine, and the second twin went unseen.
 pub const NEARBY_SAME_NAME_WAIT: Duration = Duration::from_secs(2);
 
+/// How long path MTU discovery is given to settle before the user is told of the packet
+/// size: a search takes a dozen probes, each a round trip or, when lost, a few (at least
+/// 200 ms), so it is done in a few seconds on any path that carries data at all.
+pub const PROBE_SETTLES_WITHIN: Duration = Duration::from_secs(30);
+
+/// How often the packet size is looked at while the search runs.
+pub const PROBE_POLL: Duration = Duration::from_millis(100);
+
 /// Time for the secure handshakes (DTLS, SCTP, the data channel) once ICE has found a
 /// path: a second or two even over a lossy link with retransmissions; past this the setup
 /// is begun afresh rather than left to wait out [`CONNECT_TIMEOUT`].

@@ -125,6 +125,13 @@ pub enum Event {
     Interrupted,
     /// The connection came back by itself after [`Event::Interrupted`].
     Restored,
+    /// Probing a direct path that is not known to be local (path MTU discovery) found the
+    /// largest packet it carries: the connection now sends packets of this size instead
+    /// of the [`Event::Connected`] one.
+    PathProbed {
+        /// Largest SCTP packet this side sends now, in bytes.
+        packet_size: u32,
+    },
     /// The connection was lost; a fresh one is being tried (attempt `attempt` of
     /// `attempts`). A [`Event::Connected`] follows when it works, and the transfer goes on
     /// from where it stopped.
@@ -282,6 +289,7 @@ mod tests {
                     kind: PathKind::Direct,
                     local_network: true,
                     packet_size: 8220,
+                    probe_up_to: 0,
                 },
             },
             Event::Connected {
@@ -289,6 +297,7 @@ mod tests {
                     kind: PathKind::Stun,
                     local_network: false,
                     packet_size: 1191,
+                    probe_up_to: 0,
                 },
             },
             Event::Connected {
@@ -296,6 +305,7 @@ mod tests {
                     kind: PathKind::Relay,
                     local_network: false,
                     packet_size: 1191,
+                    probe_up_to: 0,
                 },
             },
         ],
@@ -357,6 +367,7 @@ mod tests {
         }],
         Interrupted => [Event::Interrupted],
         Restored => [Event::Restored],
+        PathProbed => [Event::PathProbed { packet_size: 1432 }],
         Reconnecting => [Event::Reconnecting {
             attempt: 2,
             attempts: 5,

@@ -472,6 +472,9 @@ impl Peer {
         let mut watching_state = true;
         let mut override_err = None;
         let mut listening = !self.signal_gone;
+        let probed = link.probed_packet_size();
+        tokio::pin!(probed);
+        let mut probing = link.path().probe_up_to > 0;
         loop {
             tokio::select! {
                 r = &mut fut => {
@@ -502,6 +505,12 @@ impl Peer {
                             let _ = self.paired.say(&session::Signal::Reconnect);
                         }
                         _ => {}
+                    }
+                }
+                size = &mut probed, if probing => {
+                    probing = false;
+                    if let Some(packet_size) = size {
+                        events.emit(Event::PathProbed { packet_size });
                     }
                 }
                 heard = self.paired.hear(), if listening => match heard.inspect(|h| if let session::Heard::Signal(s) = h { tracing::debug!("heard during the transfer: {}", s.kind()) }).inspect_err(|e| tracing::debug!("signaling during the transfer: {e}")) {

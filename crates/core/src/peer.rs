@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::setting_engine::{SctpPacketSize, SettingEngine};
 use webrtc::api::APIBuilder;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice_transport::ice_server::RTCIceServer;
@@ -48,13 +48,16 @@ fn build_api(config: &Config, peer: &Arc<PeerSays>, own: &Arc<[OwnAddress]>) -> 
     if config.large_packets {
         let (peer, own) = (peer.clone(), own.clone());
         se.set_sctp_mtu_policy(Arc::new(move |pair| {
-            path_of(
+            let path = path_of(
                 pair,
                 peer.takes_large.load(Ordering::SeqCst),
                 &peer.addresses(),
                 &own,
-            )
-            .packet_size
+            );
+            SctpPacketSize {
+                initial: path.packet_size,
+                probe_up_to: path.probe_up_to,
+            }
         }));
     }
     // A peer-reflexive pair (the peer's checks arrived before its trickled candidate) is as
@@ -333,6 +336,7 @@ async fn attempt(
                     kind: PathKind::Direct,
                     local_network: false,
                     packet_size: DEFAULT_SCTP_PACKET,
+                    probe_up_to: 0,
                 },
             };
             return Ok(Link::new(pc, rtc_dc, dc, paired.role(), path));

@@ -18,7 +18,7 @@ use clap::Parser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, Notify};
-use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::setting_engine::{SctpPacketSize, SettingEngine};
 use webrtc::api::APIBuilder;
 use webrtc::data::data_channel::DataChannel;
 use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
@@ -63,7 +63,10 @@ async fn peer(packet_size: u32) -> Result<Arc<RTCPeerConnection>> {
     se.set_ip_filter(Box::new(|ip| ip.is_loopback()));
     se.set_receive_mtu(9000);
     if packet_size > 0 {
-        se.set_sctp_mtu_policy(Arc::new(move |_| packet_size));
+        se.set_sctp_mtu_policy(Arc::new(move |_| SctpPacketSize {
+            initial: packet_size,
+            probe_up_to: 0,
+        }));
     }
     let api = APIBuilder::new().with_setting_engine(se).build();
     Ok(Arc::new(

@@ -18,7 +18,7 @@ use super::path::PathInfo;
 use crate::crypto::Role;
 use crate::defaults::{
     BUFFERED_HIGH, BUFFERED_LOW, CHANNEL_CLOSE_GRACE, MAX_CONTROL_BYTES, MAX_DC_MESSAGE,
-    READ_QUEUE, SEND_STALL_TIMEOUT,
+    PROBE_POLL, PROBE_SETTLES_WITHIN, READ_QUEUE, SEND_STALL_TIMEOUT,
 };
 use crate::error::{ConnectFailure, Error, Result};
 
@@ -161,6 +161,25 @@ impl Link {
     /// How this connection's bytes travel.
     pub fn path(&self) -> &PathInfo {
         &self.path
+    }
+
+    /// The packet size that probing the path settled on; `None` when this connection does
+    /// not probe ([`PathInfo::probe_up_to`]) or the search has not finished within
+    /// [`PROBE_SETTLES_WITHIN`]. Looks every [`PROBE_POLL`]: the search runs inside the
+    /// SCTP association, which only keeps a figure to read.
+    pub(crate) async fn probed_packet_size(&self) -> Option<u32> {
+        if self.path.probe_up_to == 0 {
+            return None;
+        }
+        let sctp = self.pc.sctp();
+        let polls = PROBE_SETTLES_WITHIN.as_millis() / PROBE_POLL.as_millis();
+        for _ in 0..polls {
+            if let Some((size, true)) = sctp.path_mtu().await {
+                return Some(size);
+            }
+            tokio::time::sleep(PROBE_POLL).await;
+        }
+        None
     }
 
     /// This side's role in the session.

@@ -32,6 +32,11 @@ pub struct PathInfo {
     pub local_network: bool,
     /// Largest SCTP packet this side sends, in bytes.
     pub packet_size: u32,
+    /// How large probing may prove the packets to be, when this side probes the path
+    /// (path MTU discovery; [`crate::Event::PathProbed`] then tells what it found);
+    /// 0 when it does not.
+    #[serde(skip)]
+    pub probe_up_to: u32,
 }
 
 impl PathInfo {
@@ -225,10 +230,20 @@ pub(super) fn path_of(
     } else {
         DEFAULT_SCTP_PACKET
     };
+    // Any other direct path (through NATs too) is probed for what it carries without
+    // fragments, toward a peer that takes large packets. Not a relayed one: the relay's
+    // own path to the peer is out of sight, and TURN's headers eat into the packet.
+    let probe_up_to =
+        if kind != PathKind::Relay && packet_size == DEFAULT_SCTP_PACKET && peer_takes_large {
+            LARGE_SCTP_PACKET
+        } else {
+            0
+        };
     PathInfo {
         kind,
         local_network,
         packet_size,
+        probe_up_to,
     }
 }
 
@@ -293,6 +308,10 @@ mod tests {
             assert_eq!(p.kind, PathKind::Direct);
             assert!(p.local_network, "{l} {r}");
             assert_eq!(p.packet_size, LARGE_SCTP_PACKET, "{l} {r}");
+            assert_eq!(
+                p.probe_up_to, 0,
+                "nothing to probe on a local path: {l} {r}"
+            );
             // Toward a peer that did not say it takes them: the default.
             let p = path_of(&pair((l, Host), (r, Host)), false, &none, &own);
             assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
@@ -314,6 +333,11 @@ mod tests {
             let p = path_of(&pair((l, Host), (r, Host)), true, &none, &own);
             assert!(!p.local_network, "{l} {r}");
             assert_eq!(p.packet_size, DEFAULT_SCTP_PACKET, "{l} {r}");
+            // A direct path elsewhere starts at the default and is probed for more,
+            // toward a peer that takes large packets only.
+            assert_eq!(p.probe_up_to, LARGE_SCTP_PACKET, "{l} {r}");
+            let p = path_of(&pair((l, Host), (r, Host)), false, &none, &own);
+            assert_eq!(p.probe_up_to, 0, "{l} {r}");
         }
         let early = path_of(
             &pair(("127.0.0.1", Host), ("127.0.0.1", Prflx)),
@@ -329,8 +353,8 @@ mod tests {
             &own,
         );
         assert_eq!(
-            (nat.kind, nat.packet_size),
-            (PathKind::Stun, DEFAULT_SCTP_PACKET)
+            (nat.kind, nat.packet_size, nat.probe_up_to),
+            (PathKind::Stun, DEFAULT_SCTP_PACKET, LARGE_SCTP_PACKET)
         );
         let relay = path_of(
             &pair(("127.0.0.1", Relay), ("127.0.0.1", Host)),
@@ -339,8 +363,8 @@ mod tests {
             &own,
         );
         assert_eq!(
-            (relay.kind, relay.packet_size),
-            (PathKind::Relay, DEFAULT_SCTP_PACKET)
+            (relay.kind, relay.packet_size, relay.probe_up_to),
+            (PathKind::Relay, DEFAULT_SCTP_PACKET, 0)
         );
         assert_eq!(
             relay.describe(),
@@ -359,8 +383,12 @@ mod tests {
             &own,
         );
         assert_eq!(
-            (through_turn.kind, through_turn.packet_size),
-            (PathKind::Relay, DEFAULT_SCTP_PACKET)
+            (
+                through_turn.kind,
+                through_turn.packet_size,
+                through_turn.probe_up_to
+            ),
+            (PathKind::Relay, DEFAULT_SCTP_PACKET, 0)
         );
         // A peer-reflexive address on this link in a public range is most likely a NAT's,
         // with the peer behind it; a private one on this link is taken for the peer.
@@ -444,6 +472,7 @@ mod tests {
             kind: PathKind::Stun,
             local_network: false,
             packet_size: DEFAULT_SCTP_PACKET,
+            probe_up_to: LARGE_SCTP_PACKET,
         };
         assert_eq!(
             serde_json::to_value(&info).expect("a path serializes"),

@@ -4,10 +4,12 @@ mod association_internal_test;
 use async_trait::async_trait;
 use portable_atomic::AtomicBool;
 
+use super::plpmtud::{probe_id_of, probe_packet, Plpmtud};
 use super::*;
 use crate::param::param_forward_tsn_supported::ParamForwardTsnSupported;
 use crate::param::param_type::ParamType;
 use crate::param::param_unrecognized::ParamUnrecognized;
+use crate::timer::rtx_timer::{RTO_INITIAL, RTO_MIN};
 
 pub struct AssociationInternal {
     pub(crate) name: String,
@@ -46,7 +48,16 @@ pub struct AssociationInternal {
     pending_queue: Arc<PendingQueue>,
     control_queue: ControlQueue,
     pub(crate) mtu: u32,
-    max_payload_size: u32, // max DATA chunk payload size
+    max_payload_size: Arc<AtomicU32>, // max DATA chunk payload size, shared with the streams
+
+    // Path MTU discovery (RFC 8899), when the configuration asks for it
+    plpmtud: Option<Plpmtud>,
+    /// When the probe in flight was sent, for its round trip.
+    probe_sent_at: Option<std::time::Instant>,
+    pub(crate) tprobe: Option<RtxTimer<AssociationInternal>>,
+    /// The packet size in use and whether it is final, for the association's users.
+    pub(crate) path_mtu: Arc<AtomicU32>,
+    pub(crate) path_mtu_settled: Arc<AtomicBool>,
     cumulative_tsn_ack_point: u32,
     advanced_peer_tsn_ack_point: u32,
     use_forward_tsn: bool,
@@ -128,6 +139,10 @@ impl AssociationInternal {
         #[allow(clippy::manual_clamp)]
         let cwnd = std::cmp::min(4 * mtu, std::cmp::max(2 * mtu, 4380));
 
+        let plpmtud =
+            (config.probe_mtu_up_to > mtu).then(|| Plpmtud::new(mtu, config.probe_mtu_up_to));
+        let path_mtu_settled = Arc::new(AtomicBool::new(plpmtud.is_none()));
+
         let ret = AssociationInternal {
             name: config.name,
             state: Arc::new(AtomicU8::new(AssociationState::Closed as u8)),
@@ -162,7 +177,14 @@ impl AssociationInternal {
             pending_queue: Arc::new(PendingQueue::new()),
             control_queue: ControlQueue::new(),
             mtu,
-            max_payload_size: mtu - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE),
+            max_payload_size: Arc::new(AtomicU32::new(
+                mtu - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE),
+            )),
+            plpmtud,
+            probe_sent_at: None,
+            tprobe: None,
+            path_mtu: Arc::new(AtomicU32::new(mtu)),
+            path_mtu_settled,
             cumulative_tsn_ack_point: tsn - 1,
             advanced_peer_tsn_ack_point: tsn - 1,
             use_forward_tsn: false,
@@ -316,6 +338,9 @@ impl AssociationInternal {
         }
         if let Some(treconfig) = &self.treconfig {
             treconfig.stop().await;
+        }
+        if let Some(tprobe) = &self.tprobe {
+            tprobe.stop().await;
         }
         if let Some(ack_timer) = &mut self.ack_timer {
             ack_timer.stop();
@@ -601,6 +626,9 @@ impl AssociationInternal {
         let state = self.get_state();
         match state {
             AssociationState::Established => {
+                if let Some(probe) = self.gather_probe().await {
+                    raw_packets.push(probe);
+                }
                 raw_packets = self.gather_data_packets_to_retransmit(raw_packets);
                 raw_packets = self
                     .gather_outbound_data_and_reconfig_packets(raw_packets)
@@ -852,6 +880,88 @@ impl AssociationInternal {
         }
     }
 
+    /// The path MTU probe to send now, if one is due: a HEARTBEAT whose information names
+    /// the probe, padded with a PAD chunk to the probe's size. Starts its timer: four round
+    /// trips of the last probe (at least `RTO_MIN`), or the retransmission timeout before
+    /// any probe came back.
+    async fn gather_probe(&mut self) -> Option<Packet> {
+        let probe = self.plpmtud.as_mut()?.next_probe()?;
+        let rto = match self.plpmtud.as_ref().and_then(Plpmtud::rtt_ms) {
+            Some(rtt) => (4 * rtt).clamp(RTO_MIN, RTO_INITIAL),
+            None => self.rto_mgr.get_rto(),
+        };
+        self.probe_sent_at = Some(std::time::Instant::now());
+        if let Some(tprobe) = &self.tprobe {
+            tprobe.stop().await;
+            tprobe.start(rto).await;
+        }
+        log::debug!("[{}] PMTU probe of {} bytes", self.name, probe.size);
+        Some(probe_packet(
+            self.source_port,
+            self.destination_port,
+            self.peer_verification_tag,
+            probe,
+        ))
+    }
+
+    /// A HEARTBEAT-ACK: if it answers the probe in flight, the path carries its size.
+    async fn handle_heartbeat_ack(&mut self, c: &ChunkHeartbeatAck) {
+        let Some(id) = c.params.first().and_then(|p| {
+            p.as_any()
+                .downcast_ref::<ParamHeartbeatInfo>()
+                .and_then(|info| probe_id_of(&info.heartbeat_information))
+        }) else {
+            return;
+        };
+        let Some(plpmtud) = &mut self.plpmtud else {
+            return;
+        };
+        if plpmtud.outstanding().is_none_or(|p| p.id != id) {
+            return;
+        }
+        let rtt = self
+            .probe_sent_at
+            .map_or(0, |t| t.elapsed().as_millis() as u64);
+        if let Some(size) = plpmtud.acknowledged(id, rtt) {
+            log::debug!("[{}] PMTU probe of {size} bytes acknowledged", self.name);
+        }
+        if let Some(tprobe) = &self.tprobe {
+            tprobe.stop().await;
+        }
+        self.update_path_mtu();
+        self.awake_write_loop();
+    }
+
+    /// A probe could not be sent at all (a datagram larger than the local link takes).
+    pub(crate) fn probe_unsendable(&mut self, id: u64) {
+        if let Some(plpmtud) = &mut self.plpmtud {
+            plpmtud.unsendable(id);
+        }
+        self.update_path_mtu();
+        self.awake_write_loop();
+    }
+
+    /// Takes the size the search has proved into use: for bundling, for the DATA chunks
+    /// that streams cut from now on, and for the association's users.
+    fn update_path_mtu(&mut self) {
+        let Some(plpmtud) = &self.plpmtud else {
+            return;
+        };
+        let size = plpmtud.size().max(self.mtu);
+        if size != self.mtu {
+            self.mtu = size;
+            self.max_payload_size.store(
+                size - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE),
+                Ordering::Relaxed,
+            );
+            self.path_mtu.store(size, Ordering::Relaxed);
+        }
+        if plpmtud.settled() {
+            log::debug!("[{}] PMTU settled at {} bytes", self.name, self.mtu);
+            self.path_mtu_settled.store(true, Ordering::Relaxed);
+        }
+    }
+
     async fn handle_heartbeat(&self, c: &ChunkHeartbeat) -> Result<Vec<Packet>> {
         log::trace!("[{}] chunkHeartbeat", self.name);
         if let Some(p) = c.params.first() {
@@ -1084,7 +1194,7 @@ impl AssociationInternal {
         let s = Arc::new(Stream::new(
             format!("{}:{}", stream_identifier, self.name),
             stream_identifier,
-            self.max_payload_size,
+            Arc::clone(&self.max_payload_size),
             Arc::clone(&self.max_message_size),
             Arc::clone(&self.state),
             self.awake_write_loop_ch.clone(),
@@ -2189,6 +2299,9 @@ impl AssociationInternal {
             vec![]
         } else if let Some(c) = chunk_any.downcast_ref::<ChunkHeartbeat>() {
             self.handle_heartbeat(c).await?
+        } else if let Some(c) = chunk_any.downcast_ref::<ChunkHeartbeatAck>() {
+            self.handle_heartbeat_ack(c).await;
+            vec![]
         } else if let Some(c) = chunk_any.downcast_ref::<ChunkCookieEcho>() {
             self.handle_cookie_echo(c).await?
         } else if chunk_any.downcast_ref::<ChunkCookieAck>().is_some() {
@@ -2416,6 +2529,22 @@ impl RtxTimerObserver for AssociationInternal {
 
             RtxTimerId::Reconfig => {
                 self.will_retransmit_reconfig = true;
+                self.awake_write_loop();
+            }
+
+            RtxTimerId::PmtuProbe => {
+                // The next probe (the same size again, or a smaller one) goes out with
+                // the next packets, with a timer of its own.
+                if let Some(tprobe) = &self.tprobe {
+                    tprobe.stop().await;
+                }
+                if let Some(plpmtud) = &mut self.plpmtud {
+                    if let Some(probe) = plpmtud.outstanding() {
+                        log::debug!("[{}] PMTU probe of {} bytes lost", self.name, probe.size);
+                        plpmtud.lost(probe.id);
+                    }
+                }
+                self.update_path_mtu();
                 self.awake_write_loop();
             }
         }

@@ -3,6 +3,7 @@ mod association_test;
 
 mod association_internal;
 mod association_stats;
+mod plpmtud;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -124,6 +125,7 @@ pub(crate) enum RtxTimerId {
     T2Shutdown,
     T3RTX,
     Reconfig,
+    PmtuProbe,
 }
 
 impl fmt::Display for RtxTimerId {
@@ -134,6 +136,7 @@ impl fmt::Display for RtxTimerId {
             RtxTimerId::T2Shutdown => "T2Shutdown",
             RtxTimerId::T3RTX => "T3RTX",
             RtxTimerId::Reconfig => "Reconfig",
+            RtxTimerId::PmtuProbe => "PmtuProbe",
         };
         write!(f, "{s}")
     }
@@ -191,6 +194,11 @@ pub struct Config {
     /// PMTUD, so the value never adapts; values above the real path
     /// budget make delivery depend on IP fragmentation (#806).
     pub mtu: u32,
+    /// Largest packet size that path MTU discovery (RFC 8899) may prove and then use, in
+    /// the same terms as `mtu`; 0 (or anything not above `mtu`) sends no probes. Only for
+    /// a transport whose sends of a datagram larger than the path fail rather than being
+    /// fragmented (the don't-fragment bit set on its socket).
+    pub probe_mtu_up_to: u32,
     pub name: String,
     pub remote_port: u16,
     pub local_port: u16,
@@ -231,6 +239,8 @@ pub struct Association {
     net_conn: Arc<dyn Conn + Send + Sync>,
     bytes_received: Arc<AtomicUsize>,
     bytes_sent: Arc<AtomicUsize>,
+    path_mtu: Arc<AtomicU32>,
+    path_mtu_settled: Arc<AtomicBool>,
 
     pub(crate) association_internal: Arc<Mutex<AssociationInternal>>,
 }
@@ -331,6 +341,8 @@ impl Association {
         let max_message_size = Arc::clone(&ai.max_message_size);
         let inflight_queue_length = Arc::clone(&ai.inflight_queue_length);
         let will_send_shutdown = Arc::clone(&ai.will_send_shutdown);
+        let path_mtu = Arc::clone(&ai.path_mtu);
+        let path_mtu_settled = Arc::clone(&ai.path_mtu_settled);
 
         let mut init = ChunkInit {
             initial_tsn: ai.my_next_tsn,
@@ -371,6 +383,11 @@ impl Association {
                 RtxTimerId::Reconfig,
                 NO_MAX_RETRANS,
             )); // retransmit forever
+            ai.tprobe = Some(RtxTimer::new(
+                weak.clone(),
+                RtxTimerId::PmtuProbe,
+                NO_MAX_RETRANS,
+            )); // each probe restarts it
             ai.ack_timer = Some(AckTimer::new(weak, ACK_INTERVAL));
 
             tokio::spawn(Association::read_loop(
@@ -414,6 +431,8 @@ impl Association {
                 net_conn,
                 bytes_received,
                 bytes_sent,
+                path_mtu,
+                path_mtu_settled,
                 association_internal,
             },
             handshake_completed_ch_rx,
@@ -505,8 +524,15 @@ impl Association {
                 match raw.marshal_to(&mut buf) {
                     Ok(_) => {
                         if let Err(err) = net_conn.send(buf.as_ref()).await {
-                            log::warn!("[{name}] failed to write packets on net_conn: {err}");
-                            done.store(true, Ordering::Relaxed)
+                            if let Some(id) = plpmtud::probe_id(&raw) {
+                                // A probe larger than the local link: that size fails,
+                                // and the association goes on.
+                                log::debug!("[{name}] PMTU probe not sent: {err}");
+                                association_internal.lock().await.probe_unsendable(id);
+                            } else {
+                                log::warn!("[{name}] failed to write packets on net_conn: {err}");
+                                done.store(true, Ordering::Relaxed)
+                            }
                         } else {
                             bytes_sent.fetch_add(buf.len(), Ordering::SeqCst);
                         }
@@ -540,6 +566,15 @@ impl Association {
         }
 
         log::debug!("[{name}] write_loop exited");
+    }
+
+    /// The SCTP packet size in use (it grows as path MTU discovery proves larger ones), and
+    /// whether it is final (discovery finished, or was not asked for).
+    pub fn path_mtu(&self) -> (u32, bool) {
+        (
+            self.path_mtu.load(Ordering::Relaxed),
+            self.path_mtu_settled.load(Ordering::Relaxed),
+        )
     }
 
     /// bytes_sent returns the number of bytes sent

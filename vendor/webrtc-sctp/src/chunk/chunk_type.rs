@@ -22,6 +22,8 @@ pub(crate) const CT_ECNE: ChunkType = ChunkType(12);
 pub(crate) const CT_CWR: ChunkType = ChunkType(13);
 pub(crate) const CT_SHUTDOWN_COMPLETE: ChunkType = ChunkType(14);
 pub(crate) const CT_RECONFIG: ChunkType = ChunkType(130);
+/// PAD (RFC 4820): skipped by a receiver that does not know it.
+pub(crate) const CT_PAD: ChunkType = ChunkType(132);
 pub(crate) const CT_FORWARD_TSN: ChunkType = ChunkType(192);
 
 impl fmt::Display for ChunkType {
@@ -44,6 +46,7 @@ impl fmt::Display for ChunkType {
             CT_CWR => "CWR",   // Reserved for Congestion Window Reduced (CWR)
             CT_SHUTDOWN_COMPLETE => "SHUTDOWN-COMPLETE",
             CT_RECONFIG => "RECONFIG", // Re-configuration
+            CT_PAD => "PAD",
             CT_FORWARD_TSN => "FORWARD-TSN",
             _ => others.as_str(),
         };

@@ -61,7 +61,9 @@ pub type OnBufferedAmountLowFn =
 
 /// Stream represents an SCTP stream
 pub struct Stream {
-    pub(crate) max_payload_size: u32,
+    /// The association's largest DATA chunk payload, which grows as path MTU discovery
+    /// proves larger packets.
+    pub(crate) max_payload_size: Arc<AtomicU32>,
     pub(crate) max_message_size: Arc<AtomicU32>, // clone from association
     pub(crate) state: Arc<AtomicU8>,             // clone from association
     pub(crate) awake_write_loop_ch: Arc<mpsc::Sender<()>>,
@@ -110,7 +112,7 @@ impl Stream {
     pub(crate) fn new(
         name: String,
         stream_identifier: u16,
-        max_payload_size: u32,
+        max_payload_size: Arc<AtomicU32>,
         max_message_size: Arc<AtomicU32>,
         state: Arc<AtomicU8>,
         awake_write_loop_ch: Arc<mpsc::Sender<()>>,
@@ -316,7 +318,8 @@ impl Stream {
         let head_abandoned = Arc::new(AtomicBool::new(false));
         let head_all_inflight = Arc::new(AtomicBool::new(false));
         while remaining != 0 {
-            let fragment_size = std::cmp::min(self.max_payload_size as usize, remaining); //self.association.max_payload_size
+            let max_payload_size = self.max_payload_size.load(Ordering::Relaxed) as usize;
+            let fragment_size = std::cmp::min(max_payload_size, remaining);
 
             // Copy the userdata since we'll have to store it until acked
             // and the caller may re-use the buffer in the mean time

@@ -11,7 +11,7 @@ fn create_test_stream() -> Stream {
     Stream::new(
         "client".to_owned(),
         0,
-        0,
+        Arc::new(AtomicU32::new(0)),
         Arc::new(AtomicU32::default()),
         Arc::new(AtomicU8::default()),
         Arc::new(awake_write_loop_ch_tx),
@@ -92,7 +92,7 @@ async fn test_stream() -> std::result::Result<(), io::Error> {
     let s = Stream::new(
         "test_poll_stream".to_owned(),
         0,
-        4096,
+        Arc::new(AtomicU32::new(4096)),
         Arc::new(AtomicU32::new(4096)),
         Arc::new(AtomicU8::new(AssociationState::Established as u8)),
         Arc::new(awake_write_loop_ch_tx),
@@ -167,7 +167,7 @@ async fn test_poll_stream() -> std::result::Result<(), io::Error> {
     let s = Arc::new(Stream::new(
         "test_poll_stream".to_owned(),
         0,
-        4096,
+        Arc::new(AtomicU32::new(4096)),
         Arc::new(AtomicU32::new(4096)),
         Arc::new(AtomicU8::new(AssociationState::Established as u8)),
         Arc::new(awake_write_loop_ch_tx),

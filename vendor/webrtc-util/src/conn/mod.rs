@@ -3,6 +3,7 @@ pub mod conn_disconnected_packet;
 pub mod conn_pipe;
 pub mod conn_udp;
 pub mod conn_udp_listener;
+pub mod dont_fragment;
 
 #[cfg(test)]
 mod conn_bridge_test;

@@ -19,7 +19,7 @@ use sctp_transport_state::RTCSctpTransportState;
 use tokio::sync::{Mutex, Notify};
 use util::Conn;
 
-use crate::api::setting_engine::SettingEngine;
+use crate::api::setting_engine::{SctpPacketSize, SettingEngine};
 use crate::data_channel::data_channel_parameters::DataChannelParameters;
 use crate::data_channel::data_channel_state::RTCDataChannelState;
 use crate::data_channel::RTCDataChannel;
@@ -121,6 +121,14 @@ impl RTCSctpTransport {
         Arc::clone(&self.dtls_transport)
     }
 
+    /// The SCTP packet size in use and whether it is final, once the association has
+    /// started: it grows while path MTU discovery (see
+    /// [`SettingEngine::set_sctp_mtu_policy`]) proves larger packets.
+    pub async fn path_mtu(&self) -> Option<(u32, bool)> {
+        let association = self.sctp_association.lock().await;
+        association.as_ref().map(|a| a.path_mtu())
+    }
+
     /// get_capabilities returns the SCTPCapabilities of the SCTPTransport.
     pub fn get_capabilities(&self) -> SCTPTransportCapabilities {
         SCTPTransportCapabilities {
@@ -149,17 +157,31 @@ impl RTCSctpTransport {
             self.setting_engine.sctp_max_message_size_can_send.as_u32(),
         );
 
-        let mtu = match &self.setting_engine.sctp_mtu_policy {
+        let size = match &self.setting_engine.sctp_mtu_policy {
             Some(policy) => match dtls_transport
                 .ice_transport
                 .get_selected_candidate_pair()
                 .await
             {
-                Some(pair) => policy(&pair).min(16384),
-                None => 0,
+                Some(pair) => policy(&pair),
+                None => SctpPacketSize::default(),
             },
-            None => 0,
+            None => SctpPacketSize::default(),
         };
+        let mtu = size.initial.min(16384);
+        let mut probe_mtu_up_to = size.probe_up_to.min(16384);
+        if probe_mtu_up_to > mtu.max(1191) {
+            // Probes must be lost, not fragmented, when they are larger than the path.
+            let socket = match dtls_transport.ice_transport.gatherer.get_agent().await {
+                Some(agent) => agent
+                    .get_selected_candidate_pair()
+                    .and_then(|pair| pair.local.get_conn().cloned()),
+                None => None,
+            };
+            if !socket.is_some_and(|conn| util::conn::dont_fragment::set_dont_fragment(&conn)) {
+                probe_mtu_up_to = 0;
+            }
+        }
 
         if let Some(net_conn) = &dtls_transport.conn().await {
             let sctp_association = loop {
@@ -177,6 +199,7 @@ impl RTCSctpTransport {
                         max_receive_buffer_size: 0,
                         max_message_size,
                         mtu,
+                        probe_mtu_up_to,
                         name: String::new(),
                         local_port,
                         remote_port,

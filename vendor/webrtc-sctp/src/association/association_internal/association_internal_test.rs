@@ -75,24 +75,32 @@ fn test_config_mtu() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
     });
     assert_eq!(a.mtu, INITIAL_MTU);
-    assert_eq!(a.max_payload_size, INITIAL_MTU - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE));
+    assert_eq!(
+        a.max_payload_size.load(Ordering::Relaxed),
+        INITIAL_MTU - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE)
+    );
 
     let a = create_association_internal(Config {
         net_conn: Arc::new(DumbConn {}),
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 8192,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
     });
     assert_eq!(a.mtu, 8192);
-    assert_eq!(a.max_payload_size, 8192 - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE));
+    assert_eq!(
+        a.max_payload_size.load(Ordering::Relaxed),
+        8192 - (COMMON_HEADER_SIZE + DATA_CHUNK_HEADER_SIZE)
+    );
 
     Ok(())
 }
@@ -104,6 +112,7 @@ fn test_create_forward_tsn_forward_one_abandoned() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -140,6 +149,7 @@ fn test_create_forward_tsn_forward_two_abandoned_with_the_same_si() -> Result<()
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -214,6 +224,7 @@ async fn test_handle_forward_tsn_forward_3unreceived_chunks() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -256,6 +267,7 @@ async fn test_handle_forward_tsn_forward_1for1_missing() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -312,6 +324,7 @@ async fn test_handle_forward_tsn_forward_1for2_missing() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -366,6 +379,7 @@ async fn test_handle_forward_tsn_dup_forward_tsn_chunk_should_generate_sack() ->
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -403,6 +417,7 @@ async fn test_assoc_create_new_stream() -> Result<()> {
             max_receive_buffer_size: 0,
             max_message_size: 0,
             mtu: 0,
+            probe_mtu_up_to: 0,
             name: "client".to_owned(),
             local_port: 5000,
             remote_port: 5000,
@@ -450,6 +465,7 @@ async fn handle_init_test(name: &str, initial_state: AssociationState, expect_er
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5002,
         remote_port: 5001,
@@ -543,6 +559,7 @@ async fn test_assoc_max_message_size_default() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 0,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,
@@ -591,6 +608,7 @@ async fn test_assoc_max_message_size_explicit() -> Result<()> {
         max_receive_buffer_size: 0,
         max_message_size: 30000,
         mtu: 0,
+        probe_mtu_up_to: 0,
         name: "client".to_owned(),
         local_port: 5000,
         remote_port: 5000,

@@ -111,11 +111,27 @@ pub struct SettingEngine {
     pub(crate) sctp_mtu_policy: Option<SctpMtuPolicy>,
 }
 
-/// Returns the SCTP packet size (the association's `mtu`, bytes of SCTP packet before DTLS,
+/// Returns the SCTP packet sizes (the association's `mtu`, bytes of SCTP packet before DTLS,
 /// UDP and IP overhead) to use on a connection, given the candidate pair ICE selected.
-/// 0 means the association's default (1191 bytes, safe on any path).
-pub type SctpMtuPolicy =
-    Arc<dyn Fn(&crate::ice_transport::ice_candidate_pair::RTCIceCandidatePair) -> u32 + Send + Sync>;
+pub type SctpMtuPolicy = Arc<
+    dyn Fn(&crate::ice_transport::ice_candidate_pair::RTCIceCandidatePair) -> SctpPacketSize
+        + Send
+        + Sync,
+>;
+
+/// The SCTP packet sizes an [`SctpMtuPolicy`] chooses for a connection.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SctpPacketSize {
+    /// The size to start with; 0 means the association's default (1191 bytes, safe on
+    /// any path).
+    pub initial: u32,
+    /// The largest size path MTU discovery (RFC 8899: padded HEARTBEAT probes) may prove
+    /// and then use; 0, or anything not above `initial`, sends no probes. Probing needs
+    /// datagrams that are never fragmented: the socket of the selected pair's local
+    /// candidate gets the don't-fragment bit, and where that cannot be set (a relayed
+    /// pair, a system without the option) there is no probing.
+    pub probe_up_to: u32,
+}
 
 impl SettingEngine {
     /// get_receive_mtu returns the configured MTU. If SettingEngine's MTU is configured to 0 it returns the default
@@ -369,7 +385,8 @@ impl SettingEngine {
     }
 
     /// Sets how large the SCTP packets of a connection may be, decided when the SCTP
-    /// association starts, from the candidate pair that ICE selected. Larger packets mean
+    /// association starts, from the candidate pair that ICE selected, and how large path
+    /// MTU discovery may make them (see [`SctpPacketSize`]). Larger packets mean
     /// fewer datagrams (and system calls) per message on paths that carry them, such as
     /// loopback or a local network; they rely on IP fragmentation where a datagram exceeds
     /// the link MTU, which many internet paths drop, so return 0 (the default) there.
