@@ -2,13 +2,18 @@
 //! room and relays their messages.
 //!
 //! Connections talk to it only through [`Command`]s; it never reads sockets and never
-//! awaits anything but its own inbox, so one slow client cannot stall the others. It charges
+//! awaits anything but its own inbox, so one slow client cannot stall the others. Once a
+//! room holds both peers, each connection relays its peer's messages straight into the
+//! other's queue through a [`Shortcut`] the actor hands it, so that the busiest message
+//! (`send`) passes through one task fewer; the actor takes the shortcut away before the
+//! room ends. It charges
 //! and refunds guesses in the per-address limits ([`crate::limits`]), because only here is
 //! it known whether a `join` entered a waiting room and whether its code was confirmed.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rand::Rng;
@@ -35,6 +40,99 @@ pub(crate) fn has_room(tx: &mpsc::Sender<ServerMsg>) -> bool {
     tx.capacity() > LAST_WORD
 }
 
+/// A connection's way to relay straight into its peer's queue, shared by the connection's
+/// task and the actor.
+pub(crate) type Shortcut = Arc<Lane>;
+
+/// See [`Shortcut`].
+#[derive(Debug, Default)]
+pub(crate) struct Lane {
+    /// Set by the actor while the connection's room holds both peers. The actor clears it
+    /// (under its lock) before it tells either member anything about the room ending, so a
+    /// relayed message never lands after a room's last word or a `peer_left`.
+    direct: Mutex<Option<Direct>>,
+    /// The connection's messages handed to the actor and not yet relayed by it: while there
+    /// are any, later ones go the same way, so that none overtakes another.
+    queued: AtomicUsize,
+}
+
+impl Lane {
+    /// Counts a message the connection hands to the actor instead.
+    pub(crate) fn queue(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn relayed_by_actor(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn set(&self, direct: Option<Direct>) {
+        *self.direct.lock().unwrap_or_else(PoisonError::into_inner) = direct;
+    }
+}
+
+/// The other member's queue, and the room's clock of relayed messages.
+#[derive(Debug)]
+pub(crate) struct Direct {
+    to: mpsc::Sender<ServerMsg>,
+    activity: Arc<Activity>,
+    /// When the room was made: the clock's start.
+    created: Instant,
+}
+
+/// When a room last relayed a message, in milliseconds since it was made: what keeps it
+/// from expiring as idle.
+#[derive(Debug, Default)]
+pub(crate) struct Activity(AtomicU64);
+
+impl Activity {
+    fn touch(&self, created: Instant) {
+        let ms = u64::try_from(created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self, created: Instant) -> Instant {
+        created + Duration::from_millis(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Relays `body` through the shortcut when there is one, nothing the connection sent earlier
+/// is still with the actor, and the peer's queue has room; otherwise gives it back, for the
+/// actor (which closes the room when the peer's queue is full, as ever). A caller that then
+/// hands it to the actor calls [`Lane::queue`] first.
+pub(crate) fn relay_direct(
+    shortcut: &Shortcut,
+    body: String,
+    metrics: &Metrics,
+) -> Result<(), String> {
+    if shortcut.queued.load(Ordering::Acquire) != 0 {
+        return Err(body);
+    }
+    let guard = shortcut
+        .direct
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let Some(direct) = guard.as_ref() else {
+        return Err(body);
+    };
+    if !has_room(&direct.to) {
+        return Err(body);
+    }
+    match direct.to.try_send(ServerMsg::Message { body }) {
+        Ok(()) => {
+            metrics.count_relayed();
+            direct.activity.touch(direct.created);
+            Ok(())
+        }
+        Err(mpsc::error::TrySendError::Full(msg) | mpsc::error::TrySendError::Closed(msg)) => {
+            match msg {
+                ServerMsg::Message { body } => Err(body),
+                _ => unreachable!("the message sent is the one given back"),
+            }
+        }
+    }
+}
+
 /// What a connection asks of the actor.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -45,6 +143,7 @@ pub(crate) enum Command {
         ip: IpAddr,
         tx: mpsc::Sender<ServerMsg>,
         cancel: CancellationToken,
+        shortcut: Shortcut,
     },
     Allocate {
         conn: ConnId,
@@ -85,9 +184,15 @@ struct Client {
     unpaired_since: Option<Instant>,
     /// Ends the client's connection task, for a client that stays out of rooms too long.
     cancel: CancellationToken,
+    /// Its connection's way to its peer, while its room holds both.
+    shortcut: Shortcut,
 }
 
 impl Client {
+    fn set_shortcut(&self, direct: Option<Direct>) {
+        self.shortcut.set(direct);
+    }
+
     fn enter(&mut self, nameplate: String) {
         self.room = Some(nameplate);
         self.unpaired_since = None;
@@ -135,6 +240,8 @@ struct Room {
     guess: Option<IpAddr>,
     created: Instant,
     last_activity: Instant,
+    /// Messages its members relayed straight to each other.
+    relayed: Arc<Activity>,
     /// TURN credentials given to each slot's client in this room, against the per-room cap.
     turn_issued: [u32; 2],
 }
@@ -212,6 +319,7 @@ impl Rooms {
                 ip,
                 tx,
                 cancel,
+                shortcut,
             } => {
                 let client = Client {
                     ip,
@@ -219,12 +327,18 @@ impl Rooms {
                     room: None,
                     unpaired_since: Some(Instant::now()),
                     cancel,
+                    shortcut,
                 };
                 self.clients.insert(conn, client);
             }
             Command::Allocate { conn } => self.allocate(conn),
             Command::Join { conn, nameplate } => self.join(conn, nameplate),
-            Command::Relay { conn, body } => self.relay(conn, body),
+            Command::Relay { conn, body } => {
+                self.relay(conn, body);
+                if let Some(client) = self.clients.get(&conn) {
+                    client.shortcut.relayed_by_actor();
+                }
+            }
             Command::Leave { conn } => {
                 if !self.leave(conn) {
                     self.send(conn, ErrorCode::NotInRoom.reply());
@@ -295,6 +409,7 @@ impl Rooms {
                 guess: None,
                 created: now,
                 last_activity: now,
+                relayed: Arc::default(),
                 turn_issued: [0; 2],
             },
         );
@@ -356,9 +471,23 @@ impl Rooms {
         if let Some(client) = self.clients.get_mut(&conn) {
             client.enter(nameplate.clone());
         }
+        let shortcuts = other.map(|other| (other, room.relayed.clone(), room.created));
         self.send(conn, ServerMsg::Joined { nameplate });
-        if let Some(other) = other {
+        if let Some((other, activity, created)) = shortcuts {
             self.send(other, ServerMsg::PeerJoined);
+            // From now on each relays straight to the other.
+            for (from, to) in [(conn, other), (other, conn)] {
+                let Some(to) = self.clients.get(&to).map(|c| c.tx.clone()) else {
+                    continue;
+                };
+                if let Some(client) = self.clients.get(&from) {
+                    client.set_shortcut(Some(Direct {
+                        to,
+                        activity: activity.clone(),
+                        created,
+                    }));
+                }
+            }
         }
     }
 
@@ -394,6 +523,11 @@ impl Rooms {
         let Some(room) = self.rooms.remove(nameplate) else {
             return;
         };
+        for conn in room.members.iter().flatten() {
+            if let Some(client) = self.clients.get(conn) {
+                client.set_shortcut(None);
+            }
+        }
         for conn in room.members.into_iter().flatten() {
             if let Some(client) = self.clients.get_mut(&conn) {
                 client.exit(now);
@@ -457,6 +591,13 @@ impl Rooms {
         };
         let mut other = None;
         let mut empty = false;
+        if let Some(room) = self.rooms.get(&nameplate) {
+            for member in room.members.iter().flatten() {
+                if let Some(client) = self.clients.get(member) {
+                    client.set_shortcut(None);
+                }
+            }
+        }
         if let Some(room) = self.rooms.get_mut(&nameplate) {
             for slot in &mut room.members {
                 if *slot == Some(conn) {
@@ -480,7 +621,8 @@ impl Rooms {
             .rooms
             .iter()
             .filter(|(_, r)| {
-                now.duration_since(r.last_activity) >= self.limits.idle
+                let last = r.last_activity.max(r.relayed.last(r.created));
+                now.duration_since(last) >= self.limits.idle
                     || now.duration_since(r.created) >= self.limits.lifetime
             })
             .map(|(n, _)| n.clone())

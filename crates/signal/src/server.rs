@@ -42,7 +42,9 @@ use crate::defaults::{
 use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
 use crate::metrics::{ConnRefusal, Metrics};
 use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
-use crate::rooms::{has_room, Command, ConnId, RoomLimits, Rooms, LAST_WORD};
+use crate::rooms::{
+    has_room, relay_direct, Command, ConnId, RoomLimits, Rooms, Shortcut, LAST_WORD,
+};
 use crate::turn::Turn;
 use crate::web;
 
@@ -651,6 +653,7 @@ async fn client_session(
     let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<ServerMsg>(state.outbound_queue.max(1) + LAST_WORD);
     let cancel = state.cancel.child_token();
+    let shortcut = Shortcut::default();
     if state
         .actor
         .send(Command::Connect {
@@ -658,6 +661,7 @@ async fn client_session(
             ip: client,
             tx: tx.clone(),
             cancel: cancel.clone(),
+            shortcut: shortcut.clone(),
         })
         .await
         .is_err()
@@ -669,7 +673,7 @@ async fn client_session(
     let mut writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             if sink
-                .send(Message::Text(protocol::to_text(&msg).into()))
+                .send(Message::Text(protocol::server_text(&msg).into()))
                 .await
                 .is_err()
             {
@@ -698,7 +702,17 @@ async fn client_session(
             match command {
                 Ok(ClientMsg::Allocate) => Ok(Command::Allocate { conn }),
                 Ok(ClientMsg::Join { nameplate }) => Ok(Command::Join { conn, nameplate }),
-                Ok(ClientMsg::Send { body }) => Ok(Command::Relay { conn, body }),
+                Ok(ClientMsg::Send { body }) => {
+                    // Straight to the peer while the room holds both; through the actor
+                    // (which knows what to do with a full queue or no peer) otherwise.
+                    match relay_direct(&shortcut, body, &state.metrics) {
+                        Ok(()) => continue,
+                        Err(body) => {
+                            shortcut.queue();
+                            Ok(Command::Relay { conn, body })
+                        }
+                    }
+                }
                 Ok(ClientMsg::Leave) => Ok(Command::Leave { conn }),
                 Ok(ClientMsg::Paired) => Ok(Command::Paired { conn }),
                 Ok(ClientMsg::Turn) => Ok(Command::Turn { conn }),

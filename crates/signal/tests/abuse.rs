@@ -448,6 +448,36 @@ async fn sends_to_an_absent_peer_do_not_keep_a_room_open() -> TestResult {
 }
 
 #[tokio::test]
+async fn messages_between_paired_peers_keep_a_room_open_past_its_idle_time() -> TestResult {
+    let mut config = config();
+    config.room_idle = Duration::from_millis(300);
+    let server = Server::spawn(config).await?;
+    let (mut a, mut b) = pair(&server, ["127.0.0.2", "127.0.0.3"]).await?;
+    // Four times the idle time of messages (relayed straight between the two connections),
+    // each well inside the idle time, both ways.
+    for i in 0..24 {
+        let (from, to) = if i % 2 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        send(
+            from,
+            json!({"v":1,"type":"send","body":format!("tick {i}")}),
+        )
+        .await?;
+        assert_eq!(recv(to).await?["body"], format!("tick {i}"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.metrics().rooms_open(), 1);
+    // Then silence: the room expires, and both are told.
+    assert_eq!(error_code(&recv(&mut a).await?), "room_expired");
+    assert_eq!(error_code(&recv(&mut b).await?), "room_expired");
+    assert_eq!(server.metrics().rooms_open(), 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_busy_room_expires_at_its_lifetime() -> TestResult {
     let mut config = config();
     config.room_lifetime = Duration::from_secs(1);

@@ -256,6 +256,35 @@ struct Version {
     v: Option<serde_json::Value>,
 }
 
+/// Every field a `send` has, read in one pass with no intermediate buffer: the fast path
+/// for the message a server relays most. Serde's tagged enums buffer the whole message
+/// before they look at its tag, and the version is read in a pass of its own. Any other
+/// field sends the message down the general path: skipping a field checks less than
+/// buffering it does (a number too large for a float, say).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendFields<'a> {
+    v: Option<serde_json::Value>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    body: Option<String>,
+}
+
+/// The body of a well-formed `send` of this version, or `None` for anything else, which
+/// the general path then parses (and refuses) exactly as it always has: this path only ever
+/// accepts what that one would, with the same result.
+fn parse_send(text: &str) -> Option<String> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return None;
+    }
+    let fields: SendFields<'_> = serde_json::from_str(text).ok()?;
+    let version_ok = matches!(
+        &fields.v,
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(PROTOCOL_VERSION))
+    );
+    (version_ok && fields.kind.as_deref() == Some("send")).then_some(fields.body)?
+}
+
 /// Serializing wrapper that adds the version field.
 #[derive(Serialize)]
 struct Versioned<'a, T> {
@@ -270,6 +299,14 @@ struct Versioned<'a, T> {
 /// The [`ErrorCode`] to send back: `TooLarge`, `Malformed`, `UnsupportedVersion` or
 /// `UnknownType`.
 pub fn parse_client(text: &str) -> Result<ClientMsg, ErrorCode> {
+    match parse_send(text) {
+        Some(body) => Ok(ClientMsg::Send { body }),
+        None => parse_client_general(text),
+    }
+}
+
+/// [`parse_client`] for every message, without the fast path.
+fn parse_client_general(text: &str) -> Result<ClientMsg, ErrorCode> {
     let msg: ClientMsg = parse_versioned(text)?;
     match msg {
         ClientMsg::Unknown => Err(ErrorCode::UnknownType),
@@ -308,10 +345,89 @@ pub fn to_text<T: Serialize>(msg: &T) -> String {
     .unwrap_or_else(|_| String::from("{}"))
 }
 
+/// [`to_text`] for a server message, written straight into a buffer of the right size when
+/// it is a relayed `message` (the one a server sends most), with no reallocation.
+pub fn server_text(msg: &ServerMsg) -> String {
+    let ServerMsg::Message { body } = msg else {
+        return to_text(msg);
+    };
+    const HEAD: &str = r#"{"v":1,"type":"message","body":"#;
+    // Escaping rarely grows a body of base64 or JSON by much; a few bytes over is fine.
+    let mut out = Vec::with_capacity(HEAD.len() + body.len() + body.len() / 16 + 3);
+    out.extend_from_slice(HEAD.as_bytes());
+    if serde_json::to_writer(&mut out, body).is_err() {
+        return to_text(msg);
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_else(|_| to_text(msg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn the_fast_path_for_send_agrees_with_the_general_parser() {
+        let texts = [
+            r#"{"v":1,"type":"send","body":"x"}"#,
+            r#"{"type":"send","body":"x","v":1}"#,
+            r#"{"v":1,"type":"s\u0065nd","body":"\u00e9\n"}"#,
+            r#"{"v":1,"type":"send","body":"x","nameplate":5,"extra":{"a":[1,2]}}"#,
+            r#"{"v":1,"type":"send"}"#,
+            r#"{"v":1,"type":"send","body":"x","pad":-1e999}"#,
+            r#"{"v":1,"type":"send","body":"x","pad":1e999}"#,
+            r#"{"v":1,"type":"send","body":7}"#,
+            r#"{"v":1,"type":"send","body":null}"#,
+            r#"{"v":1,"type":"send","body":"x","body":"y"}"#,
+            r#"{"v":1,"v":1,"type":"send","body":"x"}"#,
+            r#"{"v":1,"type":"send","type":"ping","body":"x"}"#,
+            r#"{"v":2,"type":"send","body":"x"}"#,
+            r#"{"v":"1","type":"send","body":"x"}"#,
+            r#"{"v":1.0,"type":"send","body":"x"}"#,
+            r#"{"type":"send","body":"x"}"#,
+            r#"{"v":1,"type":"Send","body":"x"}"#,
+            r#"{"v":1,"type":7,"body":"x"}"#,
+            r#"{"v":1,"type":"join","nameplate":"12","body":"x"}"#,
+            r#"{"v":1,"body":"x"}"#,
+            r#"{"v":1,"type":"send","body":"x"} trailing"#,
+            r#"["send"]"#,
+            "",
+        ];
+        for text in texts {
+            assert_eq!(
+                parse_client(text),
+                parse_client_general(text),
+                "fast and general paths differ on {text}"
+            );
+        }
+        let big = format!(
+            r#"{{"v":1,"type":"send","body":"{}"}}"#,
+            "a".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(parse_client(&big), Err(ErrorCode::TooLarge));
+        assert_eq!(
+            parse_send(r#"{"v":1,"type":"send","body":"x"}"#).as_deref(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn a_message_written_straight_is_what_serde_writes() {
+        for body in [
+            "",
+            "x",
+            "quote \" and \\ and \n\u{1} and é and 🎉",
+            &"b".repeat(5000),
+        ] {
+            let msg = ServerMsg::Message {
+                body: body.to_owned(),
+            };
+            assert_eq!(server_text(&msg), to_text(&msg));
+            assert_eq!(parse_server(&server_text(&msg)), Ok(msg));
+        }
+        assert_eq!(server_text(&ServerMsg::Pong), to_text(&ServerMsg::Pong));
+    }
 
     fn as_json<T: Serialize>(msg: &T) -> Value {
         serde_json::from_str(&to_text(msg)).expect("valid json")
