@@ -567,6 +567,45 @@ fn peers_on_two_subnets_behind_a_router_probe_up_to_what_the_path_carries() -> T
     Ok(())
 }
 
+/// A routed path whose far link carries only 1280-byte datagrams (a tunnel, say): the
+/// router cannot fragment (the don't-fragment bit) and answers large probes with ICMP, the
+/// search settles under 1280, the connection never stalls, and the file is byte-identical.
+#[test]
+#[ignore = "needs root"]
+fn a_routed_path_through_a_1280_byte_link_settles_below_it() -> TestResult {
+    let link = Link::routed()?;
+    let router = link.router.as_deref().ok_or("a router")?;
+    let id = router.trim_start_matches("toss-r-");
+    for (ns, dev) in [
+        (router, format!("trb{id}")),
+        (link.b.as_str(), format!("tbr{id}")),
+    ] {
+        run(&["ip", "-n", ns, "link", "set", &dev, "mtu", "1280"])?;
+    }
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("tunnel.bin");
+    let data = random_file(&src, 16 << 20)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+    let (sent, received) = transfer_both(&link, &src, &out, true)?;
+    assert!(
+        std::fs::read(out.join("tunnel.bin"))? == data,
+        "byte-identical"
+    );
+    for (events, what) in [(&sent, "sender"), (&received, "receiver")] {
+        let size = probed(events, what);
+        eprintln!("routed, a 1280-byte link on the way: the {what} settled at {size}-byte packets");
+        assert!(
+            size + WRAPPING <= 1280,
+            "the {what} settled at {size} bytes, more than the 1280-byte link carries"
+        );
+    }
+    for ns in [link.a.as_str(), router, link.b.as_str()] {
+        assert_eq!(fragments_made(ns)?, 0, "{ns} fragmented no packet");
+    }
+    Ok(())
+}
+
 /// Probing under loss: the router drops every datagram over 1400 bytes, silently (no
 /// ICMP), as a badly set up tunnel or firewall does. Probes above it are lost, the search
 /// settles below the limit, and the transfer finishes byte-identical.
