@@ -12,7 +12,7 @@ three rounds, each pairing the two back to back, and report the median round bes
 round's ratio.
 
 Usage: scripts/bench.py [--quick] [STEP ...] (quick: smaller files and one round, for trying
-the script itself; steps: raw toss setup peers memory signal, all by default)
+the script itself; steps: raw toss setup peers memory signal net, all by default)
 """
 
 import json
@@ -52,9 +52,9 @@ def say(msg):
     print(f"bench: {msg}", flush=True)
 
 
-def ns(cmd):
-    """A command run inside the benchmark's namespace."""
-    return ["ip", "netns", "exec", NETNS] + [str(c) for c in cmd]
+def ns(cmd, where=NETNS):
+    """A command run inside the benchmark's namespace (or `where`)."""
+    return ["ip", "netns", "exec", where] + [str(c) for c in cmd]
 
 
 def setup_namespace():
@@ -65,6 +65,7 @@ def setup_namespace():
 
 def teardown_namespace():
     subprocess.run(["ip", "netns", "del", NETNS], stderr=subprocess.DEVNULL)
+    subprocess.run(["ip", "netns", "del", "tossbench-lan"], stderr=subprocess.DEVNULL)
 
 
 class Proc:
@@ -93,10 +94,10 @@ def wait_port(port, limit=20.0):
     raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
-def timed(cmd, **kw):
+def timed(cmd, where=NETNS, **kw):
     """Runs cmd under /usr/bin/time -v; returns (completed, wall seconds, peak RSS MiB)."""
     start = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-v"] + ns(cmd), capture_output=True, text=True, **kw)
+    p = subprocess.run(["/usr/bin/time", "-v"] + ns(cmd, where), capture_output=True, text=True, **kw)
     wall = time.monotonic() - start
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     return p, wall, (int(m.group(1)) / 1024 if m else float("nan"))
@@ -154,20 +155,22 @@ def raw_webrtc():
 # 2. Toss end to end, and 6. memory
 
 
-def toss_transfer(work, src, small_packets=False, out_root=None):
-    """One `toss send` -> `toss receive --yes` through the local toss-signal, received into
-    a new folder under `out_root` (default `work`). Returns a dict of figures from the
-    receiver's JSON events and /usr/bin/time."""
+def toss_transfer(work, src, small_packets=False, out_root=None, common=None, recv_ns=NETNS):
+    """One `toss send` -> `toss receive --yes` through the local toss-signal (or with the
+    options `common`), received into a new folder under `out_root` (default `work`), in
+    namespace `recv_ns`. Returns a dict of figures from the receiver's JSON events and
+    /usr/bin/time."""
     out = (out_root or work) / f"out-{time.monotonic_ns()}"
     out.mkdir()
-    common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json"]
+    if common is None:
+        common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json"]
     if small_packets:
         common.append("--small-packets")
     sender_log = open(work / "sender.log", "w+")
     sender, code = start_sender(["/usr/bin/time", "-v"] + ns([RELEASE / "toss", "send"] + common + [src]),
                                 stderr=sender_log)
     recv, wall, recv_rss = timed([RELEASE / "toss", "receive"] + common + ["--yes", "--out", out, code],
-                                 timeout=3600)
+                                 where=recv_ns, timeout=3600)
     sender.stdout.read()
     sender.wait(timeout=60)
     sender_log.seek(0)
@@ -176,6 +179,7 @@ def toss_transfer(work, src, small_packets=False, out_root=None):
     events = [json.loads(l) for l in recv.stdout.splitlines() if l.startswith("{")]
     done = next((e for e in events if e.get("event") == "done"), None)
     conn = next((e for e in events if e.get("event") == "connected"), {})
+    probed = next((e for e in events if e.get("event") == "path_probed"), None)
     if recv.returncode != 0 or done is None:
         raise SystemExit(f"toss receive failed: {recv.stdout} {recv.stderr[-2000:]}")
     same = subprocess.run(["cmp", src, out / Path(src).name]).returncode == 0
@@ -190,6 +194,8 @@ def toss_transfer(work, src, small_packets=False, out_root=None):
         "send_rss_mib": send_rss,
         "identical": same,
         "packet_size": conn.get("path", {}).get("packet_size"),
+        "path": conn.get("path", {}),
+        "probed": probed["packet_size"] if probed else None,
     }
 
 
@@ -431,6 +437,91 @@ def peers(work):
 
 
 # ---------------------------------------------------------------------------------------
+# 8. a computer on a network, as users have it (emulated in namespaces)
+
+LAN_NS = "tossbench-lan"
+NET_RUNS = 3 if QUICK else 10
+NET_MIB = 64 if QUICK else 256
+
+
+def setup_lan():
+    """The benchmark's namespace gets what a computer on a network has besides loopback: an
+    interface (a veth to `LAN_NS`, 1500-byte MTU) with a global IPv4 and a global IPv6
+    address, 203.0.113.10/24 and 2001:db8:1::10/64 (documentation ranges: they lead nowhere;
+    no route leaves the two namespaces). `LAN_NS` is the other computer of the LAN, .1."""
+    subprocess.run(["ip", "netns", "del", LAN_NS], stderr=subprocess.DEVNULL)
+    subprocess.run(["ip", "netns", "add", LAN_NS], check=True)
+    subprocess.run(["ip", "link", "add", "tbn0", "netns", NETNS, "type", "veth", "peer", "name",
+                    "tbn1", "netns", LAN_NS], check=True)
+    for where, dev, v4, v6 in ((NETNS, "tbn0", "203.0.113.10/24", "2001:db8:1::10/64"),
+                               (LAN_NS, "tbn1", "203.0.113.1/24", "2001:db8:1::1/64")):
+        for cmd in (["link", "set", dev, "addrgenmode", "none"],
+                    ["addr", "add", v4, "dev", dev], ["addr", "add", v6, "dev", dev, "nodad"],
+                    ["link", "set", dev, "mtu", "1500", "up"], ["link", "set", "lo", "up"]):
+            subprocess.run(["ip", "-n", where] + cmd, check=True)
+
+
+def path_words(r):
+    path = r["path"]
+    where = "local" if path.get("local_network") else "not local"
+    size = f"{r['packet_size']} B" + (f", probed to {r['probed']} B" if r.get("probed") else "")
+    return f"{path.get('kind')}, {where}, {size}"
+
+
+def network(work):
+    """Toss with default settings (no --loopback: every interface but loopback, a STUN
+    server configured, here one that nobody answers) on this computer's own addresses, ten
+    runs, each beside a magic-wormhole run on the same file; then the IPv6 LAN: the receiver
+    on the other computer, over global IPv6 addresses only. Each run's path and packet size,
+    and the distribution of rates."""
+    setup_lan()
+    src = work / "net.bin"
+    random_file(src, NET_MIB)
+    default = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--ice-server", "stun:203.0.113.1:3478",
+               "--json"]
+    runs = []
+    try:
+        for i in range(NET_RUNS):
+            os.sync()
+            r = toss_transfer(work, src, common=list(default))
+            rate = r["mib"] / r["wall"]
+            w = magic_wormhole(work, src)
+            ratio = rate / w["mib_per_s"] if w else None
+            runs.append({"toss": rate, "path": path_words(r), "packet_size": r["packet_size"],
+                         "identical": r["identical"], "wormhole": w["mib_per_s"] if w else None,
+                         "ratio": ratio})
+            say(f"own addresses, run {i + 1} of {NET_RUNS}, {NET_MIB} MiB: Toss {rate:.1f} MiB/s "
+                f"receiver start to exit ({path_words(r)}; byte-identical: {r['identical']})"
+                + (f"; magic-wormhole {w['mib_per_s']:.1f} MiB/s; Toss / wormhole {ratio:.2f}" if w else ""))
+        results["net_own_addresses"] = {"mib": NET_MIB, "runs": runs}
+        # The IPv6 LAN: only the global IPv6 addresses left on the link.
+        for where, dev, v4 in ((NETNS, "tbn0", "203.0.113.10/24"), (LAN_NS, "tbn1", "203.0.113.1/24")):
+            subprocess.run(["ip", "-n", where, "addr", "del", v4, "dev", dev], check=True)
+        port = SIGNAL_PORT + 2
+        server = Proc([RELEASE / "toss-signal", "--listen", f"[2001:db8:1::10]:{port}"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lan = []
+        try:
+            time.sleep(1)
+            common = ["--signal", f"ws://[2001:db8:1::10]:{port}", "--ice-server",
+                      "stun:[2001:db8:1::1]:3478", "--json"]
+            for i in range(NET_RUNS):
+                os.sync()
+                r = toss_transfer(work, src, common=list(common), recv_ns=LAN_NS)
+                rate = r["mib"] / r["wall"]
+                lan.append({"toss": rate, "path": path_words(r), "packet_size": r["packet_size"],
+                            "identical": r["identical"]})
+                say(f"IPv6 LAN, run {i + 1} of {NET_RUNS}, {NET_MIB} MiB: Toss {rate:.1f} MiB/s "
+                    f"receiver start to exit ({path_words(r)}; byte-identical: {r['identical']})")
+        finally:
+            server.stop()
+        results["net_ipv6_lan"] = {"mib": NET_MIB, "runs": lan}
+    finally:
+        subprocess.run(["ip", "netns", "del", LAN_NS], stderr=subprocess.DEVNULL)
+        src.unlink()
+
+
+# ---------------------------------------------------------------------------------------
 # 7. signaling load
 
 
@@ -484,7 +575,8 @@ def main():
         only = [a for a in sys.argv[1:] if not a.startswith("--")]
         steps = {"raw": raw_webrtc, "toss": lambda: toss_end_to_end(work),
                  "setup": lambda: setup_latency(work), "peers": lambda: peers(work),
-                 "memory": lambda: memory(work), "signal": lambda: signal_load(work)}
+                 "memory": lambda: memory(work), "signal": lambda: signal_load(work),
+                 "net": lambda: network(work)}
         for name, step in steps.items():
             if not only or name in only:
                 # The previous step's files leave the disk while this one runs otherwise:
@@ -547,6 +639,21 @@ def summary():
             say(f"Toss / {peer}, same {t['mib']:.0f} MiB file, receiver start to exit: "
                 f"{t['mib_per_s']:.1f} / {p['mib_per_s']:.1f} (medians); ratio "
                 f"{p['ratio_median']:.2f} (median; rounds {rounds})")
+    for key, what in (("net_own_addresses", "this computer's own addresses, default settings"),
+                      ("net_ipv6_lan", "the IPv6 LAN")):
+        net = results.get(key)
+        if not net:
+            continue
+        rates = [r["toss"] for r in net["runs"]]
+        large = sum(1 for r in net["runs"] if r["packet_size"] == LARGE_PACKET)
+        say(f"Toss on {what}, {len(rates)} runs of {net['mib']} MiB: {large} at {LARGE_PACKET}-byte "
+            f"packets; MiB/s min {min(rates):.1f}, median {statistics.median(rates):.1f}, "
+            f"max {max(rates):.1f}")
+        ratios = [r["ratio"] for r in net["runs"] if r.get("ratio")]
+        if ratios:
+            say(f"  Toss / magic-wormhole per run: min {min(ratios):.2f}, median "
+                f"{statistics.median(ratios):.2f}, max {max(ratios):.2f} ("
+                + ", ".join(f"{x:.2f}" for x in ratios) + ")")
 
 
 if __name__ == "__main__":
