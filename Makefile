@@ -48,6 +48,8 @@ test: build lint
 	cargo test -p dtls --locked --lib -q
 	@# The vendored SCTP's own tests, with its path MTU discovery (the search, the probes).
 	cargo test -p webrtc-sctp --locked --lib -q
+	@# The vendored webrtc-util's own tests, with its batched sends (sendmmsg, UDP GSO).
+	cargo test -p webrtc-util --locked --lib -q
 	@# The deploy files: caddy validate and systemd-analyze verify (scripts/verify-deploy.sh).
 	scripts/verify-deploy.sh
 	scripts/fuzz.sh 20

@@ -221,6 +221,33 @@ impl Conn for AgentConn {
         }
     }
 
+    async fn send_batch(&self, bufs: &[&[u8]]) -> std::result::Result<(), util::Error> {
+        if self.done.load(Ordering::SeqCst) {
+            return Err(io::Error::other("Conn is closed").into());
+        }
+
+        if bufs.iter().any(|buf| is_message(buf)) {
+            return Err(util::Error::Other("ErrIceWriteStunMessage".into()));
+        }
+
+        let result = if let Some(pair) = self.get_selected_pair() {
+            pair.write_batch(bufs).await
+        } else if let Some(pair) = self.get_best_available_candidate_pair().await {
+            pair.write_batch(bufs).await
+        } else {
+            Ok(())
+        };
+
+        match result {
+            Ok(()) => {
+                let bytes: usize = bufs.iter().map(|buf| buf.len()).sum();
+                self.bytes_sent.fetch_add(bytes, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(err) => Err(io::Error::other(err.to_string()).into()),
+        }
+    }
+
     async fn send_to(
         &self,
         _buf: &[u8],

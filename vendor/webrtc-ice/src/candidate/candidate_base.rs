@@ -277,6 +277,18 @@ impl Candidate for CandidateBase {
         Ok(n)
     }
 
+    async fn write_batch_to(
+        &self,
+        raws: &[&[u8]],
+        dst: &(dyn Candidate + Send + Sync),
+    ) -> Result<()> {
+        if let Some(conn) = &self.conn {
+            conn.send_batch_to(raws, dst.addr()).await?;
+        }
+        self.seen(true);
+        Ok(())
+    }
+
     /// Used to compare two candidateBases.
     fn equal(&self, other: &dyn Candidate) -> bool {
         self.network_type() == other.network_type()

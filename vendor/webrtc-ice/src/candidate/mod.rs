@@ -84,6 +84,20 @@ pub trait Candidate: fmt::Display {
     fn seen(&self, outbound: bool);
 
     async fn write_to(&self, raw: &[u8], dst: &(dyn Candidate + Send + Sync)) -> Result<usize>;
+
+    /// Writes each of `raws` to `dst` as a datagram of its own, in order, as
+    /// [`Candidate::write_to`] would one by one; a candidate whose connection sends several
+    /// in one system call does so.
+    async fn write_batch_to(
+        &self,
+        raws: &[&[u8]],
+        dst: &(dyn Candidate + Send + Sync),
+    ) -> Result<()> {
+        for raw in raws {
+            self.write_to(raw, dst).await?;
+        }
+        Ok(())
+    }
     fn equal(&self, other: &dyn Candidate) -> bool;
     fn set_ip(&self, ip: &IpAddr) -> Result<()>;
     fn get_conn(&self) -> Option<&Arc<dyn util::Conn + Send + Sync>>;
@@ -316,5 +330,11 @@ impl CandidatePair {
 
     pub async fn write(&self, b: &[u8]) -> Result<usize> {
         self.local.write_to(b, &*self.remote).await
+    }
+
+    /// Writes each of `bufs` as a datagram of its own, in order, in as few system calls as
+    /// the local candidate's connection allows.
+    pub async fn write_batch(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.local.write_batch_to(bufs, &*self.remote).await
     }
 }

@@ -71,6 +71,8 @@ pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: u32 = 65536;
 
 /// other constants
 pub(crate) const ACCEPT_CH_SIZE: usize = 16;
+/// Most packets the write loop hands to the connection below at once.
+const WRITE_BATCH: usize = 64;
 
 /// association state enums
 #[derive(Debug, Copy, Clone, PartialEq)]
@@ -515,32 +517,46 @@ impl Association {
             };
             //log::debug!("[{}] gather_outbound done with {}", name, packets.len());
 
-            for raw in packets {
-                // Marshalled here rather than on a blocking thread: handing every packet to
-                // another thread and back cost two thread wake-ups per packet, far more than
-                // the marshalling itself. Yielding after each packet lets the read loop take
-                // the association between packets, which the blocking task was there for.
-                buf.clear();
+            // Marshalled here rather than on a blocking thread: handing every packet to
+            // another thread and back cost two thread wake-ups per packet, far more than the
+            // marshalling itself. Packets go down together, up to WRITE_BATCH at a time (one
+            // trip through DTLS's writer and as few system calls as the socket allows), and
+            // the loop yields after each batch so that the read loop can take the association
+            // in between. A path MTU probe goes on its own: its failure is not the
+            // association's.
+            let mut batch: Vec<Bytes> = Vec::with_capacity(packets.len().min(WRITE_BATCH));
+            let mut packets = packets.into_iter().peekable();
+            while let Some(raw) = packets.next() {
+                let probe = plpmtud::probe_id(&raw);
                 match raw.marshal_to(&mut buf) {
-                    Ok(_) => {
-                        if let Err(err) = net_conn.send(buf.as_ref()).await {
-                            if let Some(id) = plpmtud::probe_id(&raw) {
-                                // A probe larger than the local link: that size fails,
-                                // and the association goes on.
-                                log::debug!("[{name}] PMTU probe not sent: {err}");
-                                association_internal.lock().await.probe_unsendable(id);
-                            } else {
-                                log::warn!("[{name}] failed to write packets on net_conn: {err}");
-                                done.store(true, Ordering::Relaxed)
-                            }
-                        } else {
-                            bytes_sent.fetch_add(buf.len(), Ordering::SeqCst);
-                        }
-                    }
-                    Err(err) => {
-                        log::warn!("[{name}] failed to serialize a packet: {err:?}");
-                    }
+                    Ok(_) => batch.push(buf.split().freeze()),
+                    Err(err) => log::warn!("[{name}] failed to serialize a packet: {err:?}"),
                 }
+                if let Some(id) = probe {
+                    let Some(datagram) = batch.pop() else {
+                        continue;
+                    };
+                    if !Self::write_batch(&name, &net_conn, &bytes_sent, &batch).await {
+                        done.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    batch.clear();
+                    if let Err(err) = net_conn.send(&datagram).await {
+                        // A probe larger than the local link: that size fails, and the
+                        // association goes on.
+                        log::debug!("[{name}] PMTU probe not sent: {err}");
+                        association_internal.lock().await.probe_unsendable(id);
+                    } else {
+                        bytes_sent.fetch_add(datagram.len(), Ordering::SeqCst);
+                    }
+                } else if batch.len() < WRITE_BATCH && packets.peek().is_some() {
+                    continue;
+                }
+                if !Self::write_batch(&name, &net_conn, &bytes_sent, &batch).await {
+                    done.store(true, Ordering::Relaxed);
+                    break;
+                }
+                batch.clear();
                 tokio::task::yield_now().await;
             }
 
@@ -566,6 +582,31 @@ impl Association {
         }
 
         log::debug!("[{name}] write_loop exited");
+    }
+
+    /// Sends `datagrams` on `net_conn` together; false (after saying why) when the
+    /// connection failed and the association must end.
+    async fn write_batch(
+        name: &str,
+        net_conn: &Arc<dyn Conn + Send + Sync>,
+        bytes_sent: &AtomicUsize,
+        datagrams: &[Bytes],
+    ) -> bool {
+        if datagrams.is_empty() {
+            return true;
+        }
+        let slices: Vec<&[u8]> = datagrams.iter().map(Bytes::as_ref).collect();
+        match net_conn.send_batch(&slices).await {
+            Ok(()) => {
+                let bytes: usize = slices.iter().map(|d| d.len()).sum();
+                bytes_sent.fetch_add(bytes, Ordering::SeqCst);
+                true
+            }
+            Err(err) => {
+                log::warn!("[{name}] failed to write packets on net_conn: {err}");
+                false
+            }
+        }
     }
 
     /// The SCTP packet size in use (it grows as path MTU discovery proves larger ones), and

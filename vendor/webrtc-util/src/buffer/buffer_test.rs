@@ -1,6 +1,14 @@
 use tokio::sync::mpsc;
 use tokio::time::{sleep, Duration};
-use tokio_test::assert_ok;
+/// The value of an `Ok`, or a panic that shows the error (as `tokio_test::assert_ok!`).
+macro_rules! assert_ok {
+    ($e:expr) => {
+        match $e {
+            Ok(value) => value,
+            Err(err) => panic!("assertion failed: Err({err:?})"),
+        }
+    };
+}
 
 use super::*;
 use crate::error::Error;

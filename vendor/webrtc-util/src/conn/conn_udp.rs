@@ -24,6 +24,11 @@ impl Conn for UdpSocket {
         Ok(self.send_to(buf, target).await?)
     }
 
+    #[cfg(target_os = "linux")]
+    async fn send_batch_to(&self, bufs: &[&[u8]], target: SocketAddr) -> Result<()> {
+        Ok(super::batch::send_to(self, bufs, target).await?)
+    }
+
     fn local_addr(&self) -> Result<SocketAddr> {
         Ok(self.local_addr()?)
     }

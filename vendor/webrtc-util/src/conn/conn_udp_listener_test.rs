@@ -15,10 +15,10 @@ async fn pipe() -> Result<(
     UdpSocket,
 )> {
     // Start listening
-    let listener = Arc::new(listen("0.0.0.0:0").await?);
+    let listener = Arc::new(listen("127.0.0.1:0").await?);
 
     // Open a connection
-    let d_conn = UdpSocket::bind("0.0.0.0:0").await?;
+    let d_conn = UdpSocket::bind("127.0.0.1:0").await?;
     d_conn.connect(listener.addr().await?).await?;
 
     // Write to the connection to initiate it
@@ -70,11 +70,11 @@ async fn test_listener_close_unaccepted() -> Result<()> {
         backlog: BACKLOG,
         ..Default::default()
     }
-    .listen("0.0.0.0:0")
+    .listen("127.0.0.1:0")
     .await?;
 
     for i in 0..BACKLOG as u8 {
-        let conn = UdpSocket::bind("0.0.0.0:0").await?;
+        let conn = UdpSocket::bind("127.0.0.1:0").await?;
         conn.connect(listener.addr().await?).await?;
         conn.send(&[i]).await?;
         conn.close().await?;
@@ -106,11 +106,11 @@ async fn test_listener_accept_filter() -> Result<()> {
                 accept_filter,
                 ..Default::default()
             }
-            .listen("0.0.0.0:0")
+            .listen("127.0.0.1:0")
             .await?,
         );
 
-        let conn = UdpSocket::bind("0.0.0.0:0").await?;
+        let conn = UdpSocket::bind("127.0.0.1:0").await?;
         conn.connect(listener.addr().await?).await?;
         conn.send(packet).await?;
 
@@ -163,12 +163,12 @@ async fn test_listener_concurrent() -> Result<()> {
             backlog: BACKLOG,
             ..Default::default()
         }
-        .listen("0.0.0.0:0")
+        .listen("127.0.0.1:0")
         .await?,
     );
 
     for i in 0..BACKLOG as u8 + 1 {
-        let conn = UdpSocket::bind("0.0.0.0:0").await?;
+        let conn = UdpSocket::bind("127.0.0.1:0").await?;
         conn.connect(listener.addr().await?).await?;
         conn.send(&[i]).await?;
         conn.close().await?;

@@ -55,6 +55,11 @@ impl Conn for Endpoint {
         self.next_conn.send(buf).await
     }
 
+    /// writes each of `bufs` as a datagram of its own to the underlying conn
+    async fn send_batch(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.next_conn.send_batch(bufs).await
+    }
+
     async fn send_to(&self, _buf: &[u8], _target: SocketAddr) -> Result<usize> {
         Err(io::Error::other("Not applicable").into())
     }

@@ -1,0 +1,541 @@
+//! Sending many datagrams to one address in few system calls.
+//!
+//! A transport above UDP (SCTP over DTLS, say) that has several packets ready at once hands
+//! them over together ([`super::Conn::send_batch_to`]). On Linux a plain UDP socket then
+//! sends runs of equal-sized datagrams as one segmentation-offload send (`UDP_SEGMENT`,
+//! "GSO": one trip through the stack for up to 64 datagrams), and everything else with
+//! `sendmmsg` (one system call for up to 64 datagrams). Where the kernel or the device has
+//! no segmentation offload, or refuses a segment size (one larger than the interface's MTU
+//! on a socket that does not fragment), the same datagrams go by `sendmmsg` instead, and
+//! that size is not offered to it again. On other systems, and for any other kind of
+//! connection, the datagrams are sent one by one (the trait's default).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Most datagrams in one `sendmmsg` or one segmentation-offload send (the kernel's limit
+/// for the latter is 64 on older kernels).
+const MAX_DATAGRAMS: usize = 64;
+
+/// Most payload bytes in one segmentation-offload send: the largest UDP payload, less room
+/// for headers.
+const MAX_OFFLOAD_BYTES: usize = 65_000;
+
+/// The segment sizes the system was found to offload: sizes up to this go as one
+/// segmentation-offload send. It starts unbounded and only shrinks: to a size below one the
+/// system refused, or to 0 where it has no offload at all.
+#[derive(Debug)]
+pub(crate) struct Offload(AtomicUsize);
+
+impl Offload {
+    pub(crate) const fn untried() -> Self {
+        Offload(AtomicUsize::new(usize::MAX))
+    }
+
+    #[cfg(test)]
+    const fn unavailable() -> Self {
+        Offload(AtomicUsize::new(0))
+    }
+
+    fn ceiling(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records that the system refused to offload segments of `size` bytes with `err`.
+    fn refused(&self, size: usize, err: &io::Error) {
+        let ceiling = if err.raw_os_error() == Some(nix::libc::EINVAL) {
+            // The segment size (with headers) is over the interface's MTU; smaller ones may
+            // still be taken.
+            size.saturating_sub(1)
+        } else {
+            0
+        };
+        self.0.fetch_min(ceiling, Ordering::Relaxed);
+        log::debug!("UDP segmentation offload refused for {size}-byte segments ({err}); sending those with sendmmsg");
+    }
+}
+
+/// Shared by every socket of the process: the kernel's support is the same for all, and a
+/// size one interface refuses costs the others only the cheaper `sendmmsg`.
+static OFFLOAD: Offload = Offload::untried();
+
+/// Whether an error from a segmentation-offload send means the system cannot offload that
+/// send (rather than that the datagrams cannot be sent at all).
+fn offload_refused(err: &io::Error) -> bool {
+    use nix::libc::{EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP};
+    matches!(err.raw_os_error(), Some(code) if [EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP].contains(&code))
+}
+
+/// The two ways to send several datagrams at once, to one fixed address: the system calls
+/// in use, or a stand-in in the tests below that answers as a kernel may (short counts,
+/// refusals, a full buffer).
+pub(crate) trait Transmit {
+    /// Sends a prefix of `datagrams` (`sendmmsg`); returns how many were sent, at least one.
+    fn many(&mut self, datagrams: &[&[u8]]) -> io::Result<usize>;
+    /// Sends `datagrams`, all of `segment` bytes but the last (which may be shorter), in one
+    /// segmentation-offload send: all of them or none.
+    fn offloaded(&mut self, datagrams: &[&[u8]], segment: usize) -> io::Result<()>;
+}
+
+/// How many of `datagrams`, from the first, make one segmentation-offload send: equal
+/// sizes, then at most one shorter, within the limits; 0 when fewer than two would.
+fn offload_run(datagrams: &[&[u8]], ceiling: usize) -> usize {
+    let Some(first) = datagrams.first() else {
+        return 0;
+    };
+    let segment = first.len();
+    if segment == 0 || segment > ceiling {
+        return 0;
+    }
+    let mut count = 0;
+    let mut bytes = 0;
+    for datagram in datagrams.iter().take(MAX_DATAGRAMS) {
+        if datagram.is_empty()
+            || datagram.len() > segment
+            || bytes + datagram.len() > MAX_OFFLOAD_BYTES
+        {
+            break;
+        }
+        count += 1;
+        bytes += datagram.len();
+        if datagram.len() < segment {
+            break;
+        }
+    }
+    if count >= 2 {
+        count
+    } else {
+        0
+    }
+}
+
+/// How many of `datagrams`, from the first, to send with `sendmmsg`: up to where an
+/// offloadable run starts.
+fn plain_run(datagrams: &[&[u8]], ceiling: usize) -> usize {
+    let limit = datagrams.len().min(MAX_DATAGRAMS);
+    (1..limit)
+        .find(|&i| offload_run(&datagrams[i..], ceiling) > 0)
+        .unwrap_or(limit)
+}
+
+/// A batch being sent: what is left of it survives a full socket buffer.
+pub(crate) struct Batch<'a> {
+    datagrams: &'a [&'a [u8]],
+    sent: usize,
+}
+
+impl<'a> Batch<'a> {
+    pub(crate) fn new(datagrams: &'a [&'a [u8]]) -> Self {
+        Batch { datagrams, sent: 0 }
+    }
+
+    /// Sends as much of the rest as the socket takes. `Ok` once everything is sent;
+    /// `WouldBlock` when the socket's buffer is full (call again once it is writable: what
+    /// was sent stays sent); any other error as the system gave it.
+    pub(crate) fn step(&mut self, send: &mut impl Transmit, offload: &Offload) -> io::Result<()> {
+        while self.sent < self.datagrams.len() {
+            let rest = &self.datagrams[self.sent..];
+            let run = offload_run(rest, offload.ceiling());
+            if run > 0 {
+                match send.offloaded(&rest[..run], rest[0].len()) {
+                    Ok(()) => {
+                        self.sent += run;
+                        continue;
+                    }
+                    Err(err) if offload_refused(&err) => offload.refused(rest[0].len(), &err),
+                    Err(err) => return Err(err),
+                }
+            }
+            let count = plain_run(rest, offload.ceiling());
+            let sent = send.many(&rest[..count])?;
+            self.sent += sent.clamp(1, count);
+        }
+        Ok(())
+    }
+}
+
+/// Sends every one of `datagrams` from `socket` to `target`, in order, in as few system calls
+/// as the system allows.
+pub(crate) async fn send_to(
+    socket: &UdpSocket,
+    datagrams: &[&[u8]],
+    target: SocketAddr,
+) -> io::Result<()> {
+    send_to_with(socket, datagrams, target, &OFFLOAD).await
+}
+
+async fn send_to_with(
+    socket: &UdpSocket,
+    datagrams: &[&[u8]],
+    target: SocketAddr,
+    offload: &Offload,
+) -> io::Result<()> {
+    let mut batch = Batch::new(datagrams);
+    let mut send = imp::System::new(socket, target);
+    loop {
+        socket.writable().await?;
+        match socket.try_io(Interest::WRITABLE, || batch.step(&mut send, offload)) {
+            Ok(()) => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+mod imp {
+    use std::io;
+    use std::mem;
+    use std::net::SocketAddr;
+    use std::os::fd::{AsRawFd, RawFd};
+
+    use nix::libc;
+    use socket2::SockAddr;
+    use tokio::net::UdpSocket;
+
+    /// The system calls, on one socket, to one address.
+    pub(super) struct System {
+        fd: RawFd,
+        to: SockAddr,
+    }
+
+    impl System {
+        pub(super) fn new(socket: &UdpSocket, target: SocketAddr) -> Self {
+            System {
+                fd: socket.as_raw_fd(),
+                to: SockAddr::from(target),
+            }
+        }
+
+        fn header(&self, iov: &mut [libc::iovec]) -> libc::msghdr {
+            // SAFETY: msghdr is plain data; all-zero is its empty value.
+            let mut header: libc::msghdr = unsafe { mem::zeroed() };
+            header.msg_name = self.to.as_ptr() as *mut libc::c_void;
+            header.msg_namelen = self.to.len();
+            header.msg_iov = iov.as_mut_ptr();
+            header.msg_iovlen = iov.len() as _;
+            header
+        }
+    }
+
+    fn iovec(datagram: &[u8]) -> libc::iovec {
+        libc::iovec {
+            iov_base: datagram.as_ptr() as *mut libc::c_void,
+            iov_len: datagram.len(),
+        }
+    }
+
+    impl super::Transmit for System {
+        fn many(&mut self, datagrams: &[&[u8]]) -> io::Result<usize> {
+            let mut iov: Vec<libc::iovec> = datagrams.iter().map(|d| iovec(d)).collect();
+            let mut messages: Vec<libc::mmsghdr> = iov
+                .iter_mut()
+                .map(|one| libc::mmsghdr {
+                    msg_hdr: self.header(std::slice::from_mut(one)),
+                    msg_len: 0,
+                })
+                .collect();
+            // SAFETY: every header points at a live iovec and at the address in `self`, and
+            // each iovec at a live datagram; the kernel only reads them (and writes msg_len).
+            let sent =
+                unsafe { libc::sendmmsg(self.fd, messages.as_mut_ptr(), messages.len() as _, 0) };
+            if sent < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(sent as usize)
+        }
+
+        fn offloaded(&mut self, datagrams: &[&[u8]], segment: usize) -> io::Result<()> {
+            let segment =
+                u16::try_from(segment).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            let mut iov: Vec<libc::iovec> = datagrams.iter().map(|d| iovec(d)).collect();
+            let mut header = self.header(&mut iov);
+            // One control message: UDP_SEGMENT with the segment size (a u16).
+            // SAFETY: CMSG_SPACE only computes a size.
+            let space = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as usize;
+            let mut control = vec![0u64; space.div_ceil(8)];
+            header.msg_control = control.as_mut_ptr().cast();
+            header.msg_controllen = space as _;
+            // SAFETY: the control buffer is aligned and as large as CMSG_SPACE says for one
+            // message of a u16; CMSG_FIRSTHDR of a header with a control buffer is non-null.
+            unsafe {
+                let cmsg = libc::CMSG_FIRSTHDR(&header);
+                (*cmsg).cmsg_level = libc::SOL_UDP;
+                (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<u16>() as u32) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+            }
+            // SAFETY: the header points at live iovecs, the address, and the control buffer.
+            let sent = unsafe { libc::sendmsg(self.fd, &header, 0) };
+            if sent < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// What a stand-in kernel was asked to send, in order.
+    #[derive(Debug, PartialEq)]
+    enum Call {
+        Many(Vec<Vec<u8>>),
+        Offloaded(Vec<Vec<u8>>, usize),
+    }
+
+    /// A kernel that answers from a script: each `many` takes the next count (sending that
+    /// many at most) or error, each `offloaded` the next result; unscripted calls succeed.
+    #[derive(Default)]
+    struct Scripted {
+        many: VecDeque<io::Result<usize>>,
+        offloaded: VecDeque<io::Result<()>>,
+        calls: Vec<Call>,
+        wire: Vec<Vec<u8>>,
+    }
+
+    impl Transmit for Scripted {
+        fn many(&mut self, datagrams: &[&[u8]]) -> io::Result<usize> {
+            assert!(!datagrams.is_empty() && datagrams.len() <= MAX_DATAGRAMS);
+            let sent = self
+                .many
+                .pop_front()
+                .unwrap_or(Ok(datagrams.len()))?
+                .min(datagrams.len());
+            self.calls.push(Call::Many(
+                datagrams[..sent].iter().map(|d| d.to_vec()).collect(),
+            ));
+            self.wire
+                .extend(datagrams[..sent].iter().map(|d| d.to_vec()));
+            Ok(sent)
+        }
+
+        fn offloaded(&mut self, datagrams: &[&[u8]], segment: usize) -> io::Result<()> {
+            assert!(datagrams.len() >= 2 && datagrams.len() <= MAX_DATAGRAMS);
+            assert!(datagrams.iter().map(|d| d.len()).sum::<usize>() <= MAX_OFFLOAD_BYTES);
+            let (last, full) = datagrams.split_last().expect("two or more");
+            assert!(full.iter().all(|d| d.len() == segment), "equal segments");
+            assert!(
+                !last.is_empty() && last.len() <= segment,
+                "a last segment no longer"
+            );
+            self.offloaded.pop_front().unwrap_or(Ok(()))?;
+            self.calls.push(Call::Offloaded(
+                datagrams.iter().map(|d| d.to_vec()).collect(),
+                segment,
+            ));
+            self.wire.extend(datagrams.iter().map(|d| d.to_vec()));
+            Ok(())
+        }
+    }
+
+    fn datagrams(sizes: &[usize]) -> Vec<Vec<u8>> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|j| (i * 7 + j) as u8).collect())
+            .collect()
+    }
+
+    fn refs(datagrams: &[Vec<u8>]) -> Vec<&[u8]> {
+        datagrams.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Steps a batch to the end as a writer does, taking `WouldBlock` as "writable again".
+    fn send_all(kernel: &mut Scripted, datagrams: &[&[u8]], offload: &Offload) -> io::Result<()> {
+        let mut batch = Batch::new(datagrams);
+        for _ in 0..100 {
+            match batch.step(kernel, offload) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+        panic!("the batch never finished");
+    }
+
+    fn eno(code: i32) -> io::Error {
+        io::Error::from_raw_os_error(code)
+    }
+
+    #[test]
+    fn a_message_in_equal_packets_and_a_short_last_goes_as_one_offloaded_send() {
+        // A 16 KiB message in 1191-byte SCTP packets (1220 bytes sealed), then a SACK.
+        let sent = datagrams(
+            &[1220; 13]
+                .iter()
+                .copied()
+                .chain([900, 60])
+                .collect::<Vec<_>>(),
+        );
+        let mut kernel = Scripted::default();
+        send_all(&mut kernel, &refs(&sent), &Offload::untried()).unwrap();
+        assert_eq!(kernel.wire, sent);
+        assert!(
+            matches!(&kernel.calls[..], [Call::Offloaded(run, 1220), Call::Many(one)] if run.len() == 14 && one.len() == 1)
+        );
+    }
+
+    #[test]
+    fn without_offload_everything_goes_by_sendmmsg_in_order() {
+        let sent = datagrams(&[1220; 100]);
+        let mut kernel = Scripted::default();
+        send_all(&mut kernel, &refs(&sent), &Offload::unavailable()).unwrap();
+        assert_eq!(kernel.wire, sent);
+        assert_eq!(kernel.calls.len(), 2, "64 then 36");
+        assert!(kernel.calls.iter().all(|c| matches!(c, Call::Many(_))));
+    }
+
+    #[test]
+    fn offload_the_system_lacks_falls_back_to_sendmmsg_and_is_not_tried_again() {
+        let offload = Offload::untried();
+        for code in [
+            nix::libc::EIO,
+            nix::libc::ENOPROTOOPT,
+            nix::libc::EOPNOTSUPP,
+        ] {
+            let offload = Offload::untried();
+            let sent = datagrams(&[1220; 20]);
+            let mut kernel = Scripted {
+                offloaded: VecDeque::from([Err(eno(code))]),
+                ..Scripted::default()
+            };
+            send_all(&mut kernel, &refs(&sent), &offload).unwrap();
+            assert_eq!(kernel.wire, sent, "after error {code}");
+            assert_eq!(offload.ceiling(), 0);
+        }
+        // Once refused, a later batch goes straight to sendmmsg.
+        offload.refused(1220, &eno(nix::libc::EIO));
+        let sent = datagrams(&[500; 10]);
+        let mut kernel = Scripted::default();
+        send_all(&mut kernel, &refs(&sent), &offload).unwrap();
+        assert_eq!(kernel.calls, vec![Call::Many(sent.clone())]);
+    }
+
+    #[test]
+    fn a_segment_size_refused_as_too_large_is_sent_by_sendmmsg_and_smaller_ones_still_offloaded() {
+        let offload = Offload::untried();
+        // 8249-byte datagrams on a 1500-byte link: EINVAL; then 1220-byte ones.
+        let sent = datagrams(&[8249, 8249, 8249, 1220, 1220, 1220]);
+        let mut kernel = Scripted {
+            offloaded: VecDeque::from([Err(eno(nix::libc::EINVAL))]),
+            ..Scripted::default()
+        };
+        send_all(&mut kernel, &refs(&sent), &offload).unwrap();
+        assert_eq!(kernel.wire, sent);
+        assert_eq!(offload.ceiling(), 8248);
+        assert_eq!(kernel.calls.len(), 2);
+        assert!(matches!(&kernel.calls[0], Call::Many(big) if big.len() == 3));
+        assert!(matches!(&kernel.calls[1], Call::Offloaded(small, 1220) if small.len() == 3));
+    }
+
+    #[test]
+    fn a_short_sendmmsg_count_sends_the_rest_next_once_each_in_order() {
+        let sent = datagrams(&(0..30).map(|i| 100 + i).collect::<Vec<_>>());
+        let mut kernel = Scripted {
+            many: VecDeque::from([
+                Ok(3),
+                Err(io::ErrorKind::WouldBlock.into()),
+                Ok(1),
+                Ok(10),
+                Err(io::ErrorKind::WouldBlock.into()),
+                Ok(2),
+            ]),
+            ..Scripted::default()
+        };
+        send_all(&mut kernel, &refs(&sent), &Offload::unavailable()).unwrap();
+        assert_eq!(kernel.wire, sent);
+    }
+
+    #[test]
+    fn an_error_that_is_not_about_offload_is_returned_and_nothing_is_sent_twice() {
+        let sent = datagrams(&[1220; 5]);
+        let mut kernel = Scripted {
+            offloaded: VecDeque::from([Err(eno(nix::libc::EMSGSIZE))]),
+            ..Scripted::default()
+        };
+        let err = send_all(&mut kernel, &refs(&sent), &Offload::untried()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::EMSGSIZE));
+        assert!(kernel.wire.is_empty());
+        let mut kernel = Scripted {
+            many: VecDeque::from([Ok(2), Err(eno(nix::libc::ENETUNREACH))]),
+            ..Scripted::default()
+        };
+        let err = send_all(&mut kernel, &refs(&sent), &Offload::unavailable()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::ENETUNREACH));
+        assert_eq!(kernel.wire, sent[..2]);
+    }
+
+    #[test]
+    fn runs_respect_the_limits_of_one_offloaded_send() {
+        // 8249-byte datagrams: at most 7 fit in 65,000 bytes.
+        let sent = datagrams(&[8249; 20]);
+        let mut kernel = Scripted::default();
+        send_all(&mut kernel, &refs(&sent), &Offload::untried()).unwrap();
+        assert_eq!(kernel.wire, sent);
+        let runs: Vec<usize> = kernel
+            .calls
+            .iter()
+            .map(|c| match c {
+                Call::Offloaded(run, _) | Call::Many(run) => run.len(),
+            })
+            .collect();
+        assert_eq!(runs, [7, 7, 6]);
+        // 100-byte datagrams: at most 64 at once.
+        let sent = datagrams(&[100; 130]);
+        let mut kernel = Scripted::default();
+        send_all(&mut kernel, &refs(&sent), &Offload::untried()).unwrap();
+        assert_eq!(kernel.wire, sent);
+        assert_eq!(kernel.calls.len(), 3);
+    }
+
+    /// The real system calls: every datagram reaches a socket on loopback, whole and in
+    /// order, with segmentation offload as the kernel has it, and without.
+    #[tokio::test]
+    async fn datagrams_sent_in_batches_arrive_whole_and_in_order() {
+        for offload in [Offload::untried(), Offload::unavailable()] {
+            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let sizes: Vec<usize> = [1220; 13]
+                .into_iter()
+                .chain([900, 60, 8249, 8249, 8249, 8249, 3000, 1])
+                .collect();
+            let sent = datagrams(&sizes);
+            send_to_with(
+                &sender,
+                &refs(&sent),
+                receiver.local_addr().unwrap(),
+                &offload,
+            )
+            .await
+            .unwrap();
+            let mut buf = vec![0u8; 65536];
+            for (i, expected) in sent.iter().enumerate() {
+                let (n, from) = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    receiver.recv_from(&mut buf),
+                )
+                .await
+                .expect("every datagram arrives")
+                .unwrap();
+                assert_eq!(from, sender.local_addr().unwrap());
+                assert_eq!(&buf[..n], &expected[..], "datagram {i}");
+            }
+            if offload.ceiling() != 0 {
+                // Loopback offloads any size this kernel takes: a refusal here would be a
+                // malformed request (the control message), silently costing the offload.
+                assert_eq!(
+                    offload.ceiling(),
+                    usize::MAX,
+                    "the kernel took the offloaded sends"
+                );
+            }
+        }
+    }
+}
