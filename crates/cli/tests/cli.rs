@@ -60,7 +60,17 @@ struct Sending {
 }
 
 fn start_send(signal: &SignalProcess, paths: &[&Path]) -> AnyResult<Sending> {
+    start_send_with(signal, &[], paths)
+}
+
+/// [`start_send`] with more options.
+fn start_send_with(
+    signal: &SignalProcess,
+    options: &[&str],
+    paths: &[&Path],
+) -> AnyResult<Sending> {
     let mut args = vec!["send", "--json"];
+    args.extend_from_slice(options);
     let strs: Vec<String> = paths
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
@@ -351,7 +361,7 @@ fn collision_with_an_existing_file_keeps_both() -> TestResult {
     Ok(())
 }
 
-/// Reads the receiver's events until file bytes have started to arrive.
+/// Reads the receiver's events until file bytes have started to arrive, and not all of them.
 fn wait_for_first_bytes(
     lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
 ) -> TestResult {
@@ -360,6 +370,10 @@ fn wait_for_first_bytes(
         let line = lines.next().ok_or("receiver ended early")??;
         let event: Value = serde_json::from_str(&line)?;
         if event["event"] == "progress" && event["bytes"].as_u64() > Some(0) {
+            assert!(
+                event["bytes"].as_u64() < event["total"].as_u64(),
+                "everything arrived before the test could act mid-transfer: {event}"
+            );
             return Ok(());
         }
         assert!(start.elapsed() < LIMIT, "no progress");
@@ -371,10 +385,14 @@ fn interrupt_midway(receiver: bool) -> TestResult {
     let signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("large.bin");
-    random_file(&file, 96 * 1024 * 1024)?;
-    let sending = start_send(&signal, &[&file])?;
+    // Small packets and 256 MiB: long enough to be mid-transfer at any speed seen on
+    // loopback (96 MiB in large packets was seen to arrive whole within one progress event).
+    random_file(&file, 256 * 1024 * 1024)?;
+    let sending = start_send_with(&signal, &["--small-packets"], &[&file])?;
     let out = tmp.path().join("out");
-    let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
+    let mut recv = receive_yes(&signal, &out, &sending.code)
+        .arg("--small-packets")
+        .spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
     wait_for_first_bytes(&mut recv_lines)?;
     if receiver {
@@ -463,10 +481,12 @@ fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult
     let mut signal = signal()?;
     let tmp = tempfile::tempdir()?;
     let file = tmp.path().join("large.bin");
-    let data = random_file(&file, 64 * 1024 * 1024)?;
-    let sending = start_send(&signal, &[&file])?;
+    let data = random_file(&file, 256 * 1024 * 1024)?;
+    let sending = start_send_with(&signal, &["--small-packets"], &[&file])?;
     let out = tmp.path().join("out");
-    let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
+    let mut recv = receive_yes(&signal, &out, &sending.code)
+        .arg("--small-packets")
+        .spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
     wait_for_first_bytes(&mut recv_lines)?;
     // The server only introduces the peers: once bytes flow, it may restart or vanish.

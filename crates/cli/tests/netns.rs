@@ -52,6 +52,14 @@ struct Link {
     _namespaces: Namespaces,
 }
 
+/// Makes a veth end carry datagrams one by one, as a wire does: the kernel cuts a
+/// segmentation-offloaded train of datagrams into its datagrams before it goes out (as a
+/// network card does before the wire), instead of handing the whole train to the namespace
+/// across, where a firewall or a lossy link would see it as one packet.
+fn like_a_wire(ns: &str, dev: &str) -> TestResult {
+    run(&["ip", "-n", ns, "link", "set", dev, "gso_max_segs", "1"])
+}
+
 impl Link {
     /// Builds the link; as root, a link that cannot be made is an error.
     fn create() -> AnyResult<Link> {
@@ -66,6 +74,7 @@ impl Link {
         for (ns, dev, addr) in [(&a, &va, "169.254.77.1/24"), (&b, &vb, "169.254.77.2/24")] {
             run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev])?;
             run(&["ip", "-n", ns, "link", "set", dev, "mtu", "1500", "up"])?;
+            like_a_wire(ns, dev)?;
             run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
         }
         Ok(Link {
@@ -107,6 +116,7 @@ impl Link {
                 run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev])?;
             }
             run(&["ip", "-n", ns, "link", "set", dev, "mtu", "1500", "up"])?;
+            like_a_wire(ns, dev)?;
             run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
         }
         let host = addrs[0].split('/').next().unwrap_or_default();
@@ -171,6 +181,7 @@ impl Link {
         ] {
             run(&["ip", "-n", ns, "addr", "add", addr, "dev", &dev])?;
             run(&["ip", "-n", ns, "link", "set", &dev, "mtu", "1500", "up"])?;
+            like_a_wire(ns, &dev)?;
             if let Some(gateway) = gateway {
                 run(&["ip", "-n", ns, "route", "add", "default", "via", gateway])?;
             }

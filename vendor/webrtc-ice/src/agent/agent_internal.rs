@@ -1131,25 +1131,27 @@ impl AgentInternal {
             }
         }
 
-        let mut buffer = vec![0_u8; RECEIVE_MTU];
-        let mut n;
-        let mut src_addr;
+        // Every datagram waiting, up to RECEIVE_BATCH, in one system call where the
+        // connection can (`util::Conn::recv_batch_from`), then each handled in order.
+        let mut storage = vec![vec![0_u8; RECEIVE_MTU]; RECEIVE_BATCH];
+        let mut buffers: Vec<&mut [u8]> = storage.iter_mut().map(Vec::as_mut_slice).collect();
+        let mut received = vec![(0, addr); RECEIVE_BATCH];
         loop {
+            let count;
             tokio::select! {
-               result = conn.recv_from(&mut buffer) => {
+               result = conn.recv_batch_from(&mut buffers, &mut received) => {
                    match result {
-                       Ok((num, src)) => {
-                            n = num;
-                            src_addr = src;
-                       }
+                       Ok(n) => count = n,
                        Err(err) => return Err(Error::Other(err.to_string())),
                    }
                },
                 _  = closed_ch_rx.recv() => return Err(Error::ErrClosed),
             }
 
-            self.handle_inbound_candidate_msg(&candidate, &buffer[..n], src_addr, addr)
-                .await;
+            for (buffer, &(n, src_addr)) in buffers.iter().zip(&received).take(count) {
+                self.handle_inbound_candidate_msg(&candidate, &buffer[..n], src_addr, addr)
+                    .await;
+            }
         }
     }
 

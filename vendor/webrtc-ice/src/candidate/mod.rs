@@ -32,6 +32,8 @@ use crate::tcp_type::*;
 /// Room for the largest datagram DTLS may send: one record of 2^14 bytes of plaintext, its
 /// 13-byte header and up to 2048 bytes of expansion (RFC 6347 4.1, RFC 5246 6.2.3).
 pub(crate) const RECEIVE_MTU: usize = 16384 + 2048 + 13;
+/// Most datagrams a candidate's read loop takes from its socket at once.
+pub(crate) const RECEIVE_BATCH: usize = 16;
 pub(crate) const DEFAULT_LOCAL_PREFERENCE: u16 = 65535;
 
 /// Indicates that the candidate is used for RTP.

@@ -1,14 +1,17 @@
-//! Sending many datagrams to one address in few system calls.
+//! Sending many datagrams to one address in few system calls, and receiving many in one.
 //!
 //! A transport above UDP (SCTP over DTLS, say) that has several packets ready at once hands
 //! them over together ([`super::Conn::send_batch_to`]). On Linux a plain UDP socket then
 //! sends runs of equal-sized datagrams as one segmentation-offload send (`UDP_SEGMENT`,
 //! "GSO": one trip through the stack for up to 64 datagrams), and everything else with
 //! `sendmmsg` (one system call for up to 64 datagrams). Where the kernel or the device has
-//! no segmentation offload, or refuses a segment size (one larger than the interface's MTU
-//! on a socket that does not fragment), the same datagrams go by `sendmmsg` instead, and
+//! no segmentation offload, or refuses a segment size (one larger than the interface's MTU:
+//! an offloaded send is never fragmented), the same datagrams go by `sendmmsg` instead, and
 //! that size is not offered to it again. On other systems, and for any other kind of
 //! connection, the datagrams are sent one by one (the trait's default).
+//!
+//! Receiving, a plain UDP socket on Linux takes every datagram waiting, up to one per buffer
+//! given, in one `recvmmsg` ([`super::Conn::recv_batch_from`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -47,9 +50,15 @@ impl Offload {
 
     /// Records that the system refused to offload segments of `size` bytes with `err`.
     fn refused(&self, size: usize, err: &io::Error) {
-        let ceiling = if err.raw_os_error() == Some(nix::libc::EINVAL) {
-            // The segment size (with headers) is over the interface's MTU; smaller ones may
-            // still be taken.
+        let size_refused = matches!(
+            err.raw_os_error(),
+            Some(nix::libc::EINVAL | nix::libc::EMSGSIZE)
+        );
+        let ceiling = if size_refused {
+            // The segment size (with headers) is over the interface's MTU (EMSGSIZE, or
+            // EINVAL on older kernels); smaller ones may still be taken. Sent one by one,
+            // such datagrams are fragmented, or refused as ever on a socket that must not
+            // fragment.
             size.saturating_sub(1)
         } else {
             0
@@ -66,8 +75,11 @@ static OFFLOAD: Offload = Offload::untried();
 /// Whether an error from a segmentation-offload send means the system cannot offload that
 /// send (rather than that the datagrams cannot be sent at all).
 fn offload_refused(err: &io::Error) -> bool {
-    use nix::libc::{EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP};
-    matches!(err.raw_os_error(), Some(code) if [EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP].contains(&code))
+    use nix::libc::{EINVAL, EIO, EMSGSIZE, ENOPROTOOPT, EOPNOTSUPP};
+    matches!(
+        err.raw_os_error(),
+        Some(code) if [EINVAL, EMSGSIZE, EIO, ENOPROTOOPT, EOPNOTSUPP].contains(&code)
+    )
 }
 
 /// The two ways to send several datagrams at once, to one fixed address: the system calls
@@ -186,6 +198,30 @@ async fn send_to_with(
     }
 }
 
+/// Receives at least one datagram into `bufs` (one each, as many as are waiting, up to one
+/// per buffer: `recvmmsg`), writing each one's length and source into `received`; returns
+/// how many. A datagram longer than its buffer is cut to it, as `recv_from` does.
+pub(crate) async fn recv_from(
+    socket: &UdpSocket,
+    bufs: &mut [&mut [u8]],
+    received: &mut [(usize, SocketAddr)],
+) -> io::Result<usize> {
+    let count = bufs.len().min(received.len()).min(MAX_DATAGRAMS);
+    if count == 0 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    loop {
+        socket.readable().await?;
+        match socket.try_io(Interest::READABLE, || {
+            imp::recv_many(socket, &mut bufs[..count], &mut received[..count])
+        }) {
+            Ok(n) => return Ok(n),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 mod imp {
     use std::io;
     use std::mem;
@@ -218,6 +254,92 @@ mod imp {
             header.msg_iov = iov.as_mut_ptr();
             header.msg_iovlen = iov.len() as _;
             header
+        }
+    }
+
+    /// `recvmmsg` without waiting: at least one datagram, or `WouldBlock`.
+    pub(super) fn recv_many(
+        socket: &UdpSocket,
+        bufs: &mut [&mut [u8]],
+        received: &mut [(usize, SocketAddr)],
+    ) -> io::Result<usize> {
+        let mut names: Vec<libc::sockaddr_storage> =
+            // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+            (0..bufs.len()).map(|_| unsafe { mem::zeroed() }).collect();
+        let mut iov: Vec<libc::iovec> = bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        let mut messages: Vec<libc::mmsghdr> = iov
+            .iter_mut()
+            .zip(names.iter_mut())
+            .map(|(one, name)| {
+                // SAFETY: msghdr is plain data; all-zero is its empty value.
+                let mut header: libc::msghdr = unsafe { mem::zeroed() };
+                header.msg_name = (name as *mut libc::sockaddr_storage).cast();
+                header.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as _;
+                header.msg_iov = one;
+                header.msg_iovlen = 1;
+                libc::mmsghdr {
+                    msg_hdr: header,
+                    msg_len: 0,
+                }
+            })
+            .collect();
+        // SAFETY: every header points at a live iovec over a live buffer and at a live
+        // address buffer of the size it says; the kernel writes only into those.
+        let got = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                messages.as_mut_ptr(),
+                messages.len() as _,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let got = got as usize;
+        for (i, message) in messages.iter().take(got).enumerate() {
+            let len = (message.msg_len as usize).min(bufs[i].len());
+            let from = address(&names[i]).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "a datagram from no IP address")
+            })?;
+            received[i] = (len, from);
+        }
+        Ok(got)
+    }
+
+    /// The IPv4 or IPv6 address the kernel wrote into `name`.
+    fn address(name: &libc::sockaddr_storage) -> Option<SocketAddr> {
+        match libc::c_int::from(name.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the kernel wrote a sockaddr_in, which fits in the storage.
+                let v4 = unsafe {
+                    &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+                };
+                Some(SocketAddr::from((
+                    std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)),
+                    u16::from_be(v4.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the kernel wrote a sockaddr_in6, which fits in the storage.
+                let v6 = unsafe {
+                    &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+                };
+                Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                    std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr),
+                    u16::from_be(v6.sin6_port),
+                    v6.sin6_flowinfo,
+                    v6.sin6_scope_id,
+                )))
+            }
+            _ => None,
         }
     }
 
@@ -420,19 +542,22 @@ mod tests {
 
     #[test]
     fn a_segment_size_refused_as_too_large_is_sent_by_sendmmsg_and_smaller_ones_still_offloaded() {
-        let offload = Offload::untried();
-        // 8249-byte datagrams on a 1500-byte link: EINVAL; then 1220-byte ones.
-        let sent = datagrams(&[8249, 8249, 8249, 1220, 1220, 1220]);
-        let mut kernel = Scripted {
-            offloaded: VecDeque::from([Err(eno(nix::libc::EINVAL))]),
-            ..Scripted::default()
-        };
-        send_all(&mut kernel, &refs(&sent), &offload).unwrap();
-        assert_eq!(kernel.wire, sent);
-        assert_eq!(offload.ceiling(), 8248);
-        assert_eq!(kernel.calls.len(), 2);
-        assert!(matches!(&kernel.calls[0], Call::Many(big) if big.len() == 3));
-        assert!(matches!(&kernel.calls[1], Call::Offloaded(small, 1220) if small.len() == 3));
+        // 8249-byte datagrams on a 1500-byte link: EMSGSIZE (EINVAL on older kernels); then
+        // 1220-byte ones.
+        for code in [nix::libc::EMSGSIZE, nix::libc::EINVAL] {
+            let offload = Offload::untried();
+            let sent = datagrams(&[8249, 8249, 8249, 1220, 1220, 1220]);
+            let mut kernel = Scripted {
+                offloaded: VecDeque::from([Err(eno(code))]),
+                ..Scripted::default()
+            };
+            send_all(&mut kernel, &refs(&sent), &offload).unwrap();
+            assert_eq!(kernel.wire, sent);
+            assert_eq!(offload.ceiling(), 8248);
+            assert_eq!(kernel.calls.len(), 2);
+            assert!(matches!(&kernel.calls[0], Call::Many(big) if big.len() == 3));
+            assert!(matches!(&kernel.calls[1], Call::Offloaded(small, 1220) if small.len() == 3));
+        }
     }
 
     #[test]
@@ -457,11 +582,11 @@ mod tests {
     fn an_error_that_is_not_about_offload_is_returned_and_nothing_is_sent_twice() {
         let sent = datagrams(&[1220; 5]);
         let mut kernel = Scripted {
-            offloaded: VecDeque::from([Err(eno(nix::libc::EMSGSIZE))]),
+            offloaded: VecDeque::from([Err(eno(nix::libc::EPERM))]),
             ..Scripted::default()
         };
         let err = send_all(&mut kernel, &refs(&sent), &Offload::untried()).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(nix::libc::EMSGSIZE));
+        assert_eq!(err.raw_os_error(), Some(nix::libc::EPERM));
         assert!(kernel.wire.is_empty());
         let mut kernel = Scripted {
             many: VecDeque::from([Ok(2), Err(eno(nix::libc::ENETUNREACH))]),
@@ -493,6 +618,68 @@ mod tests {
         send_all(&mut kernel, &refs(&sent), &Offload::untried()).unwrap();
         assert_eq!(kernel.wire, sent);
         assert_eq!(kernel.calls.len(), 3);
+    }
+
+    /// Receiving in batches: every datagram waiting is taken, whole, in order, with its
+    /// source, over as many calls as the buffers need; IPv4 and IPv6 alike.
+    #[tokio::test]
+    async fn datagrams_received_in_batches_arrive_whole_in_order_with_their_source() {
+        for host in ["127.0.0.1:0", "[::1]:0"] {
+            let receiver = UdpSocket::bind(host).await.unwrap();
+            let sender = UdpSocket::bind(host).await.unwrap();
+            let sizes: Vec<usize> = (0..40).map(|i| 1 + i * 97 % 9000).collect();
+            let sent = datagrams(&sizes);
+            for d in &sent {
+                sender
+                    .send_to(d, receiver.local_addr().unwrap())
+                    .await
+                    .unwrap();
+            }
+            let mut storage = vec![vec![0u8; 9000]; 16];
+            let mut bufs: Vec<&mut [u8]> = storage.iter_mut().map(Vec::as_mut_slice).collect();
+            let mut received = vec![(0, receiver.local_addr().unwrap()); 16];
+            let mut got = Vec::new();
+            let mut calls = 0;
+            while got.len() < sent.len() && calls < 100 {
+                let n = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    recv_from(&receiver, &mut bufs, &mut received),
+                )
+                .await
+                .expect("the datagrams arrive")
+                .unwrap();
+                assert!(n >= 1 && n <= 16);
+                for i in 0..n {
+                    assert_eq!(received[i].1, sender.local_addr().unwrap());
+                    got.push(bufs[i][..received[i].0].to_vec());
+                }
+                calls += 1;
+            }
+            assert_eq!(got, sent, "over {host}");
+            assert!(
+                calls >= 3,
+                "16 buffers take 40 datagrams in three calls or more"
+            );
+        }
+    }
+
+    /// A datagram longer than its buffer is cut to it, as `recv_from` cuts it.
+    #[tokio::test]
+    async fn a_datagram_longer_than_its_buffer_is_cut_to_it() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sender
+            .send_to(&[7u8; 3000], receiver.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut storage = [0u8; 1000];
+        let mut bufs: Vec<&mut [u8]> = vec![&mut storage];
+        let mut received = vec![(0, receiver.local_addr().unwrap())];
+        let n = recv_from(&receiver, &mut bufs, &mut received)
+            .await
+            .unwrap();
+        assert_eq!((n, received[0].0), (1, 1000));
+        assert!(storage.iter().all(|&b| b == 7));
     }
 
     /// The real system calls: every datagram reaches a socket on loopback, whole and in

@@ -25,6 +25,15 @@ impl Conn for UdpSocket {
     }
 
     #[cfg(target_os = "linux")]
+    async fn recv_batch_from(
+        &self,
+        bufs: &mut [&mut [u8]],
+        received: &mut [(usize, SocketAddr)],
+    ) -> Result<usize> {
+        Ok(super::batch::recv_from(self, bufs, received).await?)
+    }
+
+    #[cfg(target_os = "linux")]
     async fn send_batch_to(&self, bufs: &[&[u8]], target: SocketAddr) -> Result<()> {
         Ok(super::batch::send_to(self, bufs, target).await?)
     }

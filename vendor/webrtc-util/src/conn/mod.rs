@@ -53,6 +53,22 @@ pub trait Conn {
         Ok(())
     }
 
+    /// Receives at least one datagram, one into each of `bufs` from the first, writing each
+    /// one's length and source into `received` (as long as `bufs`); returns how many. A
+    /// connection that can take several waiting datagrams in one system call does so; the
+    /// default takes one, as [`Conn::recv_from`].
+    async fn recv_batch_from(
+        &self,
+        bufs: &mut [&mut [u8]],
+        received: &mut [(usize, SocketAddr)],
+    ) -> Result<usize> {
+        let (Some(buf), Some(slot)) = (bufs.first_mut(), received.first_mut()) else {
+            return Ok(0);
+        };
+        *slot = self.recv_from(buf).await?;
+        Ok(1)
+    }
+
     fn local_addr(&self) -> Result<SocketAddr>;
     fn remote_addr(&self) -> Option<SocketAddr>;
     async fn close(&self) -> Result<()>;
