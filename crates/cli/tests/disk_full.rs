@@ -127,8 +127,14 @@ impl Toss {
     }
 }
 
+/// Sends in small packets, here and in [`receive`]: slow enough on loopback for a test to
+/// act mid-transfer (in large packets a 48 MiB file was seen to arrive whole before the
+/// receiver's first progress event).
 fn send(signal: &SignalProcess, src: &Path) -> toss_testkit::AnyResult<(Toss, String)> {
-    let mut sender = Toss::spawn(toss(signal, &["send", "--json", &src.to_string_lossy()]))?;
+    let mut sender = Toss::spawn(toss(
+        signal,
+        &["send", "--json", "--small-packets", &src.to_string_lossy()],
+    ))?;
     let first = sender.until("code", |_| true)?;
     let code = first["code"].as_str().ok_or("code")?.to_owned();
     Ok((sender, code))
@@ -138,7 +144,15 @@ fn receive(signal: &SignalProcess, out: &Path, code: &str) -> toss_testkit::AnyR
     let out = out.to_string_lossy();
     Toss::spawn(toss(
         signal,
-        &["receive", "--json", "--yes", "--out", &out, code],
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--small-packets",
+            "--out",
+            &out,
+            code,
+        ],
     ))
 }
 
@@ -170,10 +184,11 @@ fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let mount_at = tmp.path().join("small-disk");
     std::fs::create_dir(&mount_at)?;
-    let _disk = Tmpfs::mount(&mount_at, 72)?;
-    // 48 MiB plus the 16 MiB margin fits in 72 MiB, so the offer is accepted.
+    let _disk = Tmpfs::mount(&mount_at, 216)?;
+    // 192 MiB plus the 16 MiB margin fits in 216 MiB, so the offer is accepted; 192 MiB
+    // lasts long enough to be stopped a little way in.
     let src = tmp.path().join("video.bin");
-    let data = random_file(&src, 48 << 20)?;
+    let data = random_file(&src, 192 << 20)?;
     let out = mount_at.clone();
 
     let (sender, code) = send(&signal, &src)?;
@@ -182,7 +197,7 @@ fn running_out_of_disk_mid_write_fails_cleanly_on_both_sides() -> TestResult {
     // while the sender stands still.
     receiver.until("progress", |e| e["bytes"].as_u64() >= Some(12 << 20))?;
     run(&["kill", "-STOP", &sender.pid()])?;
-    fill(&out.join("someone-elses-download.bin"), 128);
+    fill(&out.join("someone-elses-download.bin"), 512);
     run(&["kill", "-CONT", &sender.pid()])?;
 
     let (r_ok, r_events, r_err) = receiver.finish()?;
