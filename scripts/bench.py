@@ -489,9 +489,10 @@ def network(work):
             ratio = rate / w["mib_per_s"] if w else None
             runs.append({"toss": rate, "path": path_words(r), "packet_size": r["packet_size"],
                          "identical": r["identical"], "wormhole": w["mib_per_s"] if w else None,
-                         "ratio": ratio})
+                         "ratio": ratio, "transfer": r["mib_per_s"]})
             say(f"own addresses, run {i + 1} of {NET_RUNS}, {NET_MIB} MiB: Toss {rate:.1f} MiB/s "
-                f"receiver start to exit ({path_words(r)}; byte-identical: {r['identical']})"
+                f"receiver start to exit, {r['mib_per_s']:.1f} first byte to done "
+                f"({path_words(r)}; byte-identical: {r['identical']})"
                 + (f"; magic-wormhole {w['mib_per_s']:.1f} MiB/s; Toss / wormhole {ratio:.2f}" if w else ""))
         results["net_own_addresses"] = {"mib": NET_MIB, "runs": runs}
         # The IPv6 LAN: only the global IPv6 addresses left on the link.
@@ -510,9 +511,10 @@ def network(work):
                 r = toss_transfer(work, src, common=list(common), recv_ns=LAN_NS)
                 rate = r["mib"] / r["wall"]
                 lan.append({"toss": rate, "path": path_words(r), "packet_size": r["packet_size"],
-                            "identical": r["identical"]})
+                            "identical": r["identical"], "transfer": r["mib_per_s"]})
                 say(f"IPv6 LAN, run {i + 1} of {NET_RUNS}, {NET_MIB} MiB: Toss {rate:.1f} MiB/s "
-                    f"receiver start to exit ({path_words(r)}; byte-identical: {r['identical']})")
+                    f"receiver start to exit, {r['mib_per_s']:.1f} first byte to done "
+                    f"({path_words(r)}; byte-identical: {r['identical']})")
         finally:
             server.stop()
         results["net_ipv6_lan"] = {"mib": NET_MIB, "runs": lan}
@@ -646,9 +648,11 @@ def summary():
             continue
         rates = [r["toss"] for r in net["runs"]]
         large = sum(1 for r in net["runs"] if r["packet_size"] == LARGE_PACKET)
+        transfer = [r["transfer"] for r in net["runs"]]
         say(f"Toss on {what}, {len(rates)} runs of {net['mib']} MiB: {large} at {LARGE_PACKET}-byte "
-            f"packets; MiB/s min {min(rates):.1f}, median {statistics.median(rates):.1f}, "
-            f"max {max(rates):.1f}")
+            f"packets; MiB/s receiver start to exit min {min(rates):.1f}, median "
+            f"{statistics.median(rates):.1f}, max {max(rates):.1f}; first byte to done min "
+            f"{min(transfer):.1f}, median {statistics.median(transfer):.1f}, max {max(transfer):.1f}")
         ratios = [r["ratio"] for r in net["runs"] if r.get("ratio")]
         if ratios:
             say(f"  Toss / magic-wormhole per run: min {min(ratios):.2f}, median "
