@@ -368,6 +368,33 @@ struct Peer {
     link: Link,
     /// The peer's signaling went away: the transfer goes on, but cannot reconnect.
     signal_gone: bool,
+    /// Reconnections since a connection last carried file data.
+    retries: Retries,
+}
+
+/// The reconnection budget: `attempts` fresh connections in a row that carry no file data,
+/// then the transfer gives up. A connection that carried some starts the count again, so a
+/// long transfer rides out any number of separate losses, while one whose every fresh
+/// connection fails right after connecting (a path that takes the handshake's small packets
+/// and not the data's) ends instead of reconnecting for ever.
+#[derive(Debug, Default)]
+struct Retries {
+    used: u32,
+}
+
+impl Retries {
+    /// A connection carried file data.
+    fn progress(&mut self) {
+        self.used = 0;
+    }
+
+    /// The next attempt's number (from 1), or `None` when `attempts` are used up.
+    fn next(&mut self, attempts: u32) -> Option<u32> {
+        (self.used < attempts).then(|| {
+            self.used += 1;
+            self.used
+        })
+    }
 }
 
 impl Peer {
@@ -389,6 +416,7 @@ impl Peer {
             paired,
             link,
             signal_gone: false,
+            retries: Retries::default(),
         })
     }
 
@@ -436,6 +464,9 @@ impl Peer {
             let link = self.link.clone();
             let result = self.watch(events, work.run(&link, events, cancel)).await;
             self.link.close().await;
+            if link.carried_data() {
+                self.retries.progress();
+            }
             let result = match result {
                 Err(e) if e.is_connection_loss() && !cancel.is_cancelled() => {
                     if self.signal_gone || config.reconnect_attempts == 0 {
@@ -555,7 +586,7 @@ impl Peer {
     ) -> Result<Link> {
         let _ = self.paired.say(&session::Signal::Reconnect);
         let attempts = config.reconnect_attempts;
-        for attempt in 1..=attempts {
+        while let Some(attempt) = self.retries.next(attempts) {
             events.emit(Event::Reconnecting { attempt, attempts });
             let backoff = Duration::from_secs(1 << (attempt - 1).min(5));
             let waited = tokio::select! {
@@ -587,5 +618,34 @@ impl Peer {
         let e = Error::Unreachable(attempts);
         peer::give_up(&mut self.paired, &e).await;
         Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Retries;
+
+    #[test]
+    fn reconnections_without_file_data_run_out_and_data_starts_the_count_again() {
+        let mut retries = Retries::default();
+        assert_eq!(
+            [
+                retries.next(3),
+                retries.next(3),
+                retries.next(3),
+                retries.next(3)
+            ],
+            [Some(1), Some(2), Some(3), None]
+        );
+        // Used up stays used up, however often it is asked.
+        assert_eq!(retries.next(3), None);
+        retries.progress();
+        assert_eq!([retries.next(3), retries.next(3)], [Some(1), Some(2)]);
+        // A connection that carried data between losses: each loss starts again at 1.
+        for _ in 0..10 {
+            retries.progress();
+            assert_eq!(retries.next(3), Some(1));
+        }
+        assert_eq!(Retries::default().next(0), None);
     }
 }

@@ -3,6 +3,7 @@
 //! state in Toss's own terms. It knows nothing of files, nor of how the channel was
 //! negotiated.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,6 +91,8 @@ pub struct Link {
     state: watch::Receiver<LinkState>,
     /// Fired when the connection failed or was closed: pending writes give up.
     lost: CancellationToken,
+    /// Set once file data (a binary message) was read from the channel or written to it.
+    carried: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Link {
@@ -144,7 +147,14 @@ impl Link {
             path,
             state,
             lost,
+            carried: Arc::default(),
         }
+    }
+
+    /// Whether file data was read from this connection or written to it (written: handed
+    /// to the stack, which a receiver that never gets it will not count as carried).
+    pub(crate) fn carried_data(&self) -> bool {
+        self.carried.load(Ordering::Relaxed)
     }
 
     /// Resolves once the connection has failed or been closed.
@@ -219,7 +229,9 @@ impl Link {
     /// Sends file bytes. Never race this against anything: dropping a write half-way leaves
     /// webrtc-rs's buffered-amount count wrong for good. Wait on [`Link::drained`] instead.
     pub(crate) async fn send_binary(&self, data: Bytes) -> Result<()> {
-        self.write(data, false).await
+        self.write(data, false).await?;
+        self.carried.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn write(&self, data: Bytes, is_string: bool) -> Result<()> {
@@ -250,6 +262,7 @@ impl Link {
         let (tx, rx) = mpsc::channel(READ_QUEUE);
         let dc = self.dc.clone();
         let lost = self.lost.clone();
+        let carried = self.carried.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DC_MESSAGE + 1024];
             let mut text: Vec<u8> = Vec::new();
@@ -283,6 +296,7 @@ impl Link {
                         Err(_) => Err(Error::Protocol("a control message is not UTF-8".into())),
                     }
                 } else {
+                    carried.store(true, Ordering::Relaxed);
                     Ok(Incoming::Binary(Bytes::copy_from_slice(&buf[..n])))
                 };
                 if tx.send(item).await.is_err() {
