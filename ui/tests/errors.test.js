@@ -41,7 +41,7 @@ test("each error kind has its title and the core's sentence, made a sentence", (
     [
       "unreachable",
       "The connection was lost",
-      "The connection to the other computer was lost and could not be made again (5 attempts); send the same files again to pick up where they stopped.",
+      "The connection to the other computer was lost and 5 attempts in a row to bring it back moved no data; send the same files again to pick up where they stopped.",
     ],
     [
       "words_differ",

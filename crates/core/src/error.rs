@@ -304,8 +304,9 @@ pub enum Error {
     /// Another transfer is receiving the same files into the same folder right now.
     #[error("another transfer is already receiving these files into {}; wait for it to finish or choose another folder", .0.display())]
     Busy(PathBuf),
-    /// The connection was lost mid-transfer and every fresh attempt failed.
-    #[error("the connection to the other computer was lost and could not be made again ({0} attempts); send the same files again to pick up where they stopped")]
+    /// The connection was lost mid-transfer, and the attempts in a row to bring it back
+    /// moved no file data (none connected, or each failed right after connecting).
+    #[error("the connection to the other computer was lost and {0} attempts in a row to bring it back moved no data; send the same files again to pick up where they stopped")]
     Unreachable(u32),
     /// Finding or announcing devices on the local network failed.
     #[error("{0}")]

@@ -189,10 +189,6 @@ struct Client {
 }
 
 impl Client {
-    fn set_shortcut(&self, direct: Option<Direct>) {
-        self.shortcut.set(direct);
-    }
-
     fn enter(&mut self, nameplate: String) {
         self.room = Some(nameplate);
         self.unpaired_since = None;
@@ -481,7 +477,7 @@ impl Rooms {
                     continue;
                 };
                 if let Some(client) = self.clients.get(&from) {
-                    client.set_shortcut(Some(Direct {
+                    client.shortcut.set(Some(Direct {
                         to,
                         activity: activity.clone(),
                         created,
@@ -519,15 +515,21 @@ impl Rooms {
     }
 
     /// Closes a room with `code` as the last word to everyone in it; they stay connected.
+    /// Takes away the members' shortcuts to each other (under the shortcut's lock): what
+    /// either sends next goes through the actor, after whatever this step tells them.
+    fn cut_shortcuts(&self, members: &[Option<ConnId>; 2]) {
+        for conn in members.iter().flatten() {
+            if let Some(client) = self.clients.get(conn) {
+                client.shortcut.set(None);
+            }
+        }
+    }
+
     fn close_room(&mut self, nameplate: &str, code: ErrorCode, now: Instant) {
         let Some(room) = self.rooms.remove(nameplate) else {
             return;
         };
-        for conn in room.members.iter().flatten() {
-            if let Some(client) = self.clients.get(conn) {
-                client.set_shortcut(None);
-            }
-        }
+        self.cut_shortcuts(&room.members);
         for conn in room.members.into_iter().flatten() {
             if let Some(client) = self.clients.get_mut(&conn) {
                 client.exit(now);
@@ -592,11 +594,7 @@ impl Rooms {
         let mut other = None;
         let mut empty = false;
         if let Some(room) = self.rooms.get(&nameplate) {
-            for member in room.members.iter().flatten() {
-                if let Some(client) = self.clients.get(member) {
-                    client.set_shortcut(None);
-                }
-            }
+            self.cut_shortcuts(&room.members);
         }
         if let Some(room) = self.rooms.get_mut(&nameplate) {
             for slot in &mut room.members {

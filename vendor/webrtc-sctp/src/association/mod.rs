@@ -527,15 +527,15 @@ impl Association {
             let mut batch: Vec<Bytes> = Vec::with_capacity(packets.len().min(WRITE_BATCH));
             let mut packets = packets.into_iter().peekable();
             while let Some(raw) = packets.next() {
-                let probe = plpmtud::probe_id(&raw);
-                match raw.marshal_to(&mut buf) {
-                    Ok(_) => batch.push(buf.split().freeze()),
-                    Err(err) => log::warn!("[{name}] failed to serialize a packet: {err:?}"),
-                }
-                if let Some(id) = probe {
-                    let Some(datagram) = batch.pop() else {
+                let datagram = match raw.marshal_to(&mut buf) {
+                    Ok(_) => buf.split().freeze(),
+                    Err(err) => {
+                        log::warn!("[{name}] failed to serialize a packet: {err:?}");
+                        buf.clear();
                         continue;
-                    };
+                    }
+                };
+                if let Some(id) = plpmtud::probe_id(&raw) {
                     if !Self::write_batch(&name, &net_conn, &bytes_sent, &batch).await {
                         done.store(true, Ordering::Relaxed);
                         break;
@@ -549,8 +549,11 @@ impl Association {
                     } else {
                         bytes_sent.fetch_add(datagram.len(), Ordering::SeqCst);
                     }
-                } else if batch.len() < WRITE_BATCH && packets.peek().is_some() {
-                    continue;
+                } else {
+                    batch.push(datagram);
+                    if batch.len() < WRITE_BATCH && packets.peek().is_some() {
+                        continue;
+                    }
                 }
                 if !Self::write_batch(&name, &net_conn, &bytes_sent, &batch).await {
                     done.store(true, Ordering::Relaxed);
@@ -558,6 +561,12 @@ impl Association {
                 }
                 batch.clear();
                 tokio::task::yield_now().await;
+            }
+            // What a packet that could not be serialized left unsent at the end.
+            if !done.load(Ordering::Relaxed)
+                && !Self::write_batch(&name, &net_conn, &bytes_sent, &batch).await
+            {
+                done.store(true, Ordering::Relaxed);
             }
 
             if !continue_loop {
