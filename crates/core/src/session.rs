@@ -96,7 +96,7 @@ impl Signal {
 /// carry terminal escapes or markup, and is never shown.
 pub(crate) fn refused_msg(msg: ServerMsg) -> Error {
     match msg {
-        ServerMsg::PeerLeft
+        ServerMsg::PeerLeft { .. }
         | ServerMsg::Error {
             code: ErrorCode::PeerAbsent,
             ..
@@ -132,9 +132,9 @@ pub async fn allocate(server: &SignalEndpoint) -> Result<Allocated> {
 /// As [`allocate`].
 pub async fn allocate_with(server: &SignalEndpoint, password: Password) -> Result<Allocated> {
     let mut client = SignalClient::connect(server).await?;
-    client.send(ClientMsg::Allocate)?;
+    client.send(ClientMsg::Allocate { receivers: None })?;
     match answer(&mut client).await? {
-        ServerMsg::Allocated { nameplate } => {
+        ServerMsg::Allocated { nameplate, .. } => {
             let nameplate: Nameplate = nameplate.parse().map_err(|_| {
                 Error::SignalRefused("the signaling server sent an invalid room number".into())
             })?;
@@ -159,7 +159,7 @@ impl Allocated {
     /// [`Error::WrongCode`] when the receiver typed another code; signaling errors.
     pub async fn wait_for_peer(mut self) -> Result<Paired> {
         match self.client.recv().await? {
-            ServerMsg::PeerJoined => {}
+            ServerMsg::PeerJoined { .. } => {}
             other => return Err(refused_msg(other)),
         }
         pake(self.client, &self.code, Role::Sender).await
@@ -204,7 +204,7 @@ async fn answer(client: &mut SignalClient) -> Result<ServerMsg> {
 
 async fn next_room_msg(client: &mut SignalClient) -> Result<RoomMsg> {
     match client.recv().await? {
-        ServerMsg::Message { body } => serde_json::from_str(&body)
+        ServerMsg::Message { body, .. } => serde_json::from_str(&body)
             .map_err(|_| Error::Protocol("an unreadable setup message arrived".into())),
         other => Err(refused_msg(other)),
     }
@@ -213,7 +213,7 @@ async fn next_room_msg(client: &mut SignalClient) -> Result<RoomMsg> {
 fn send_room_msg(client: &SignalClient, msg: &RoomMsg) -> Result<()> {
     let body = serde_json::to_string(msg)
         .map_err(|e| Error::Protocol(format!("cannot encode a setup message: {e}")))?;
-    client.send(ClientMsg::Send { body })
+    client.send(ClientMsg::Send { body, to: None })
 }
 
 /// The key exchange, bounded in time: a room where nobody answers does not hold a
@@ -288,7 +288,7 @@ async fn exchange(client: &mut SignalClient, code: &Code, role: Role) -> Result<
     if role == Role::Sender {
         // The room's owner vouches for its joiner: the server gives back the guess that
         // joining cost the joiner's address.
-        client.send(ClientMsg::Paired)?;
+        client.send(ClientMsg::Paired { peer: None })?;
     }
     Ok(keys)
 }
@@ -356,9 +356,9 @@ impl Paired {
         }
         loop {
             return match self.client.recv().await? {
-                ServerMsg::Message { body } => self.open(&body).map(Heard::Signal),
+                ServerMsg::Message { body, .. } => self.open(&body).map(Heard::Signal),
                 // The server's answer to something said after the peer left: it has left.
-                ServerMsg::PeerLeft
+                ServerMsg::PeerLeft { .. }
                 | ServerMsg::Error {
                     code: ErrorCode::PeerAbsent,
                     ..
@@ -419,13 +419,13 @@ impl Paired {
                         | ErrorCode::UnknownType),
                     ..
                 } => return Ok(TurnAnswer::Refused(code.as_str().replace('_', " "))),
-                ServerMsg::Message { body } => {
+                ServerMsg::Message { body, .. } => {
                     let heard = Heard::Signal(self.open(&body)?);
                     self.pending.push_back(heard);
                 }
                 // The peer left, and may have said why first (kept above, in order): that
                 // is for `hear`, not a refusal of `turn`.
-                ServerMsg::PeerLeft
+                ServerMsg::PeerLeft { .. }
                 | ServerMsg::Error {
                     code: ErrorCode::PeerAbsent,
                     ..
@@ -496,7 +496,7 @@ impl Paired {
             data: self.sealer.seal(&plain),
         })
         .map_err(|e| Error::Protocol(format!("cannot encode a setup message: {e}")))?;
-        Ok(ClientMsg::Send { body })
+        Ok(ClientMsg::Send { body, to: None })
     }
 
     /// Opens a relayed body; anything but a genuine next message fails closed.
@@ -548,7 +548,7 @@ mod tests {
             let (endpoint, code) = (endpoint.clone(), code.clone());
             tokio::spawn(async move { join(&endpoint, &code).await.map(|_| ()) })
         };
-        assert!(matches!(client.recv().await?, ServerMsg::PeerJoined));
+        assert!(matches!(client.recv().await?, ServerMsg::PeerJoined { .. }));
         let (_, committed) = Pake::start(code.nameplate(), code.password());
         let (_, revealed) = Pake::start(code.nameplate(), code.password());
         let hash = crypto::encode(&crypto::pake_commitment(code.nameplate(), &committed));
@@ -593,8 +593,8 @@ mod tests {
         let mut early = Vec::new();
         loop {
             match tokio::time::timeout(within, receiver.client.recv()).await?? {
-                ServerMsg::PeerLeft => break,
-                ServerMsg::Message { body } => early.push(body),
+                ServerMsg::PeerLeft { .. } => break,
+                ServerMsg::Message { body, .. } => early.push(body),
                 other => panic!("unexpected {other:?}"),
             }
         }

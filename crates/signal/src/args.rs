@@ -145,6 +145,15 @@ pub(crate) struct Args {
         value_parser = at_least_one()
     )]
     max_rooms: usize,
+    /// Most receivers one code lets join (a group code); a sender asking for more gets this
+    /// many.
+    #[arg(
+        long,
+        env = "TOSS_SIGNAL_MAX_RECEIVERS",
+        default_value_t = defaults::MAX_RECEIVERS,
+        value_parser = RangedU64ValueParser::<u32>::new().range(1..=64)
+    )]
+    max_receivers: u32,
     /// A room in which nothing is relayed for this long is closed.
     #[arg(
         long,
@@ -265,6 +274,7 @@ impl Args {
         config.max_tracked_ips = self.max_tracked_ips;
         config.max_refusals_in_flight = self.max_refusals_in_flight;
         config.max_rooms = self.max_rooms;
+        config.max_receivers = self.max_receivers;
         config.room_idle = self.room_idle.0;
         config.room_lifetime = self.room_lifetime.0;
         config.handshake_timeout = self.handshake_timeout.0;
@@ -389,6 +399,7 @@ mod tests {
             "--max-tracked-ips=7",
             "--max-refusals-in-flight=8",
             "--max-rooms=9",
+            "--max-receivers=5",
             "--room-idle=10s",
             "--room-lifetime=11h",
             "--handshake-timeout=1500ms",
@@ -408,6 +419,7 @@ mod tests {
             max_tracked_ips,
             max_refusals_in_flight,
             max_rooms,
+            max_receivers,
             room_idle,
             room_lifetime,
             handshake_timeout,
@@ -444,6 +456,7 @@ mod tests {
         assert_eq!(max_tracked_ips, 7);
         assert_eq!(max_refusals_in_flight, 8);
         assert_eq!(max_rooms, 9);
+        assert_eq!(max_receivers, 5);
         assert_eq!(room_idle, Duration::from_secs(10));
         assert_eq!(room_lifetime, Duration::from_secs(11 * 3600));
         assert_eq!(handshake_timeout, Duration::from_millis(1500));

@@ -50,6 +50,11 @@ pub const MAX_REFUSALS_IN_FLIGHT: usize = 256;
 /// well under 100 MiB even when every room is full.
 pub const MAX_ROOMS: usize = 100_000;
 
+/// Most receivers one code lets join (a group code, `allocate` with `receivers`): each is a
+/// key exchange and a connection the sender runs at once, and a guess charged to its
+/// address until the sender confirms it.
+pub const MAX_RECEIVERS: u32 = 8;
+
 /// A room in which nothing is relayed for this long is closed: setup takes seconds, but a
 /// receiver may take a while to type the code that was read out to them.
 pub const ROOM_IDLE: Duration = Duration::from_secs(30 * 60);

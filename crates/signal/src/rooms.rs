@@ -1,9 +1,9 @@
 //! The room actor: owns every room and every client's outbound queue, pairs two peers per
-//! room and relays their messages.
+//! room (or one sender with several receivers, in a group room) and relays their messages.
 //!
 //! Connections talk to it only through [`Command`]s; it never reads sockets and never
 //! awaits anything but its own inbox, so one slow client cannot stall the others. Once a
-//! room holds both peers, each connection relays its peer's messages straight into the
+//! two-peer room holds both peers, each connection relays its peer's messages straight into the
 //! other's queue through a [`Shortcut`] the actor hands it, so that the busiest message
 //! (`send`) passes through one task fewer; the actor takes the shortcut away before the
 //! room ends. It charges
@@ -118,7 +118,7 @@ pub(crate) fn relay_direct(
     if !has_room(&direct.to) {
         return Err(body);
     }
-    match direct.to.try_send(ServerMsg::Message { body }) {
+    match direct.to.try_send(ServerMsg::Message { body, from: None }) {
         Ok(()) => {
             metrics.count_relayed();
             direct.activity.touch(direct.created);
@@ -126,7 +126,7 @@ pub(crate) fn relay_direct(
         }
         Err(mpsc::error::TrySendError::Full(msg) | mpsc::error::TrySendError::Closed(msg)) => {
             match msg {
-                ServerMsg::Message { body } => Err(body),
+                ServerMsg::Message { body, .. } => Err(body),
                 _ => unreachable!("the message sent is the one given back"),
             }
         }
@@ -145,22 +145,33 @@ pub(crate) enum Command {
         cancel: CancellationToken,
         shortcut: Shortcut,
     },
+    /// `allocate`, for `receivers` when it asked for a group room.
     Allocate {
         conn: ConnId,
+        receivers: Option<u32>,
     },
     Join {
         conn: ConnId,
         nameplate: String,
     },
+    /// `send`; `to` names the receiver when a group room's allocator sends.
     Relay {
         conn: ConnId,
         body: String,
+        to: Option<u32>,
     },
+    /// `leave`; from a group room's allocator with `peer`, that receiver is sent out.
     Leave {
         conn: ConnId,
+        peer: Option<u32>,
     },
-    /// The client confirmed its room's code (`paired`).
+    /// The client confirmed its room's code (`paired`), for receiver `peer` in a group room.
     Paired {
+        conn: ConnId,
+        peer: Option<u32>,
+    },
+    /// The allocator lets nobody else join (`lock`).
+    Lock {
         conn: ConnId,
     },
     /// The client asks for TURN credentials (`turn`); the server has a TURN server.
@@ -173,28 +184,37 @@ pub(crate) enum Command {
     },
 }
 
+/// Where a client sits in its room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seat {
+    /// It allocated the room.
+    Owner,
+    /// It joined, as receiver number N (1, 2, ...).
+    Joiner(u32),
+}
+
 struct Client {
     /// Where the client connects from: the address its joins are charged to.
     ip: IpAddr,
     /// Outbound queue drained by the connection's writer task.
     tx: mpsc::Sender<ServerMsg>,
-    /// The room this client is in, if any.
-    room: Option<String>,
+    /// The room this client is in, if any, and its seat there.
+    room: Option<(String, Seat)>,
     /// Since when the client has been in no room; `None` while it is in one.
     unpaired_since: Option<Instant>,
     /// Ends the client's connection task, for a client that stays out of rooms too long.
     cancel: CancellationToken,
-    /// Its connection's way to its peer, while its room holds both.
+    /// Its connection's way to its peer, while its two-peer room holds both.
     shortcut: Shortcut,
 }
 
 impl Client {
-    fn enter(&mut self, nameplate: String) {
-        self.room = Some(nameplate);
+    fn enter(&mut self, nameplate: String, seat: Seat) {
+        self.room = Some((nameplate, seat));
         self.unpaired_since = None;
     }
 
-    fn exit(&mut self, now: Instant) -> Option<String> {
+    fn exit(&mut self, now: Instant) -> Option<(String, Seat)> {
         self.unpaired_since.get_or_insert(now);
         self.room.take()
     }
@@ -205,13 +225,16 @@ impl Client {
 pub(crate) struct RoomLimits {
     /// Most rooms open at once.
     pub(crate) max_rooms: usize,
+    /// Most receivers in one group room.
+    pub(crate) max_receivers: u32,
     /// A room with no message for this long is closed.
     pub(crate) idle: Duration,
     /// A room is closed this long after it was made.
     pub(crate) lifetime: Duration,
     /// A client in no room for this long is disconnected.
     pub(crate) unpaired_idle: Duration,
-    /// TURN credentials one client may get in one room.
+    /// TURN credentials one client may get in one room (an allocator, this many per
+    /// receiver its room takes).
     pub(crate) turn_per_room: u32,
 }
 
@@ -226,29 +249,67 @@ impl RoomLimits {
     }
 }
 
-struct Room {
-    /// Slot 0 is the allocating peer, slot 1 the joining one.
-    members: [Option<ConnId>; 2],
-    /// Set once a second peer joined: nameplates are single-use.
-    paired: bool,
+/// One receiver of a room.
+struct Joiner {
+    /// Its connection, until it left or was sent out.
+    conn: Option<ConnId>,
     /// The address charged a guess for joining; taken when the allocator confirms the code
     /// (`paired`), so that it is given back once at most.
     guess: Option<IpAddr>,
+    /// TURN credentials given to it in this room, against the per-room cap.
+    turn_issued: u32,
+}
+
+struct Room {
+    /// The allocating peer, until it leaves.
+    owner: Option<ConnId>,
+    /// Receivers in the order they joined: receiver N is `joiners[N - 1]`. A seat stays
+    /// taken after its receiver left: nameplates are single-use, seat by seat.
+    joiners: Vec<Joiner>,
+    /// How many receivers may join: 1 for the protocol's two-peer room.
+    capacity: u32,
+    /// Nobody else may join: the allocator said `lock`.
+    locked: bool,
     created: Instant,
     last_activity: Instant,
     /// Messages its members relayed straight to each other.
     relayed: Arc<Activity>,
-    /// TURN credentials given to each slot's client in this room, against the per-room cap.
-    turn_issued: [u32; 2],
+    /// TURN credentials given to the owner in this room.
+    owner_turn: u32,
 }
 
 impl Room {
-    fn other(&self, conn: ConnId) -> Option<ConnId> {
-        self.members.iter().flatten().copied().find(|&c| c != conn)
+    /// A room for more than one receiver, whose messages to and from its owner name them.
+    fn is_group(&self) -> bool {
+        self.capacity > 1
+    }
+
+    /// Receiver `peer`'s connection, while it is in the room.
+    fn joiner(&self, peer: u32) -> Option<ConnId> {
+        let index = usize::try_from(peer.checked_sub(1)?).ok()?;
+        self.joiners.get(index)?.conn
+    }
+
+    fn joiner_mut(&mut self, peer: u32) -> Option<&mut Joiner> {
+        let index = usize::try_from(peer.checked_sub(1)?).ok()?;
+        self.joiners.get_mut(index)
+    }
+
+    /// Everyone in the room now.
+    fn members(&self) -> Vec<ConnId> {
+        self.owner
+            .into_iter()
+            .chain(self.joiners.iter().filter_map(|j| j.conn))
+            .collect()
     }
 
     fn is_empty(&self) -> bool {
-        self.members.iter().all(Option::is_none)
+        self.owner.is_none() && self.joiners.iter().all(|j| j.conn.is_none())
+    }
+
+    /// `peer` as a group room tells it to its owner; a two-peer room names nobody.
+    fn tag(&self, peer: u32) -> Option<u32> {
+        self.is_group().then_some(peer)
     }
 }
 
@@ -327,20 +388,22 @@ impl Rooms {
                 };
                 self.clients.insert(conn, client);
             }
-            Command::Allocate { conn } => self.allocate(conn),
+            Command::Allocate { conn, receivers } => self.allocate(conn, receivers),
             Command::Join { conn, nameplate } => self.join(conn, nameplate),
-            Command::Relay { conn, body } => {
-                self.relay(conn, body);
+            Command::Relay { conn, body, to } => {
+                self.relay(conn, body, to);
                 if let Some(client) = self.clients.get(&conn) {
                     client.shortcut.relayed_by_actor();
                 }
             }
-            Command::Leave { conn } => {
-                if !self.leave(conn) {
+            Command::Leave { conn, peer } => {
+                let sent_out = peer.is_some_and(|peer| self.send_out(conn, peer));
+                if !sent_out && !self.leave(conn) {
                     self.send(conn, ErrorCode::NotInRoom.reply());
                 }
             }
-            Command::Paired { conn } => self.confirm(conn),
+            Command::Paired { conn, peer } => self.confirm(conn, peer),
+            Command::Lock { conn } => self.lock(conn),
             Command::Turn { conn } => self.turn(conn),
             Command::Disconnect { conn } => {
                 self.leave(conn);
@@ -388,29 +451,38 @@ impl Rooms {
         self.clients.get(&conn).is_some_and(|c| c.room.is_some())
     }
 
-    fn allocate(&mut self, conn: ConnId) {
+    /// `conn`'s room's nameplate and its seat there.
+    fn seat(&self, conn: ConnId) -> Option<(String, Seat)> {
+        self.clients.get(&conn).and_then(|c| c.room.clone())
+    }
+
+    fn allocate(&mut self, conn: ConnId, receivers: Option<u32>) {
         if self.in_room(conn) {
             return self.send(conn, ErrorCode::AlreadyInRoom.reply());
         }
         if self.rooms.len() >= self.limits.max_rooms {
             return self.send(conn, ErrorCode::ServerBusy.reply());
         }
+        let capacity = receivers
+            .unwrap_or(1)
+            .clamp(1, self.limits.max_receivers.max(1));
         let nameplate = self.free_nameplate();
         let now = Instant::now();
         self.rooms.insert(
             nameplate.clone(),
             Room {
-                members: [Some(conn), None],
-                paired: false,
-                guess: None,
+                owner: Some(conn),
+                joiners: Vec::new(),
+                capacity,
+                locked: false,
                 created: now,
                 last_activity: now,
                 relayed: Arc::default(),
-                turn_issued: [0; 2],
+                owner_turn: 0,
             },
         );
         if let Some(client) = self.clients.get_mut(&conn) {
-            client.enter(nameplate.clone());
+            client.enter(nameplate.clone(), Seat::Owner);
         }
         self.metrics.count_room();
         if let Some(announce) = &self.announce {
@@ -418,7 +490,16 @@ impl Rooms {
             // allocator then waits alone until the room expires, as with any absent peer.
             let _ = announce.try_send(nameplate.clone());
         }
-        self.send(conn, ServerMsg::Allocated { nameplate });
+        // Whoever asked for receivers is told how many it got; the two-peer answer is the
+        // protocol's first one, field for field.
+        let receivers = receivers.map(|_| capacity);
+        self.send(
+            conn,
+            ServerMsg::Allocated {
+                nameplate,
+                receivers,
+            },
+        );
     }
 
     /// A random free nameplate, as short as the number of open rooms allows: one or two
@@ -450,7 +531,8 @@ impl Rooms {
         let Some(room) = self.rooms.get_mut(&nameplate) else {
             return self.send(conn, ErrorCode::UnknownNameplate.reply());
         };
-        if room.paired || room.members[1].is_some() {
+        let full = room.joiners.len() >= usize::try_from(room.capacity).unwrap_or(usize::MAX);
+        if room.locked || full || room.owner.is_none() {
             return self.send(conn, ErrorCode::RoomFull.reply());
         }
         // Entering a waiting room is a guess at its code until its allocator confirms it:
@@ -459,78 +541,108 @@ impl Rooms {
         if !self.per_address.charge_guess(ip, now) {
             return self.send(conn, ErrorCode::TooManyGuesses.reply());
         }
-        room.guess = Some(ip);
-        room.members[1] = Some(conn);
-        room.paired = true;
+        room.joiners.push(Joiner {
+            conn: Some(conn),
+            guess: Some(ip),
+            turn_issued: 0,
+        });
+        let peer = u32::try_from(room.joiners.len()).unwrap_or(u32::MAX);
         room.last_activity = now;
-        let other = room.other(conn);
+        let owner = room.owner;
+        let tag = room.tag(peer);
+        let shortcuts = (!room.is_group()).then(|| (room.relayed.clone(), room.created));
         if let Some(client) = self.clients.get_mut(&conn) {
-            client.enter(nameplate.clone());
+            client.enter(nameplate.clone(), Seat::Joiner(peer));
         }
-        let shortcuts = other.map(|other| (other, room.relayed.clone(), room.created));
         self.send(conn, ServerMsg::Joined { nameplate });
-        if let Some((other, activity, created)) = shortcuts {
-            self.send(other, ServerMsg::PeerJoined);
-            // From now on each relays straight to the other.
-            for (from, to) in [(conn, other), (other, conn)] {
-                let Some(to) = self.clients.get(&to).map(|c| c.tx.clone()) else {
-                    continue;
-                };
-                if let Some(client) = self.clients.get(&from) {
-                    client.shortcut.set(Some(Direct {
-                        to,
-                        activity: activity.clone(),
-                        created,
-                    }));
-                }
+        let Some(owner) = owner else {
+            return;
+        };
+        self.send(owner, ServerMsg::PeerJoined { peer: tag });
+        // In a two-peer room each relays straight to the other from now on. A group room's
+        // messages are named by receiver, which is the actor's to do.
+        let Some((activity, created)) = shortcuts else {
+            return;
+        };
+        for (from, to) in [(conn, owner), (owner, conn)] {
+            let Some(to) = self.clients.get(&to).map(|c| c.tx.clone()) else {
+                continue;
+            };
+            if let Some(client) = self.clients.get(&from) {
+                client.shortcut.set(Some(Direct {
+                    to,
+                    activity: activity.clone(),
+                    created,
+                }));
             }
         }
     }
 
-    fn relay(&mut self, conn: ConnId, body: String) {
-        let Some(nameplate) = self.clients.get(&conn).and_then(|c| c.room.clone()) else {
+    fn relay(&mut self, conn: ConnId, body: String, to: Option<u32>) {
+        let Some((nameplate, seat)) = self.seat(conn) else {
             return self.send(conn, ErrorCode::NotInRoom.reply());
         };
         let Some(room) = self.rooms.get_mut(&nameplate) else {
             return self.send(conn, ErrorCode::NotInRoom.reply());
         };
-        match room.other(conn) {
-            Some(other) => {
-                // Only a message that reaches someone is activity: a lone member talking to
-                // an empty room must not keep it open past its idle time.
-                room.last_activity = Instant::now();
-                let fits = self.clients.get(&other).is_some_and(|c| has_room(&c.tx));
-                if fits {
-                    self.metrics.count_relayed();
-                    self.send(other, ServerMsg::Message { body });
-                } else {
-                    // Sealed messages carry counters: a dropped one would make the next fail
-                    // as if tampered with. The recipient gets everything queued so far, in
-                    // order, then this.
-                    self.close_room(&nameplate, ErrorCode::RelayOverflow, Instant::now());
+        // The owner speaks to the receiver it names (receiver 1 when it names none); a
+        // receiver only ever to the owner, whom the owner is told it is.
+        let (target, msg) = match seat {
+            Seat::Owner => {
+                let peer = to.unwrap_or(1);
+                match room.joiner(peer) {
+                    Some(joiner) => (joiner, ServerMsg::Message { body, from: None }),
+                    // A group room's owner learns which receiver is gone.
+                    None if room.is_group() => {
+                        return self.send(conn, ServerMsg::PeerLeft { peer: Some(peer) });
+                    }
+                    None => return self.send(conn, ErrorCode::PeerAbsent.reply()),
                 }
             }
-            None => self.send(conn, ErrorCode::PeerAbsent.reply()),
+            Seat::Joiner(peer) => match room.owner {
+                Some(owner) => (
+                    owner,
+                    ServerMsg::Message {
+                        body,
+                        from: room.tag(peer),
+                    },
+                ),
+                None => return self.send(conn, ErrorCode::PeerAbsent.reply()),
+            },
+        };
+        // Only a message that reaches someone is activity: a lone member talking to an empty
+        // room must not keep it open past its idle time.
+        room.last_activity = Instant::now();
+        let fits = self.clients.get(&target).is_some_and(|c| has_room(&c.tx));
+        if fits {
+            self.metrics.count_relayed();
+            self.send(target, msg);
+        } else {
+            // Sealed messages carry counters: a dropped one would make the next fail as if
+            // tampered with. The recipient gets everything queued so far, in order, then
+            // this.
+            self.close_room(&nameplate, ErrorCode::RelayOverflow, Instant::now());
         }
     }
 
-    /// Closes a room with `code` as the last word to everyone in it; they stay connected.
     /// Takes away the members' shortcuts to each other (under the shortcut's lock): what
     /// either sends next goes through the actor, after whatever this step tells them.
-    fn cut_shortcuts(&self, members: &[Option<ConnId>; 2]) {
-        for conn in members.iter().flatten() {
+    fn cut_shortcuts(&self, members: &[ConnId]) {
+        for conn in members {
             if let Some(client) = self.clients.get(conn) {
                 client.shortcut.set(None);
             }
         }
     }
 
+    /// Closes a room with `code` as the last word to everyone in it; they stay connected.
     fn close_room(&mut self, nameplate: &str, code: ErrorCode, now: Instant) {
         let Some(room) = self.rooms.remove(nameplate) else {
             return;
         };
-        self.cut_shortcuts(&room.members);
-        for conn in room.members.into_iter().flatten() {
+        let members = room.members();
+        self.cut_shortcuts(&members);
+        for conn in members {
             if let Some(client) = self.clients.get_mut(&conn) {
                 client.exit(now);
             }
@@ -538,26 +650,36 @@ impl Rooms {
         }
     }
 
-    /// The allocator's word that the code was confirmed: gives the joiner back the guess its
-    /// join cost. Ignored from the joiner, before anyone joined, and the second time.
-    fn confirm(&mut self, conn: ConnId) {
-        let Some(nameplate) = self.clients.get(&conn).and_then(|c| c.room.as_ref()) else {
+    /// The allocator's word that a receiver's code was confirmed: gives it back the guess its
+    /// join cost. Ignored from a receiver, for a seat nobody took, and the second time.
+    fn confirm(&mut self, conn: ConnId, peer: Option<u32>) {
+        let Some((nameplate, Seat::Owner)) = self.seat(conn) else {
             return;
         };
-        let Some(room) = self.rooms.get_mut(nameplate) else {
+        let Some(joiner) = self
+            .rooms
+            .get_mut(&nameplate)
+            .and_then(|room| room.joiner_mut(peer.unwrap_or(1)))
+        else {
             return;
         };
-        if room.members[0] != Some(conn) {
-            return;
-        }
-        if let Some(ip) = room.guess.take() {
+        if let Some(ip) = joiner.guess.take() {
             self.per_address.refund_guess(ip, Instant::now());
         }
     }
 
-    /// TURN credentials for `conn`, only while its room holds both peers (so that the TURN
-    /// server is no open relay for whoever connects), and within the caps: per client per
-    /// room, then per address per hour.
+    /// The allocator lets nobody else join. Ignored from anyone else.
+    fn lock(&mut self, conn: ConnId) {
+        if let Some((nameplate, Seat::Owner)) = self.seat(conn) {
+            if let Some(room) = self.rooms.get_mut(&nameplate) {
+                room.locked = true;
+            }
+        }
+    }
+
+    /// TURN credentials for `conn`, only while its room holds the owner and a receiver (so
+    /// that the TURN server is no open relay for whoever connects), and within the caps:
+    /// per client per room, then per address per hour.
     fn turn(&mut self, conn: ConnId) {
         let Some(turn) = &self.turn else {
             return self.send(conn, ErrorCode::TurnUnavailable.reply());
@@ -566,50 +688,93 @@ impl Rooms {
             return;
         };
         let ip = client.ip;
-        let room = client.room.as_ref().and_then(|n| self.rooms.get_mut(n));
-        let Some(room) = room.filter(|r| r.members.iter().all(Option::is_some)) else {
+        let seated = client
+            .room
+            .as_ref()
+            .and_then(|(n, seat)| Some((self.rooms.get_mut(n)?, *seat)));
+        let Some((room, seat)) = seated else {
             return self.send(conn, ErrorCode::NotPaired.reply());
         };
-        let Some(slot) = room.members.iter().position(|&m| m == Some(conn)) else {
+        let paired = room.owner.is_some() && room.joiners.iter().any(|j| j.conn.is_some());
+        let per_room = self.limits.turn_per_room;
+        let issued = match seat {
+            Seat::Owner => Some((&mut room.owner_turn, per_room.saturating_mul(room.capacity))),
+            Seat::Joiner(peer) => room
+                .joiner_mut(peer)
+                .map(|j| (&mut j.turn_issued, per_room)),
+        };
+        let Some((issued, cap)) = issued.filter(|_| paired) else {
             return self.send(conn, ErrorCode::NotPaired.reply());
         };
-        if room.turn_issued[slot] >= self.limits.turn_per_room
-            || !self.per_address.allow_turn(ip, Instant::now())
-        {
+        if *issued >= cap || !self.per_address.allow_turn(ip, Instant::now()) {
             return self.send(conn, ErrorCode::turn_rate_limited());
         }
-        room.turn_issued[slot] += 1;
+        *issued += 1;
         let credentials = turn.issue(std::time::SystemTime::now());
         self.metrics.count_turn_issued();
         self.send(conn, credentials);
     }
 
-    /// Takes `conn` out of its room, telling the other peer; frees an empty room.
+    /// A group room's owner sends receiver `peer` out of the room: it hears `peer_left`, as
+    /// if the owner had gone. Returns whether `conn` owns a group room (whether or not that
+    /// receiver was still there); anyone else's `peer` is no such request.
+    fn send_out(&mut self, conn: ConnId, peer: u32) -> bool {
+        let Some((nameplate, Seat::Owner)) = self.seat(conn) else {
+            return false;
+        };
+        let Some(room) = self.rooms.get_mut(&nameplate).filter(|r| r.is_group()) else {
+            return false;
+        };
+        let Some(joiner) = room.joiner_mut(peer).and_then(|j| j.conn.take()) else {
+            return true;
+        };
+        if let Some(client) = self.clients.get_mut(&joiner) {
+            client.exit(Instant::now());
+        }
+        self.send(joiner, ServerMsg::PeerLeft { peer: None });
+        true
+    }
+
+    /// Takes `conn` out of its room, telling the others; frees an empty room.
     /// Returns whether it was in one.
     fn leave(&mut self, conn: ConnId) -> bool {
         let now = Instant::now();
-        let Some(nameplate) = self.clients.get_mut(&conn).and_then(|c| c.exit(now)) else {
+        let Some((nameplate, seat)) = self.clients.get_mut(&conn).and_then(|c| c.exit(now)) else {
             return false;
         };
-        let mut other = None;
-        let mut empty = false;
-        if let Some(room) = self.rooms.get(&nameplate) {
-            self.cut_shortcuts(&room.members);
-        }
-        if let Some(room) = self.rooms.get_mut(&nameplate) {
-            for slot in &mut room.members {
-                if *slot == Some(conn) {
-                    *slot = None;
-                }
+        let Some(room) = self.rooms.get(&nameplate) else {
+            return true;
+        };
+        // Nobody relays straight to one who left, nor past the word that it did.
+        self.cut_shortcuts(&room.members());
+        let Some(room) = self.rooms.get_mut(&nameplate) else {
+            return true;
+        };
+        let told: Vec<(ConnId, ServerMsg)> = match seat {
+            Seat::Owner => {
+                room.owner = None;
+                room.joiners
+                    .iter()
+                    .filter_map(|j| j.conn)
+                    .map(|c| (c, ServerMsg::PeerLeft { peer: None }))
+                    .collect()
             }
-            other = room.other(conn);
-            empty = room.is_empty();
-        }
-        if empty {
+            Seat::Joiner(peer) => {
+                if let Some(joiner) = room.joiner_mut(peer) {
+                    joiner.conn = None;
+                }
+                let tag = room.tag(peer);
+                room.owner
+                    .map(|owner| (owner, ServerMsg::PeerLeft { peer: tag }))
+                    .into_iter()
+                    .collect()
+            }
+        };
+        if room.is_empty() {
             self.rooms.remove(&nameplate);
         }
-        if let Some(other) = other {
-            self.send(other, ServerMsg::PeerLeft);
+        for (to, msg) in told {
+            self.send(to, msg);
         }
         true
     }

@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::defaults::{
     ACTOR_QUEUE, ANNOUNCE_QUEUE, GUESS_BURST, GUESS_REFILL, HANDSHAKE_TIMEOUT, IPV6_PREFIX_LEN,
-    MAX_CONNECTIONS_PER_IP, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS, MAX_TRACKED_IPS, MAX_WS_FRAME_BYTES,
-    MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE, ROOM_IDLE, ROOM_LIFETIME,
+    MAX_CONNECTIONS_PER_IP, MAX_RECEIVERS, MAX_REFUSALS_IN_FLIGHT, MAX_ROOMS, MAX_TRACKED_IPS,
+    MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, OUTBOUND_QUEUE, ROOM_IDLE, ROOM_LIFETIME,
     ROOM_REQUESTS_PER_IP_PER_MINUTE, TURN_PER_HOUR, TURN_PER_ROOM, UNPAIRED_IDLE, WS_BUFFER_BYTES,
 };
 use crate::limits::{ConnectionGuard, Limits, PerAddress, Refused};
@@ -84,6 +84,9 @@ pub struct Config {
     pub max_refusals_in_flight: usize,
     /// Most rooms open at once; `allocate` past it is answered `server_busy`.
     pub max_rooms: usize,
+    /// Most receivers one room takes (a group code); an `allocate` that asks for more gets
+    /// this many, and says so in `allocated`.
+    pub max_receivers: u32,
     /// A room in which nothing was relayed from one peer to the other for this long is
     /// closed (`room_expired`).
     pub room_idle: Duration,
@@ -143,6 +146,7 @@ impl Config {
             max_tracked_ips: MAX_TRACKED_IPS,
             max_refusals_in_flight: MAX_REFUSALS_IN_FLIGHT,
             max_rooms: MAX_ROOMS,
+            max_receivers: MAX_RECEIVERS,
             room_idle: ROOM_IDLE,
             room_lifetime: ROOM_LIFETIME,
             handshake_timeout: HANDSHAKE_TIMEOUT,
@@ -269,6 +273,7 @@ impl Server {
         let (actor_tx, actor_rx) = mpsc::channel(ACTOR_QUEUE);
         let room_limits = RoomLimits {
             max_rooms: config.max_rooms,
+            max_receivers: config.max_receivers,
             idle: config.room_idle,
             lifetime: config.room_lifetime,
             unpaired_idle: config.unpaired_idle,
@@ -694,27 +699,35 @@ async fn client_session(
             Some(Ok(Message::Binary(_))) => Err(ErrorCode::BinaryNotSupported),
             Some(Ok(Message::Text(text))) => protocol::parse_client(text.as_str()),
         };
-        let outcome = if matches!(command, Ok(ClientMsg::Allocate | ClientMsg::Join { .. }))
-            && !state.limits.allow_room_request(client, Instant::now())
+        let outcome = if matches!(
+            command,
+            Ok(ClientMsg::Allocate { .. } | ClientMsg::Join { .. })
+        ) && !state.limits.allow_room_request(client, Instant::now())
         {
             Err(ErrorCode::RateLimited)
         } else {
             match command {
-                Ok(ClientMsg::Allocate) => Ok(Command::Allocate { conn }),
+                Ok(ClientMsg::Allocate { receivers }) => Ok(Command::Allocate { conn, receivers }),
                 Ok(ClientMsg::Join { nameplate }) => Ok(Command::Join { conn, nameplate }),
-                Ok(ClientMsg::Send { body }) => {
-                    // Straight to the peer while the room holds both; through the actor
-                    // (which knows what to do with a full queue or no peer) otherwise.
-                    match relay_direct(&shortcut, body, &state.metrics) {
+                Ok(ClientMsg::Send { body, to }) => {
+                    // Straight to the peer while a two-peer room holds both; through the
+                    // actor (which knows what to do with a full queue, no peer, or a group
+                    // room's receivers) otherwise.
+                    let direct = match to {
+                        None | Some(1) => relay_direct(&shortcut, body, &state.metrics),
+                        Some(_) => Err(body),
+                    };
+                    match direct {
                         Ok(()) => continue,
                         Err(body) => {
                             shortcut.queue();
-                            Ok(Command::Relay { conn, body })
+                            Ok(Command::Relay { conn, body, to })
                         }
                     }
                 }
-                Ok(ClientMsg::Leave) => Ok(Command::Leave { conn }),
-                Ok(ClientMsg::Paired) => Ok(Command::Paired { conn }),
+                Ok(ClientMsg::Leave { peer }) => Ok(Command::Leave { conn, peer }),
+                Ok(ClientMsg::Paired { peer }) => Ok(Command::Paired { conn, peer }),
+                Ok(ClientMsg::Lock) => Ok(Command::Lock { conn }),
                 Ok(ClientMsg::Turn) => Ok(Command::Turn { conn }),
                 Ok(ClientMsg::Ping) => {
                     if !reply(&tx, ServerMsg::Pong) {

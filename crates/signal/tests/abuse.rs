@@ -388,6 +388,49 @@ async fn a_join_is_given_back_once_and_only_by_its_allocator() -> TestResult {
 }
 
 #[tokio::test]
+async fn each_receiver_of_a_group_room_pays_a_guess_until_its_own_code_is_confirmed() -> TestResult
+{
+    let server = Server::spawn(three_guesses()).await?;
+    let mut owner = client_from("127.0.0.2", &server).await?;
+    send(&mut owner, json!({"v":1,"type":"allocate","receivers":3})).await?;
+    let nameplate = recv(&mut owner).await?["nameplate"]
+        .as_str()
+        .ok_or("nameplate")?
+        .to_owned();
+    let mut joiners = Vec::new();
+    for peer in 1..=3 {
+        let mut joiner = client_from("127.0.0.3", &server).await?;
+        send(
+            &mut joiner,
+            json!({"v":1,"type":"join","nameplate":nameplate}),
+        )
+        .await?;
+        assert_eq!(recv(&mut joiner).await?["type"], "joined");
+        assert_eq!(recv(&mut owner).await?["peer"], peer);
+        joiners.push(joiner);
+    }
+    // Three joins from one address are three guesses: the next join of any room is refused.
+    join_new_room(&server, "127.0.0.3", "too_many_guesses").await?;
+    // The owner confirms receiver 2 (twice, and a receiver that never joined): one back.
+    send(&mut owner, json!({"v":1,"type":"paired","peer":2})).await?;
+    send(&mut owner, json!({"v":1,"type":"paired","peer":2})).await?;
+    send(&mut owner, json!({"v":1,"type":"paired","peer":7})).await?;
+    send(
+        &mut owner,
+        json!({"v":1,"type":"send","body":"confirmed","to":2}),
+    )
+    .await?;
+    assert_eq!(recv(&mut joiners[1]).await?["body"], "confirmed");
+    // A receiver's own `paired` gives nothing back.
+    send(&mut joiners[0], json!({"v":1,"type":"paired","peer":1})).await?;
+    send(&mut joiners[0], json!({"v":1,"type":"send","body":"x"})).await?;
+    assert_eq!(recv(&mut owner).await?["from"], 1);
+    join_new_room(&server, "127.0.0.3", "joined").await?;
+    join_new_room(&server, "127.0.0.3", "too_many_guesses").await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn allocate_past_max_rooms_is_server_busy_until_a_room_frees() -> TestResult {
     let mut config = config();
     config.max_rooms = 2;

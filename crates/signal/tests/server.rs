@@ -124,6 +124,203 @@ async fn a_third_peer_is_refused_and_the_pair_carries_on() -> TestResult {
     Ok(())
 }
 
+/// A group room for `receivers`, and that many joiners in it: the owner hears each one's
+/// number in order.
+async fn group(server: &Server, receivers: u32) -> AnyResult<(Ws, Vec<Ws>, String)> {
+    let mut owner = client(server).await?;
+    send(
+        &mut owner,
+        json!({"v":1,"type":"allocate","receivers":receivers}),
+    )
+    .await?;
+    let allocated = recv(&mut owner).await?;
+    assert_eq!(allocated["receivers"], receivers, "{allocated}");
+    let nameplate = allocated["nameplate"]
+        .as_str()
+        .ok_or("nameplate")?
+        .to_owned();
+    let mut joiners = Vec::new();
+    for peer in 1..=receivers {
+        let mut joiner = client(server).await?;
+        send(
+            &mut joiner,
+            json!({"v":1,"type":"join","nameplate":nameplate}),
+        )
+        .await?;
+        // A receiver's side of a group room is the two-peer protocol's, field for field.
+        assert_eq!(
+            recv(&mut joiner).await?,
+            json!({"v":1,"type":"joined","nameplate":nameplate})
+        );
+        assert_eq!(
+            recv(&mut owner).await?,
+            json!({"v":1,"type":"peer_joined","peer":peer})
+        );
+        joiners.push(joiner);
+    }
+    Ok((owner, joiners, nameplate))
+}
+
+#[tokio::test]
+async fn a_group_room_relays_between_its_owner_and_each_receiver_apart() -> TestResult {
+    let server = spawn().await?;
+    let (mut owner, mut joiners, nameplate) = group(&server, 3).await?;
+    // A fourth is refused; the three carry on.
+    let mut fourth = client(&server).await?;
+    send(
+        &mut fourth,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    assert_eq!(error_code(&recv(&mut fourth).await?), "room_full");
+    for peer in [3u32, 1, 2] {
+        let body = format!("for {peer}");
+        send(
+            &mut owner,
+            json!({"v":1,"type":"send","body":body,"to":peer}),
+        )
+        .await?;
+    }
+    for (i, joiner) in joiners.iter_mut().enumerate() {
+        // Each hears only what was sent to it, with no receiver number.
+        assert_eq!(
+            recv(joiner).await?,
+            json!({"v":1,"type":"message","body":format!("for {}", i + 1)})
+        );
+        send(
+            joiner,
+            json!({"v":1,"type":"send","body":format!("from {}", i + 1)}),
+        )
+        .await?;
+        assert_eq!(
+            recv(&mut owner).await?,
+            json!({"v":1,"type":"message","body":format!("from {}", i + 1),"from":i + 1})
+        );
+    }
+    // The owner sends receiver 2 out: it hears that the owner left; the others stay.
+    send(&mut owner, json!({"v":1,"type":"leave","peer":2})).await?;
+    assert_eq!(
+        recv(&mut joiners[1]).await?,
+        json!({"v":1,"type":"peer_left"})
+    );
+    send(
+        &mut joiners[1],
+        json!({"v":1,"type":"send","body":"still?"}),
+    )
+    .await?;
+    assert_eq!(error_code(&recv(&mut joiners[1]).await?), "not_in_room");
+    send(
+        &mut owner,
+        json!({"v":1,"type":"send","body":"gone?","to":2}),
+    )
+    .await?;
+    assert_eq!(
+        recv(&mut owner).await?,
+        json!({"v":1,"type":"peer_left","peer":2})
+    );
+    // Receiver 1 leaves: the owner hears which one.
+    send(&mut joiners[0], json!({"v":1,"type":"leave"})).await?;
+    assert_eq!(
+        recv(&mut owner).await?,
+        json!({"v":1,"type":"peer_left","peer":1})
+    );
+    send(
+        &mut owner,
+        json!({"v":1,"type":"send","body":"last","to":3}),
+    )
+    .await?;
+    assert_eq!(recv(&mut joiners[2]).await?["body"], "last");
+    // The owner leaves: everyone still in the room hears it.
+    send(&mut owner, json!({"v":1,"type":"leave"})).await?;
+    assert_eq!(
+        recv(&mut joiners[2]).await?,
+        json!({"v":1,"type":"peer_left"})
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_locked_group_room_takes_nobody_else_and_its_receivers_carry_on() -> TestResult {
+    let server = spawn().await?;
+    // One receiver asked for is the two-peer room, said so, and used up by its one join.
+    let mut owner = client(&server).await?;
+    send(&mut owner, json!({"v":1,"type":"allocate","receivers":1})).await?;
+    let allocated = recv(&mut owner).await?;
+    assert_eq!(allocated["receivers"], 1);
+    let mut only = client(&server).await?;
+    send(
+        &mut only,
+        json!({"v":1,"type":"join","nameplate":allocated["nameplate"]}),
+    )
+    .await?;
+    assert_eq!(recv(&mut only).await?["type"], "joined");
+    assert_eq!(recv(&mut owner).await?, json!({"v":1,"type":"peer_joined"}));
+    let mut late = client(&server).await?;
+    send(
+        &mut late,
+        json!({"v":1,"type":"join","nameplate":allocated["nameplate"]}),
+    )
+    .await?;
+    assert_eq!(error_code(&recv(&mut late).await?), "room_full");
+    send(&mut owner, json!({"v":1,"type":"send","body":"hi"})).await?;
+    assert_eq!(
+        recv(&mut only).await?,
+        json!({"v":1,"type":"message","body":"hi"})
+    );
+
+    let mut owner = client(&server).await?;
+    send(&mut owner, json!({"v":1,"type":"allocate","receivers":3})).await?;
+    let nameplate = recv(&mut owner).await?["nameplate"]
+        .as_str()
+        .ok_or("nameplate")?
+        .to_owned();
+    let mut first = client(&server).await?;
+    send(
+        &mut first,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    assert_eq!(recv(&mut first).await?["type"], "joined");
+    assert_eq!(recv(&mut owner).await?["peer"], 1);
+    // Only the owner locks; a receiver's lock changes nothing.
+    send(&mut first, json!({"v":1,"type":"lock"})).await?;
+    let mut second = client(&server).await?;
+    send(
+        &mut second,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    assert_eq!(recv(&mut second).await?["type"], "joined");
+    assert_eq!(recv(&mut owner).await?["peer"], 2);
+    send(&mut owner, json!({"v":1,"type":"lock"})).await?;
+    let mut third = client(&server).await?;
+    send(
+        &mut third,
+        json!({"v":1,"type":"join","nameplate":nameplate}),
+    )
+    .await?;
+    assert_eq!(error_code(&recv(&mut third).await?), "room_full");
+    send(&mut owner, json!({"v":1,"type":"send","body":"on","to":2})).await?;
+    assert_eq!(recv(&mut second).await?["body"], "on");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_group_room_gets_at_most_the_servers_cap() -> TestResult {
+    let server = spawn().await?;
+    let mut owner = client(&server).await?;
+    send(
+        &mut owner,
+        json!({"v":1,"type":"allocate","receivers":1000}),
+    )
+    .await?;
+    assert_eq!(recv(&mut owner).await?["receivers"], 8);
+    let mut zero = client(&server).await?;
+    send(&mut zero, json!({"v":1,"type":"allocate","receivers":0})).await?;
+    assert_eq!(recv(&mut zero).await?["receivers"], 1);
+    Ok(())
+}
+
 #[tokio::test]
 async fn bad_input_gets_an_error_and_other_rooms_carry_on() -> TestResult {
     let server = spawn().await?;

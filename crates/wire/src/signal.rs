@@ -27,7 +27,13 @@ pub const MAX_WS_FRAME_BYTES: usize = MAX_WS_MESSAGE_BYTES;
 #[non_exhaustive]
 pub enum ClientMsg {
     /// Open a new room; the server answers with its nameplate.
-    Allocate,
+    Allocate {
+        /// How many receivers may join (a group code), when more than one; the server
+        /// caps it and says in `allocated` how many it allows. Without it, or with 1, the
+        /// room is the protocol's two-peer room, message for message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receivers: Option<u32>,
+    },
     /// Enter the room that another peer allocated.
     Join {
         /// The room's nameplate, as read from the code.
@@ -37,15 +43,32 @@ pub enum ClientMsg {
     Send {
         /// Opaque to the server; Toss clients put sealed ciphertext here.
         body: String,
+        /// In a group room, from its allocator: the receiver it is for (its `peer` number).
+        /// Left out, it goes to receiver 1, as in a two-peer room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<u32>,
     },
-    /// Leave the room.
-    Leave,
+    /// Leave the room; from a group room's allocator with `peer`, send that one receiver
+    /// out of it instead (it hears `peer_left`, as if the allocator had left).
+    Leave {
+        /// The receiver to send out (group rooms only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<u32>,
+    },
     /// Keep-alive; answered with `pong`.
     Ping,
     /// From the peer that allocated the room, once the key confirmation succeeded: the
     /// joiner knew the code, so the server gives back the guess its `join` cost. Never
     /// answered; from anyone else, or a second time, it changes nothing.
-    Paired,
+    Paired {
+        /// In a group room: which receiver confirmed (its `peer` number). Left out, receiver 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<u32>,
+    },
+    /// From a group room's allocator: nobody else may join (someone typed a wrong code, or
+    /// the sender stopped taking receivers). Later joins are refused with `room_full`;
+    /// those in the room stay. Never answered.
+    Lock,
     /// Short-lived TURN credentials, asked for once the key confirmation succeeded:
     /// answered with `turn`, or refused with `turn_unavailable`, `not_paired` or
     /// `rate_limited`.
@@ -64,6 +87,9 @@ pub enum ServerMsg {
     Allocated {
         /// The room's short number.
         nameplate: String,
+        /// For a group room: how many receivers may join, at most what was asked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receivers: Option<u32>,
     },
     /// You are in the room; the peer who allocated it is there.
     Joined {
@@ -71,13 +97,25 @@ pub enum ServerMsg {
         nameplate: String,
     },
     /// The other peer entered your room.
-    PeerJoined,
+    PeerJoined {
+        /// In a group room, to its allocator: the receiver's number (1, 2, ... in the order
+        /// they joined), which `send`, `paired` and `leave` name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<u32>,
+    },
     /// The other peer left your room (or lost its connection).
-    PeerLeft,
+    PeerLeft {
+        /// In a group room, to its allocator: which receiver left.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<u32>,
+    },
     /// A body relayed from the other peer.
     Message {
         /// Exactly what the other peer sent.
         body: String,
+        /// In a group room, to its allocator: which receiver sent it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<u32>,
     },
     /// Answer to `ping`.
     Pong,
@@ -268,12 +306,13 @@ struct SendFields<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<std::borrow::Cow<'a, str>>,
     body: Option<String>,
+    to: Option<u32>,
 }
 
-/// The body of a well-formed `send` of this version, or `None` for anything else, which
-/// the general path then parses (and refuses) exactly as it always has: this path only ever
-/// accepts what that one would, with the same result.
-fn parse_send(text: &str) -> Option<String> {
+/// A well-formed `send` of this version, or `None` for anything else, which the general
+/// path then parses (and refuses) exactly as it always has: this path only ever accepts
+/// what that one would, with the same result.
+fn parse_send(text: &str) -> Option<ClientMsg> {
     if text.len() > MAX_MESSAGE_BYTES {
         return None;
     }
@@ -282,7 +321,11 @@ fn parse_send(text: &str) -> Option<String> {
         &fields.v,
         Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(PROTOCOL_VERSION))
     );
-    (version_ok && fields.kind.as_deref() == Some("send")).then_some(fields.body)?
+    let body = (version_ok && fields.kind.as_deref() == Some("send")).then_some(fields.body)??;
+    Some(ClientMsg::Send {
+        body,
+        to: fields.to,
+    })
 }
 
 /// Serializing wrapper that adds the version field.
@@ -300,7 +343,7 @@ struct Versioned<'a, T> {
 /// `UnknownType`.
 pub fn parse_client(text: &str) -> Result<ClientMsg, ErrorCode> {
     match parse_send(text) {
-        Some(body) => Ok(ClientMsg::Send { body }),
+        Some(send) => Ok(send),
         None => parse_client_general(text),
     }
 }
@@ -348,7 +391,7 @@ pub fn to_text<T: Serialize>(msg: &T) -> String {
 /// [`to_text`] for a server message, written straight into a buffer of the right size when
 /// it is a relayed `message` (the one a server sends most), with no reallocation.
 pub fn server_text(msg: &ServerMsg) -> String {
-    let ServerMsg::Message { body } = msg else {
+    let ServerMsg::Message { body, from: None } = msg else {
         return to_text(msg);
     };
     const HEAD: &str = r#"{"v":1,"type":"message","body":"#;
@@ -377,6 +420,15 @@ mod tests {
             r#"{"v":1,"type":"send"}"#,
             r#"{"v":1,"type":"send","body":"x","pad":-1e999}"#,
             r#"{"v":1,"type":"send","body":"x","pad":1e999}"#,
+            r#"{"v":1,"type":"send","body":"x","to":2}"#,
+            r#"{"to":3,"v":1,"type":"send","body":"x"}"#,
+            r#"{"v":1,"type":"send","body":"x","to":null}"#,
+            r#"{"v":1,"type":"send","body":"x","to":-1}"#,
+            r#"{"v":1,"type":"send","body":"x","to":1e999}"#,
+            r#"{"v":1,"type":"send","body":"x","to":2.5}"#,
+            r#"{"v":1,"type":"send","body":"x","to":"2"}"#,
+            r#"{"v":1,"type":"send","body":"x","to":4294967296}"#,
+            r#"{"v":1,"type":"send","body":"x","to":1,"to":2}"#,
             r#"{"v":1,"type":"send","body":7}"#,
             r#"{"v":1,"type":"send","body":null}"#,
             r#"{"v":1,"type":"send","body":"x","body":"y"}"#,
@@ -407,8 +459,11 @@ mod tests {
         );
         assert_eq!(parse_client(&big), Err(ErrorCode::TooLarge));
         assert_eq!(
-            parse_send(r#"{"v":1,"type":"send","body":"x"}"#).as_deref(),
-            Some("x")
+            parse_send(r#"{"v":1,"type":"send","body":"x"}"#),
+            Some(ClientMsg::Send {
+                body: "x".into(),
+                to: None
+            })
         );
     }
 
@@ -422,11 +477,17 @@ mod tests {
         ] {
             let msg = ServerMsg::Message {
                 body: body.to_owned(),
+                from: None,
             };
             assert_eq!(server_text(&msg), to_text(&msg));
             assert_eq!(parse_server(&server_text(&msg)), Ok(msg));
         }
         assert_eq!(server_text(&ServerMsg::Pong), to_text(&ServerMsg::Pong));
+        let tagged = ServerMsg::Message {
+            body: "x".into(),
+            from: Some(2),
+        };
+        assert_eq!(server_text(&tagged), to_text(&tagged));
     }
 
     fn as_json<T: Serialize>(msg: &T) -> Value {
@@ -436,8 +497,16 @@ mod tests {
     #[test]
     fn client_messages_pin_their_json() {
         assert_eq!(
-            as_json(&ClientMsg::Allocate),
+            as_json(&ClientMsg::Allocate { receivers: None }),
             json!({"v": 1, "type": "allocate"})
+        );
+        assert_eq!(
+            as_json(&ClientMsg::Allocate { receivers: Some(3) }),
+            json!({"v": 1, "type": "allocate", "receivers": 3})
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"allocate"}"#),
+            Ok(ClientMsg::Allocate { receivers: None })
         );
         assert_eq!(
             as_json(&ClientMsg::Join {
@@ -446,18 +515,40 @@ mod tests {
             json!({"v": 1, "type": "join", "nameplate": "42"})
         );
         assert_eq!(
-            as_json(&ClientMsg::Send { body: "x".into() }),
+            as_json(&ClientMsg::Send {
+                body: "x".into(),
+                to: None
+            }),
             json!({"v": 1, "type": "send", "body": "x"})
         );
-        assert_eq!(as_json(&ClientMsg::Leave), json!({"v": 1, "type": "leave"}));
+        assert_eq!(
+            as_json(&ClientMsg::Send {
+                body: "x".into(),
+                to: Some(2)
+            }),
+            json!({"v": 1, "type": "send", "body": "x", "to": 2})
+        );
+        assert_eq!(
+            as_json(&ClientMsg::Leave { peer: None }),
+            json!({"v": 1, "type": "leave"})
+        );
+        assert_eq!(
+            as_json(&ClientMsg::Leave { peer: Some(3) }),
+            json!({"v": 1, "type": "leave", "peer": 3})
+        );
+        assert_eq!(as_json(&ClientMsg::Lock), json!({"v": 1, "type": "lock"}));
         assert_eq!(as_json(&ClientMsg::Ping), json!({"v": 1, "type": "ping"}));
         assert_eq!(
-            as_json(&ClientMsg::Paired),
+            as_json(&ClientMsg::Paired { peer: None }),
             json!({"v": 1, "type": "paired"})
         );
         assert_eq!(
             parse_client(r#"{"v":1,"type":"paired"}"#),
-            Ok(ClientMsg::Paired)
+            Ok(ClientMsg::Paired { peer: None })
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"paired","peer":2}"#),
+            Ok(ClientMsg::Paired { peer: Some(2) })
         );
         assert_eq!(as_json(&ClientMsg::Turn), json!({"v": 1, "type": "turn"}));
         assert_eq!(
@@ -470,9 +561,17 @@ mod tests {
     fn server_messages_pin_their_json() {
         assert_eq!(
             as_json(&ServerMsg::Allocated {
-                nameplate: "7".into()
+                nameplate: "7".into(),
+                receivers: None
             }),
             json!({"v": 1, "type": "allocated", "nameplate": "7"})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::Allocated {
+                nameplate: "7".into(),
+                receivers: Some(3)
+            }),
+            json!({"v": 1, "type": "allocated", "nameplate": "7", "receivers": 3})
         );
         assert_eq!(
             as_json(&ServerMsg::Joined {
@@ -481,16 +580,39 @@ mod tests {
             json!({"v": 1, "type": "joined", "nameplate": "7"})
         );
         assert_eq!(
-            as_json(&ServerMsg::PeerJoined),
+            as_json(&ServerMsg::PeerJoined { peer: None }),
             json!({"v": 1, "type": "peer_joined"})
         );
         assert_eq!(
-            as_json(&ServerMsg::PeerLeft),
+            as_json(&ServerMsg::PeerJoined { peer: Some(2) }),
+            json!({"v": 1, "type": "peer_joined", "peer": 2})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::PeerLeft { peer: None }),
             json!({"v": 1, "type": "peer_left"})
         );
         assert_eq!(
-            as_json(&ServerMsg::Message { body: "b".into() }),
+            as_json(&ServerMsg::PeerLeft { peer: Some(2) }),
+            json!({"v": 1, "type": "peer_left", "peer": 2})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::Message {
+                body: "b".into(),
+                from: None
+            }),
             json!({"v": 1, "type": "message", "body": "b"})
+        );
+        assert_eq!(
+            as_json(&ServerMsg::Message {
+                body: "b".into(),
+                from: Some(3)
+            }),
+            json!({"v": 1, "type": "message", "body": "b", "from": 3})
+        );
+        // A client of the two-peer protocol reads a group room's messages as before.
+        assert_eq!(
+            parse_server(r#"{"v":1,"type":"peer_joined","peer":2}"#),
+            Ok(ServerMsg::PeerJoined { peer: Some(2) })
         );
         assert_eq!(as_json(&ServerMsg::Pong), json!({"v": 1, "type": "pong"}));
         assert_eq!(

@@ -144,7 +144,7 @@ impl SignalClient {
                 tokio::select! {
                     msg = out_rx.recv() => {
                         let Some(msg) = msg else { break };
-                        let last = msg == ClientMsg::Leave;
+                        let last = matches!(msg, ClientMsg::Leave { .. });
                         if sink.send(Message::Text(protocol::to_text(&msg).into())).await.is_err() || last {
                             break;
                         }
@@ -206,7 +206,7 @@ impl SignalClient {
         if self.task.is_finished() {
             return;
         }
-        let _ = self.outbound.try_send(ClientMsg::Leave);
+        let _ = self.outbound.try_send(ClientMsg::Leave { peer: None });
         // A task that ended while being awaited here is never polled again (see above).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.task).await;
     }
