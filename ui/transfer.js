@@ -39,8 +39,17 @@ export const MAX_TEXT_BYTES = 64 * 1024;
  * A new transfer. Senders list what was chosen (base names) until real file names arrive,
  * or carry a text instead of files; receivers list nothing until the offer.
  */
-export function createTransfer(direction, { code = null, paths = [], text = null, target = null, nearby = false } = {}) {
+export function createTransfer(
+  direction,
+  { code = null, paths = [], text = null, target = null, nearby = false, receivers = 1 } = {},
+) {
   return {
+    /**
+     * A group code's sender (several receivers for one code): how many it takes, each
+     * receiver as it comes (see `members`), and why the code stopped taking them, if it
+     * did. Null for any other transfer.
+     */
+    group: receivers > 1 ? { size: receivers, members: [], ended: null } : null,
     /** What the sender chose (full paths), to send elsewhere instead. */
     paths: paths.slice(),
     /** The nearby device's name when sending straight to one (no code). */
@@ -130,7 +139,12 @@ function itemIndexFor(t, path, fileIndex, size) {
  */
 export function applyEvent(t, ev) {
   if (!ev || typeof ev !== "object") return "ignored";
+  if (typeof ev.receiver === "number") return applyMemberEvent(t, ev);
   switch (ev.event) {
+    case "code_ended":
+      if (!t.group) return "ignored";
+      t.group.ended = String(ev.message ?? "");
+      return "changed";
     case "code":
       t.code = String(ev.code);
       t.pageLink = typeof ev.link === "string" && ev.link !== "" ? ev.link : null;
@@ -241,6 +255,158 @@ export function applyEvent(t, ev) {
   }
 }
 
+/**
+ * One receiver of a group code, as its events tell: its number, device name and words, its
+ * own transfer (phase, progress, path), and how it ended.
+ */
+function createMember(number) {
+  return {
+    number,
+    device: null,
+    verification: null,
+    /** Waits for the sender to let it in (after "joiner"); null once answered. */
+    asking: false,
+    /** Its own transfer, run through the same events as a single one. */
+    transfer: createTransfer("send"),
+    /** { message, kind } once it failed, declined, or was turned away. */
+    error: null,
+  };
+}
+
+/** The receiver `number` of a group, made on its first event. */
+export function member(t, number) {
+  let m = t.group.members.find((x) => x.number === number);
+  if (!m) {
+    m = createMember(number);
+    t.group.members.push(m);
+    t.group.members.sort((a, b) => a.number - b.number);
+  }
+  return m;
+}
+
+/** An event about one receiver of a group code: its own error never ends the group's. */
+function applyMemberEvent(t, ev) {
+  if (!t.group || !Number.isInteger(ev.receiver) || ev.receiver < 1) return "ignored";
+  const m = member(t, ev.receiver);
+  const inner = { ...ev };
+  delete inner.receiver;
+  switch (inner.event) {
+    case "joiner":
+      m.device = typeof inner.device === "string" && inner.device !== "" ? inner.device : null;
+      m.verification = String(inner.verification);
+      m.asking = true;
+      return "changed";
+    case "peer_connected":
+      m.verification = String(inner.verification);
+      return applyEvent(m.transfer, inner);
+    case "error":
+      m.error = { message: String(inner.message ?? ""), kind: String(inner.kind ?? "") };
+      m.asking = false;
+      return "changed";
+    default:
+      if (inner.event === "accepted" || inner.event === "waiting_for_accept") m.asking = false;
+      return applyEvent(m.transfer, inner);
+  }
+}
+
+/** Where one receiver of a group stands: joining, asking, waiting, sending, done, declined or failed. */
+export function memberState(m) {
+  if (m.error) {
+    if (m.error.kind === "declined") return "declined";
+    if (m.error.kind === "turned_away") return "turned_away";
+    if (m.error.kind === "cancelled") return "cancelled";
+    return "failed";
+  }
+  if (m.transfer.phase === "done") return "done";
+  if (m.asking) return "asking";
+  if (m.transfer.phase === "transferring") return "sending";
+  if (m.transfer.phase === "waiting_accept") return "waiting";
+  return "joining";
+}
+
+/** One receiver's state in words, for its row. */
+export function memberStateText(m) {
+  switch (memberState(m)) {
+    case "joining":
+      return "Connecting...";
+    case "asking":
+      return "Let this receiver in?";
+    case "waiting":
+      return "Waiting for it to accept...";
+    case "sending": {
+      const trouble = linkText(m.transfer);
+      return trouble || `Sending ${pathText(m.transfer.path)}...`;
+    }
+    case "done":
+      return "Got every file.";
+    case "declined":
+      return "Declined.";
+    case "turned_away":
+      return "Not let in; nothing was sent.";
+    case "cancelled":
+      return m.error.message ? sentence(m.error.message) : "Cancelled.";
+    default:
+      return sentence(m.error.message);
+  }
+}
+
+function sentence(message) {
+  const s = String(message).trim();
+  if (!s) return "Failed.";
+  const first = s[0].toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
+/** The receiver's name on its row: its device name, or "Receiver 2". */
+export function memberName(m) {
+  return m.device || `Receiver ${m.number}`;
+}
+
+/**
+ * The group's totals: receivers that joined, that got everything, that failed, and the
+ * bytes sent to all of them so far against what all of them take.
+ */
+export function groupTotals(t) {
+  const members = t.group ? t.group.members : [];
+  let bytes = 0;
+  let total = 0;
+  let rate = 0;
+  for (const m of members) {
+    const state = memberState(m);
+    if (state === "turned_away" || state === "declined") continue;
+    const p = m.transfer.progress;
+    if (m.transfer.result) {
+      bytes += m.transfer.result.bytes;
+      total += m.transfer.result.bytes;
+    } else if (p) {
+      bytes += p.bytes;
+      total += p.total;
+      if (state === "sending") rate += p.rate;
+    }
+  }
+  const count = (s) => members.filter((m) => memberState(m) === s).length;
+  return {
+    joined: members.length,
+    sending: count("sending"),
+    done: count("done"),
+    failed: count("failed") + count("declined") + count("cancelled"),
+    bytes,
+    total,
+    rate,
+  };
+}
+
+/** The group's line under its list: "2 of 3 receivers have everything · 140 MiB/s". */
+export function groupText(t) {
+  if (!t.group) return "";
+  const g = groupTotals(t);
+  if (g.joined === 0) return `Up to ${t.group.size} people can receive with this code.`;
+  const parts = [`${g.done} of ${plural(g.joined, "receiver")} ${g.done === 1 ? "has" : "have"} everything`];
+  if (g.total > 0 && g.sending > 0) parts.push(`${percent(g.bytes, g.total)}% of all bytes`);
+  if (g.rate > 0) parts.push(formatRate(g.rate));
+  return parts.join(" · ");
+}
+
 /** A text and no files: nothing to accept, save or track progress of. */
 export function isTextOnly(t) {
   return t.text !== null && t.items.length === 0;
@@ -311,7 +477,7 @@ function statusTextForFiles(t) {
       // A nearby device's user first opens the request: that may take a while.
       return t.target ? `Waiting for ${t.target} to open your request...` : "Getting a code...";
     case "code":
-      return "Waiting for the receiver...";
+      return t.group ? "Waiting for receivers..." : "Waiting for the receiver...";
     case "connecting":
       return t.nearby ? "A nearby device wants to send you something. Connecting..." : "Connecting...";
     case "paired":

@@ -27,6 +27,8 @@ const TITLES = {
   signal_lost: "The connection to the server was lost",
   no_relay: "No relay server",
   turn_refused: "The relay server refused",
+  turned_away: "Not let in",
+  some_receivers_missed: "Not everyone got the files",
 };
 
 export function errorTitle(kind) {

@@ -83,6 +83,12 @@ test("each error kind has its title and the core's sentence, made a sentence", (
       "The relay server refused",
       "The TURN server refused the relay credentials (they expired, or the server's shared secret changed); try again, and if it persists, check the TURN server's secret.",
     ],
+    ["turned_away", "Not let in", "You did not let this receiver in; nothing was sent to it."],
+    [
+      "some_receivers_missed",
+      "Not everyone got the files",
+      "2 of 3 receivers got everything; the others did not (each one's reason is above).",
+    ],
   ]);
 });
 

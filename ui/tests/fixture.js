@@ -4,8 +4,13 @@
 
 import { readFileSync } from "node:fs";
 
-/** Every event in the fixture, in its order. */
-export const events = JSON.parse(readFileSync(new URL("./fixtures/events.json", import.meta.url), "utf8"));
+const everything = JSON.parse(readFileSync(new URL("./fixtures/events.json", import.meta.url), "utf8"));
+
+/** Every event in the fixture, in its order, but those about one receiver of a group code. */
+export const events = everything.filter((e) => typeof e.receiver !== "number");
+
+/** The fixture's events about one receiver of a group code (`{"receiver":2,...}`), in order. */
+export const tagged = everything.filter((e) => typeof e.receiver === "number").map((e) => structuredClone(e));
 
 /** The first fixture event named `name` that `match` accepts (a fresh copy); throws when none. */
 export function pick(name, match = () => true) {

@@ -11,9 +11,14 @@ import {
   describeTransfer,
   doneDetail,
   doneTitle,
+  groupText,
+  groupTotals,
   isTextOnly,
   linkText,
   looksLikeLink,
+  memberName,
+  memberState,
+  memberStateText,
   offerAmount,
   pathText,
   progressLines,
@@ -21,7 +26,7 @@ import {
   statusText,
   summaryText,
 } from "../transfer.js";
-import { all, events, pick } from "./fixture.js";
+import { all, events, pick, tagged } from "./fixture.js";
 
 /** Applies `event`, which must change the transfer. */
 function apply(t, event) {
@@ -53,11 +58,13 @@ describe("the fixture", () => {
         "accepted",
         "check_words",
         "code",
+        "code_ended",
         "connected",
         "done",
         "error",
         "file_done",
         "interrupted",
+        "joiner",
         "notice",
         "offer",
         "path_probed",
@@ -69,7 +76,15 @@ describe("the fixture", () => {
         "waiting_for_accept",
       ].sort(),
     );
-    for (const event of events) {
+    // What only a group code's sender hears: about the code, or about one receiver.
+    const groupOnly = new Set(["joiner", "code_ended"]);
+    for (const event of [...events.filter((e) => groupOnly.has(e.event)), ...tagged]) {
+      const t = createTransfer("send", { receivers: 3 });
+      const ev = event.event === "joiner" ? { receiver: 1, ...event } : event;
+      assert.equal(applyEvent(t, structuredClone(ev)), "changed", `group: ${event.event}`);
+      assert.equal(applyEvent(createTransfer("send"), structuredClone(ev)), "ignored", `single: ${event.event}`);
+    }
+    for (const event of events.filter((e) => !groupOnly.has(e.event))) {
       for (const direction of ["send", "receive"]) {
         const t = createTransfer(direction);
         // A probed path's size changes a connection's details: there is one first.
@@ -432,5 +447,50 @@ describe("errors", () => {
       assert.equal(applyEvent(t, error), "error", error.kind);
       assert.deepEqual(t, before, error.kind);
     }
+  });
+});
+
+describe("sending to a group with one code", () => {
+  test("each receiver on its own row, and the group's totals under them", () => {
+    const t = createTransfer("send", { paths: ["/home/ana/holiday"], receivers: 3 });
+    apply(t, pick("code", (e) => typeof e.link === "string"));
+    assert.equal(statusText(t), "Waiting for receivers...");
+    assert.equal(groupText(t), "Up to 3 people can receive with this code.");
+
+    const [paired, joiner, progress, done, declined] = tagged;
+    apply(t, paired);
+    const first = t.group.members[0];
+    assert.equal(first.verification, "otter lantern");
+    assert.equal(memberState(first), "joining");
+    assert.equal(memberName(first), "Receiver 1");
+    apply(t, joiner);
+    assert.equal(memberState(first), "asking");
+    assert.equal(memberName(first), "Ana's laptop");
+    assert.equal(memberStateText(first), "Let this receiver in?");
+    apply(t, { receiver: 1, ...pick("waiting_for_accept") });
+    assert.equal(memberStateText(first), "Waiting for it to accept...");
+
+    apply(t, progress);
+    const second = t.group.members[1];
+    assert.equal(memberState(second), "sending");
+    assert.equal(memberStateText(second), "Sending directly...");
+    assert.deepEqual(progressLines(second.transfer.progress).overall, "25% · 1.0 MiB of 4.0 MiB");
+    assert.equal(groupText(t), "0 of 2 receivers have everything · 25% of all bytes · 2.0 MiB/s");
+
+    apply(t, done);
+    assert.equal(memberState(second), "done");
+    assert.equal(memberStateText(second), "Got every file.");
+    // One receiver's error is its own: the group goes on.
+    assert.equal(applyEvent(t, declined), "changed");
+    const third = t.group.members[2];
+    assert.equal(memberState(third), "declined");
+    assert.equal(memberStateText(third), "Declined.");
+    assert.deepEqual(groupTotals(t), { joined: 3, sending: 0, done: 1, failed: 1, bytes: 4194304, total: 4194304, rate: 0 });
+    assert.equal(groupText(t), "1 of 3 receivers has everything");
+
+    apply(t, pick("code_ended"));
+    assert.match(t.group.ended, /^Someone typed this code with other words/);
+    apply(t, pick("done", sent));
+    assert.equal(t.phase, "done");
   });
 });

@@ -32,6 +32,19 @@ pub(crate) enum Command {
         /// no code: it must accept after both sides check the verification words.
         #[arg(long, value_name = "NAME", conflicts_with = "text")]
         to: Option<String>,
+        /// Let up to N receivers use the one code (each gets its own words, connection and
+        /// progress); you let each one in as it comes, or all with --yes.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 1,
+            value_parser = clap::value_parser!(u32).range(1..=64),
+            conflicts_with_all = ["text", "to"]
+        )]
+        receivers: u32,
+        /// With --receivers: let in every receiver that knows the code, without asking.
+        #[arg(long, short, requires = "receivers")]
+        yes: bool,
     },
     /// Receive files with the code the sender gave you; with no code, wait visible to
     /// nearby devices until one sends you something.

@@ -64,29 +64,42 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
             paths,
             text,
             to,
+            receivers,
+            yes,
         } => {
             let (config, source) = common.config()?;
             server::say_once_if_no_server(&source, config.reach);
-            let out = Output::new(common.json, true);
-            let transfer = match (text, to) {
-                (Some(text), _) => toss_core::start_send_text(config, text, events),
-                (None, Some(name)) => {
-                    if !common.json {
-                        eprintln!("Looking for {name} on the local network...");
+            if receivers > 1 {
+                let let_in = if yes {
+                    toss_core::LetIn::Everyone
+                } else {
+                    toss_core::LetIn::Ask
+                };
+                let transfer =
+                    toss_core::start_send_group(config, paths, receivers, let_in, events);
+                (transfer, true, Output::group(common.json, receivers))
+            } else {
+                let out = Output::new(common.json, true);
+                let transfer = match (text, to) {
+                    (Some(text), _) => toss_core::start_send_text(config, text, events),
+                    (None, Some(name)) => {
+                        if !common.json {
+                            eprintln!("Looking for {name} on the local network...");
+                        }
+                        let wait = toss_core::defaults::NEARBY_WAIT;
+                        let device = match toss_core::lan::find_device(&name, wait).await {
+                            Ok(device) => device,
+                            Err(e) => return Ok(fail(common.json, true, &e)),
+                        };
+                        if !common.json {
+                            eprintln!("Asking {} to accept...", device.name);
+                        }
+                        toss_core::start_send_to(config, device, paths, events)
                     }
-                    let wait = toss_core::defaults::NEARBY_WAIT;
-                    let device = match toss_core::lan::find_device(&name, wait).await {
-                        Ok(device) => device,
-                        Err(e) => return Ok(fail(common.json, true, &e)),
-                    };
-                    if !common.json {
-                        eprintln!("Asking {} to accept...", device.name);
-                    }
-                    toss_core::start_send_to(config, device, paths, events)
-                }
-                (None, None) => toss_core::start_send(config, paths, events),
-            };
-            (transfer, true, out)
+                    (None, None) => toss_core::start_send(config, paths, events),
+                };
+                (transfer, true, out)
+            }
         }
         Command::Receive {
             common,
@@ -124,9 +137,23 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut interrupted = false;
-    // The accept prompt runs beside the event loop so that Ctrl-C still cancels while the
-    // user is being asked.
-    let (answer_tx, mut answers) = tokio::sync::mpsc::channel::<Decision>(1);
+    // The prompts run beside the event loop so that Ctrl-C still cancels while the user is
+    // being asked; one at a time, in the order the questions came (a group code's receivers
+    // may come together).
+    let (question_tx, mut questions) =
+        tokio::sync::mpsc::unbounded_channel::<(Option<u32>, String)>();
+    let (answer_tx, mut answers) = tokio::sync::mpsc::channel::<(Option<u32>, Decision)>(1);
+    tokio::spawn(async move {
+        while let Some((receiver, question)) = questions.recv().await {
+            if answer_tx
+                .send((receiver, ask(&question).await))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
     loop {
         tokio::select! {
             event = rx.recv() => {
@@ -135,18 +162,28 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                 let question = match &event {
                     _ if !event.awaits_decision() => None,
                     // A nearby send goes only once this side's user has compared the words.
-                    Event::CheckWords { verification } => Some(format!(
+                    Event::CheckWords { verification } => Some((None, format!(
                         "Does the other screen show \"{verification}\"? Send only if it does. [y/N] "
-                    )),
+                    ))),
+                    Event::Receiver(tagged) => match tagged.event.as_ref() {
+                        Event::Joiner { device, verification } => Some((Some(tagged.receiver), format!(
+                            "Let in receiver {}{}? Only if its screen shows \"{verification}\". [y/N] ",
+                            tagged.receiver,
+                            device.as_ref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                        ))),
+                        _ => None,
+                    },
                     _ if auto_accept => None,
-                    _ => Some("Accept? [y/N] ".to_owned()),
+                    _ => Some((None, "Accept? [y/N] ".to_owned())),
                 };
                 if let Some(question) = question {
-                    let answer_tx = answer_tx.clone();
-                    tokio::spawn(async move { answer_tx.send(ask(&question).await).await });
+                    let _ = question_tx.send(question);
                 }
             }
-            Some(decision) = answers.recv() => transfer.decide(decision),
+            Some((receiver, decision)) = answers.recv() => match receiver {
+                Some(receiver) => transfer.decide_for(receiver, decision),
+                None => transfer.decide(decision),
+            },
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 // End the line the terminal's "^C" was echoed on.

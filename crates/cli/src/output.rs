@@ -1,9 +1,11 @@
 //! Draws core events: progress bars and sentences on a terminal, or one JSON object per
 //! line with `--json`. Peer-supplied text is already made safe by the core.
 
+use std::collections::HashMap;
 use std::io::Write;
 
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
+use toss_core::events::Tagged;
 use toss_core::Event;
 
 /// Where events go.
@@ -13,6 +15,33 @@ pub(crate) struct Output {
     bar: Option<ProgressBar>,
     /// The transfer is a text alone: no bars, and a different summary.
     text_only: bool,
+    /// A group code's receivers, each with its own line; `None` for a single transfer.
+    group: Option<Group>,
+}
+
+/// A group code's receivers as the terminal shows them: a bar each.
+struct Group {
+    /// Receivers the code takes.
+    receivers: u32,
+    bars: MultiProgress,
+    each: HashMap<u32, Receiver>,
+    /// Receivers that got everything.
+    done: u32,
+}
+
+/// One receiver of a group code.
+#[derive(Default)]
+struct Receiver {
+    /// Its device name, once said.
+    device: Option<String>,
+    bar: Option<ProgressBar>,
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix:20} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta} left  {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 impl Output {
@@ -22,6 +51,20 @@ impl Output {
             sending,
             bar: None,
             text_only: false,
+            group: None,
+        }
+    }
+
+    /// A group code's sender, for up to `receivers`.
+    pub(crate) fn group(json: bool, receivers: u32) -> Self {
+        Self {
+            group: Some(Group {
+                receivers,
+                bars: MultiProgress::new(),
+                each: HashMap::new(),
+                done: 0,
+            }),
+            ..Self::new(json, true)
         }
     }
 
@@ -49,6 +92,11 @@ impl Output {
     }
 
     fn human(&mut self, event: &Event) {
+        if let Some(group) = &mut self.group {
+            if group.human(event) {
+                return;
+            }
+        }
         match event {
             Event::Code { code, link } => {
                 println!("Code: {code}");
@@ -56,8 +104,15 @@ impl Output {
                 if let Some(link) = link {
                     println!("Or open this link in a browser: {link}");
                 }
-                eprintln!("Waiting for the receiver...");
+                match &self.group {
+                    Some(group) => eprintln!(
+                        "Up to {} receivers can use this code. Waiting for them...",
+                        group.receivers
+                    ),
+                    None => eprintln!("Waiting for the receiver..."),
+                }
             }
+            Event::CodeEnded { message } => eprintln!("{message}"),
             Event::Notice { message } => eprintln!("{message}"),
             Event::PeerConnected { verification } => {
                 eprintln!("Peer found. Check that both screens show: {verification}");
@@ -150,6 +205,16 @@ impl Output {
                     println!("{verb} the text.");
                     return;
                 }
+                if let Some(group) = &self.group {
+                    println!(
+                        "Sent {files} file{} ({}) to {} receiver{}, all verified.",
+                        if *files == 1 { "" } else { "s" },
+                        HumanBytes(*bytes),
+                        group.done,
+                        if group.done == 1 { "" } else { "s" },
+                    );
+                    return;
+                }
                 println!(
                     "{verb} {files} file{} ({}) in {seconds:.1} s ({}/s), all verified.",
                     if *files == 1 { "" } else { "s" },
@@ -174,5 +239,87 @@ impl Output {
             }
             _ => {}
         }
+    }
+}
+
+impl Group {
+    /// Draws what concerns one receiver; `false` for anything else.
+    fn human(&mut self, event: &Event) -> bool {
+        let Event::Receiver(Tagged { receiver, event }) = event else {
+            return false;
+        };
+        let number = *receiver;
+        let me = self.each.entry(number).or_default();
+        let name = match &me.device {
+            Some(device) => format!("Receiver {number} ({device})"),
+            None => format!("Receiver {number}"),
+        };
+        let say = |line: String| {
+            // Bars are drawn only on a terminal; elsewhere each line is printed as it is.
+            if self.bars.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                let _ = self.bars.println(line);
+            }
+        };
+        match event.as_ref() {
+            Event::PeerConnected { verification } => say(format!(
+                "{name} knew the code. Its screen should show: {verification}"
+            )),
+            Event::Joiner {
+                device,
+                verification,
+            } => {
+                me.device.clone_from(device);
+                let name = match device {
+                    Some(device) => format!("Receiver {number} ({device})"),
+                    None => format!("Receiver {number}"),
+                };
+                say(format!("{name} is connected and shows: {verification}"));
+            }
+            Event::Connected { path } => say(format!("{name}: connected {}.", path.describe())),
+            Event::WaitingForAccept => say(format!("{name}: waiting for it to accept...")),
+            Event::Accepted => {
+                let bar = self.bars.add(ProgressBar::new(0));
+                bar.set_style(bar_style());
+                bar.set_prefix(name);
+                me.bar = Some(bar);
+            }
+            Event::Progress(p) => {
+                if let Some(bar) = &me.bar {
+                    bar.set_length(p.total);
+                    bar.set_position(p.bytes);
+                    bar.set_message(p.file_path.clone());
+                }
+            }
+            Event::Interrupted => say(format!("{name}: the connection was interrupted...")),
+            Event::Restored => say(format!("{name}: the connection is back.")),
+            Event::Reconnecting { attempt, attempts } => say(format!(
+                "{name}: the connection was lost; reconnecting (attempt {attempt} of {attempts})..."
+            )),
+            Event::Resumed { path, offset, .. } => say(format!(
+                "{name}: resuming {path}, {} already there.",
+                HumanBytes(*offset)
+            )),
+            Event::Done { files, bytes, .. } => {
+                if let Some(bar) = me.bar.take() {
+                    bar.finish_and_clear();
+                }
+                self.done += 1;
+                say(format!(
+                    "{name} got {files} file{} ({}), all verified.",
+                    if *files == 1 { "" } else { "s" },
+                    HumanBytes(*bytes)
+                ));
+            }
+            Event::Error { message, .. } => {
+                if let Some(bar) = me.bar.take() {
+                    bar.abandon();
+                }
+                say(format!("{name}: {message}"));
+            }
+            _ => {}
+        }
+        true
     }
 }

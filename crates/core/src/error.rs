@@ -137,11 +137,15 @@ pub enum ErrorKind {
     NoRelay,
     /// [`Error::TurnRefused`].
     TurnRefused,
+    /// [`Error::TurnedAway`].
+    TurnedAway,
+    /// [`Error::SomeReceiversMissed`].
+    SomeReceiversMissed,
 }
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ErrorKind; 28] = [
+    pub const ALL: [ErrorKind; 30] = [
         ErrorKind::BadCode,
         ErrorKind::SignalUnreachable,
         ErrorKind::SignalRefused,
@@ -170,6 +174,8 @@ impl ErrorKind {
         ErrorKind::SignalCertificate,
         ErrorKind::NoRelay,
         ErrorKind::TurnRefused,
+        ErrorKind::TurnedAway,
+        ErrorKind::SomeReceiversMissed,
     ];
 
     /// The name as it appears in JSON (`wrong_code`, `declined`, `peer_gone`, ...).
@@ -203,6 +209,8 @@ impl ErrorKind {
             ErrorKind::SignalCertificate => "signal_certificate",
             ErrorKind::NoRelay => "no_relay",
             ErrorKind::TurnRefused => "turn_refused",
+            ErrorKind::TurnedAway => "turned_away",
+            ErrorKind::SomeReceiversMissed => "some_receivers_missed",
         }
     }
 }
@@ -328,6 +336,19 @@ pub enum Error {
     /// The TURN server refused the credentials (expired, or not made with its secret).
     #[error("the TURN server refused the relay credentials (they expired, or the server's shared secret changed); try again, and if it persists, check the TURN server's secret")]
     TurnRefused,
+    /// A group code's sender did not let this receiver in.
+    #[error("you did not let this receiver in; nothing was sent to it")]
+    TurnedAway,
+    /// A group code's transfer ended with some of its receivers without the files.
+    #[error(
+        "{done} of {of} receivers got everything; the others did not (each one's reason is above)"
+    )]
+    SomeReceiversMissed {
+        /// Receivers that got every file.
+        done: usize,
+        /// Receivers that joined and were let in.
+        of: usize,
+    },
 }
 
 impl Error {
@@ -406,6 +427,8 @@ impl Error {
             Error::WriterStopped => ErrorKind::WriterStopped,
             Error::NoRelay(_) => ErrorKind::NoRelay,
             Error::TurnRefused => ErrorKind::TurnRefused,
+            Error::TurnedAway => ErrorKind::TurnedAway,
+            Error::SomeReceiversMissed { .. } => ErrorKind::SomeReceiversMissed,
         }
     }
 
@@ -480,6 +503,8 @@ mod tests {
                 "signal_certificate",
                 "no_relay",
                 "turn_refused",
+                "turned_away",
+                "some_receivers_missed",
             ]
         );
         for kind in ErrorKind::ALL {

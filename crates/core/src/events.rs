@@ -173,6 +173,56 @@ pub enum Event {
         /// A stable name for scripts (`wrong_code`, `declined`, `peer_gone`, ...).
         kind: crate::ErrorKind,
     },
+    /// A group code's sender: a receiver came with the code, its key confirmation
+    /// succeeded, and it waits to be let in ([`crate::Transfer::decide_for`] with its number;
+    /// nothing is offered to it before). Both screens show the words.
+    Joiner {
+        /// The receiver's device name, when it said one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        /// Two words that must match on the receiver's screen.
+        verification: String,
+    },
+    /// A group code takes nobody else (someone typed a wrong code); the receivers already
+    /// connected carry on. A fresh code is a new send.
+    CodeEnded {
+        /// A sentence for a person.
+        message: String,
+    },
+    /// What happens with one receiver of a group code: any event of a single transfer
+    /// (`peer_connected`, `connected`, `accepted`, `progress`, `file_done`, `done`,
+    /// `error`, ...), or `joiner`, with the receiver's number. Each receiver ends with its
+    /// own `done` or `error`; the transfer as a whole ends with one more, untagged.
+    #[serde(untagged)]
+    Receiver(Tagged),
+}
+
+/// An event of one receiver of a group code: `{"receiver":2,"event":"progress",...}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagged {
+    /// The receiver's number (1, 2, ... in the order they joined).
+    pub receiver: u32,
+    /// What happened.
+    pub event: Box<Event>,
+}
+
+impl Serialize for Tagged {
+    /// The event's own object with `receiver` first. Written by hand: serde's `flatten` of an
+    /// [`Event`] inside an [`Event`] would make the compiler build serializers without end.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap};
+        let serde_json::Value::Object(fields) =
+            serde_json::to_value(self.event.as_ref()).map_err(S::Error::custom)?
+        else {
+            return Err(S::Error::custom("an event serializes as an object"));
+        };
+        let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
+        map.serialize_entry("receiver", &self.receiver)?;
+        for (key, value) in &fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 impl Event {
@@ -182,7 +232,8 @@ impl Event {
     pub fn awaits_decision(&self) -> bool {
         match self {
             Event::Offer { files, .. } => !files.is_empty(),
-            Event::CheckWords { .. } => true,
+            Event::CheckWords { .. } | Event::Joiner { .. } => true,
+            Event::Receiver(tagged) => tagged.event.awaits_decision(),
             _ => false,
         }
     }
@@ -191,23 +242,42 @@ impl Event {
 /// Where events go. Sending never blocks and never fails the session: a listener that went
 /// away just stops hearing.
 #[derive(Debug, Clone)]
-pub struct Events(mpsc::UnboundedSender<Event>);
+pub struct Events {
+    tx: mpsc::UnboundedSender<Event>,
+    /// The receiver of a group code these events are about, if any.
+    receiver: Option<u32>,
+}
 
 impl Events {
     /// A sender and the stream to read events from.
     pub fn channel() -> (Events, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Events(tx), rx)
+        (Events { tx, receiver: None }, rx)
     }
 
     /// A sink that drops everything.
     pub fn discard() -> Events {
         let (tx, _) = mpsc::unbounded_channel();
-        Events(tx)
+        Events { tx, receiver: None }
+    }
+
+    /// The same stream, each event tagged with a group code's receiver ([`Event::Receiver`]).
+    pub(crate) fn for_receiver(&self, receiver: u32) -> Events {
+        Events {
+            tx: self.tx.clone(),
+            receiver: Some(receiver),
+        }
     }
 
     pub(crate) fn emit(&self, event: Event) {
-        let _ = self.0.send(event);
+        let event = match self.receiver {
+            Some(receiver) => Event::Receiver(Tagged {
+                receiver,
+                event: Box::new(event),
+            }),
+            None => event,
+        };
+        let _ = self.tx.send(event);
     }
 }
 
@@ -428,6 +498,65 @@ mod tests {
             }),
             error(Error::NoRelay("turn unavailable".into())),
             error(Error::TurnRefused),
+            error(Error::TurnedAway),
+            error(Error::SomeReceiversMissed { done: 2, of: 3 }),
+        ],
+        Joiner => [
+            Event::Joiner {
+                device: Some("Ana's laptop".into()),
+                verification: "otter lantern".into(),
+            },
+            // The web page and older versions say no device name.
+            Event::Joiner {
+                device: None,
+                verification: "kiwi ocean".into(),
+            },
+        ],
+        CodeEnded => [Event::CodeEnded {
+            message: "Someone typed this code with other words, so it lets nobody else in; the receivers already connected carry on. Send again for a fresh code.".into(),
+        }],
+        Receiver => [
+            Event::Receiver(Tagged {
+                receiver: 1,
+                event: Box::new(Event::PeerConnected {
+                    verification: "otter lantern".into(),
+                }),
+            }),
+            Event::Receiver(Tagged {
+                receiver: 1,
+                event: Box::new(Event::Joiner {
+                    device: Some("Ana's laptop".into()),
+                    verification: "otter lantern".into(),
+                }),
+            }),
+            Event::Receiver(Tagged {
+                receiver: 2,
+                event: Box::new(Event::Progress(Progress {
+                    direction: Direction::Send,
+                    file_index: 0,
+                    file_path: "holiday/beach.jpg".into(),
+                    file_bytes: MIB,
+                    file_total: 4 * MIB,
+                    bytes: MIB,
+                    total: 4 * MIB,
+                    rate: 2.0 * MIB as f64,
+                    eta_secs: Some(1.5),
+                })),
+            }),
+            Event::Receiver(Tagged {
+                receiver: 2,
+                event: Box::new(Event::Done {
+                    files: 1,
+                    bytes: 4 * MIB,
+                    skipped: 0,
+                    seconds: 2.0,
+                    saved_to: None,
+                }),
+            }),
+            Event::Receiver(Tagged {
+                receiver: 3,
+                event: Box::new(error(Error::Declined)),
+            }),
         ],
     }
 

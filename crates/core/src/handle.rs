@@ -6,11 +6,13 @@
 //!
 //! The transfer always ends with exactly one `done` or `error` event.
 
+mod group;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::code::Code;
@@ -31,11 +33,15 @@ pub enum Decision {
     Decline,
 }
 
+pub use group::LetIn;
+
 /// A running transfer; dropping it cancels it.
 #[derive(Debug)]
 pub struct Transfer {
     cancel: CancellationToken,
     decision: Option<oneshot::Sender<Decision>>,
+    /// A group send's answers about each receiver.
+    decisions: Option<mpsc::UnboundedSender<(u32, Decision)>>,
     task: Option<oneshot::Receiver<Result<Summary>>>,
 }
 
@@ -51,6 +57,14 @@ impl Transfer {
     pub fn decide(&mut self, decision: Decision) {
         if let Some(tx) = self.decision.take() {
             let _ = tx.send(decision);
+        }
+    }
+
+    /// A group send: lets receiver `receiver` in ([`Decision::Accept`]) or turns it away,
+    /// after its [`Event::Joiner`]. Only the first answer about each receiver counts.
+    pub fn decide_for(&self, receiver: u32, decision: Decision) {
+        if let Some(tx) = &self.decisions {
+            let _ = tx.send((receiver, decision));
         }
     }
 
@@ -189,8 +203,11 @@ fn spawn_send(
     let task = spawn_transfer(events.clone(), async move {
         let result = async {
             let manifest = manifest()?;
-            let room =
-                or_cancel(&token, rendezvous::open(&config, device.as_ref(), &events)).await?;
+            let room = or_cancel(
+                &token,
+                rendezvous::open(&config, device.as_ref(), 1, &events),
+            )
+            .await?;
             if device.is_none() {
                 events.emit(Event::Code {
                     code: room.allocated.code().to_string(),
@@ -214,6 +231,47 @@ fn spawn_send(
     Transfer {
         cancel,
         decision,
+        decisions: None,
+        task: Some(task),
+    }
+}
+
+/// Starts sending `paths` to up to `receivers` receivers of one code (a group code): each
+/// that joins gets its own key exchange, words, connection and transfer, and is let in as
+/// `let_in` says. Every event about a receiver comes as [`Event::Receiver`] with its number;
+/// the end is one untagged `done` (every receiver let in got everything) or `error`.
+pub fn start_send_group(
+    config: Config,
+    paths: Vec<PathBuf>,
+    receivers: u32,
+    let_in: LetIn,
+    events: Events,
+) -> Transfer {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    let (decisions_tx, decisions) = mpsc::unbounded_channel();
+    let task = spawn_transfer(events.clone(), async move {
+        let result = match Manifest::from_paths(&paths) {
+            Ok(manifest) => {
+                group::send_to_group(
+                    config,
+                    manifest,
+                    receivers,
+                    let_in,
+                    decisions,
+                    token,
+                    events.clone(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        finish(&events, result)
+    });
+    Transfer {
+        cancel,
+        decision: None,
+        decisions: Some(decisions_tx),
         task: Some(task),
     }
 }
@@ -243,7 +301,8 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     let (decision_tx, decision_rx) = oneshot::channel();
     let task = spawn_transfer(events.clone(), async move {
         let result = async {
-            let paired = or_cancel(&token, rendezvous::join(&config, &code)).await?;
+            let mut paired = or_cancel(&token, rendezvous::join(&config, &code)).await?;
+            paired.set_device(&config.device_name);
             let peer = Peer::connect(paired, &config, &token, &events).await?;
             let mut work = Receiving {
                 out_dir,
@@ -258,6 +317,7 @@ pub fn start_receive(config: Config, code: Code, out_dir: PathBuf, events: Event
     Transfer {
         cancel,
         decision: Some(decision_tx),
+        decisions: None,
         task: Some(task),
     }
 }
@@ -449,6 +509,41 @@ impl Peer {
         // Leaving lets the abort go out before the connection closes.
         self.paired.leave().await;
         Err(Error::WordsDiffer)
+    }
+
+    /// A group code's receiver, let in or turned away by this side's user before anything
+    /// is offered to it.
+    async fn let_in(
+        &mut self,
+        decision: oneshot::Receiver<Decision>,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        events.emit(Event::Joiner {
+            device: self.paired.peer_device().map(str::to_owned),
+            verification: self.paired.verification().to_owned(),
+        });
+        let answer = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                let _ = self.paired.say(&session::Signal::Cancel);
+                self.link.close().await;
+                self.paired.leave().await;
+                return Err(Error::Cancelled(Side::Local));
+            }
+            _ = self.link.lost() => return Err(Error::PeerGone),
+            d = decision => d.unwrap_or(Decision::Decline),
+        };
+        if answer == Decision::Accept {
+            return Ok(());
+        }
+        // Best effort: the peer learns it from the closed connection anyway.
+        let _ = self.paired.say(&session::Signal::Abort {
+            reason: "the sender did not let this device receive; nothing was sent".into(),
+        });
+        self.link.close().await;
+        self.paired.leave().await;
+        Err(Error::TurnedAway)
     }
 
     /// Runs `work` over the connection, and when it is lost, over fresh ones, waiting 1 s,

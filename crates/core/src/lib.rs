@@ -32,7 +32,7 @@ pub use config::{Config, IceServer, Reach, SignalEndpoint};
 pub use error::{ConnectFailure, Error, ErrorKind, Phase, Result, Side};
 pub use events::{Event, Events};
 pub use handle::{
-    start_receive, start_receive_knock, start_send, start_send_text, start_send_to, Decision,
-    Transfer,
+    start_receive, start_receive_knock, start_send, start_send_group, start_send_text,
+    start_send_to, Decision, LetIn, Transfer,
 };
 pub use transfer::Summary;

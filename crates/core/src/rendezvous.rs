@@ -23,7 +23,8 @@ pub(crate) struct Room {
     pub(crate) link: Option<String>,
 }
 
-/// Opens a sender's room: in `device`'s inbox for a nearby send, else on the configured
+/// Opens a sender's room (for up to `receivers` receivers of one code): in `device`'s inbox
+/// for a nearby send, else on the configured
 /// server, else (when the server cannot be reached and the local network may be used, or
 /// with [`Reach::LanOnly`]) on a rendezvous of its own, announced on the network. A
 /// notice says when a code works on this network only.
@@ -33,13 +34,14 @@ pub(crate) struct Room {
 pub(crate) async fn open(
     config: &Config,
     device: Option<&Device>,
+    receivers: u32,
     events: &Events,
 ) -> Result<Room> {
     if let Some(device) = device {
         return open_in_inbox(config, device).await;
     }
     if config.reach.uses_server() {
-        match session::allocate(&config.signal).await {
+        match session::allocate_for(&config.signal, Password::random(), receivers).await {
             Err(e) if e.is_signal_unreachable() && config.reach.uses_local_network() => {
                 let url = &config.signal.url;
                 let message = match e {
@@ -65,7 +67,12 @@ pub(crate) async fn open(
     // On a LAN with no server, this sender is the rendezvous, and its page is at this
     // machine's address on the network, where a phone on the same Wi-Fi finds it.
     let mut host = LanHost::start(&config.device_name).await?;
-    let allocated = session::allocate(&config.signal.at(host.local_url())).await?;
+    let allocated = session::allocate_for(
+        &config.signal.at(host.local_url()),
+        Password::random(),
+        receivers,
+    )
+    .await?;
     host.announce(&allocated.code().nameplate().to_string())?;
     Ok(Room {
         link: page_link(&host.lan_url(), allocated.code()),

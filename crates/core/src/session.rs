@@ -5,6 +5,7 @@
 //! Everything the peers say to each other through the server after the PAKE is sealed;
 //! the server only ever sees the nameplate, PAKE messages, MACs and ciphertext.
 
+mod group;
 mod signal_client;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use crate::crypto::{self, ChannelBinder, Opener, Pake, Role, Sealer, SessionKeys
 use crate::defaults::{PAKE_TIMEOUT, SERVER_ANSWER_TIMEOUT, TURN_ANSWER_TIMEOUT};
 use crate::error::{Error, Phase, Result};
 
+pub(crate) use group::{Group, Joiner, Line};
 pub(crate) use signal_client::SignalClient;
 
 /// What a Toss client puts in a relayed body: PAKE and confirmation in the clear (they are
@@ -60,6 +62,10 @@ pub(crate) enum Signal {
         /// The offer's round, echoed: an answer to an older offer is ignored.
         #[serde(default)]
         round: u32,
+        /// The receiver's device name, for a sender that lists its receivers (a group
+        /// code); older receivers and the web page leave it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     Candidate {
         candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
@@ -116,6 +122,8 @@ pub(crate) fn refused_msg(msg: ServerMsg) -> Error {
 pub struct Allocated {
     client: SignalClient,
     code: Code,
+    /// How many receivers the room takes (1: the two-peer room).
+    receivers: u32,
 }
 
 /// Opens a room on the signaling server and makes a fresh code for it.
@@ -131,16 +139,45 @@ pub async fn allocate(server: &SignalEndpoint) -> Result<Allocated> {
 /// # Errors
 /// As [`allocate`].
 pub async fn allocate_with(server: &SignalEndpoint, password: Password) -> Result<Allocated> {
+    allocate_for(server, password, 1).await
+}
+
+/// Opens a room that up to `receivers` may join with the same code (a group room, when
+/// more than one; docs/protocol.md).
+///
+/// # Errors
+/// As [`allocate`]; [`Error::SignalRefused`] when the server takes fewer receivers per code
+/// than asked (an older server takes one).
+pub async fn allocate_for(
+    server: &SignalEndpoint,
+    password: Password,
+    receivers: u32,
+) -> Result<Allocated> {
     let mut client = SignalClient::connect(server).await?;
-    client.send(ClientMsg::Allocate { receivers: None })?;
+    let asked = (receivers > 1).then_some(receivers);
+    client.send(ClientMsg::Allocate { receivers: asked })?;
     match answer(&mut client).await? {
-        ServerMsg::Allocated { nameplate, .. } => {
+        ServerMsg::Allocated {
+            nameplate,
+            receivers: given,
+        } => {
             let nameplate: Nameplate = nameplate.parse().map_err(|_| {
                 Error::SignalRefused("the signaling server sent an invalid room number".into())
             })?;
+            if let Some(asked) = asked {
+                let given = given.unwrap_or(1);
+                if given < asked {
+                    client.close().await;
+                    return Err(Error::SignalRefused(match given {
+                        1 => format!("the signaling server at {} lets only one receiver join a code; update it, or send to fewer receivers", server.url),
+                        n => format!("the signaling server at {} lets at most {n} receivers join one code", server.url),
+                    }));
+                }
+            }
             Ok(Allocated {
                 client,
                 code: Code::new(nameplate, password),
+                receivers,
             })
         }
         other => Err(refused_msg(other)),
@@ -153,6 +190,11 @@ impl Allocated {
         &self.code
     }
 
+    /// How many receivers may join with the code.
+    pub fn receivers(&self) -> u32 {
+        self.receivers
+    }
+
     /// Waits for the receiver to join, then runs the PAKE.
     ///
     /// # Errors
@@ -162,8 +204,21 @@ impl Allocated {
             ServerMsg::PeerJoined { .. } => {}
             other => return Err(refused_msg(other)),
         }
-        pake(self.client, &self.code, Role::Sender).await
+        pake(Line::Own(self.client), &self.code, Role::Sender).await
     }
+
+    /// Shares the room out to the receivers that join it (a group room).
+    pub(crate) fn into_group(self) -> (Group, Code) {
+        (Group::new(self.client), self.code)
+    }
+}
+
+/// The key exchange with one receiver of a group room, on its line.
+///
+/// # Errors
+/// As [`Allocated::wait_for_peer`]; a wrong code locks the room ([`Line::burn`]).
+pub(crate) async fn pake_joiner(joiner: Joiner, code: &Code) -> Result<Paired> {
+    pake(joiner.line, code, Role::Sender).await
 }
 
 /// Joins the sender's room with the code and runs the PAKE.
@@ -192,7 +247,7 @@ pub(crate) async fn join_with(mut client: SignalClient, code: &Code) -> Result<P
         }
         other => return Err(refused_msg(other)),
     }
-    pake(client, code, Role::Receiver).await
+    pake(Line::Own(client), code, Role::Receiver).await
 }
 
 /// The server's answer to a request, bounded in time.
@@ -202,7 +257,7 @@ async fn answer(client: &mut SignalClient) -> Result<ServerMsg> {
         .map_err(|_| Error::TimedOut(Phase::ServerAnswer))?
 }
 
-async fn next_room_msg(client: &mut SignalClient) -> Result<RoomMsg> {
+async fn next_room_msg(client: &mut Line) -> Result<RoomMsg> {
     match client.recv().await? {
         ServerMsg::Message { body, .. } => serde_json::from_str(&body)
             .map_err(|_| Error::Protocol("an unreadable setup message arrived".into())),
@@ -210,7 +265,7 @@ async fn next_room_msg(client: &mut SignalClient) -> Result<RoomMsg> {
     }
 }
 
-fn send_room_msg(client: &SignalClient, msg: &RoomMsg) -> Result<()> {
+fn send_room_msg(client: &Line, msg: &RoomMsg) -> Result<()> {
     let body = serde_json::to_string(msg)
         .map_err(|e| Error::Protocol(format!("cannot encode a setup message: {e}")))?;
     client.send(ClientMsg::Send { body, to: None })
@@ -218,7 +273,7 @@ fn send_room_msg(client: &SignalClient, msg: &RoomMsg) -> Result<()> {
 
 /// The key exchange, bounded in time: a room where nobody answers does not hold a
 /// receiver forever.
-async fn pake(mut client: SignalClient, code: &Code, role: Role) -> Result<Paired> {
+async fn pake(mut client: Line, code: &Code, role: Role) -> Result<Paired> {
     let keys = tokio::time::timeout(PAKE_TIMEOUT, exchange(&mut client, code, role))
         .await
         .map_err(|_| Error::TimedOut(Phase::KeyExchange))?;
@@ -227,7 +282,7 @@ async fn pake(mut client: SignalClient, code: &Code, role: Role) -> Result<Paire
         Err(e) => {
             // Burn the room: one guess per code.
             if e.is_wrong_code() {
-                client.close().await;
+                client.burn().await;
             }
             Err(e)
         }
@@ -238,7 +293,7 @@ async fn pake(mut client: SignalClient, code: &Code, role: Role) -> Result<Paire
 /// first and reveals it only once the receiver's has arrived: whoever sits in the middle
 /// must fix each message it sends before it learns the honest message it will meet, so it
 /// gets one try at matching verification words per session, 1 in 65,536.
-async fn exchange(client: &mut SignalClient, code: &Code, role: Role) -> Result<SessionKeys> {
+async fn exchange(client: &mut Line, code: &Code, role: Role) -> Result<SessionKeys> {
     let nameplate = code.nameplate();
     let (state, outbound) = Pake::start(nameplate, code.password());
     let pake_msg = RoomMsg::Pake {
@@ -314,7 +369,7 @@ pub(crate) enum TurnAnswer {
 /// Both sides proved they hold the same code; signaling from here on is sealed.
 #[derive(Debug)]
 pub struct Paired {
-    client: SignalClient,
+    client: Line,
     role: Role,
     verification: String,
     sealer: Sealer,
@@ -326,10 +381,14 @@ pub struct Paired {
     /// Which connection of the session is being set up: the sender counts its offers, the
     /// receiver follows the newest one it has answered.
     round: u32,
+    /// This side's device name, said in the answer (receiver).
+    device: Option<String>,
+    /// The receiver's device name, from its answer (sender), made safe to show.
+    peer_device: Option<String>,
 }
 
 impl Paired {
-    fn new(client: SignalClient, keys: SessionKeys) -> Self {
+    fn new(client: Line, keys: SessionKeys) -> Self {
         let role = keys.role();
         let verification = keys.verification().to_owned();
         let (sealer, opener, binder) = keys.into_channel();
@@ -342,7 +401,34 @@ impl Paired {
             binder,
             pending: std::collections::VecDeque::new(),
             round: 0,
+            device: None,
+            peer_device: None,
         }
+    }
+
+    /// Says this device's name in the answer (receiver).
+    pub(crate) fn set_device(&mut self, name: &str) {
+        self.device = Some(crate::lan::clean_device_name(name));
+    }
+
+    /// This side's device name, for the answer.
+    pub(crate) fn device(&self) -> Option<String> {
+        self.device.clone()
+    }
+
+    /// Keeps the receiver's device name from its answer, made safe to show.
+    pub(crate) fn heard_device(&mut self, name: Option<String>) {
+        if let Some(name) = name {
+            let name = crate::lan::clean_device_name(&name);
+            if !name.is_empty() {
+                self.peer_device = Some(name);
+            }
+        }
+    }
+
+    /// The receiver's device name, when it said one.
+    pub(crate) fn peer_device(&self) -> Option<&str> {
+        self.peer_device.as_deref()
     }
 
     /// The next thing the peer said through signaling, opened. Cancel-safe.
@@ -543,7 +629,8 @@ mod tests {
         let addr = "127.0.0.1:0".parse()?;
         let server = toss_signal::Server::spawn(toss_signal::Config::new(addr)).await?;
         let endpoint = SignalEndpoint::new(server.url());
-        let Allocated { mut client, code } = allocate_with(&endpoint, Password::nearby()).await?;
+        let Allocated { client, code, .. } = allocate_with(&endpoint, Password::nearby()).await?;
+        let mut client = Line::Own(client);
         let receiver = {
             let (endpoint, code) = (endpoint.clone(), code.clone());
             tokio::spawn(async move { join(&endpoint, &code).await.map(|_| ()) })

@@ -178,9 +178,11 @@ pub(super) async fn negotiate(
                         }
                         let answer = pc.create_answer(None).await?;
                         pc.set_local_description(answer.clone()).await?;
-                        paired.say(&Signal::Answer { sdp: answer.sdp, large_packets, round })?;
+                        let device = paired.device();
+                        paired.say(&Signal::Answer { sdp: answer.sdp, large_packets, round, device })?;
                     }
-                    Signal::Answer { sdp, large_packets: theirs, round } if paired.role() == Role::Sender && !remote_set && round == paired.round() => {
+                    Signal::Answer { sdp, large_packets: theirs, round, device } if paired.role() == Role::Sender && !remote_set && round == paired.round() => {
+                        paired.heard_device(device);
                         peer.takes_large.store(theirs, Ordering::SeqCst);
                         pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
                         remote_set = true;

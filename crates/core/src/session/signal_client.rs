@@ -144,7 +144,7 @@ impl SignalClient {
                 tokio::select! {
                     msg = out_rx.recv() => {
                         let Some(msg) = msg else { break };
-                        let last = matches!(msg, ClientMsg::Leave { .. });
+                        let last = matches!(msg, ClientMsg::Leave { peer: None });
                         if sink.send(Message::Text(protocol::to_text(&msg).into())).await.is_err() || last {
                             break;
                         }
@@ -174,6 +174,11 @@ impl SignalClient {
             inbound: in_rx,
             task,
         })
+    }
+
+    /// Another handle on the outbound queue, for a group room's receivers to send through.
+    pub(crate) fn sender(&self) -> mpsc::Sender<ClientMsg> {
+        self.outbound.clone()
     }
 
     /// Queues a message for the server.
