@@ -59,7 +59,9 @@ pub(super) async fn send_to_group(
     let mut exchanges: FuturesUnordered<Boxed<'_, (u32, Result<Paired>)>> = FuturesUnordered::new();
     let mut served: FuturesUnordered<Boxed<'_, (u32, Result<Summary>)>> = FuturesUnordered::new();
     let mut waiting: HashMap<u32, oneshot::Sender<Decision>> = HashMap::new();
+    // Receivers are taken while `taking`; the room is heard from while `open`.
     let mut taking = true;
+    let mut open = true;
     let mut joined = 0u32;
     let mut outcomes: Vec<Result<Summary>> = Vec::new();
     loop {
@@ -73,8 +75,8 @@ pub(super) async fn send_to_group(
                 taking = false;
                 group.lock();
             }
-            joiner = group.joined(), if taking => match joiner {
-                Some(joiner) => {
+            joiner = group.joined(), if open => match joiner {
+                Some(joiner) if taking => {
                     joined += 1;
                     if joined >= receivers {
                         taking = false;
@@ -84,8 +86,13 @@ pub(super) async fn send_to_group(
                         (peer, or_cancel(token, session::pake_joiner(joiner, code)).await)
                     }));
                 }
+                // One that came in just before the room was locked: sent out again.
+                Some(mut joiner) => joiner.line.close().await,
                 // The room is gone (expired, or its connection lost).
-                None => taking = false,
+                None => {
+                    open = false;
+                    taking = false;
+                }
             },
             Some((peer, paired)) = exchanges.next() => {
                 let tagged = events.for_receiver(peer);
