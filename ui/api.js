@@ -42,6 +42,16 @@ export function startSend(paths, onEvent) {
   return invoke("start_send", { paths, onEvent: channel(onEvent) });
 }
 
+/** Starts sending `paths` to up to `receivers` people with one code; events as for startSend, each receiver's tagged with its number. */
+export function startSendGroup(paths, receivers, onEvent) {
+  return invoke("start_send_group", { paths, receivers, onEvent: channel(onEvent) });
+}
+
+/** Lets receiver `receiver` of group transfer `id` in (`accept`), or turns it away. */
+export function decideReceiver(id, receiver, accept) {
+  return invoke("decide_receiver", { id, receiver, accept });
+}
+
 /** Starts sending a short text or link (no files); events as for startSend. */
 export function startSendText(text, onEvent) {
   return invoke("start_send_text", { text, onEvent: channel(onEvent) });

@@ -4,9 +4,9 @@
 
 import * as api from "./api.js";
 import { icon } from "./dom.js";
-import { applyEvent, createTransfer, describeTransfer, isTextOnly, qrText, sendableText } from "./transfer.js";
+import { applyEvent, createTransfer, describeTransfer, isTextOnly, memberName, qrText, sendableText } from "./transfer.js";
 import { createInviteBanner, createKnockBanner } from "./screens/parts.js";
-import { createHomeScreen } from "./screens/home.js";
+import { createHomeScreen, MAX_GROUP } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
 import { createReceivingScreen } from "./screens/receiving.js";
 import { createErrorScreen, errorTitle } from "./screens/error.js";
@@ -48,6 +48,8 @@ const state = {
   code: { value: "", ok: false, message: null, pending: false },
   /** The text field on Home (a draft until it is sent). */
   text: "",
+  /** Home's "Let several people receive": on, and for how many (one code, each let in). */
+  group: { on: false, count: 3 },
   /** Recent transfers; null while loading. */
   recent: null,
   /** Clock for relative times, refreshed every minute. */
@@ -125,7 +127,8 @@ function render() {
 
 /** A transfer is under way (one at a time: a nearby request waits for it to end). */
 function busy() {
-  return Boolean(state.transfer) && state.transfer.phase !== "done";
+  const t = state.transfer;
+  return Boolean(t) && t.phase !== "done" && !(t.group && t.group.end);
 }
 
 function isCurrent(t) {
@@ -149,7 +152,11 @@ function onEvent(t, event) {
   if (!isCurrent(t)) return;
   const outcome = applyEvent(t, event);
   if (outcome === "ignored") return;
-  if (outcome === "error") {
+  if (outcome === "error" && t.group && t.group.members.length > 0) {
+    // A group's end with some receivers short: its rows say who, and why.
+    t.group.end = { kind: String(event.kind ?? ""), message: String(event.message ?? "") };
+    refreshRecent();
+  } else if (outcome === "error") {
     fail(event.kind, event.message);
   } else if (event.event === "code") {
     fetchQr(t);
@@ -214,6 +221,12 @@ function startSend(paths) {
   const list = (paths || []).filter((p) => typeof p === "string" && p !== "");
   if (!list.length || state.transfer) return;
   state.dragOver = false;
+  if (state.group.on) {
+    const receivers = state.group.count;
+    const t = createTransfer("send", { paths: list, receivers });
+    launch(t, (handler) => api.startSendGroup(list, receivers, handler), "sending");
+    return;
+  }
   const t = createTransfer("send", { paths: list });
   launch(t, (handler) => api.startSend(list, handler), "sending");
 }
@@ -404,6 +417,40 @@ const actions = {
     render();
   },
 
+  /** Home's "Let several people receive" and how many. */
+  groupInput(on, count) {
+    const n = Number.isFinite(count) ? Math.round(count) : state.group.count;
+    state.group = { on: Boolean(on), count: Math.min(Math.max(n, 2), MAX_GROUP) };
+    render();
+  },
+
+  /** A group code's sender lets receiver `number` in, or turns it away. */
+  letIn(number, accept) {
+    const t = state.transfer;
+    if (!t || !t.group) return;
+    const m = t.group.members.find((x) => x.number === number);
+    if (!m || !m.asking) return;
+    m.asking = false;
+    withId(t, (id) =>
+      api.decideReceiver(id, number, Boolean(accept)).catch((error) => {
+        if (!isCurrent(t)) return;
+        fail("other", api.errorMessage(error));
+        render();
+      }),
+    );
+    announce(accept ? `${memberName(m)} is let in.` : `${memberName(m)} is turned away.`);
+    render();
+  },
+
+  /** After a group code was ended (a wrong code), the same files again with a fresh code. */
+  sendAgain() {
+    const t = state.transfer;
+    if (!t || t.phase !== "done" || !t.paths.length) return;
+    const paths = t.paths;
+    state.transfer = null;
+    startSend(paths);
+  },
+
   sendText() {
     startSendText(state.text);
   },
@@ -470,7 +517,7 @@ const actions = {
   },
 
   goHome() {
-    if (state.transfer && state.transfer.phase !== "done") return;
+    if (busy()) return;
     state.transfer = null;
     state.error = null;
     state.screen = "home";

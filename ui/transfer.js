@@ -46,10 +46,11 @@ export function createTransfer(
   return {
     /**
      * A group code's sender (several receivers for one code): how many it takes, each
-     * receiver as it comes (see `members`), and why the code stopped taking them, if it
-     * did. Null for any other transfer.
+     * receiver as it comes (see `members`), why the code stopped taking them, if it did
+     * (`ended`), and the group's error at the end ({ kind, message }) when not everyone got
+     * the files (`end`: the screen stays, each row saying why). Null for any other transfer.
      */
-    group: receivers > 1 ? { size: receivers, members: [], ended: null } : null,
+    group: receivers > 1 ? { size: receivers, members: [], ended: null, end: null } : null,
     /** What the sender chose (full paths), to send elsewhere instead. */
     paths: paths.slice(),
     /** The nearby device's name when sending straight to one (no code). */
@@ -476,8 +477,14 @@ function statusTextForFiles(t) {
     case "starting":
       // A nearby device's user first opens the request: that may take a while.
       return t.target ? `Waiting for ${t.target} to open your request...` : "Getting a code...";
-    case "code":
-      return t.group ? "Waiting for receivers..." : "Waiting for the receiver...";
+    case "code": {
+      if (!t.group) return "Waiting for the receiver...";
+      const n = t.group.members.length;
+      if (t.group.end) return "Finished.";
+      if (n === 0) return "Waiting for receivers...";
+      if (n >= t.group.size || t.group.ended) return `Sending to ${plural(n, "receiver")}...`;
+      return `${n} of ${t.group.size} joined. Others can still use the code.`;
+    }
     case "connecting":
       return t.nearby ? "A nearby device wants to send you something. Connecting..." : "Connecting...";
     case "paired":
@@ -548,6 +555,7 @@ export function doneTitle(t) {
   const send = t.direction === "send";
   if (isTextOnly(t)) return send ? "Text sent" : "Text received";
   const files = plural(t.result ? t.result.files : 0, "file");
+  if (t.group) return `Sent ${files} to ${plural(groupTotals(t).done, "person", "people")}`;
   return send ? `Sent ${files}` : `Received ${files}`;
 }
 

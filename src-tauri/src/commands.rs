@@ -81,6 +81,35 @@ pub(crate) async fn start_send(
     .await)
 }
 
+/// Starts sending `paths` to up to `receivers` people with one code (a group code): each
+/// receiver's events arrive tagged with its number, and each waits for [`decide_receiver`].
+#[tauri::command]
+pub(crate) async fn start_send_group(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+    receivers: u32,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    if paths.is_empty() {
+        return Err(AppError::Invalid(
+            "Choose at least one file or folder to send.".into(),
+        ));
+    }
+    if !(2..=toss_core::defaults::MAX_GROUP_RECEIVERS).contains(&receivers) {
+        return Err(AppError::Invalid(format!(
+            "A code can be shared by 2 to {} people.",
+            toss_core::defaults::MAX_GROUP_RECEIVERS
+        )));
+    }
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let log = TransferLog::sending(describe(&paths));
+    Ok(launch(&app, &state, on_event, log, |_, config, events| {
+        toss_core::start_send_group(config, paths, receivers, toss_core::LetIn::Ask, events)
+    })
+    .await)
+}
+
 /// Starts sending a short text or link; events arrive on `on_event`.
 #[tauri::command]
 pub(crate) async fn start_send_text(
@@ -291,6 +320,27 @@ pub(crate) fn decide(state: State<'_, AppState>, id: u64, accept: bool) -> Resul
     } else {
         Decision::Decline
     });
+    Ok(())
+}
+
+/// Lets receiver `receiver` of group transfer `id` in, or turns it away.
+#[tauri::command]
+pub(crate) fn decide_receiver(
+    state: State<'_, AppState>,
+    id: u64,
+    receiver: u32,
+    accept: bool,
+) -> Result<(), AppError> {
+    let transfers = lock(&state.transfers);
+    let t = transfers.get(&id).ok_or(AppError::NoSuchTransfer)?;
+    t.decide_for(
+        receiver,
+        if accept {
+            Decision::Accept
+        } else {
+            Decision::Decline
+        },
+    );
     Ok(())
 }
 

@@ -82,6 +82,8 @@ pub fn run() {
             commands::check_code,
             commands::start_send,
             commands::start_send_text,
+            commands::start_send_group,
+            commands::decide_receiver,
             commands::start_receive,
             commands::start_send_to,
             commands::start_receive_knock,

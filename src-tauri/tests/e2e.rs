@@ -289,3 +289,109 @@ async fn dropping_a_file_on_the_window_sends_it() -> TestResult {
     );
     app.close().await
 }
+
+/// The text of the element with id `id`, read by a script: WebKit's WebDriver calls the
+/// spans of a receiver's row not displayed, though they are on the screen.
+async fn text_of(app: &Desktop, id: &str) -> Res<String> {
+    let read = app
+        .client
+        .execute(
+            "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
+            vec![serde_json::json!(id)],
+        )
+        .await?;
+    Ok(read.as_str().ok_or(format!("no #{id}"))?.to_owned())
+}
+
+/// "Let several people receive": a folder dropped on the window goes to three `toss
+/// receive` processes with one code. Each receiver shows up on its own row with its device
+/// name and the words its own screen shows, is let in with its own button, and gets the
+/// folder byte for byte; each row ends saying so.
+#[tokio::test]
+async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult {
+    let other = Other::start()?;
+    let folder = other.tmp.path().join("Trip");
+    std::fs::create_dir_all(&folder)?;
+    let big = random_bytes(96 * 1024 * 1024 + 5);
+    let small = random_bytes(4321);
+    std::fs::write(folder.join("film.mov"), &big)?;
+    std::fs::write(folder.join("notes.txt"), &small)?;
+    let app = Desktop::launch(&other, &[]).await?;
+    app.click_when_enabled("#group-toggle", UI).await?;
+    assert!(app.is_checked("#group-toggle").await?);
+    assert_eq!(app.value_of("#group-count").await?, "3");
+    app.drop_file_onto(&folder, (360, 225), "#send-code")
+        .await?;
+    let code = app.text_when_present("#send-code", UI).await?;
+    let label = app.text_content("#code-label").await?;
+    assert_eq!(label, "Tell up to 3 people this code");
+
+    let mut receivers = Vec::new();
+    for name in ["ana", "ben", "chloe"] {
+        let out = other.tmp.path().join(format!("out-{name}"));
+        let mut child = other
+            .toss(&[
+                "receive",
+                "--json",
+                "--yes",
+                "--out",
+                &out.to_string_lossy(),
+                &code,
+            ])
+            .env("TOSS_DEVICE_NAME", name)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("stdout")?;
+        receivers.push((name, out, child, std::io::BufReader::new(stdout)));
+    }
+    // Each receiver's words, from its own first events.
+    let mut words = std::collections::HashMap::new();
+    for (name, _, _, stdout) in &mut receivers {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if std::io::BufRead::read_line(stdout, &mut line)? == 0 {
+                return Err(format!("{name} ended before its words").into());
+            }
+            let event: serde_json::Value = serde_json::from_str(&line)?;
+            if event["event"] == "peer_connected" {
+                words.insert(
+                    name.to_string(),
+                    event["verification"].as_str().unwrap_or("").to_owned(),
+                );
+                break;
+            }
+        }
+    }
+    for n in 1..=3 {
+        app.wait_displayed(&format!("#let-in-{n}"), UI).await?;
+        if let Some(dir) = std::env::var_os("TOSS_SCREENSHOTS") {
+            app.screenshot(&std::path::Path::new(&dir).join(format!("group-ask-{n}.png")))?;
+        }
+        let name = text_of(&app, &format!("receiver-name-{n}")).await?;
+        let shown = text_of(&app, &format!("receiver-words-{n}")).await?;
+        assert_eq!(
+            words.get(&name),
+            Some(&shown),
+            "row {n} shows {name} with the words {name}'s own screen shows"
+        );
+        app.click_when_enabled(&format!("#let-in-{n}"), UI).await?;
+    }
+    for (name, out, mut child, _) in receivers {
+        assert!(wait(&mut child, UI)?.success(), "{name}");
+        assert_eq!(std::fs::read(out.join("Trip/film.mov"))?, big, "{name}");
+        assert_eq!(std::fs::read(out.join("Trip/notes.txt"))?, small, "{name}");
+        assert_eq!(names_in(&out)?, ["Trip"]);
+    }
+    let title = app.text_when_present("#done-title", UI).await?;
+    assert_eq!(title, "Sent 2 files to 3 people");
+    for n in 1..=3 {
+        let state = app.text_content(&format!("#receiver-state-{n}")).await?;
+        assert_eq!(state, "Got every file.", "receiver {n}");
+    }
+    let total = app.text_content("#group-total").await?;
+    assert_eq!(total, "3 of 3 receivers have everything");
+    if let Some(dir) = std::env::var_os("TOSS_SCREENSHOTS") {
+        app.screenshot(&std::path::Path::new(&dir).join("group-done.png"))?;
+    }
+    app.close().await
+}

@@ -91,5 +91,51 @@ async fn screenshots() -> TestResult {
     // WebKit paints the banner a moment after it is in the page.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     app.screenshot(&dir.join("invite.png"))?;
+    app.close().await?;
+
+    // One code for three people: the first one asks to be let in, then all three receive.
+    let trip = other.tmp.path().join("Trip");
+    std::fs::create_dir_all(&trip)?;
+    std::fs::write(trip.join("film.mov"), random_bytes(192 * 1024 * 1024))?;
+    std::fs::write(trip.join("notes.txt"), b"ferry at nine")?;
+    let app = Desktop::launch(&other, &[]).await?;
+    app.click_when_enabled("#group-toggle", UI).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("group-home.png"))?;
+    app.drop_file_onto(&trip, (360, 225), "#send-code").await?;
+    let code = app.text_when_present("#send-code", UI).await?;
+    let receive = |name: &str| {
+        let out = other.tmp.path().join(format!("group-{name}"));
+        other
+            .toss(&[
+                "receive",
+                "--yes",
+                "--small-packets",
+                "--out",
+                &out.to_string_lossy(),
+                &code,
+            ])
+            .env("TOSS_DEVICE_NAME", name)
+            .spawn()
+    };
+    let mut receivers = vec![receive("Ana's laptop")?];
+    app.wait_displayed("#let-in-1", UI).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("group-asking.png"))?;
+    receivers.push(receive("Ben's desktop")?);
+    receivers.push(receive("Chloe")?);
+    for n in 1..=3 {
+        app.click_when_enabled(&format!("#let-in-{n}"), UI).await?;
+    }
+    app.wait_displayed(".receiver-progress", UI).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.screenshot(&dir.join("group-progress.png"))?;
+    app.text_when_present("#done-title", Duration::from_secs(300))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(&dir.join("group-done.png"))?;
+    for mut r in receivers {
+        wait(&mut r, UI)?;
+    }
     app.close().await
 }

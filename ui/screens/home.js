@@ -16,6 +16,9 @@ const RESULT_LABELS = {
   declined: "Declined",
 };
 
+/** Most people one code can be shared with in the app (the backend's MAX_GROUP_RECEIVERS). */
+export const MAX_GROUP = 8;
+
 /** Past transfers drawn at most. */
 const MAX_RECENT = 50;
 
@@ -66,6 +69,30 @@ export function createHomeScreen(section, actions) {
     h("span", { class: "drop-title" }, "Drop files or folders to send"),
     h("span", { class: "drop-hint" }, "or click to choose files"),
   );
+  // One code for several people: each gets their own words and is let in on the sending
+  // screen.
+  const groupToggle = h("input", {
+    id: "group-toggle",
+    type: "checkbox",
+    onchange: () => actions.groupInput(groupToggle.checked, Number(groupCount.value)),
+  });
+  const groupCount = h("input", {
+    id: "group-count",
+    type: "number",
+    class: "field group-count",
+    min: "2",
+    max: String(MAX_GROUP),
+    step: "1",
+    "aria-label": "How many people can receive",
+    onchange: () => actions.groupInput(groupToggle.checked, Number(groupCount.value)),
+  });
+  const groupCountRow = h("span", { class: "group-count-row" }, "up to ", groupCount, " people");
+  const groupRow = h(
+    "div",
+    { class: "group-row" },
+    h("label", { class: "check-label", for: "group-toggle" }, groupToggle, "Let several people receive"),
+    groupCountRow,
+  );
   const sendCard = h(
     "section",
     { class: "card send-card", "aria-labelledby": "send-heading" },
@@ -77,6 +104,7 @@ export function createHomeScreen(section, actions) {
       h("button", { id: "choose-files", type: "button", class: "btn", onclick: actions.chooseFiles }, icon("file"), "Choose files"),
       h("button", { id: "choose-folder", type: "button", class: "btn", onclick: actions.chooseFolders }, icon("folder"), "Choose folder"),
     ),
+    groupRow,
   );
 
   const codeInput = h("input", {
@@ -196,6 +224,13 @@ export function createHomeScreen(section, actions) {
     },
     update(state) {
       dropZone.classList.toggle("is-dragover", state.dragOver && !state.dropTarget);
+      groupToggle.checked = state.group.on;
+      if (document.activeElement !== groupCount) groupCount.value = String(state.group.count);
+      show(groupCountRow, state.group.on);
+      setText(
+        dropZone.querySelector(".drop-hint"),
+        state.group.on ? `one code for up to ${state.group.count} people · or click to choose files` : "or click to choose files",
+      );
 
       const nearby = state.nearby;
       devices.update(nearby.devices, state.dropTarget, nearby.shared_names);

@@ -3,11 +3,24 @@
 // verification words, progress and the result. Built when shown and emptied when hidden, so
 // the shared ids (#status, #file-list, #cancel-button...) exist once in the document. A text
 // sent instead of files is shown in a read-only box where the file list would be.
+// Sending to several people with one code, each receiver has a row of its own: its name
+// and words, a Let in / Turn away question, then its own progress and how it ended.
 // Sending to a nearby device there is no code: the user checks that the device shows the
 // same two words and says so (They match / They're different) before anything is offered.
 
 import { h, icon, setText, show } from "../dom.js";
-import { looksLikeLink, qrText, rank } from "../transfer.js";
+import { formatRate, percent } from "../format.js";
+import {
+  groupText,
+  looksLikeLink,
+  memberName,
+  memberState,
+  memberStateText,
+  progressLines,
+  qrText,
+  rank,
+} from "../transfer.js";
+import { errorSentence, errorTitle } from "./error.js";
 import {
   createCopyButton,
   createDone,
@@ -19,6 +32,119 @@ import {
   createTextBox,
   createVerification,
 } from "./parts.js";
+
+/** One receiver's row in a group send, updated in place (its buttons keep their focus). */
+function createReceiverRow(number, actions) {
+  const name = h("span", { id: `receiver-name-${number}`, class: "receiver-name" });
+  const words = h("span", { id: `receiver-words-${number}`, class: "receiver-words verification-words" });
+  const stateText = h("span", { id: `receiver-state-${number}`, class: "receiver-state" });
+  const bar = h("progress", { class: "bar bar-small", max: "1", value: "0", "aria-label": `Progress of receiver ${number}` });
+  const amount = h("span", { class: "receiver-amount" });
+  const progress = h("div", { class: "receiver-progress", hidden: true }, bar, amount);
+  const turnAway = h(
+    "button",
+    { id: `turn-away-${number}`, type: "button", class: "btn", onclick: () => actions.letIn(number, false) },
+    "Turn away",
+  );
+  const letIn = h(
+    "button",
+    { id: `let-in-${number}`, type: "button", class: "btn btn-primary", onclick: () => actions.letIn(number, true) },
+    "Let in",
+  );
+  const ask = h("div", { class: "button-row end receiver-ask", hidden: true }, turnAway, letIn);
+  const el = h(
+    "li",
+    { class: "receiver-row", "data-receiver": String(number) },
+    h("div", { class: "receiver-head" }, name, words),
+    stateText,
+    progress,
+    ask,
+  );
+  return {
+    el,
+    update(m) {
+      const state = memberState(m);
+      el.dataset.state = state;
+      setText(name, memberName(m));
+      setText(words, m.verification || "");
+      setText(stateText, memberStateText(m));
+      const p = m.transfer.progress;
+      const moving = state === "sending" && p;
+      show(progress, Boolean(moving));
+      if (moving) {
+        const total = Math.max(p.total, 1);
+        bar.max = total;
+        bar.value = Math.min(p.bytes, total);
+        const lines = progressLines(p);
+        setText(amount, [`${percent(p.bytes, p.total)}%`, formatRate(p.rate)].filter(Boolean).join(" · "));
+        amount.title = lines.overall;
+      }
+      show(ask, state === "asking");
+    },
+  };
+}
+
+/** The group's receivers, a row each, with the totals and why the code closed, if it did. */
+function createReceiverList(actions) {
+  const list = h("ul", { id: "receiver-list", class: "receiver-list" });
+  const total = h("p", { id: "group-total", class: "hint" });
+  const ended = h("p", { id: "code-ended", class: "hint is-warning", hidden: true });
+  const endedTitle = h("h3", { id: "group-end-title", class: "done-title", hidden: true });
+  const endedText = h("p", { id: "group-end-text", class: "hint", hidden: true });
+  const again = h(
+    "button",
+    { id: "send-again", type: "button", class: "btn", hidden: true, onclick: actions.sendAgain },
+    "Send again with a new code",
+  );
+  const home = h(
+    "button",
+    { id: "group-home", type: "button", class: "btn btn-primary", hidden: true, onclick: actions.goHome },
+    "Back to Home",
+  );
+  const el = h(
+    "section",
+    { id: "receivers-card", class: "card receivers-card", "aria-labelledby": "receivers-heading", hidden: true },
+    h("h3", { id: "receivers-heading", class: "card-title" }, "Receivers"),
+    list,
+    total,
+    ended,
+    endedTitle,
+    endedText,
+    h("div", { class: "button-row end" }, again, home),
+  );
+  const rows = new Map();
+  return {
+    el,
+    update(t) {
+      show(el, Boolean(t.group));
+      if (!t.group) return;
+      for (const m of t.group.members) {
+        let row = rows.get(m.number);
+        if (!row) {
+          row = createReceiverRow(m.number, actions);
+          rows.set(m.number, row);
+          list.append(row.el);
+        }
+        row.update(m);
+      }
+      setText(total, groupText(t));
+      setText(ended, t.group.ended || "");
+      show(ended, Boolean(t.group.ended));
+      // A group that ended with some receivers short stays here, each row saying why.
+      const end = t.group.end;
+      show(endedTitle, Boolean(end));
+      show(endedText, Boolean(end));
+      if (end) {
+        const title = errorTitle(end.kind);
+        setText(endedTitle, title);
+        setText(endedText, errorSentence(title, end.message));
+      }
+      const over = t.phase === "done" || Boolean(end);
+      show(home, Boolean(end));
+      show(again, over && Boolean(t.group.ended));
+    },
+  };
+}
 
 export function createSendingScreen(section, actions) {
   let ui = null;
@@ -93,6 +219,7 @@ export function createSendingScreen(section, actions) {
       ),
     );
     const progress = createProgress();
+    const receivers = createReceiverList(actions);
     const done = createDone({ direction: "send", onHome: actions.goHome });
     const textTitle = h("h3", { id: "sent-text-heading", class: "card-title" }, "Text");
     const text = createTextBox("sent-text", "sent-text-heading");
@@ -118,6 +245,7 @@ export function createSendingScreen(section, actions) {
       checkCard,
       verification.el,
       progress.el,
+      receivers.el,
       done.el,
       textCard,
       files.el,
@@ -143,6 +271,7 @@ export function createSendingScreen(section, actions) {
       match,
       checkCard,
       progress,
+      receivers,
       done,
       textTitle,
       text,
@@ -170,10 +299,15 @@ export function createSendingScreen(section, actions) {
       const t = state.transfer;
       if (!ui || !t) return;
       const hasText = t.text !== null;
-      setText(ui.head.heading, hasText ? "Send text" : t.target ? `Send to ${t.target}` : "Send files");
+      setText(ui.head.heading, hasText ? "Send text" : t.target ? `Send to ${t.target}` : t.group ? "Send to several people" : "Send files");
       ui.status.update(t);
-      show(ui.codeCard, Boolean(t.code) && rank(t.phase) < rank("paired"));
+      // A group's code stays up while it takes receivers.
+      const taking = t.group
+        ? t.phase === "code" && !t.group.ended && !t.group.end && t.group.members.length < t.group.size
+        : rank(t.phase) < rank("paired");
+      show(ui.codeCard, Boolean(t.code) && taking);
       setText(ui.code, t.code);
+      setText(ui.codeCard.querySelector("#code-label"), t.group ? `Tell up to ${t.group.size} people this code` : "Tell the receiver this code");
       setText(ui.link, t.pageLink || "");
       show(ui.link, Boolean(t.pageLink));
       show(ui.linkIntro, Boolean(t.pageLink));
@@ -186,7 +320,7 @@ export function createSendingScreen(section, actions) {
       }
       show(ui.qrTile, Boolean(t.qr));
       // Until someone types the code, the same files can go to a nearby device instead.
-      const offerNearby = t.phase === "code" && !hasText && t.paths.length > 0 && state.nearby.devices.length > 0;
+      const offerNearby = t.phase === "code" && !t.group && !hasText && t.paths.length > 0 && state.nearby.devices.length > 0;
       show(ui.nearbyCard, offerNearby);
       if (offerNearby) ui.devices.update(state.nearby.devices, null, state.nearby.shared_names);
       // To a nearby device the words show in the check card, with the question.
@@ -202,6 +336,7 @@ export function createSendingScreen(section, actions) {
       // The words first, not a button: they are what the user must look at.
       if (checking && !wasChecking) ui.checkTitle.focus();
       ui.progress.update(t);
+      ui.receivers.update(t);
       const wasDone = !ui.done.el.hidden;
       ui.done.update(t);
       if (t.phase === "done" && !wasDone) ui.done.home.focus();
@@ -209,7 +344,7 @@ export function createSendingScreen(section, actions) {
       ui.text.update(hasText ? t.text : "");
       show(ui.textCard, hasText);
       ui.files.update(t);
-      show(ui.head.cancel, t.phase !== "done");
+      show(ui.head.cancel, t.phase !== "done" && !(t.group && t.group.end));
     },
   };
 }

@@ -87,7 +87,7 @@ test("each error kind has its title and the core's sentence, made a sentence", (
     [
       "some_receivers_missed",
       "Not everyone got the files",
-      "2 of 3 receivers got everything; the others did not (each one's reason is above).",
+      "2 of 3 receivers got everything; each of the others says why.",
     ],
   ]);
 });

@@ -492,5 +492,6 @@ describe("sending to a group with one code", () => {
     assert.match(t.group.ended, /^Someone typed this code with other words/);
     apply(t, pick("done", sent));
     assert.equal(t.phase, "done");
+    assert.equal(doneTitle(t), "Sent 3 files to 1 person");
   });
 });

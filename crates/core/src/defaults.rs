@@ -165,6 +165,10 @@ pub const READ_BATCH: usize = 64;
 /// Messages queued between the data channel reader task and the protocol loop.
 pub const READ_QUEUE: usize = 64;
 
+/// Most receivers the app offers for one code (the signaling server's own cap is 8 by
+/// default; `toss send --receivers` may ask more of a server that allows it).
+pub const MAX_GROUP_RECEIVERS: u32 = 8;
+
 /// Time for the key exchange once both sides are in the room: a few messages through the
 /// server, so seconds at most; a room whose other side never speaks fails with a sentence.
 pub const PAKE_TIMEOUT: Duration = Duration::from_secs(20);

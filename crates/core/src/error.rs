@@ -340,9 +340,7 @@ pub enum Error {
     #[error("you did not let this receiver in; nothing was sent to it")]
     TurnedAway,
     /// A group code's transfer ended with some of its receivers without the files.
-    #[error(
-        "{done} of {of} receivers got everything; the others did not (each one's reason is above)"
-    )]
+    #[error("{done} of {of} receivers got everything; each of the others says why")]
     SomeReceiversMissed {
         /// Receivers that got every file.
         done: usize,
