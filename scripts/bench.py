@@ -12,7 +12,7 @@ three rounds, each pairing the two back to back, and report the median round bes
 round's ratio.
 
 Usage: scripts/bench.py [--quick] [STEP ...] (quick: smaller files and one round, for trying
-the script itself; steps: raw toss setup peers memory signal net, all by default)
+the script itself; steps: raw toss setup peers memory signal net group, all by default)
 """
 
 import json
@@ -563,6 +563,146 @@ def signal_load(work):
         server.stop()
 
 
+# ---------------------------------------------------------------------------------------
+# 8. one sender, several receivers
+
+
+GROUP_MIB = 64 if QUICK else 256
+SLOW_CGROUP = "tossbench-slow"
+SLOW_BPS = 32 * MIB  # the slow receiver's disk: writes capped at 32 MiB/s
+
+
+def cpu_seconds(time_v):
+    """User plus system seconds from /usr/bin/time -v's report."""
+    user = re.search(r"User time \(seconds\): ([\d.]+)", time_v)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", time_v)
+    return float(user.group(1)) + float(system.group(1)) if user and system else float("nan")
+
+
+def slow_disk(folder):
+    """A control group whose writes to the disk under `folder` are capped (cgroup v2 io.max,
+    or v1 blkio); returns the file to write a pid into, or None when this machine has none."""
+    dev = os.stat(folder).st_dev
+    disk = f"{os.major(dev)}:{os.minor(dev)}"
+    sys_dev = Path(f"/sys/dev/block/{disk}")
+    if not sys_dev.exists():
+        return None
+    if (sys_dev / "partition").exists():
+        disk = (sys_dev.resolve().parent / "dev").read_text().strip()
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    try:
+        if v2.exists():
+            root = Path("/sys/fs/cgroup")
+            if "io" not in (root / "cgroup.subtree_control").read_text().split():
+                (root / "cgroup.subtree_control").write_text("+io")
+            group = root / SLOW_CGROUP
+            group.mkdir(exist_ok=True)
+            (group / "io.max").write_text(f"{disk} wbps={SLOW_BPS}")
+        else:
+            group = Path("/sys/fs/cgroup/blkio") / SLOW_CGROUP
+            group.mkdir(exist_ok=True)
+            (group / "blkio.throttle.write_bps_device").write_text(f"{disk} {SLOW_BPS}")
+    except OSError as e:
+        say(f"no slow disk here: {e}")
+        return None
+    return group / "cgroup.procs"
+
+
+def group_send(work, src, receivers, slow=None):
+    """`toss send` (`--receivers N --yes` for more than one) to N `toss receive --yes`
+    processes started together; with `slow`, the last receiver runs in that control group.
+    Returns each receiver's first byte to verified seconds (from its own done event), the
+    sender's CPU seconds and peak RSS, and whether every copy is byte-identical."""
+    common = ["--signal", f"ws://127.0.0.1:{SIGNAL_PORT}", "--loopback", "--json"]
+    group = ["--receivers", str(receivers), "--yes"] if receivers > 1 else []
+    sender_log = open(work / "group-sender.log", "w+")
+    sender, code = start_sender(["/usr/bin/time", "-v"] + ns([RELEASE / "toss", "send"] + common + group + [src]),
+                                stderr=sender_log)
+    outs, procs = [], []
+    for i in range(receivers):
+        out = work / f"group-out-{time.monotonic_ns()}"
+        out.mkdir()
+        cmd = ns([RELEASE / "toss", "receive"] + common + ["--yes", "--out", out, code])
+        if slow and i == receivers - 1:
+            cmd = ["sh", "-c", f"echo $$ > {slow} && exec \"$@\"", "sh"] + cmd
+        outs.append(out)
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+    seconds = []
+    for p in procs:
+        stdout, _ = p.communicate(timeout=3600)
+        done = next((json.loads(l) for l in stdout.splitlines()
+                     if l.startswith("{") and json.loads(l).get("event") == "done"), None)
+        if p.returncode != 0 or done is None:
+            raise SystemExit(f"a receiver of the group failed: {stdout[-2000:]}")
+        seconds.append(done["seconds"])
+    sender.stdout.read()
+    sender.wait(timeout=60)
+    sender_log.seek(0)
+    report = sender_log.read()
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+    same = all(subprocess.run(["cmp", src, out / Path(src).name]).returncode == 0 for out in outs)
+    for out in outs:
+        shutil.rmtree(out)
+    return {"seconds": seconds, "send_cpu_s": cpu_seconds(report),
+            "send_rss_mib": int(m.group(1)) / 1024 if m else float("nan"), "identical": same}
+
+
+def group(work):
+    """1 -> 1 and 1 -> 3 receivers of one file, in rounds back to back: the aggregate rate,
+    its ratio to three single transfers shared by this machine's cores, and the sender's CPU
+    per GiB delivered; a slow receiver (its disk capped) beside two fast ones against three
+    fast ones; the sender's peak RSS with 1 and 4 receivers."""
+    src = work / "group.bin"
+    random_file(src, GROUP_MIB)
+    cores = os.cpu_count() or 1
+    slow = slow_disk(work)
+    rounds = []
+    for i in range(ROUNDS):
+        os.sync()
+        one = group_send(work, src, 1)
+        os.sync()
+        three = group_send(work, src, 3)
+        single = GROUP_MIB / one["seconds"][0]
+        aggregate = 3 * GROUP_MIB / max(three["seconds"])
+        r = {"single": single, "aggregate": aggregate,
+             "ratio": aggregate / (3 * single / cores),
+             "cpu_per_gib_one": one["send_cpu_s"] / (GROUP_MIB / 1024),
+             "cpu_per_gib_three": three["send_cpu_s"] / (3 * GROUP_MIB / 1024),
+             "identical": one["identical"] and three["identical"],
+             "fast_alone": sorted(three["seconds"])[:2]}
+        if slow:
+            os.sync()
+            mixed = group_send(work, src, 3, slow=slow)
+            r["fast_beside_slow"] = mixed["seconds"][:2]
+            r["slow"] = mixed["seconds"][2]
+            r["slow_cost"] = max(mixed["seconds"][:2]) / max(r["fast_alone"])
+            r["cpu_per_gib_mixed"] = mixed["send_cpu_s"] / (3 * GROUP_MIB / 1024)
+            r["identical"] = r["identical"] and mixed["identical"]
+        say(f"group, round {i + 1} of {ROUNDS}, {GROUP_MIB} MiB: 1 -> 1 {single:.1f} MiB/s; 1 -> 3 "
+            f"aggregate {aggregate:.1f} MiB/s = {r['ratio']:.2f} x (3 x single / {cores} cores); "
+            f"sender CPU per GiB delivered {r['cpu_per_gib_one']:.2f} s (1) / "
+            f"{r['cpu_per_gib_three']:.2f} s (3); byte-identical: {r['identical']}"
+            + (f"; beside a receiver whose disk takes {SLOW_BPS // MIB} MiB/s the fast ones took "
+               + ", ".join(f"{x:.2f}" for x in r["fast_beside_slow"]) + " s against "
+               + ", ".join(f"{x:.2f}" for x in r["fast_alone"]) + f" s ({r['slow_cost']:.2f} x), "
+               f"the slow one {r['slow']:.1f} s" if slow else ""))
+        rounds.append(r)
+    mid = median_round(rounds)
+    results["group"] = dict(mid, mib=GROUP_MIB, cores=cores, rounds=rounds)
+    rss = {}
+    for n in (1, 4):
+        os.sync()
+        rss[n] = group_send(work, src, n)["send_rss_mib"]
+    results["group"]["send_rss_mib"] = rss
+    say(f"group: sender peak RSS {rss[1]:.1f} MiB with 1 receiver, {rss[4]:.1f} MiB with 4")
+    src.unlink()
+    if slow:
+        try:
+            slow.parent.rmdir()
+        except OSError:
+            pass
+
+
 def main():
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (it runs everything in its own network namespace)")
@@ -578,7 +718,7 @@ def main():
         steps = {"raw": raw_webrtc, "toss": lambda: toss_end_to_end(work),
                  "setup": lambda: setup_latency(work), "peers": lambda: peers(work),
                  "memory": lambda: memory(work), "signal": lambda: signal_load(work),
-                 "net": lambda: network(work)}
+                 "net": lambda: network(work), "group": lambda: group(work)}
         for name, step in steps.items():
             if not only or name in only:
                 # The previous step's files leave the disk while this one runs otherwise:
@@ -641,6 +781,14 @@ def summary():
             say(f"Toss / {peer}, same {t['mib']:.0f} MiB file, receiver start to exit: "
                 f"{t['mib_per_s']:.1f} / {p['mib_per_s']:.1f} (medians); ratio "
                 f"{p['ratio_median']:.2f} (median; rounds {rounds})")
+    g = results.get("group")
+    if g:
+        say(f"one sender, 3 receivers of {g['mib']} MiB: aggregate {g['aggregate']:.1f} MiB/s, 1 -> 1 "
+            f"{g['single']:.1f} MiB/s; aggregate / (3 x single / {g['cores']} cores) = {g['ratio']:.2f} "
+            f"(median round; rounds " + ", ".join(f"{r['ratio']:.2f}" for r in g["rounds"]) + ")")
+        if "slow_cost" in g:
+            say(f"  the fast receivers beside a slow one / without it: " +
+                ", ".join(f"{r['slow_cost']:.2f}" for r in g["rounds"]))
     for key, what in (("net_own_addresses", "this computer's own addresses, default settings"),
                       ("net_ipv6_lan", "the IPv6 LAN")):
         net = results.get(key)

@@ -331,7 +331,7 @@ export function memberStateText(m) {
     case "joining":
       return "Connecting...";
     case "asking":
-      return "Let this receiver in?";
+      return "Let in only if its screen shows these words.";
     case "waiting":
       return "Waiting for it to accept...";
     case "sending": {
@@ -402,6 +402,8 @@ export function groupText(t) {
   if (!t.group) return "";
   const g = groupTotals(t);
   if (g.joined === 0) return `Up to ${t.group.size} people can receive with this code.`;
+  // Until files move, each row says what it waits for.
+  if (g.sending === 0 && g.done === 0) return "";
   const parts = [`${g.done} of ${plural(g.joined, "receiver")} ${g.done === 1 ? "has" : "have"} everything`];
   if (g.total > 0 && g.sending > 0) parts.push(`${percent(g.bytes, g.total)}% of all bytes`);
   if (g.rate > 0) parts.push(formatRate(g.rate));

@@ -43,7 +43,18 @@ async fn screenshots() -> TestResult {
     // Receiving: the offer, progress mid-way, and done.
     let big = other.tmp.path().join("Film night.mkv");
     std::fs::write(&big, random_bytes(160 * 1024 * 1024))?;
-    let (mut sender, code) = other.send_json(&big)?;
+    // Small packets: slow enough to be caught mid-way.
+    let mut sender = other
+        .toss(&["send", "--json", "--small-packets", &big.to_string_lossy()])
+        .spawn()?;
+    // Kept open until the sender ends: it writes its events there.
+    let mut sender_out = std::io::BufReader::new(sender.stdout.take().ok_or("stdout")?);
+    let code = {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut sender_out, &mut line)?;
+        let event: serde_json::Value = serde_json::from_str(&line)?;
+        event["code"].as_str().ok_or("no code event")?.to_owned()
+    };
     let app = Desktop::launch(&other, &[]).await?;
     app.type_into("#code-input", &code).await?;
     app.click_when_enabled("#receive-button", UI).await?;
@@ -52,12 +63,13 @@ async fn screenshots() -> TestResult {
     app.screenshot(&dir.join("offer.png"))?;
     app.click_when_enabled("#accept-button", UI).await?;
     app.text_when_present("#progress-text", UI).await?;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     app.screenshot(&dir.join("progress.png"))?;
     app.text_when_present("#done-title", Duration::from_secs(300))
         .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.screenshot(&dir.join("done.png"))?;
+    std::io::copy(&mut sender_out, &mut std::io::sink())?;
     wait(&mut sender, UI)?;
     app.close().await?;
 

@@ -466,7 +466,8 @@ describe("sending to a group with one code", () => {
     apply(t, joiner);
     assert.equal(memberState(first), "asking");
     assert.equal(memberName(first), "Ana's laptop");
-    assert.equal(memberStateText(first), "Let this receiver in?");
+    assert.equal(memberStateText(first), "Let in only if its screen shows these words.");
+    assert.equal(groupText(t), "");
     apply(t, { receiver: 1, ...pick("waiting_for_accept") });
     assert.equal(memberStateText(first), "Waiting for it to accept...");
 

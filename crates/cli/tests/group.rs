@@ -443,3 +443,95 @@ fn a_wrong_code_ends_the_code_and_those_transferring_carry_on() -> TestResult {
     assert!(!tmp.path().join("b").exists() || names_in(&tmp.path().join("b"))?.is_empty());
     Ok(())
 }
+
+/// One receiver's disk is slow (its writes capped at 16 MiB/s by a control group,
+/// `toss_testkit::throttle`): it slows only itself. The two others finish while it has not
+/// written half the file, and it finishes too, byte-identical, last. (How much the others
+/// lose, as a ratio of times, is measured by `make bench`, not asserted here.)
+#[test]
+#[ignore = "needs root"]
+fn a_slow_receiver_slows_only_itself() -> TestResult {
+    toss_testkit::process::assert_root("capping a process's disk writes");
+    let signal = signal()?;
+    let tmp = tempfile::tempdir()?;
+    let (album, _small, big) = album(tmp.path(), 128 * 1024 * 1024 + 9)?;
+    let throttle = toss_testkit::throttle::WriteThrottle::new(
+        &format!("toss-slow-{}", std::process::id()),
+        tmp.path(),
+        16 * 1024 * 1024,
+    )?;
+    let sending = start_send(&signal, &["--receivers", "3", "--yes"], &album)?;
+    let slow_out = tmp.path().join("out-slow");
+    let slow_arg = slow_out.to_string_lossy().into_owned();
+    let mut slow = throttle.command(
+        Path::new(env!("CARGO_BIN_EXE_toss")),
+        &[
+            "receive",
+            "--json",
+            "--yes",
+            "--out",
+            &slow_arg,
+            &sending.code,
+        ],
+    );
+    slow.env("TOSS_SIGNAL", &signal.url)
+        .env("TOSS_LOOPBACK", "true")
+        .env("TOSS_DEVICE_NAME", "slow")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut slow = slow.spawn()?;
+    let slow_lines = BufReader::new(slow.stdout.take().ok_or("stdout")?).lines();
+    let fast = ["ana", "ben"]
+        .iter()
+        .map(|name| {
+            let out = tmp.path().join(format!("out-{name}"));
+            start_receive(&signal, name, &out, &sending.code, &[])
+        })
+        .collect::<AnyResult<Vec<_>>>()?;
+    for r in fast {
+        let out = r.out.clone();
+        let f = finish(r.child, r.lines)?;
+        assert!(f.ok, "{}", f.stderr);
+        assert_eq!(std::fs::read(out.join("album/b-concert.mov"))?, big);
+    }
+    // The fast ones are done; the slow one is far from it.
+    assert!(
+        slow.try_wait()?.is_none(),
+        "the slow receiver is done already"
+    );
+    let part = slow_out.join("album/b-concert.mov.part");
+    let written = std::fs::metadata(&part).map_or(0, |m| m.len());
+    assert!(
+        written < big.len() as u64 / 2,
+        "the slow receiver had written {written} of {} bytes when the others finished",
+        big.len()
+    );
+    let s = finish(slow, slow_lines)?;
+    assert!(s.ok, "{}", s.stderr);
+    assert_eq!(std::fs::read(slow_out.join("album/b-concert.mov"))?, big);
+    let sent = finish(sending.child, sending.lines)?;
+    assert!(sent.ok, "{}", sent.stderr);
+    // On the sender's side too, the slow one is the last to be done.
+    let last_done = sent
+        .events
+        .iter()
+        .filter(|e| e["event"] == "done" && e.get("receiver").is_some())
+        .last()
+        .ok_or("no receiver done")?["receiver"]
+        .clone();
+    let slow_row = rows(&sent)
+        .into_iter()
+        .find(|(_, events)| {
+            events.iter().any(|e| {
+                e["event"] == "peer_connected"
+                    && own(&s, "peer_connected")
+                        .is_some_and(|p| p["verification"] == e["verification"])
+            })
+        })
+        .map(|(n, _)| n)
+        .ok_or("the slow receiver's row")?;
+    assert_eq!(last_done, Value::from(slow_row));
+    drop(throttle);
+    Ok(())
+}

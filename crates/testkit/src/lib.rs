@@ -3,7 +3,8 @@
 //! process), random data, commands that must succeed, processes that die with the test, the
 //! root check and network namespaces, free ports, coturn's command line, the `--json` events
 //! that `toss` prints, the raw messages of a hostile peer, real browsers under WebDriver
-//! for the web peer, and two homes behind NATs with a VPS made of the deploy files (Linux).
+//! for the web peer, a slow disk for one process (a cgroup's write cap), and two homes
+//! behind NATs with a VPS made of the deploy files (Linux).
 //!
 //! A dev-dependency only (`publish = false`): it never reaches a release. It fakes no part of
 //! Toss; every server it starts is the real one. Paths to the workspace's binaries
@@ -22,6 +23,8 @@ pub mod netns;
 pub mod ports;
 pub mod process;
 pub mod signal;
+#[cfg(target_os = "linux")]
+pub mod throttle;
 #[cfg(target_os = "linux")]
 pub mod vps;
 
