@@ -516,8 +516,7 @@ fn a_slow_receiver_slows_only_itself() -> TestResult {
     let last_done = sent
         .events
         .iter()
-        .filter(|e| e["event"] == "done" && e.get("receiver").is_some())
-        .last()
+        .rfind(|e| e["event"] == "done" && e.get("receiver").is_some())
         .ok_or("no receiver done")?["receiver"]
         .clone();
     let slow_row = rows(&sent)
