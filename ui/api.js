@@ -62,6 +62,11 @@ export function startReceive(code, onEvent) {
   return invoke("start_receive", { code, onEvent: channel(onEvent) });
 }
 
+/** Starts sending `paths` to each of the nearby devices `deviceIds` at once; events as for startSendGroup (receiver N is the N-th device). */
+export function startSendToMany(deviceIds, paths, onEvent) {
+  return invoke("start_send_to_many", { deviceIds, paths, onEvent: channel(onEvent) });
+}
+
 /** Starts sending `paths` straight to the nearby device `deviceId`; events as for startSend. */
 export function startSendTo(deviceId, paths, onEvent) {
   return invoke("start_send_to", { deviceId, paths, onEvent: channel(onEvent) });

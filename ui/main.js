@@ -27,6 +27,8 @@ const state = {
   dragOver: false,
   /** The id of the nearby device under the dragged files, or null. */
   dropTarget: null,
+  /** Nearby devices picked together (Ctrl- or Shift-click), by id: files go to all of them. */
+  selected: [],
   /** Nearby devices and this computer's visibility, as the backend reports them. */
   nearby: {
     visible: false,
@@ -231,6 +233,23 @@ function startSend(paths) {
   launch(t, (handler) => api.startSend(list, handler), "sending");
 }
 
+/** Sends `paths` to each of `devices` at once: a request, words and a row each. */
+function startSendToMany(devices, paths) {
+  const list = (paths || []).filter((p) => typeof p === "string" && p !== "");
+  if (!list.length || state.transfer || !devices.length) return;
+  if (devices.length === 1) return startSendTo(devices[0], list);
+  state.dragOver = false;
+  state.dropTarget = null;
+  state.selected = [];
+  const t = createTransfer("send", { paths: list, targets: devices.map((d) => String(d.name)) });
+  launch(t, (handler) => api.startSendToMany(devices.map((d) => String(d.id)), list, handler), "sending");
+}
+
+/** The picked devices still on the network, in the order they were picked. */
+function selectedDevices() {
+  return state.selected.map((id) => state.nearby.devices.find((d) => d.id === id)).filter(Boolean);
+}
+
 function startSendTo(device, paths) {
   const list = (paths || []).filter((p) => typeof p === "string" && p !== "");
   if (!list.length || state.transfer || !device) return;
@@ -289,6 +308,7 @@ function onNearby(status) {
         : null,
   };
   if (state.dropTarget && !state.nearby.devices.some((d) => d.id === state.dropTarget)) state.dropTarget = null;
+  state.selected = state.selected.filter((id) => state.nearby.devices.some((d) => d.id === id));
   render();
 }
 
@@ -455,14 +475,35 @@ const actions = {
     startSendText(state.text);
   },
 
-  /** A nearby device was clicked on Home: choose files for it. */
-  async sendToDevice(device) {
-    if (state.transfer) return;
+  /**
+   * A nearby device was clicked on Home: choose files for it, or for every picked device
+   * when it is one of them. Ctrl- or Shift-click picks it (or unpicks it) instead.
+   */
+  async sendToDevice(device, event) {
+    if (state.transfer || !device) return;
+    const id = String(device.id);
+    if (event && (event.ctrlKey || event.metaKey || event.shiftKey)) {
+      state.selected = state.selected.includes(id) ? state.selected.filter((x) => x !== id) : [...state.selected, id];
+      render();
+      const n = state.selected.length;
+      announce(n ? `${n} ${n === 1 ? "device" : "devices"} picked.` : "No device picked.");
+      return;
+    }
+    const picked = selectedDevices();
+    const many = picked.length > 1 && picked.some((d) => d.id === id);
     try {
-      startSendTo(device, await api.chooseFiles());
+      const paths = await api.chooseFiles();
+      if (many) startSendToMany(picked, paths);
+      else startSendTo(device, paths);
     } catch (error) {
       quiet(error);
     }
+  },
+
+  /** Forgets the picked devices. */
+  clearSelection() {
+    state.selected = [];
+    render();
   },
 
   /** The sender chose a nearby device instead of waiting for the code to be typed. */
@@ -605,7 +646,10 @@ function onDrag({ type, paths, position }) {
     const target = canDrop ? deviceAt(position) : null;
     state.dragOver = false;
     state.dropTarget = null;
-    if (canDrop && paths.length && target) startSendTo(target, paths);
+    const picked = selectedDevices();
+    if (canDrop && paths.length && target && picked.length > 1 && picked.some((d) => d.id === target.id)) {
+      startSendToMany(picked, paths);
+    } else if (canDrop && paths.length && target) startSendTo(target, paths);
     else if (canDrop && paths.length) startSend(paths);
     else render();
   }

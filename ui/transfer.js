@@ -41,16 +41,27 @@ export const MAX_TEXT_BYTES = 64 * 1024;
  */
 export function createTransfer(
   direction,
-  { code = null, paths = [], text = null, target = null, nearby = false, receivers = 1 } = {},
+  { code = null, paths = [], text = null, target = null, nearby = false, receivers = 1, targets = null } = {},
 ) {
+  // Several nearby devices at once: a group with no code, a row per device from the start.
+  const devices = Array.isArray(targets) && targets.length ? targets.map(String) : null;
+  let group = null;
+  if (devices) {
+    group = { size: devices.length, members: [], ended: null, end: null, nearby: true };
+    group.members = devices.map((name, i) => ({ ...createMember(i + 1), device: name, nearby: true }));
+  } else if (receivers > 1) {
+    group = { size: receivers, members: [], ended: null, end: null, nearby: false };
+  }
   return {
     /**
      * A group code's sender (several receivers for one code): how many it takes, each
      * receiver as it comes (see `members`), why the code stopped taking them, if it did
      * (`ended`), and the group's error at the end ({ kind, message }) when not everyone got
-     * the files (`end`: the screen stays, each row saying why). Null for any other transfer.
+     * the files (`end`: the screen stays, each row saying why). `nearby` when the group is
+     * several nearby devices (no code; each row's words are checked, not let in). Null for
+     * any other transfer.
      */
-    group: receivers > 1 ? { size: receivers, members: [], ended: null, end: null } : null,
+    group,
     /** What the sender chose (full paths), to send elsewhere instead. */
     paths: paths.slice(),
     /** The nearby device's name when sending straight to one (no code). */
@@ -264,6 +275,8 @@ function createMember(number) {
   return {
     number,
     device: null,
+    /** A nearby device sent to straight (its words are compared, and it opens a request). */
+    nearby: false,
     verification: null,
     /** Waits for the sender to let it in (after "joiner"); null once answered. */
     asking: false,
@@ -297,6 +310,10 @@ function applyMemberEvent(t, ev) {
       m.verification = String(inner.verification);
       m.asking = true;
       return "changed";
+    case "check_words":
+      m.verification = String(inner.verification);
+      m.asking = true;
+      return "changed";
     case "peer_connected":
       m.verification = String(inner.verification);
       return applyEvent(m.transfer, inner);
@@ -315,6 +332,7 @@ export function memberState(m) {
   if (m.error) {
     if (m.error.kind === "declined") return "declined";
     if (m.error.kind === "turned_away") return "turned_away";
+    if (m.error.kind === "words_differ") return "differ";
     if (m.error.kind === "cancelled") return "cancelled";
     return "failed";
   }
@@ -329,9 +347,11 @@ export function memberState(m) {
 export function memberStateText(m) {
   switch (memberState(m)) {
     case "joining":
+      // A nearby device's user first opens the request: its words come once it has.
+      if (m.nearby && !m.verification) return "Waiting for it to open your request...";
       return "Connecting...";
     case "asking":
-      return "Let in only if its screen shows these words.";
+      return m.nearby ? "Does its screen show these words?" : "Let in only if its screen shows these words.";
     case "waiting":
       return "Waiting for it to accept...";
     case "sending": {
@@ -344,6 +364,8 @@ export function memberStateText(m) {
       return "Declined.";
     case "turned_away":
       return "Not let in; nothing was sent.";
+    case "differ":
+      return "The words were different; nothing was sent.";
     case "cancelled":
       return m.error.message ? sentence(m.error.message) : "Cancelled.";
     default:
@@ -374,7 +396,7 @@ export function groupTotals(t) {
   let rate = 0;
   for (const m of members) {
     const state = memberState(m);
-    if (state === "turned_away" || state === "declined") continue;
+    if (state === "turned_away" || state === "declined" || state === "differ") continue;
     const p = m.transfer.progress;
     if (m.transfer.result) {
       bytes += m.transfer.result.bytes;
@@ -478,6 +500,14 @@ function statusTextForFiles(t) {
   switch (t.phase) {
     case "starting":
       // A nearby device's user first opens the request: that may take a while.
+      if (t.group && t.group.nearby) {
+        const opened = t.group.members.filter((m) => m.verification).length;
+        if (opened === 0) return "Waiting for each device to open your request...";
+        if (opened < t.group.size) return `${opened} of ${t.group.size} devices opened your request.`;
+        return t.group.members.some((m) => m.asking)
+          ? "Check the words with each device. Nothing is sent to one until you answer for it."
+          : `Sending to ${plural(t.group.size, "device")}...`;
+      }
       return t.target ? `Waiting for ${t.target} to open your request...` : "Getting a code...";
     case "code": {
       if (!t.group) return "Waiting for the receiver...";

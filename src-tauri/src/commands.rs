@@ -125,6 +125,42 @@ pub(crate) async fn start_send_text(
     .await)
 }
 
+/// Starts sending `paths` straight to each of the nearby devices `device_ids` at once: each
+/// gets its own request and words; events as for [`start_send_group`] (receiver N is the
+/// N-th device), each device waiting for [`decide_receiver`] once its words are shown.
+#[tauri::command]
+pub(crate) async fn start_send_to_many(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    nearby: State<'_, NearbyState>,
+    device_ids: Vec<String>,
+    paths: Vec<String>,
+    on_event: Channel<Event>,
+) -> Result<u64, AppError> {
+    if paths.is_empty() {
+        return Err(AppError::Invalid(
+            "Choose at least one file or folder to send.".into(),
+        ));
+    }
+    if device_ids.is_empty() {
+        return Err(AppError::Invalid("Choose at least one device.".into()));
+    }
+    let devices = device_ids
+        .iter()
+        .map(|id| {
+            nearby.device(id).ok_or_else(|| {
+                AppError::Invalid("A chosen device is no longer on the network.".into())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let log = TransferLog::sending(describe(&paths));
+    Ok(launch(&app, &state, on_event, log, |_, config, events| {
+        toss_core::start_send_to_devices(config, devices, paths, events)
+    })
+    .await)
+}
+
 /// Starts sending `paths` straight to the nearby device `device_id`; events as for
 /// [`start_send`] (no code: the device's user accepts after comparing the words).
 #[tauri::command]

@@ -86,6 +86,7 @@ pub fn run() {
             commands::decide_receiver,
             commands::start_receive,
             commands::start_send_to,
+            commands::start_send_to_many,
             commands::start_receive_knock,
             commands::ignore_knock,
             commands::nearby_status,

@@ -64,6 +64,142 @@ fn the_app_lists_nearby_devices_sends_to_one_and_accepts_from_one() -> TestResul
     Ok(())
 }
 
+/// Two nearby devices picked together on Home (Ctrl-click) get the files dropped on one of
+/// them: each its own request, words checked on its own row, and the file.
+#[test]
+#[ignore = "needs root"]
+fn the_app_sends_to_two_picked_nearby_devices() -> TestResult {
+    assert_root("creating network namespaces");
+    let lan = Lan::create("picks", 83)?;
+    let inner = netns::exec(&lan.a, std::env::current_exe()?)
+        .args([
+            "--exact",
+            "inner_two_picked_nearby_devices",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("TOSS_TEST_PEER_NS", &lan.b)
+        .output();
+    drop(lan);
+    let inner = inner?;
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&inner.stdout),
+        String::from_utf8_lossy(&inner.stderr)
+    );
+    eprintln!("{log}");
+    assert!(inner.status.success(), "the app test failed");
+    assert!(log.contains("1 passed"), "the app test did not run:\n{log}");
+    Ok(())
+}
+
+/// Runs inside namespace `a` only, started by the test above.
+#[tokio::test]
+#[ignore = "runs inside a network namespace, started by the_app_sends_to_two_picked_..."]
+async fn inner_two_picked_nearby_devices() -> TestResult {
+    let peer_ns = std::env::var("TOSS_TEST_PEER_NS")?;
+    let tmp = tempfile::tempdir()?;
+    let (bea_out, cy_out) = (tmp.path().join("bea"), tmp.path().join("cy"));
+    std::fs::create_dir_all(&bea_out)?;
+    std::fs::create_dir_all(&cy_out)?;
+    let bea = receiver(&peer_ns, "Bea's desk", &bea_out)?;
+    let cy = receiver(&peer_ns, "Cy's tablet", &cy_out)?;
+    let file = tmp.path().join("minutes.pdf");
+    std::fs::write(&file, random_bytes(900_001))?;
+    let guard = tempfile::tempdir()?;
+    let downloads = guard.path().join("downloads");
+    std::fs::create_dir_all(&downloads)?;
+    let settings = json!({
+        "device_name": "Test desktop",
+        "download_dir": downloads,
+        "ice_servers": [],
+    });
+    let app = Desktop::launch_on_lan(&[], &settings.to_string(), guard).await?;
+    app.wait_for("both devices were never listed", UI, || async {
+        let names = app.device_names("#nearby-list").await?;
+        let both =
+            names.iter().any(|n| n == "Bea's desk") && names.iter().any(|n| n == "Cy's tablet");
+        Ok(both.then_some(()))
+    })
+    .await?;
+    // Ctrl-click picks each: the click as the page gets it from a held Ctrl key.
+    for name in ["Bea's desk", "Cy's tablet"] {
+        app.client
+            .execute(
+                "const b = [...document.querySelectorAll('#nearby-list [data-device-id]')]
+                   .find((e) => e.querySelector('.device-name').textContent === arguments[0]);
+                 b.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true }));",
+                vec![json!(name)],
+            )
+            .await?;
+    }
+    let picked = app.text_when_present("#nearby-selection-text", UI).await?;
+    assert!(picked.starts_with("2 devices picked"), "{picked}");
+    shot(&app, "nearby-picked.png").await?;
+    let bea_button = app.device_center("#nearby-list", "Bea's desk").await?;
+    app.drop_file_onto(&file, bea_button, "#sending-heading")
+        .await?;
+    assert_eq!(
+        app.text_when_present("#sending-heading", UI).await?,
+        "Send to 2 devices"
+    );
+    // Each device's row asks about its own words; nothing goes before the answer.
+    let mut words = Vec::new();
+    for n in 1..=2 {
+        app.wait_displayed(&format!("#let-in-{n}"), UI).await?;
+        let read = app
+            .client
+            .execute(
+                "return [document.getElementById('receiver-name-' + arguments[0]).textContent,
+                         document.getElementById('receiver-words-' + arguments[0]).textContent];",
+                vec![json!(n)],
+            )
+            .await?;
+        let (name, said): (String, String) = serde_json::from_value(read)?;
+        words.push((name, said));
+    }
+    let rows: Vec<&str> = words.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        rows,
+        ["Bea's desk", "Cy's tablet"],
+        "a row per device, in the order picked"
+    );
+    assert!(names_in(&bea_out)?.is_empty() && names_in(&cy_out)?.is_empty());
+    shot(&app, "nearby-two-check.png").await?;
+    for n in 1..=2 {
+        app.click_when_enabled(&format!("#let-in-{n}"), UI).await?;
+    }
+    let title = match app.text_when_present("#done-title", UI).await {
+        Ok(title) => title,
+        Err(e) => {
+            shot(&app, "nearby-two-stuck.png").await?;
+            let rows = app
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('.receiver-row')].map((e) => e.textContent);",
+                    vec![],
+                )
+                .await?;
+            return Err(format!("{e}; rows: {rows}").into());
+        }
+    };
+    assert_eq!(title, "Sent 1 file to 2 people");
+    for ((name, said), (child, out)) in words.iter().zip([(bea, &bea_out), (cy, &cy_out)]) {
+        let done = finish(child, UI)?;
+        let got = events(&done);
+        assert_eq!(
+            event(&got, "peer_connected").map(|p| p["verification"].clone()),
+            Some(json!(said)),
+            "{name}'s row shows the words {name} was shown"
+        );
+        assert!(
+            same_file(&file, &out.join("minutes.pdf")),
+            "{name}: byte-identical"
+        );
+    }
+    app.close().await
+}
+
 /// `toss ARGS` on the other computer (namespace `ns`), with no STUN server.
 fn toss_in(ns: &str, sub: &str, args: &[&str]) -> Command {
     let mut cmd = netns::exec(ns, desktop::bin("toss"));

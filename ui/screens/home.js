@@ -195,11 +195,19 @@ export function createHomeScreen(section, actions) {
   const nearbyHint = h("p", { id: "nearby-hint", class: "hint" });
   const sharedHint = h("p", { id: "nearby-shared", class: "hint is-warning", hidden: true });
   const nearbySelf = h("p", { id: "nearby-self", class: "hint", hidden: true });
+  const selectionText = h("span", { id: "nearby-selection-text" });
+  const clearSelection = h(
+    "button",
+    { id: "nearby-clear", type: "button", class: "btn btn-small", onclick: actions.clearSelection },
+    "Clear",
+  );
+  const selection = h("p", { id: "nearby-selection", class: "hint nearby-selection", hidden: true }, selectionText, clearSelection);
   const nearbyCard = h(
     "section",
     { class: "card nearby-card", "aria-labelledby": "nearby-heading" },
     h("h3", { id: "nearby-heading", class: "card-title" }, "Nearby"),
     devices.el,
+    selection,
     nearbyHint,
     sharedHint,
     nearbySelf,
@@ -233,13 +241,23 @@ export function createHomeScreen(section, actions) {
       );
 
       const nearby = state.nearby;
-      devices.update(nearby.devices, state.dropTarget, nearby.shared_names);
+      devices.update(nearby.devices, state.dropTarget, nearby.shared_names, state.selected);
+      const picked = state.selected.length;
+      setText(
+        selectionText,
+        picked > 1
+          ? `${picked} devices picked: drop files on one of them, or click one, to send to all ${picked}. `
+          : picked === 1
+            ? "1 device picked: Ctrl- or Shift-click another to send to both. "
+            : "",
+      );
+      show(selection, picked > 0);
       setText(
         nearbyHint,
         !nearby.visible
           ? nearby.hidden_because || "Looking for nearby devices..."
           : nearby.devices.length
-            ? "Drop files on a device, or click it to choose what to send. Nothing goes until you both check the words and they accept."
+            ? "Drop files on a device, or click it to choose what to send; Ctrl- or Shift-click to pick several. Nothing goes until you both check the words and they accept."
             : "No one nearby yet. Toss on other computers on this network shows up here.",
       );
       // Anyone can take any name: when two do, the short ids tell them apart.

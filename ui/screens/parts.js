@@ -339,14 +339,20 @@ export function shortIds(devices, shared) {
  * name another one uses too says so, with a short id to tell them apart (anyone can take
  * any name). Redrawn only when the list, the shared names or the device under a drag change.
  */
+/**
+ * Nearby devices as buttons: a click picks files for one (`onPick(device, event)`, whose
+ * event says whether Ctrl or Shift was held); the `selected` ones show as picked.
+ */
 export function createDeviceList(id, onPick) {
   const el = h("ul", { id, class: "device-list" });
   let drawn = "";
   return {
     el,
-    update(devices, dropTarget, shared = []) {
+    update(devices, dropTarget, shared = [], selected = []) {
       const list = Array.isArray(devices) ? devices : [];
-      const key = JSON.stringify([list.map((d) => [d.id, d.name]), dropTarget, shared]);
+      const key = JSON.stringify([list.map((d) => [d.id, d.name]), dropTarget, shared, selected]);
+      // Files dragged over a picked device go to every picked one: all of them light up.
+      const lit = selected.length > 1 && selected.includes(dropTarget) ? selected : [dropTarget];
       if (key === drawn) return;
       drawn = key;
       const short = shortIds(list, shared);
@@ -364,10 +370,11 @@ export function createDeviceList(id, onPick) {
               "button",
               {
                 type: "button",
-                class: `device${device.id === dropTarget ? " is-dragover" : ""}${tag ? " is-shared" : ""}`,
+                class: `device${lit.includes(device.id) ? " is-dragover" : ""}${tag ? " is-shared" : ""}${selected.includes(device.id) ? " is-selected" : ""}`,
                 "data-device-id": String(device.id),
+                "aria-pressed": selected.includes(device.id) ? "true" : "false",
                 title: tag ? `Send to ${name} (id ${tag}; ${note})` : `Send to ${name}`,
-                onclick: () => onPick(device),
+                onclick: (event) => onPick(device, event),
               },
               h("span", { class: "device-icon" }, icon("monitor")),
               h("span", { class: "device-name" }, name),

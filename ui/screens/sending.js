@@ -34,7 +34,7 @@ import {
 } from "./parts.js";
 
 /** One receiver's row in a group send, updated in place (its buttons keep their focus). */
-function createReceiverRow(number, actions) {
+function createReceiverRow(number, actions, nearby) {
   const name = h("span", { id: `receiver-name-${number}`, class: "receiver-name" });
   const words = h("span", { id: `receiver-words-${number}`, class: "receiver-words verification-words" });
   const stateText = h("span", { id: `receiver-state-${number}`, class: "receiver-state" });
@@ -44,12 +44,12 @@ function createReceiverRow(number, actions) {
   const turnAway = h(
     "button",
     { id: `turn-away-${number}`, type: "button", class: "btn", onclick: () => actions.letIn(number, false) },
-    "Turn away",
+    nearby ? "They're different" : "Turn away",
   );
   const letIn = h(
     "button",
     { id: `let-in-${number}`, type: "button", class: "btn btn-primary", onclick: () => actions.letIn(number, true) },
-    "Let in",
+    nearby ? "They match — send" : "Let in",
   );
   const ask = h("div", { class: "button-row end receiver-ask", hidden: true }, turnAway, letIn);
   const el = h(
@@ -121,7 +121,7 @@ function createReceiverList(actions) {
       for (const m of t.group.members) {
         let row = rows.get(m.number);
         if (!row) {
-          row = createReceiverRow(m.number, actions);
+          row = createReceiverRow(m.number, actions, m.nearby);
           rows.set(m.number, row);
           list.append(row.el);
         }
@@ -299,7 +299,16 @@ export function createSendingScreen(section, actions) {
       const t = state.transfer;
       if (!ui || !t) return;
       const hasText = t.text !== null;
-      setText(ui.head.heading, hasText ? "Send text" : t.target ? `Send to ${t.target}` : t.group ? "Send to several people" : "Send files");
+      const heading = hasText
+        ? "Send text"
+        : t.target
+          ? `Send to ${t.target}`
+          : t.group
+            ? t.group.nearby
+              ? `Send to ${t.group.size} devices`
+              : "Send to several people"
+            : "Send files";
+      setText(ui.head.heading, heading);
       ui.status.update(t);
       // A group's code stays up while it takes receivers.
       const taking = t.group

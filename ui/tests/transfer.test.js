@@ -496,3 +496,29 @@ describe("sending to a group with one code", () => {
     assert.equal(doneTitle(t), "Sent 3 files to 1 person");
   });
 });
+
+describe("sending to several nearby devices at once", () => {
+  test("a row per device from the start, each device's words checked on its own", () => {
+    const t = createTransfer("send", { paths: ["/home/ana/report.pdf"], targets: ["Bea's desk", "Kim"] });
+    assert.equal(t.group.nearby, true);
+    assert.equal(statusText(t), "Waiting for each device to open your request...");
+    const [bea, kim] = t.group.members;
+    assert.deepEqual([memberName(bea), memberName(kim)], ["Bea's desk", "Kim"]);
+    assert.equal(memberStateText(bea), "Waiting for it to open your request...");
+
+    apply(t, { receiver: 1, ...pick("peer_connected") });
+    assert.equal(memberStateText(bea), "Connecting...");
+    apply(t, { receiver: 1, ...pick("check_words") });
+    assert.equal(memberState(bea), "asking");
+    assert.equal(bea.verification, "kiwi ocean");
+    assert.equal(memberStateText(bea), "Does its screen show these words?");
+    // Kim's user has not opened the request yet: Bea's question is Bea's alone.
+    assert.equal(memberStateText(kim), "Waiting for it to open your request...");
+
+    apply(t, { receiver: 2, ...pick("check_words") });
+    apply(t, { receiver: 2, ...pick("error", (e) => e.kind === "words_differ") });
+    assert.equal(memberState(kim), "differ");
+    assert.equal(memberStateText(kim), "The words were different; nothing was sent.");
+    assert.equal(groupTotals(t).failed, 0, "a choice, not a failure");
+  });
+});

@@ -29,9 +29,10 @@ pub(crate) enum Command {
         #[arg(long)]
         text: Option<String>,
         /// Send straight to this nearby device (its name as `toss devices` shows it), with
-        /// no code: it must accept after both sides check the verification words.
+        /// no code: it must accept after both sides check the verification words. Give it
+        /// several times to send to several devices at once, each checked on its own.
         #[arg(long, value_name = "NAME", conflicts_with = "text")]
-        to: Option<String>,
+        to: Vec<String>,
         /// Let up to N receivers use the one code (each gets its own words, connection and
         /// progress); you let each one in as it comes, or all with --yes.
         #[arg(

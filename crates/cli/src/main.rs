@@ -78,16 +78,34 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                 let transfer =
                     toss_core::start_send_group(config, paths, receivers, let_in, events);
                 (transfer, true, Output::group(common.json, receivers))
+            } else if to.len() > 1 {
+                if !common.json {
+                    eprintln!("Looking for {} on the local network...", to.join(", "));
+                }
+                let wait = toss_core::defaults::NEARBY_WAIT;
+                let mut devices = Vec::new();
+                for name in &to {
+                    match toss_core::lan::find_device(name, wait).await {
+                        Ok(device) => devices.push(device),
+                        Err(e) => return Ok(fail(common.json, true, &e)),
+                    }
+                }
+                if !common.json {
+                    eprintln!("Asking each of them to accept...");
+                }
+                let names: Vec<String> = devices.iter().map(|d| d.name.clone()).collect();
+                let transfer = toss_core::start_send_to_devices(config, devices, paths, events);
+                (transfer, true, Output::devices(common.json, &names))
             } else {
                 let out = Output::new(common.json, true);
-                let transfer = match (text, to) {
+                let transfer = match (text, to.first()) {
                     (Some(text), _) => toss_core::start_send_text(config, text, events),
                     (None, Some(name)) => {
                         if !common.json {
                             eprintln!("Looking for {name} on the local network...");
                         }
                         let wait = toss_core::defaults::NEARBY_WAIT;
-                        let device = match toss_core::lan::find_device(&name, wait).await {
+                        let device = match toss_core::lan::find_device(name, wait).await {
                             Ok(device) => device,
                             Err(e) => return Ok(fail(common.json, true, &e)),
                         };
@@ -166,6 +184,10 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                         "Does the other screen show \"{verification}\"? Send only if it does. [y/N] "
                     ))),
                     Event::Receiver(tagged) => match tagged.event.as_ref() {
+                        Event::CheckWords { verification } => Some((Some(tagged.receiver), format!(
+                            "Does receiver {}'s screen show \"{verification}\"? Send only if it does. [y/N] ",
+                            tagged.receiver,
+                        ))),
                         Event::Joiner { device, verification } => Some((Some(tagged.receiver), format!(
                             "Let in receiver {}{}? Only if its screen shows \"{verification}\". [y/N] ",
                             tagged.receiver,

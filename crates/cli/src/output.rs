@@ -27,6 +27,9 @@ struct Group {
     each: HashMap<u32, Receiver>,
     /// Receivers that got everything.
     done: u32,
+    /// Nearby devices sent to straight (no code): each opens a request, then its words are
+    /// checked.
+    nearby: bool,
 }
 
 /// One receiver of a group code.
@@ -55,6 +58,24 @@ impl Output {
         }
     }
 
+    /// A send to several nearby devices at once: receiver N is `names[N - 1]`.
+    pub(crate) fn devices(json: bool, names: &[String]) -> Self {
+        let mut out = Self::group(json, u32::try_from(names.len()).unwrap_or(u32::MAX));
+        if let Some(group) = &mut out.group {
+            group.nearby = true;
+            for (number, name) in (1u32..).zip(names) {
+                group.each.insert(
+                    number,
+                    Receiver {
+                        device: Some(name.clone()),
+                        bar: None,
+                    },
+                );
+            }
+        }
+        out
+    }
+
     /// A group code's sender, for up to `receivers`.
     pub(crate) fn group(json: bool, receivers: u32) -> Self {
         Self {
@@ -63,6 +84,7 @@ impl Output {
                 bars: MultiProgress::new(),
                 each: HashMap::new(),
                 done: 0,
+                nearby: false,
             }),
             ..Self::new(json, true)
         }
@@ -263,6 +285,8 @@ impl Group {
             }
         };
         match event.as_ref() {
+            // A nearby device's words come with the question (check_words).
+            Event::PeerConnected { .. } if self.nearby => {}
             Event::PeerConnected { verification } => say(format!(
                 "{name} knew the code. Its screen should show: {verification}"
             )),
@@ -277,6 +301,9 @@ impl Group {
                 };
                 say(format!("{name} is connected and shows: {verification}"));
             }
+            Event::CheckWords { verification } => say(format!(
+                "{name} opened your request. Its screen should show: {verification}"
+            )),
             Event::Connected { path } => say(format!("{name}: connected {}.", path.describe())),
             Event::WaitingForAccept => say(format!("{name}: waiting for it to accept...")),
             Event::Accepted => {

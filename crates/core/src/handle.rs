@@ -276,6 +276,38 @@ pub fn start_send_group(
     }
 }
 
+/// Starts sending `paths` straight to several devices from the nearby list at once: each
+/// gets its own request, words, connection and transfer, as [`start_send_to`] does for
+/// one. Receiver N is `devices[N - 1]`; its events come as [`Event::Receiver`] with that
+/// number, and each waits for [`Transfer::decide_for`] after its `check_words`.
+pub fn start_send_to_devices(
+    config: Config,
+    devices: Vec<crate::lan::Device>,
+    paths: Vec<PathBuf>,
+    events: Events,
+) -> Transfer {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    let (decisions_tx, decisions) = mpsc::unbounded_channel();
+    let task = spawn_transfer(events.clone(), async move {
+        let result = match Manifest::from_paths(&paths) {
+            Ok(_) if devices.is_empty() => Err(Error::Input("choose at least one device".into())),
+            Ok(manifest) => {
+                group::send_to_devices(config, manifest, devices, decisions, token, events.clone())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        finish(&events, result)
+    });
+    Transfer {
+        cancel,
+        decision: None,
+        decisions: Some(decisions_tx),
+        task: Some(task),
+    }
+}
+
 /// Starts receiving what a nearby device is sending to this one's inbox ([`crate::lan::Knock`]):
 /// like [`start_receive`], and likewise nothing is received before [`Transfer::decide`].
 pub fn start_receive_knock(

@@ -33,6 +33,6 @@ pub use error::{ConnectFailure, Error, ErrorKind, Phase, Result, Side};
 pub use events::{Event, Events};
 pub use handle::{
     start_receive, start_receive_knock, start_send, start_send_group, start_send_text,
-    start_send_to, Decision, LetIn, Transfer,
+    start_send_to, start_send_to_devices, Decision, LetIn, Transfer,
 };
 pub use transfer::Summary;

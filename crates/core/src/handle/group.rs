@@ -9,6 +9,9 @@
 //!
 //! A joiner whose key confirmation fails ends the code for anyone else (the room is
 //! locked), so that a group code, like any code, is worth one guess.
+//!
+//! Several nearby devices at once ([`send_to_devices`]) are the same, with a room in each
+//! device's inbox instead of one code: each device's words are checked on its own.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -136,7 +139,66 @@ pub(super) async fn send_to_group(
         }
     }
     drop(group);
-    let summary = summarize(outcomes, token.is_cancelled())?;
+    done(&events, summarize(outcomes, token.is_cancelled()))
+}
+
+/// Sends `manifest` to each of `devices` on the local network at once: a room in each one's
+/// inbox, a session, words and connection each, and the files once this side's user said
+/// that device's words match ([`crate::Transfer::decide_for`] after its `check_words`).
+/// Receiver N is `devices[N - 1]`. The end is as for a group code.
+pub(super) async fn send_to_devices(
+    config: Config,
+    manifest: Manifest,
+    devices: Vec<crate::lan::Device>,
+    mut decisions: mpsc::UnboundedReceiver<(u32, Decision)>,
+    token: CancellationToken,
+    events: Events,
+) -> Result<Summary> {
+    let (config, manifest, token) = (&config, &manifest, &token);
+    let mut served: FuturesUnordered<Boxed<'_, (u32, Result<Summary>)>> = FuturesUnordered::new();
+    let mut waiting: HashMap<u32, oneshot::Sender<Decision>> = HashMap::new();
+    for (number, device) in (1u32..).zip(devices) {
+        let tagged = events.for_receiver(number);
+        let (tx, rx) = oneshot::channel();
+        waiting.insert(number, tx);
+        served.push(Box::pin(async move {
+            let result = async {
+                let room =
+                    or_cancel(token, rendezvous::open(config, Some(&device), 1, &tagged)).await?;
+                let paired = or_cancel(token, room.allocated.wait_for_peer()).await?;
+                let mut peer = Peer::connect(paired, config, token, &tagged).await?;
+                peer.check_words(rx, &tagged, token).await?;
+                let mut work = Sending {
+                    manifest: manifest.clone(),
+                    device: config.device_name.clone(),
+                };
+                peer.run(&mut work, config, token, &tagged).await
+            }
+            .await;
+            (number, finish(&tagged, result))
+        }));
+    }
+    let mut outcomes = Vec::new();
+    // Until every device's transfer ended (the handle's answers never end by themselves).
+    while !served.is_empty() {
+        tokio::select! {
+            Some((number, result)) = served.next() => {
+                waiting.remove(&number);
+                outcomes.push(result);
+            }
+            Some((number, decision)) = decisions.recv() => {
+                if let Some(tx) = waiting.remove(&number) {
+                    let _ = tx.send(decision);
+                }
+            }
+        }
+    }
+    done(&events, summarize(outcomes, token.is_cancelled()))
+}
+
+/// Says the group's end, when every receiver got everything.
+fn done(events: &Events, summary: Result<Summary>) -> Result<Summary> {
+    let summary = summary?;
     events.emit(Event::Done {
         files: summary.files,
         bytes: summary.bytes,
