@@ -12,6 +12,7 @@ mod quarantine;
 mod ranges;
 mod receive;
 mod send;
+mod shared;
 mod sink;
 mod writer;
 

@@ -7,6 +7,9 @@
 //! failed, cancelled, declined) touches another; the sender's cancel stops them all, each
 //! told. Every event about a receiver is tagged with its number ([`Event::Receiver`]).
 //!
+//! The receivers share one read and one hash of each block while they move together
+//! ([`crate::transfer::Manifest`]'s shared reads); one that falls behind reads on its own.
+//!
 //! A joiner whose key confirmation fails ends the code for anyone else (the room is
 //! locked), so that a group code, like any code, is worth one guess.
 //!
@@ -57,6 +60,8 @@ pub(super) async fn send_to_group(
     });
     let _host = room._host;
     let (mut group, code) = room.allocated.into_group();
+    // Receivers that move together take each block from one read and one hash.
+    let manifest = manifest.read_once();
     let (config, manifest, code) = (&config, &manifest, &code);
     let token = &token;
     let mut exchanges: FuturesUnordered<Boxed<'_, (u32, Result<Paired>)>> = FuturesUnordered::new();
@@ -154,6 +159,7 @@ pub(super) async fn send_to_devices(
     token: CancellationToken,
     events: Events,
 ) -> Result<Summary> {
+    let manifest = manifest.read_once();
     let (config, manifest, token) = (&config, &manifest, &token);
     let mut served: FuturesUnordered<Boxed<'_, (u32, Result<Summary>)>> = FuturesUnordered::new();
     let mut waiting: HashMap<u32, oneshot::Sender<Decision>> = HashMap::new();

@@ -16,6 +16,9 @@ pub struct Manifest {
     pub(crate) sources: Vec<PathBuf>,
     /// A short text or link sent along.
     pub(crate) text: Option<String>,
+    /// For several receivers of the same files: the ranges read lately, which every
+    /// receiver's reader takes instead of reading and hashing them again.
+    pub(crate) shared: Option<std::sync::Arc<crate::transfer::shared::SharedReads>>,
 }
 
 fn name_of(path: &Path) -> Result<String> {
@@ -27,6 +30,13 @@ fn name_of(path: &Path) -> Result<String> {
 }
 
 impl Manifest {
+    /// The same files, read once for every receiver that sends a clone of it (a group
+    /// send): see [`crate::transfer::shared`].
+    pub(crate) fn read_once(mut self) -> Self {
+        self.shared = Some(std::sync::Arc::default());
+        self
+    }
+
     /// Walks `paths` (files and folders; folders keep their own name as the top folder).
     /// Symlinks to files are followed; symlinked folders inside a folder are skipped.
     ///
@@ -43,6 +53,7 @@ impl Manifest {
             entries: Vec::new(),
             sources: Vec::new(),
             text: None,
+            shared: None,
         };
         for path in paths {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
@@ -92,6 +103,7 @@ impl Manifest {
             entries: Vec::new(),
             sources: Vec::new(),
             text: Some(text.to_owned()),
+            shared: None,
         })
     }
 

@@ -77,6 +77,18 @@ impl RangeHasher {
         }
     }
 
+    /// Takes a whole range hashed elsewhere (`cv`, and for the first range its `root`), at a
+    /// range boundary: what [`RangeHasher::update`] would have made of its bytes.
+    pub(crate) fn push_range(&mut self, cv: ChainingValue, root: Option<blake3::Hash>) {
+        debug_assert_eq!(self.filled, 0, "a range is taken at a range boundary");
+        if self.cvs.is_empty() {
+            self.first_root = root;
+        }
+        self.cvs.push(cv);
+        self.current = blake3::Hasher::new();
+        self.current.set_input_offset(self.cvs.len() as u64 * RANGE);
+    }
+
     /// The whole file's BLAKE3 hash, once every byte has been hashed.
     pub(crate) fn finalize(&self) -> blake3::Hash {
         match (self.cvs.len(), self.filled) {
@@ -87,6 +99,21 @@ impl RangeHasher {
             _ => merge(&self.cvs, Some(self.current.finalize_non_root())),
         }
     }
+}
+
+/// Range `index` of a file hashed on its own: its chaining value, and for the first range
+/// its root hash too (the whole file's hash when the file is exactly that range).
+pub(crate) fn hash_range(
+    blocks: &[bytes::Bytes],
+    index: u64,
+) -> (ChainingValue, Option<blake3::Hash>) {
+    let mut hasher = blake3::Hasher::new();
+    hasher.set_input_offset(index * RANGE);
+    for block in blocks {
+        hasher.update(block);
+    }
+    let root = (index == 0).then(|| hasher.finalize());
+    (hasher.finalize_non_root(), root)
 }
 
 /// The root hash from the chaining values of complete ranges and, maybe, a partial last one
@@ -163,6 +190,22 @@ mod tests {
             }
             assert_eq!(h.len(), len);
             assert_eq!(h.finalize(), blake3::hash(&bytes), "length {len}");
+        }
+    }
+
+    #[test]
+    fn ranges_hashed_elsewhere_make_the_same_hash() {
+        for len in [RANGE, RANGE + 5, 3 * RANGE, 3 * RANGE + 4097] {
+            let bytes = data(len);
+            let mut hasher = RangeHasher::default();
+            let whole = usize::try_from(len / RANGE).expect("fits");
+            for (i, range) in bytes.chunks(RANGE as usize).take(whole).enumerate() {
+                let blocks = [bytes::Bytes::copy_from_slice(range)];
+                let (cv, root) = hash_range(&blocks, i as u64);
+                hasher.push_range(cv, root);
+            }
+            hasher.update(&bytes[whole * RANGE as usize..]);
+            assert_eq!(hasher.finalize(), blake3::hash(&bytes), "{len} bytes");
         }
     }
 

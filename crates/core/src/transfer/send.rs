@@ -19,7 +19,8 @@ use crate::peer::{await_peer_close, Incoming, Link};
 use crate::transfer::names::display;
 use crate::transfer::progress::Meter;
 use crate::transfer::protocol::{self, Control};
-use crate::transfer::ranges::{prefix_digest, RangeHasher, RANGE};
+use crate::transfer::ranges::{hash_range, prefix_digest, RangeHasher, RANGE};
+use crate::transfer::shared::{Range, SharedReads};
 use crate::transfer::{Manifest, Summary};
 
 /// Bytes read from disk at a time; sliced into [`CHUNK_SIZE`] messages.
@@ -47,6 +48,23 @@ struct Proposal {
     prefix: String,
 }
 
+/// Reads the next `want` bytes of `file`.
+fn read_block(file: &mut File, source: &std::path::Path, want: usize) -> Result<Bytes> {
+    // Read into spare capacity: zeroing a block first cost as much as copying it.
+    let mut buf = Vec::with_capacity(want);
+    let got = (&mut *file)
+        .take(want as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(source, e))?;
+    if got < want {
+        return Err(Error::Input(format!(
+            "{} got shorter while it was being sent",
+            source.display()
+        )));
+    }
+    Ok(Bytes::from(buf))
+}
+
 /// Reads `left` bytes of `file` in blocks, hashing them, and hands each block to `block`.
 fn read_blocks(
     file: &mut File,
@@ -57,28 +75,59 @@ fn read_blocks(
 ) -> Result<()> {
     while left > 0 {
         let want = usize::try_from(left.min(READ_BLOCK as u64)).unwrap_or(READ_BLOCK);
-        // Read into spare capacity: zeroing a block first cost as much as copying it.
-        let mut buf = Vec::with_capacity(want);
-        let got = (&mut *file)
-            .take(want as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io(source, e))?;
-        if got < want {
-            return Err(Error::Input(format!(
-                "{} got shorter while it was being sent",
-                source.display()
-            )));
-        }
+        let buf = read_block(file, source, want)?;
         hasher.update(&buf);
         left -= want as u64;
-        block(Bytes::from(buf))?;
+        block(buf)?;
     }
     Ok(())
+}
+
+/// The bytes of file `index` from `from` (0 or a range boundary) to `to`, hashed and handed
+/// to `block` in order. With `shared` (several receivers), whole ranges come from the
+/// other receivers' readers when one has just read them, and are kept for the others when
+/// this one reads them; the tail after the last whole range is read here alone.
+#[allow(clippy::too_many_arguments)]
+fn read_span(
+    shared: Option<&SharedReads>,
+    index: usize,
+    file: &mut File,
+    source: &std::path::Path,
+    from: u64,
+    to: u64,
+    hasher: &mut RangeHasher,
+    mut block: impl FnMut(Bytes) -> Result<()>,
+) -> Result<()> {
+    let mut at = from;
+    if let Some(shared) = shared.filter(|_| from % RANGE == 0) {
+        while at + RANGE <= to {
+            let number = at / RANGE;
+            let range = shared.range(index, number, || {
+                file.seek(SeekFrom::Start(at))
+                    .map_err(|e| Error::io(source, e))?;
+                let blocks = (0..RANGE / READ_BLOCK as u64)
+                    .map(|_| read_block(file, source, READ_BLOCK))
+                    .collect::<Result<Vec<_>>>()?;
+                let (cv, root) = hash_range(&blocks, number);
+                Ok(Range { blocks, cv, root })
+            })?;
+            hasher.push_range(range.cv, range.root);
+            for b in &range.blocks {
+                block(b.clone())?;
+            }
+            at += RANGE;
+        }
+        file.seek(SeekFrom::Start(at))
+            .map_err(|e| Error::io(source, e))?;
+    }
+    read_blocks(file, source, to - at, hasher, block)
 }
 
 /// Sends one file from `proposal.offset` if the file still starts with what the receiver
 /// holds, else from 0; the hash always covers the whole file.
 fn read_file(
+    shared: Option<&SharedReads>,
+    index: usize,
     source: &std::path::Path,
     size: u64,
     proposal: &Proposal,
@@ -93,7 +142,16 @@ fn read_file(
     let mut offset = 0;
     if proposal.offset > 0 && proposal.offset <= size {
         // Read (not send) what the receiver says it has, and compare.
-        read_blocks(&mut file, source, proposal.offset, &mut hasher, |_| Ok(()))?;
+        read_span(
+            shared,
+            index,
+            &mut file,
+            source,
+            0,
+            proposal.offset,
+            &mut hasher,
+            |_| Ok(()),
+        )?;
         let same = if proposal.offset == size {
             hasher.finalize().to_hex().as_str() == proposal.prefix
         } else {
@@ -108,9 +166,16 @@ fn read_file(
         }
     }
     send(ReadItem::Start { offset })?;
-    read_blocks(&mut file, source, size - offset, &mut hasher, |block| {
-        send(ReadItem::Block(block))
-    })?;
+    read_span(
+        shared,
+        index,
+        &mut file,
+        source,
+        offset,
+        size,
+        &mut hasher,
+        |block| send(ReadItem::Block(block)),
+    )?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 
@@ -118,7 +183,8 @@ fn read_file(
 fn read_files(manifest: &Manifest, proposals: &[Proposal], tx: &mpsc::Sender<ReadItem>) {
     for (i, (entry, source)) in manifest.entries.iter().zip(&manifest.sources).enumerate() {
         let proposal = proposals.get(i).cloned().unwrap_or_default();
-        let item = match read_file(source, entry.size, &proposal, tx) {
+        let shared = manifest.shared.as_deref();
+        let item = match read_file(shared, i, source, entry.size, &proposal, tx) {
             Ok(blake3) => ReadItem::End { blake3 },
             Err(e) => ReadItem::Failed(e),
         };
@@ -477,8 +543,22 @@ mod tests {
 
     /// Runs the reader on one file: the offset it starts at, the bytes it sends, the hash.
     fn read(path: &std::path::Path, size: u64, proposal: Proposal) -> (u64, u64, String) {
+        let plain = read_through(None, path, size, proposal.clone());
+        // Through shared reads (a group send) the same comes out.
+        let shared = SharedReads::default();
+        assert_eq!(read_through(Some(&shared), path, size, proposal), plain);
+        plain
+    }
+
+    /// [`read`] through `shared`.
+    fn read_through(
+        shared: Option<&SharedReads>,
+        path: &std::path::Path,
+        size: u64,
+        proposal: Proposal,
+    ) -> (u64, u64, String) {
         let (tx, mut rx) = mpsc::channel(1024);
-        let hash = read_file(path, size, &proposal, &tx).expect("read");
+        let hash = read_file(shared, 0, path, size, &proposal, &tx).expect("read");
         drop(tx);
         let (mut offset, mut sent) = (None, 0);
         while let Ok(item) = rx.try_recv() {
@@ -498,8 +578,15 @@ mod tests {
         // One whole block and a part: the second read comes up short.
         std::fs::write(&path, vec![7u8; READ_BLOCK + 100]).map_err(|e| Error::io(&path, e))?;
         let (tx, mut rx) = mpsc::channel(1024);
-        let err = read_file(&path, (2 * READ_BLOCK) as u64, &Proposal::default(), &tx)
-            .expect_err("the file is shorter than offered");
+        let err = read_file(
+            None,
+            0,
+            &path,
+            (2 * READ_BLOCK) as u64,
+            &Proposal::default(),
+            &tx,
+        )
+        .expect_err("the file is shorter than offered");
         assert_eq!(
             err.to_string(),
             format!("{} got shorter while it was being sent", path.display())
@@ -552,6 +639,27 @@ mod tests {
         };
         let new_hash = blake3::hash(&changed).to_hex().to_string();
         assert_eq!(read(&path, size, again), (0, size, new_hash));
+        Ok(())
+    }
+
+    #[test]
+    fn receivers_moving_together_read_and_hash_each_range_once() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let path = tmp.path().join("f.bin");
+        let size = 3 * RANGE + 100;
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).map_err(|e| Error::io(&path, e))?;
+        let whole = blake3::hash(&data).to_hex().to_string();
+        let shared = SharedReads::default();
+        let first = read_through(Some(&shared), &path, size, Proposal::default());
+        assert_eq!(first, (0, size, whole.clone()));
+        // The ranges change on disk (the tail does not): the next receiver still gets what
+        // the first read, its blocks and its hash, so the disk was not read again.
+        let mut changed = data.clone();
+        changed[..(3 * RANGE) as usize].fill(0);
+        std::fs::write(&path, &changed).map_err(|e| Error::io(&path, e))?;
+        let second = read_through(Some(&shared), &path, size, Proposal::default());
+        assert_eq!(second, (0, size, whole));
         Ok(())
     }
 }
