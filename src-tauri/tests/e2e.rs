@@ -376,8 +376,21 @@ async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult
         );
         app.click_when_enabled(&format!("#let-in-{n}"), UI).await?;
     }
-    for (name, out, mut child, _) in receivers {
+    // Each receiver's events are read to the end beside it: a pipe nobody reads would
+    // stop it at its next progress line.
+    let receivers: Vec<_> = receivers
+        .into_iter()
+        .map(|(name, out, child, mut stdout)| {
+            let rest = std::thread::spawn(move || {
+                std::io::copy(&mut stdout, &mut std::io::sink()).map(|_| ())
+            });
+            (name, out, child, rest)
+        })
+        .collect();
+    for (name, out, mut child, rest) in receivers {
         assert!(wait(&mut child, UI)?.success(), "{name}");
+        rest.join()
+            .map_err(|_| "the reader of a receiver's events")??;
         assert_eq!(std::fs::read(out.join("Trip/film.mov"))?, big, "{name}");
         assert_eq!(std::fs::read(out.join("Trip/notes.txt"))?, small, "{name}");
         assert_eq!(names_in(&out)?, ["Trip"]);

@@ -21,7 +21,29 @@ use support::signal;
 /// Longest a CLI process may run in a test.
 const LIMIT: Duration = Duration::from_secs(180);
 
-type Lines = std::io::Lines<BufReader<ChildStdout>>;
+/// A process's `--json` lines, read as they come by a thread of their own: a pipe nobody
+/// reads would stop its process at its next progress line.
+struct Lines(std::sync::mpsc::Receiver<std::io::Result<String>>);
+
+impl Iterator for Lines {
+    type Item = std::io::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.recv().ok()
+    }
+}
+
+fn drained(stdout: ChildStdout) -> Lines {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Lines(rx)
+}
 
 fn toss(signal: &SignalProcess, device: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_toss"));
@@ -48,7 +70,7 @@ fn start_send(signal: &SignalProcess, options: &[&str], path: &Path) -> AnyResul
     args.extend_from_slice(options);
     args.push(&path);
     let mut child = toss(signal, "the-sender", &args).spawn()?;
-    let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let mut lines = drained(child.stdout.take().ok_or("stdout")?);
     let first: Value = serde_json::from_str(&lines.next().ok_or("no event")??)?;
     assert_eq!(first["event"], "code", "{first}");
     let code = first["code"].as_str().ok_or("code")?.to_owned();
@@ -74,7 +96,7 @@ fn start_receive(
     args.extend_from_slice(options);
     args.push(code);
     let mut child = toss(signal, device, &args).spawn()?;
-    let lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let lines = drained(child.stdout.take().ok_or("stdout")?);
     Ok(Receiving {
         child,
         lines,
@@ -481,7 +503,7 @@ fn a_slow_receiver_slows_only_itself() -> TestResult {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut slow = slow.spawn()?;
-    let slow_lines = BufReader::new(slow.stdout.take().ok_or("stdout")?).lines();
+    let slow_lines = drained(slow.stdout.take().ok_or("stdout")?);
     let fast = ["ana", "ben"]
         .iter()
         .map(|name| {
@@ -532,5 +554,65 @@ fn a_slow_receiver_slows_only_itself() -> TestResult {
         .ok_or("the slow receiver's row")?;
     assert_eq!(last_done, Value::from(slow_row));
     drop(throttle);
+    Ok(())
+}
+
+/// The sender's Ctrl-C mid-transfer stops every receiver, and each one is told; none keeps
+/// a partial file under a final name.
+#[test]
+fn the_senders_cancel_stops_every_receiver_and_each_is_told() -> TestResult {
+    let signal = signal()?;
+    let tmp = tempfile::tempdir()?;
+    album(tmp.path(), 256 * 1024 * 1024 + 1)?;
+    let album = tmp.path().join("album");
+    let sending = start_send(
+        &signal,
+        &["--receivers", "2", "--yes", "--small-packets"],
+        &album,
+    )?;
+    let mut receivers = ["ana", "ben"]
+        .iter()
+        .map(|name| {
+            let out = tmp.path().join(format!("out-{name}"));
+            start_receive(&signal, name, &out, &sending.code, &["--small-packets"])
+        })
+        .collect::<AnyResult<Vec<_>>>()?;
+    for r in &mut receivers {
+        wait_for_bytes(&mut r.lines, 1)?;
+    }
+    // Both are mid-transfer (each checked that not everything had arrived).
+    toss_testkit::process::interrupt(&sending.child)?;
+    let s = finish(sending.child, sending.lines)?;
+    assert!(!s.ok);
+    assert_eq!(
+        own(&s, "error").ok_or("the sender's own error")?["kind"],
+        "cancelled"
+    );
+    for r in receivers {
+        let out = r.out.clone();
+        let f = finish(r.child, r.lines)?;
+        assert!(!f.ok);
+        assert_eq!(
+            own(&f, "error").ok_or("error")?["kind"],
+            "cancelled",
+            "{}",
+            f.stderr
+        );
+        assert!(
+            f.stderr.contains("the other side cancelled the transfer"),
+            "{}",
+            f.stderr
+        );
+        let album_out = out.join("album");
+        let left = if album_out.exists() {
+            names_in(&album_out)?
+        } else {
+            Vec::new()
+        };
+        assert!(
+            !left.iter().any(|n| n == "b-concert.mov"),
+            "no partial file under its final name: {left:?}"
+        );
+    }
     Ok(())
 }
