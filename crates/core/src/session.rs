@@ -700,4 +700,48 @@ mod tests {
         assert!(matches!(receiver.hear().await?, Heard::PeerLeft));
         Ok(())
     }
+
+    /// A group code's receivers each have their own session with the sender: what one
+    /// receiver seals opens in its own session on the sender's side and in no other, and
+    /// each pair shows words of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_receiver_of_a_group_code_has_keys_of_its_own(
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let addr = "127.0.0.1:0".parse()?;
+        let server = toss_signal::Server::spawn(toss_signal::Config::new(addr)).await?;
+        let endpoint = SignalEndpoint::new(server.url());
+        let allocated = allocate_for(&endpoint, Password::random(), 2).await?;
+        assert_eq!(allocated.receivers(), 2);
+        let (mut group, code) = allocated.into_group();
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..2 {
+            let joining = {
+                let (endpoint, code) = (endpoint.clone(), code.clone());
+                tokio::spawn(async move { join(&endpoint, &code).await })
+            };
+            let joiner = group.joined().await.ok_or("the room ended")?;
+            senders.push(pake_joiner(joiner, &code).await?);
+            receivers.push(joining.await??);
+        }
+        for (sender, receiver) in senders.iter().zip(&receivers) {
+            assert_eq!(sender.verification(), receiver.verification());
+        }
+        assert_ne!(
+            senders[0].verification(),
+            senders[1].verification(),
+            "two receivers, two keys (equal words by chance: 1 in 65,536)"
+        );
+        let ClientMsg::Send { body, .. } = receivers[0].seal(&Signal::Reconnect)? else {
+            return Err("a sealed message is a send".into());
+        };
+        assert!(matches!(senders[1].open(&body), Err(Error::Tampered)));
+        assert!(matches!(senders[0].open(&body), Ok(Signal::Reconnect)));
+        // And through the room: receiver 2's message reaches receiver 2's session only.
+        receivers[1].say(&Signal::Cancel)?;
+        let heard =
+            tokio::time::timeout(std::time::Duration::from_secs(10), senders[1].hear()).await??;
+        assert!(matches!(heard, Heard::Signal(Signal::Cancel)), "{heard:?}");
+        Ok(())
+    }
 }
