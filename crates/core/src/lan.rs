@@ -468,8 +468,11 @@ pub async fn find_device(name: &str, wait: Duration) -> Result<Device> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut first_at = None;
     loop {
+        // However soon the first answers, the whole wait is listened to (a second device
+        // of the name may be slow to resolve on a busy network), and longer when the first
+        // came late.
         let until = first_at.map_or(deadline, |at: tokio::time::Instant| {
-            deadline.min(at + crate::defaults::NEARBY_SAME_NAME_WAIT)
+            deadline.max(at + crate::defaults::NEARBY_SAME_NAME_WAIT)
         });
         match tokio::time::timeout_at(until, browser.next_change()).await {
             Ok(Some(list)) => {
