@@ -4,7 +4,16 @@
 
 import * as api from "./api.js";
 import { icon } from "./dom.js";
-import { applyEvent, createTransfer, describeTransfer, isTextOnly, memberName, qrText, sendableText } from "./transfer.js";
+import {
+  applyEvent,
+  createTransfer,
+  describeTransfer,
+  isTextOnly,
+  memberName,
+  memberStateText,
+  qrText,
+  sendableText,
+} from "./transfer.js";
 import { createInviteBanner, createKnockBanner } from "./screens/parts.js";
 import { createHomeScreen, MAX_GROUP } from "./screens/home.js";
 import { createSendingScreen } from "./screens/sending.js";
@@ -160,6 +169,14 @@ function onEvent(t, event) {
     refreshRecent();
   } else if (outcome === "error") {
     fail(event.kind, event.message);
+  } else if (t.group && typeof event.receiver === "number") {
+    // Each receiver's row changes where the eye may not be: its news is said aloud.
+    const m = t.group.members.find((x) => x.number === event.receiver);
+    if (m && (event.event === "joiner" || event.event === "check_words")) {
+      announce(`${memberName(m)} shows ${m.verification}. ${memberStateText(m)}`);
+    } else if (m && (event.event === "done" || event.event === "error")) {
+      announce(`${memberName(m)}: ${memberStateText(m)}`);
+    }
   } else if (event.event === "code") {
     fetchQr(t);
   } else if (event.event === "done") {
