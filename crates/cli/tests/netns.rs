@@ -944,3 +944,111 @@ fn a_connection_lost_while_the_receiver_decides_comes_back_with_the_same_questio
     assert_eq!(receiver.count("connected"), 2);
     Ok(())
 }
+
+/// A path that carries the handshakes' small packets and none of the data's large ones
+/// (every datagram over 1300 bytes dropped on arrival at either end, fragments included):
+/// each fresh connection connects and then moves nothing. With one reconnection allowed,
+/// both sides end with a sentence after it, instead of reconnecting for ever.
+#[test]
+#[ignore = "needs root"]
+fn a_path_that_carries_the_handshake_but_no_data_ends_after_its_attempts() -> TestResult {
+    let link = Link::create()?;
+    for ns in [&link.a, &link.b] {
+        let nft = |args: &[&str]| {
+            let mut all = vec!["ip", "netns", "exec", ns.as_str(), "nft"];
+            all.extend_from_slice(args);
+            run(&all)
+        };
+        nft(&["add", "table", "inet", "big"])?;
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            "big",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ])?;
+        nft(&[
+            "add", "rule", "inet", "big", "input", "iifname", "!=", "lo", "ip", "length", ">",
+            "1300", "drop",
+        ])?;
+    }
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("film.bin");
+    random_file(&src, 8 << 20)?;
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out)?;
+    let listen = format!("{}:18700", link.server_host);
+    let signal = format!("ws://{listen}");
+    let _server = SignalProcess::start_with(netns::exec(&link.a, bin("toss-signal")), &listen)?;
+    let common = [
+        "--signal",
+        signal.as_str(),
+        "--no-ice-servers",
+        "--json",
+        "--reconnect-attempts",
+        "1",
+    ];
+    let mut send = netns::exec(&link.a, bin("toss"));
+    send.arg("send")
+        .args(common)
+        .arg(&src)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut sender = Killed(send.spawn()?);
+    let mut lines = BufReader::new(sender.0.stdout.take().ok_or("stdout")?).lines();
+    let first: Value = serde_json::from_str(&lines.next().ok_or("no event")??)?;
+    let code = first["code"].as_str().ok_or("no code")?.to_owned();
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let mut recv = netns::exec(&link.b, bin("toss"));
+    recv.arg("receive")
+        .args(common)
+        .args(["--yes", "--out"])
+        .arg(&out)
+        .arg(&code)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut receiver = Killed(recv.spawn()?);
+    let received = drain(BufReader::new(receiver.0.stdout.take().ok_or("stdout")?));
+    let started = Instant::now();
+    let receiver_ok = wait(&mut receiver.0, LIMIT)?.success();
+    let sender_ok = wait(&mut sender.0, LIMIT)?.success();
+    eprintln!("both ended after {:.0} s", started.elapsed().as_secs_f64());
+    let sent = json::lines(&rest.join().unwrap_or_default().join("\n"));
+    let received = json::lines(&received.join().unwrap_or_default());
+    eprintln!("sender: {sent:?}\nreceiver: {received:?}");
+    assert!(!sender_ok && !receiver_ok, "neither can have finished");
+    let error = |events: &[Value]| {
+        events
+            .iter()
+            .find(|e| e["event"] == "error")
+            .cloned()
+            .unwrap_or_default()
+    };
+    // Whichever side gives up first tells the other, who ends with its reason.
+    for (side, events) in [("sender", &sent), ("receiver", &received)] {
+        let said = error(events);
+        assert!(
+            matches!(said["kind"].as_str(), Some("unreachable" | "peer_failed"))
+                && said["message"].as_str().is_some_and(
+                    |m| m.contains("1 attempts in a row to bring it back moved no data")
+                ),
+            "{side}: {said}"
+        );
+        // A connection that connected and moved nothing does not count as carrying data:
+        // the one attempt allowed is not given again.
+        let reconnects = events
+            .iter()
+            .filter(|e| e["event"] == "reconnecting")
+            .count();
+        assert!(
+            reconnects <= 1,
+            "{side} reconnected {reconnects} times: {events:?}"
+        );
+    }
+    assert!(
+        !out.join("film.bin").exists(),
+        "nothing under its final name"
+    );
+    Ok(())
+}

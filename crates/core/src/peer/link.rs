@@ -3,7 +3,7 @@
 //! state in Toss's own terms. It knows nothing of files, nor of how the channel was
 //! negotiated.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,8 +91,14 @@ pub struct Link {
     state: watch::Receiver<LinkState>,
     /// Fired when the connection failed or was closed: pending writes give up.
     lost: CancellationToken,
-    /// Set once file data (a binary message) was read from the channel or written to it.
+    /// Set once file data (a binary message) was read from the channel, or written to it
+    /// and acknowledged by the peer.
     carried: Arc<AtomicBool>,
+    /// Bytes written to the channel, and of those the control messages': the channel's
+    /// queue holds what the peer has not acknowledged, so more acknowledged than the control
+    /// messages is file data that reached the peer.
+    written: Arc<AtomicU64>,
+    written_text: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Link {
@@ -148,11 +154,14 @@ impl Link {
             state,
             lost,
             carried: Arc::default(),
+            written: Arc::default(),
+            written_text: Arc::default(),
         }
     }
 
-    /// Whether file data was read from this connection or written to it (written: handed
-    /// to the stack, which a receiver that never gets it will not count as carried).
+    /// Whether file data was read from this connection, or written to it and acknowledged:
+    /// on a path that takes the handshakes' small packets and none of the data's, neither
+    /// side counts the connection as one that carried data.
     pub(crate) fn carried_data(&self) -> bool {
         self.carried.load(Ordering::Relaxed)
     }
@@ -230,7 +239,11 @@ impl Link {
     /// webrtc-rs's buffered-amount count wrong for good. Wait on [`Link::drained`] instead.
     pub(crate) async fn send_binary(&self, data: Bytes) -> Result<()> {
         self.write(data, false).await?;
-        self.carried.store(true, Ordering::Relaxed);
+        let written = self.written.load(Ordering::Relaxed);
+        let queued = self.dc.buffered_amount() as u64;
+        if written.saturating_sub(queued) > self.written_text.load(Ordering::Relaxed) {
+            self.carried.store(true, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -249,7 +262,14 @@ impl Link {
             _ = self.lost.cancelled() => return Err(Error::PeerGone),
         };
         match written {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => {
+                let len = data.len() as u64;
+                self.written.fetch_add(len, Ordering::Relaxed);
+                if is_string {
+                    self.written_text.fetch_add(len, Ordering::Relaxed);
+                }
+                Ok(())
+            }
             Ok(Err(_)) => Err(Error::PeerGone),
             Err(_) => Err(Error::Connect(ConnectFailure::SendStalled)),
         }
