@@ -1031,7 +1031,7 @@ fn a_path_that_carries_the_handshake_but_no_data_ends_after_its_attempts() -> Te
         assert!(
             matches!(said["kind"].as_str(), Some("unreachable" | "peer_failed"))
                 && said["message"].as_str().is_some_and(
-                    |m| m.contains("1 attempts in a row to bring it back moved no data")
+                    |m| m.contains("1 attempt in a row to bring it back moved no data")
                 ),
             "{side}: {said}"
         );

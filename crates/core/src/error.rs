@@ -314,7 +314,7 @@ pub enum Error {
     Busy(PathBuf),
     /// The connection was lost mid-transfer, and the attempts in a row to bring it back
     /// moved no file data (none connected, or each failed right after connecting).
-    #[error("the connection to the other computer was lost and {0} attempts in a row to bring it back moved no data; send the same files again to pick up where they stopped")]
+    #[error("the connection to the other computer was lost and {} in a row to bring it back moved no data; send the same files again to pick up where they stopped", attempts(*.0))]
     Unreachable(u32),
     /// Finding or announcing devices on the local network failed.
     #[error("{0}")]
@@ -347,6 +347,15 @@ pub enum Error {
         /// Receivers that joined and were let in.
         of: usize,
     },
+}
+
+/// "1 attempt", "3 attempts".
+fn attempts(n: u32) -> String {
+    if n == 1 {
+        "1 attempt".into()
+    } else {
+        format!("{n} attempts")
+    }
 }
 
 impl Error {
@@ -467,6 +476,16 @@ mod tests {
 
     /// The kinds are a published interface (`--json`, the app, scripts): their JSON
     /// strings are pinned here, and `as_str` agrees with serde.
+    #[test]
+    fn the_attempts_that_moved_nothing_are_counted_in_words() {
+        assert!(Error::Unreachable(1)
+            .to_string()
+            .contains("lost and 1 attempt in a row to bring it back moved no data"));
+        assert!(Error::Unreachable(3)
+            .to_string()
+            .contains("lost and 3 attempts in a row to bring it back moved no data"));
+    }
+
     #[test]
     fn error_kinds_keep_their_json_names() {
         let names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
