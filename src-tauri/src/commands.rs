@@ -60,6 +60,16 @@ fn capitalize(s: &str) -> String {
     }
 }
 
+/// The chosen files and folders, or a sentence when there are none.
+fn to_send(paths: Vec<String>) -> Result<Vec<PathBuf>, AppError> {
+    if paths.is_empty() {
+        return Err(AppError::Invalid(
+            "Choose at least one file or folder to send.".into(),
+        ));
+    }
+    Ok(paths.into_iter().map(PathBuf::from).collect())
+}
+
 /// Starts sending `paths`; events arrive on `on_event`.
 #[tauri::command]
 pub(crate) async fn start_send(
@@ -68,12 +78,7 @@ pub(crate) async fn start_send(
     paths: Vec<String>,
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
-    if paths.is_empty() {
-        return Err(AppError::Invalid(
-            "Choose at least one file or folder to send.".into(),
-        ));
-    }
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let paths = to_send(paths)?;
     let log = TransferLog::sending(describe(&paths));
     Ok(launch(&app, &state, on_event, log, |_, config, events| {
         toss_core::start_send(config, paths, events)
@@ -91,18 +96,13 @@ pub(crate) async fn start_send_group(
     receivers: u32,
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
-    if paths.is_empty() {
-        return Err(AppError::Invalid(
-            "Choose at least one file or folder to send.".into(),
-        ));
-    }
+    let paths = to_send(paths)?;
     if !(2..=toss_core::defaults::MAX_GROUP_RECEIVERS).contains(&receivers) {
         return Err(AppError::Invalid(format!(
             "A code can be shared by 2 to {} people.",
             toss_core::defaults::MAX_GROUP_RECEIVERS
         )));
     }
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let log = TransferLog::sending(describe(&paths));
     Ok(launch(&app, &state, on_event, log, |_, config, events| {
         toss_core::start_send_group(config, paths, receivers, toss_core::LetIn::Ask, events)
@@ -137,11 +137,7 @@ pub(crate) async fn start_send_to_many(
     paths: Vec<String>,
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
-    if paths.is_empty() {
-        return Err(AppError::Invalid(
-            "Choose at least one file or folder to send.".into(),
-        ));
-    }
+    let paths = to_send(paths)?;
     if device_ids.is_empty() {
         return Err(AppError::Invalid("Choose at least one device.".into()));
     }
@@ -153,7 +149,6 @@ pub(crate) async fn start_send_to_many(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let log = TransferLog::sending(describe(&paths));
     Ok(launch(&app, &state, on_event, log, |_, config, events| {
         toss_core::start_send_to_devices(config, devices, paths, events)
@@ -172,15 +167,10 @@ pub(crate) async fn start_send_to(
     paths: Vec<String>,
     on_event: Channel<Event>,
 ) -> Result<u64, AppError> {
-    if paths.is_empty() {
-        return Err(AppError::Invalid(
-            "Choose at least one file or folder to send.".into(),
-        ));
-    }
+    let paths = to_send(paths)?;
     let device = nearby
         .device(&device_id)
         .ok_or_else(|| AppError::Invalid("That device is no longer on the network.".into()))?;
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let log = TransferLog::sending(describe(&paths));
     Ok(launch(&app, &state, on_event, log, |_, config, events| {
         toss_core::start_send_to(config, device, paths, events)

@@ -39,29 +39,7 @@ const UI: Duration = Duration::from_secs(60);
 #[test]
 #[ignore = "needs root"]
 fn the_app_lists_nearby_devices_sends_to_one_and_accepts_from_one() -> TestResult {
-    assert_root("creating network namespaces");
-    // As root, a network that cannot be built is a failure, not a skip.
-    let lan = Lan::create("app", 80)?;
-    let inner = netns::exec(&lan.a, std::env::current_exe()?)
-        .args([
-            "--exact",
-            "inner_nearby_devices_in_the_app",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("TOSS_TEST_PEER_NS", &lan.b)
-        .output();
-    drop(lan);
-    let inner = inner?;
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&inner.stdout),
-        String::from_utf8_lossy(&inner.stderr)
-    );
-    eprintln!("{log}");
-    assert!(inner.status.success(), "the app test failed");
-    assert!(log.contains("1 passed"), "the app test did not run:\n{log}");
-    Ok(())
+    run_inside("app", 80, "inner_nearby_devices_in_the_app")
 }
 
 /// Two nearby devices picked together on Home (Ctrl-click) get the files dropped on one of
@@ -69,31 +47,33 @@ fn the_app_lists_nearby_devices_sends_to_one_and_accepts_from_one() -> TestResul
 #[test]
 #[ignore = "needs root"]
 fn the_app_sends_to_two_picked_nearby_devices() -> TestResult {
+    run_inside("picks", 83, "inner_two_picked_nearby_devices")
+}
+
+/// Builds a LAN of namespaces (`tag` and `subnet` as [`Lan::create`] takes them) and runs
+/// the ignored test `inner` of this binary inside its `a`, told that `b` holds the peers.
+fn run_inside(tag: &str, subnet: u8, inner: &str) -> TestResult {
     assert_root("creating network namespaces");
-    let lan = Lan::create("picks", 83)?;
-    let inner = netns::exec(&lan.a, std::env::current_exe()?)
-        .args([
-            "--exact",
-            "inner_two_picked_nearby_devices",
-            "--ignored",
-            "--nocapture",
-        ])
+    // As root, a network that cannot be built is a failure, not a skip.
+    let lan = Lan::create(tag, subnet)?;
+    let ran = netns::exec(&lan.a, std::env::current_exe()?)
+        .args(["--exact", inner, "--ignored", "--nocapture"])
         .env("TOSS_TEST_PEER_NS", &lan.b)
         .output();
     drop(lan);
-    let inner = inner?;
+    let ran = ran?;
     let log = format!(
         "{}{}",
-        String::from_utf8_lossy(&inner.stdout),
-        String::from_utf8_lossy(&inner.stderr)
+        String::from_utf8_lossy(&ran.stdout),
+        String::from_utf8_lossy(&ran.stderr)
     );
     eprintln!("{log}");
-    assert!(inner.status.success(), "the app test failed");
+    assert!(ran.status.success(), "the app test failed");
     assert!(log.contains("1 passed"), "the app test did not run:\n{log}");
     Ok(())
 }
 
-/// Runs inside namespace `a` only, started by the test above.
+/// Runs inside namespace `a` only, started by `the_app_sends_to_two_picked_nearby_devices`.
 #[tokio::test]
 #[ignore = "runs inside a network namespace, started by the_app_sends_to_two_picked_..."]
 async fn inner_two_picked_nearby_devices() -> TestResult {
@@ -270,7 +250,7 @@ async fn shot(app: &Desktop, name: &str) -> TestResult {
     Err(format!("{name}: the window was never drawn").into())
 }
 
-/// Runs inside namespace `a` only, started by the test above.
+/// Runs inside namespace `a` only, started by `the_app_lists_nearby_devices_...`.
 #[tokio::test]
 #[ignore = "runs inside a network namespace, started by the_app_lists_nearby_devices_..."]
 async fn inner_nearby_devices_in_the_app() -> TestResult {

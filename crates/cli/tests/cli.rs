@@ -15,7 +15,7 @@ use toss_testkit::{AnyResult, TestResult};
 
 mod support;
 
-use support::signal;
+use support::{signal, wait_for_bytes};
 
 /// Longest a CLI process may run in a test.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -502,25 +502,6 @@ fn the_signaling_server_going_away_mid_transfer_does_not_stop_it() -> TestResult
     Ok(())
 }
 
-/// Reads events until the receiver has `at_least` bytes; returns the last count seen.
-fn wait_for_bytes(
-    lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
-    at_least: u64,
-) -> AnyResult<u64> {
-    let start = Instant::now();
-    loop {
-        let line = lines.next().ok_or("receiver ended early")??;
-        let event: Value = serde_json::from_str(&line)?;
-        if event["event"] == "progress" {
-            let bytes = event["bytes"].as_u64().unwrap_or(0);
-            if bytes >= at_least {
-                return Ok(bytes);
-            }
-        }
-        assert!(start.elapsed() < LIMIT, "no progress");
-    }
-}
-
 /// The receiver's process is killed half-way through a folder (no chance to clean up).
 /// The sender says the other side went; the same folder sent again into the same place
 /// skips the file that was saved, picks the big one up from its `.part`, and ends
@@ -539,7 +520,7 @@ fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
     let sending = start_send(&signal, &[&album])?;
     let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
-    let had = wait_for_bytes(&mut recv_lines, total * 6 / 10)?;
+    let had = wait_for_bytes(&mut recv_lines, total * 6 / 10, LIMIT)?;
     recv.kill()?;
     recv.wait()?;
     let s = finish(sending.child, Some(sending.lines))?;

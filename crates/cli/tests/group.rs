@@ -16,7 +16,7 @@ use toss_testkit::{AnyResult, TestResult};
 
 mod support;
 
-use support::signal;
+use support::{signal, wait_for_bytes};
 
 /// Longest a CLI process may run in a test.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -169,26 +169,6 @@ fn field<'a>(events: &[&'a Value], name: &str, key: &str) -> Option<&'a Value> {
     events.iter().find(|e| e["event"] == name).map(|e| &e[key])
 }
 
-/// Reads a receiver's events until `at_least` file bytes have arrived, and not all.
-fn wait_for_bytes(lines: &mut Lines, at_least: u64) -> AnyResult<u64> {
-    let start = Instant::now();
-    loop {
-        let line = lines.next().ok_or("receiver ended early")??;
-        let event: Value = serde_json::from_str(&line)?;
-        if event["event"] == "progress" {
-            let bytes = event["bytes"].as_u64().unwrap_or(0);
-            if bytes >= at_least {
-                assert!(
-                    event["bytes"].as_u64() < event["total"].as_u64(),
-                    "everything arrived before the test could act mid-transfer: {event}"
-                );
-                return Ok(bytes);
-            }
-        }
-        assert!(start.elapsed() < LIMIT, "no progress");
-    }
-}
-
 /// The folder a group test sends: a large file and a small one beside it.
 fn album(root: &Path, large: usize) -> AnyResult<(PathBuf, Vec<u8>, Vec<u8>)> {
     let album = root.join("album");
@@ -276,7 +256,7 @@ fn a_receiver_killed_half_way_leaves_the_others_running_and_resumes_with_a_new_c
         })
         .collect::<AnyResult<Vec<_>>>()?;
     let mut killed = receivers.remove(1);
-    wait_for_bytes(&mut killed.lines, total / 2)?;
+    wait_for_bytes(&mut killed.lines, total / 2, LIMIT)?;
     killed.child.kill()?;
     killed.child.wait()?;
     for r in receivers {
@@ -410,7 +390,7 @@ fn a_wrong_code_ends_the_code_and_those_transferring_carry_on() -> TestResult {
         &sending.code,
         &["--small-packets"],
     )?;
-    wait_for_bytes(&mut first.lines, 1)?;
+    wait_for_bytes(&mut first.lines, 1, LIMIT)?;
     let nameplate = sending.code.split('-').next().ok_or("nameplate")?;
     let wrong = if sending.code.ends_with("-apple") {
         format!("{nameplate}-apple-arena")
@@ -563,7 +543,9 @@ fn a_slow_receiver_slows_only_itself() -> TestResult {
 fn the_senders_cancel_stops_every_receiver_and_each_is_told() -> TestResult {
     let signal = signal()?;
     let tmp = tempfile::tempdir()?;
-    album(tmp.path(), 256 * 1024 * 1024 + 1)?;
+    // 1 GiB in small packets: seconds of transfer left when the sender is interrupted,
+    // however busy the machine.
+    album(tmp.path(), 1024 * 1024 * 1024 + 1)?;
     let album = tmp.path().join("album");
     let sending = start_send(
         &signal,
@@ -578,7 +560,7 @@ fn the_senders_cancel_stops_every_receiver_and_each_is_told() -> TestResult {
         })
         .collect::<AnyResult<Vec<_>>>()?;
     for r in &mut receivers {
-        wait_for_bytes(&mut r.lines, 1)?;
+        wait_for_bytes(&mut r.lines, 1, LIMIT)?;
     }
     // Both are mid-transfer (each checked that not everything had arrived).
     toss_testkit::process::interrupt(&sending.child)?;

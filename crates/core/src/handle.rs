@@ -247,33 +247,11 @@ pub fn start_send_group(
     let_in: LetIn,
     events: Events,
 ) -> Transfer {
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    let (decisions_tx, decisions) = mpsc::unbounded_channel();
-    let task = spawn_transfer(events.clone(), async move {
-        let result = match Manifest::from_paths(&paths) {
-            Ok(manifest) => {
-                group::send_to_group(
-                    config,
-                    manifest,
-                    receivers,
-                    let_in,
-                    decisions,
-                    token,
-                    events.clone(),
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        finish(&events, result)
-    });
-    Transfer {
-        cancel,
-        decision: None,
-        decisions: Some(decisions_tx),
-        task: Some(task),
-    }
+    spawn_group(paths, events, move |manifest, decisions, token, events| {
+        group::send_to_group(
+            config, manifest, receivers, let_in, decisions, token, events,
+        )
+    })
 }
 
 /// Starts sending `paths` straight to several devices from the nearby list at once: each
@@ -286,16 +264,33 @@ pub fn start_send_to_devices(
     paths: Vec<PathBuf>,
     events: Events,
 ) -> Transfer {
+    spawn_group(
+        paths,
+        events,
+        move |manifest, decisions, token, events| async move {
+            if devices.is_empty() {
+                return Err(Error::Input("choose at least one device".into()));
+            }
+            group::send_to_devices(config, manifest, devices, decisions, token, events).await
+        },
+    )
+}
+
+/// A send to several receivers on a thread of its own: `work` gets the files, the answers
+/// about each receiver ([`Transfer::decide_for`]) and the cancel token.
+fn spawn_group<Work, Fut>(paths: Vec<PathBuf>, events: Events, work: Work) -> Transfer
+where
+    Work: FnOnce(Manifest, mpsc::UnboundedReceiver<(u32, Decision)>, CancellationToken, Events) -> Fut
+        + Send
+        + 'static,
+    Fut: Future<Output = Result<Summary>> + Send,
+{
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     let (decisions_tx, decisions) = mpsc::unbounded_channel();
     let task = spawn_transfer(events.clone(), async move {
         let result = match Manifest::from_paths(&paths) {
-            Ok(_) if devices.is_empty() => Err(Error::Input("choose at least one device".into())),
-            Ok(manifest) => {
-                group::send_to_devices(config, manifest, devices, decisions, token, events.clone())
-                    .await
-            }
+            Ok(manifest) => work(manifest, decisions, token, events.clone()).await,
             Err(e) => Err(e),
         };
         finish(&events, result)

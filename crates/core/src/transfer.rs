@@ -39,3 +39,19 @@ pub struct Summary {
     /// Receiver: the output folder.
     pub saved_to: Option<PathBuf>,
 }
+
+impl Summary {
+    /// The `done` event that says it.
+    pub(crate) fn done_event(&self) -> crate::events::Event {
+        crate::events::Event::Done {
+            files: self.files,
+            bytes: self.bytes,
+            skipped: self.skipped,
+            seconds: self.seconds,
+            saved_to: self
+                .saved_to
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned()),
+        }
+    }
+}

@@ -19,3 +19,29 @@ pub(crate) fn bin(name: &str) -> PathBuf {
 pub(crate) fn signal() -> AnyResult<SignalProcess> {
     SignalProcess::start(&bin("toss-signal"))
 }
+
+/// Reads `--json` lines until a progress event says `at_least` file bytes arrived, and not
+/// all of them; returns the count it said. Ends the test when the process ends first, or
+/// nothing of the kind comes within `limit`.
+pub(crate) fn wait_for_bytes(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    at_least: u64,
+    limit: std::time::Duration,
+) -> AnyResult<u64> {
+    let start = std::time::Instant::now();
+    loop {
+        let line = lines.next().ok_or("the receiver ended early")??;
+        let event: serde_json::Value = serde_json::from_str(&line)?;
+        if event["event"] == "progress" {
+            let bytes = event["bytes"].as_u64().unwrap_or(0);
+            if bytes >= at_least {
+                assert!(
+                    event["bytes"].as_u64() < event["total"].as_u64(),
+                    "everything arrived before the test could act mid-transfer: {event}"
+                );
+                return Ok(bytes);
+            }
+        }
+        assert!(start.elapsed() < limit, "no progress");
+    }
+}

@@ -205,13 +205,7 @@ pub(super) async fn send_to_devices(
 /// Says the group's end, when every receiver got everything.
 fn done(events: &Events, summary: Result<Summary>) -> Result<Summary> {
     let summary = summary?;
-    events.emit(Event::Done {
-        files: summary.files,
-        bytes: summary.bytes,
-        skipped: summary.skipped,
-        seconds: summary.seconds,
-        saved_to: None,
-    });
+    events.emit(summary.done_event());
     Ok(summary)
 }
 

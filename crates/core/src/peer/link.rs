@@ -239,6 +239,9 @@ impl Link {
     /// webrtc-rs's buffered-amount count wrong for good. Wait on [`Link::drained`] instead.
     pub(crate) async fn send_binary(&self, data: Bytes) -> Result<()> {
         self.write(data, false).await?;
+        if self.carried.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let written = self.written.load(Ordering::Relaxed);
         let queued = self.dc.buffered_amount() as u64;
         if written.saturating_sub(queued) > self.written_text.load(Ordering::Relaxed) {

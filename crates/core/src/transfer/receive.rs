@@ -332,13 +332,7 @@ impl IncomingOffer {
             seconds,
             saved_to: Some(out_dir.clone()),
         };
-        events.emit(Event::Done {
-            files: summary.files,
-            bytes,
-            skipped,
-            seconds,
-            saved_to: Some(out_dir.to_string_lossy().into_owned()),
-        });
+        events.emit(summary.done_event());
         Ok(summary)
     }
 

@@ -527,13 +527,7 @@ async fn stream(
         seconds: meter.elapsed(),
         saved_to: None,
     };
-    events.emit(Event::Done {
-        files: summary.files,
-        bytes: summary.bytes,
-        skipped: summary.skipped,
-        seconds: summary.seconds,
-        saved_to: None,
-    });
+    events.emit(summary.done_event());
     Ok(summary)
 }
 

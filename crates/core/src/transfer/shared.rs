@@ -203,13 +203,13 @@ mod tests {
             Err(crate::error::Error::Input("the disk said no".into()))
         });
         assert!(failed.is_err());
-        let mut retried = false;
+        let mut read_afresh = false;
         reads
             .range(1, 0, || {
-                retried = true;
+                read_afresh = true;
                 Ok(range(1))
             })
-            .expect("read again");
-        assert!(retried, "a failed read leaves no mark behind");
+            .expect("a second reader's own read");
+        assert!(read_afresh, "a failed read leaves no mark behind");
     }
 }
