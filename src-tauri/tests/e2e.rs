@@ -339,6 +339,10 @@ async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult
                 &code,
             ])
             .env("TOSS_DEVICE_NAME", name)
+            .env("TOSS_LOG", "toss_core=debug")
+            .stderr(std::fs::File::create(
+                other.tmp.path().join(format!("{name}.log")),
+            )?)
             .spawn()?;
         let stdout = child.stdout.take().ok_or("stdout")?;
         receivers.push((name, out, child, std::io::BufReader::new(stdout)));
@@ -375,6 +379,8 @@ async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult
             "row {n} shows {name} with the words {name}'s own screen shows"
         );
         app.click_when_enabled(&format!("#let-in-{n}"), UI).await?;
+        // The row took the answer: its question is gone.
+        app.wait_hidden(&format!("#let-in-{n}"), UI).await?;
     }
     // Each receiver's events are read to the end beside it: a pipe nobody reads would
     // stop it at its next progress line.
@@ -390,7 +396,17 @@ async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult
     // Three copies of 300 MiB on a busy machine: more than one UI wait.
     let transfer = Duration::from_secs(240);
     for (name, out, mut child, rest) in receivers {
-        assert!(wait(&mut child, transfer)?.success(), "{name}");
+        let ended = wait(&mut child, transfer);
+        // A receiver that failed or hung says what it was doing last.
+        if !matches!(ended, Ok(status) if status.success()) {
+            let log = std::fs::read_to_string(other.tmp.path().join(format!("{name}.log")))?;
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "{name}: {ended:?}; the end of its log:\n{}",
+                tail.join("\n")
+            );
+        }
         rest.join()
             .map_err(|_| "the reader of a receiver's events")??;
         assert_eq!(std::fs::read(out.join("Trip/film.mov"))?, big, "{name}");
@@ -400,7 +416,7 @@ async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult
     let title = app.text_when_present("#done-title", transfer).await?;
     assert_eq!(title, "Sent 2 files to 3 people");
     for n in 1..=3 {
-        let state = app.text_content(&format!("#receiver-state-{n}")).await?;
+        let state = text_of(&app, &format!("receiver-state-{n}")).await?;
         assert_eq!(state, "Got every file.", "receiver {n}");
     }
     let total = app.text_content("#group-total").await?;

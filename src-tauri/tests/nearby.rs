@@ -148,6 +148,8 @@ async fn inner_two_picked_nearby_devices() -> TestResult {
     shot(&app, "nearby-two-check.png").await?;
     for n in 1..=2 {
         app.click_when_enabled(&format!("#let-in-{n}"), UI).await?;
+        // The row took the answer: its question is gone.
+        app.wait_hidden(&format!("#let-in-{n}"), UI).await?;
     }
     let title = match app.text_when_present("#done-title", UI).await {
         Ok(title) => title,

@@ -56,9 +56,10 @@ function createReceiverRow(number, actions, nearby) {
     "li",
     { class: "receiver-row", "data-receiver": String(number) },
     h("div", { class: "receiver-head" }, name, words),
-    stateText,
-    progress,
-    ask,
+    // Its state, beside its progress or its question, on one line of one height: a row
+    // keeps its height from joining to done, so the buttons of the rows below it never
+    // move under the pointer as others go on or finish.
+    h("div", { class: "receiver-foot" }, stateText, progress, ask),
   );
   return {
     el,
@@ -68,6 +69,8 @@ function createReceiverRow(number, actions, nearby) {
       setText(name, memberName(m));
       setText(words, m.verification || "");
       setText(stateText, memberStateText(m));
+      // Cut to its line while it goes on: the whole of it on hover.
+      stateText.title = stateText.textContent;
       const p = m.transfer.progress;
       const moving = state === "sending" && p;
       show(progress, Boolean(moving));
@@ -116,7 +119,7 @@ function createReceiverList(actions) {
   return {
     el,
     update(t) {
-      show(el, Boolean(t.group));
+      show(el, Boolean(t.group) && t.group.members.length > 0);
       if (!t.group) return;
       for (const m of t.group.members) {
         let row = rows.get(m.number);
@@ -240,12 +243,14 @@ export function createSendingScreen(section, actions) {
     section.replaceChildren(
       head.el,
       status.el,
+      // A group's receivers above its code: rows come as people join and the code goes
+      // once every place is taken, and neither moves a row under the pointer.
+      receivers.el,
       codeCard,
       nearbyCard,
       checkCard,
       verification.el,
       progress.el,
-      receivers.el,
       done.el,
       textCard,
       files.el,
