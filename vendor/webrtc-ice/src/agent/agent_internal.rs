@@ -1132,10 +1132,17 @@ impl AgentInternal {
         }
 
         // Every datagram waiting, up to RECEIVE_BATCH, in one system call where the
-        // connection can (`util::Conn::recv_batch_from`), then each handled in order.
-        let mut storage = vec![vec![0_u8; RECEIVE_MTU]; RECEIVE_BATCH];
+        // connection can (`util::Conn::recv_batch_from`), then each handled in order. This
+        // loop is the connection's only reader, so it may take trains of datagrams that the
+        // system kept together (receive offload), in buffers large enough for one.
+        let size = if conn.enable_receive_offload() {
+            util::conn::RECEIVE_OFFLOAD_BYTES
+        } else {
+            RECEIVE_MTU
+        };
+        let mut storage = vec![vec![0_u8; size]; RECEIVE_BATCH];
         let mut buffers: Vec<&mut [u8]> = storage.iter_mut().map(Vec::as_mut_slice).collect();
-        let mut received = vec![(0, addr); RECEIVE_BATCH];
+        let mut received = vec![util::conn::Received::one(0, addr); RECEIVE_BATCH];
         loop {
             let count;
             tokio::select! {
@@ -1148,9 +1155,11 @@ impl AgentInternal {
                 _  = closed_ch_rx.recv() => return Err(Error::ErrClosed),
             }
 
-            for (buffer, &(n, src_addr)) in buffers.iter().zip(&received).take(count) {
-                self.handle_inbound_candidate_msg(&candidate, &buffer[..n], src_addr, addr)
-                    .await;
+            for (buffer, got) in buffers.iter().zip(&received).take(count) {
+                for datagram in got.datagrams(buffer) {
+                    self.handle_inbound_candidate_msg(&candidate, datagram, got.from, addr)
+                        .await;
+                }
             }
         }
     }

@@ -11,7 +11,11 @@
 //! connection, the datagrams are sent one by one (the trait's default).
 //!
 //! Receiving, a plain UDP socket on Linux takes every datagram waiting, up to one per buffer
-//! given, in one `recvmmsg` ([`super::Conn::recv_batch_from`]).
+//! given, in one `recvmmsg` ([`super::Conn::recv_batch_from`]). A reader that cuts trains
+//! ([`super::Received::datagrams`]) may first turn on generic receive offload (`UDP_GRO`):
+//! the kernel then keeps a train of equal-sized datagrams from one source together (an
+//! offloaded send over loopback, or one a network device coalesced) and hands it over in one
+//! buffer with its segment size, instead of taking each datagram through its stack alone.
 
 use std::io;
 use std::net::SocketAddr;
@@ -204,7 +208,7 @@ async fn send_to_with(
 pub(crate) async fn recv_from(
     socket: &UdpSocket,
     bufs: &mut [&mut [u8]],
-    received: &mut [(usize, SocketAddr)],
+    received: &mut [super::Received],
 ) -> io::Result<usize> {
     let count = bufs.len().min(received.len()).min(MAX_DATAGRAMS);
     if count == 0 {
@@ -218,6 +222,17 @@ pub(crate) async fn recv_from(
             Ok(n) => return Ok(n),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
             Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Turns on generic receive offload for `socket` (`UDP_GRO`); whether the system took it.
+pub(crate) fn enable_receive_offload(socket: &UdpSocket) -> bool {
+    match imp::enable_receive_offload(socket) {
+        Ok(()) => true,
+        Err(err) => {
+            log::debug!("UDP receive offload unavailable ({err}); datagrams come one by one");
+            false
         }
     }
 }
@@ -257,15 +272,57 @@ mod imp {
         }
     }
 
-    /// `recvmmsg` without waiting: at least one datagram, or `WouldBlock`.
+    /// `setsockopt(SOL_UDP, UDP_GRO, 1)`.
+    pub(super) fn enable_receive_offload(socket: &UdpSocket) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: the option's value is a live c_int of the size given.
+        let done = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_GRO,
+                (&on as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if done == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Room for the one control message a receive may carry: `UDP_GRO`'s segment size.
+    const CONTROL_BYTES: usize = 64;
+
+    /// The segment size in a `UDP_GRO` control message of `header`, if it has one.
+    fn segment_size(header: &libc::msghdr) -> usize {
+        // SAFETY: the kernel wrote `msg_controllen` bytes of well-formed control messages
+        // into the buffer `msg_control` points at; CMSG_* walk only those.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(header);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == libc::UDP_GRO {
+                    let size = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                    return usize::try_from(size).unwrap_or(0);
+                }
+                cmsg = libc::CMSG_NXTHDR(header, cmsg);
+            }
+        }
+        0
+    }
+
+    /// `recvmmsg` without waiting: at least one datagram (or train), or `WouldBlock`.
     pub(super) fn recv_many(
         socket: &UdpSocket,
         bufs: &mut [&mut [u8]],
-        received: &mut [(usize, SocketAddr)],
+        received: &mut [super::super::Received],
     ) -> io::Result<usize> {
         let mut names: Vec<libc::sockaddr_storage> =
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
             (0..bufs.len()).map(|_| unsafe { mem::zeroed() }).collect();
+        // u64s, so that each control buffer is aligned as a cmsghdr must be.
+        let mut control = vec![[0u64; CONTROL_BYTES / 8]; bufs.len()];
         let mut iov: Vec<libc::iovec> = bufs
             .iter_mut()
             .map(|b| libc::iovec {
@@ -276,21 +333,25 @@ mod imp {
         let mut messages: Vec<libc::mmsghdr> = iov
             .iter_mut()
             .zip(names.iter_mut())
-            .map(|(one, name)| {
+            .zip(control.iter_mut())
+            .map(|((one, name), control)| {
                 // SAFETY: msghdr is plain data; all-zero is its empty value.
                 let mut header: libc::msghdr = unsafe { mem::zeroed() };
                 header.msg_name = (name as *mut libc::sockaddr_storage).cast();
                 header.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as _;
                 header.msg_iov = one;
                 header.msg_iovlen = 1;
+                header.msg_control = control.as_mut_ptr().cast();
+                header.msg_controllen = CONTROL_BYTES as _;
                 libc::mmsghdr {
                     msg_hdr: header,
                     msg_len: 0,
                 }
             })
             .collect();
-        // SAFETY: every header points at a live iovec over a live buffer and at a live
-        // address buffer of the size it says; the kernel writes only into those.
+        // SAFETY: every header points at a live iovec over a live buffer, and at a live
+        // address buffer and control buffer of the sizes it says; the kernel writes only
+        // into those.
         let got = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
@@ -309,7 +370,13 @@ mod imp {
             let from = address(&names[i]).ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, "a datagram from no IP address")
             })?;
-            received[i] = (len, from);
+            let segment = segment_size(&message.msg_hdr);
+            received[i] = super::super::Received {
+                len,
+                from,
+                // A "train" of one datagram is a datagram.
+                segment: if segment >= len { 0 } else { segment },
+            };
         }
         Ok(got)
     }
@@ -405,6 +472,7 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
+    use crate::conn::Received;
 
     /// What a stand-in kernel was asked to send, in order.
     #[derive(Debug, PartialEq)]
@@ -637,7 +705,7 @@ mod tests {
             }
             let mut storage = vec![vec![0u8; 9000]; 16];
             let mut bufs: Vec<&mut [u8]> = storage.iter_mut().map(Vec::as_mut_slice).collect();
-            let mut received = vec![(0, receiver.local_addr().unwrap()); 16];
+            let mut received = vec![Received::one(0, receiver.local_addr().unwrap()); 16];
             let mut got = Vec::new();
             let mut calls = 0;
             while got.len() < sent.len() && calls < 100 {
@@ -650,8 +718,9 @@ mod tests {
                 .unwrap();
                 assert!(n >= 1 && n <= 16);
                 for i in 0..n {
-                    assert_eq!(received[i].1, sender.local_addr().unwrap());
-                    got.push(bufs[i][..received[i].0].to_vec());
+                    assert_eq!(received[i].from, sender.local_addr().unwrap());
+                    assert_eq!(received[i].segment, 0, "no trains without receive offload");
+                    got.push(bufs[i][..received[i].len].to_vec());
                 }
                 calls += 1;
             }
@@ -674,12 +743,91 @@ mod tests {
             .unwrap();
         let mut storage = [0u8; 1000];
         let mut bufs: Vec<&mut [u8]> = vec![&mut storage];
-        let mut received = vec![(0, receiver.local_addr().unwrap())];
+        let mut received = vec![Received::one(0, receiver.local_addr().unwrap())];
         let n = recv_from(&receiver, &mut bufs, &mut received)
             .await
             .unwrap();
-        assert_eq!((n, received[0].0), (1, 1000));
+        assert_eq!((n, received[0].len), (1, 1000));
         assert!(storage.iter().all(|&b| b == 7));
+    }
+
+    /// What a buffer holds is cut into its datagrams by the segment size, the last one
+    /// shorter; without one it is a single datagram.
+    #[test]
+    fn a_received_train_is_cut_at_its_segment_size() {
+        let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let buf: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let one = Received::one(3000, from);
+        assert_eq!(one.datagrams(&buf).collect::<Vec<_>>(), [&buf[..3000]]);
+        let train = Received {
+            len: 3 * 1220 + 900,
+            from,
+            segment: 1220,
+        };
+        let cut: Vec<&[u8]> = train.datagrams(&buf).collect();
+        assert_eq!(
+            cut,
+            [
+                &buf[..1220],
+                &buf[1220..2440],
+                &buf[2440..3660],
+                &buf[3660..4560]
+            ]
+        );
+        assert_eq!(Received::one(0, from).datagrams(&buf).count(), 0);
+        // A length beyond the buffer (never from the kernel) is held to it.
+        assert_eq!(Received::one(9000, from).datagrams(&buf).next(), Some(&buf[..]));
+    }
+
+    /// With receive offload on, a train sent as one segmentation-offload send over loopback
+    /// arrives in one buffer with its segment size, and cuts into the datagrams sent, in
+    /// order; datagrams of other sizes around it arrive as they were sent.
+    #[tokio::test]
+    async fn an_offloaded_train_is_received_whole_and_cut_into_its_datagrams() {
+        for host in ["127.0.0.1:0", "[::1]:0"] {
+            let receiver = UdpSocket::bind(host).await.unwrap();
+            let sender = UdpSocket::bind(host).await.unwrap();
+            assert!(
+                enable_receive_offload(&receiver),
+                "this kernel takes UDP_GRO"
+            );
+            let sizes: Vec<usize> = [1220; 13]
+                .into_iter()
+                .chain([900, 60, 8249, 8249, 3000, 1])
+                .collect();
+            let sent = datagrams(&sizes);
+            let offload = Offload::untried();
+            send_to_with(&sender, &refs(&sent), receiver.local_addr().unwrap(), &offload)
+                .await
+                .unwrap();
+            assert_eq!(offload.ceiling(), usize::MAX, "the kernel took the offloaded sends");
+            let mut storage = vec![vec![0u8; super::super::RECEIVE_OFFLOAD_BYTES]; 4];
+            let mut bufs: Vec<&mut [u8]> = storage.iter_mut().map(Vec::as_mut_slice).collect();
+            let mut received = vec![Received::one(0, receiver.local_addr().unwrap()); 4];
+            let (mut got, mut trains, mut calls) = (Vec::new(), Vec::new(), 0);
+            while got.len() < sent.len() && calls < 100 {
+                let n = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    recv_from(&receiver, &mut bufs, &mut received),
+                )
+                .await
+                .expect("the datagrams arrive")
+                .unwrap();
+                for i in 0..n {
+                    assert_eq!(received[i].from, sender.local_addr().unwrap());
+                    if received[i].segment != 0 {
+                        trains.push((received[i].segment, received[i].len));
+                    }
+                    got.extend(received[i].datagrams(&bufs[i]).map(<[u8]>::to_vec));
+                }
+                calls += 1;
+            }
+            assert_eq!(got, sent, "over {host}");
+            assert!(
+                trains.contains(&(1220, 13 * 1220 + 900)),
+                "the 1220-byte run and its shorter last came as one train over {host}: {trains:?}"
+            );
+        }
     }
 
     /// The real system calls: every datagram reaches a socket on loopback, whole and in

@@ -28,9 +28,14 @@ impl Conn for UdpSocket {
     async fn recv_batch_from(
         &self,
         bufs: &mut [&mut [u8]],
-        received: &mut [(usize, SocketAddr)],
+        received: &mut [Received],
     ) -> Result<usize> {
         Ok(super::batch::recv_from(self, bufs, received).await?)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn enable_receive_offload(&self) -> bool {
+        super::batch::enable_receive_offload(self)
     }
 
     #[cfg(target_os = "linux")]

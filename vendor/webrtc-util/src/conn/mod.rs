@@ -27,6 +27,41 @@ use tokio::net::ToSocketAddrs;
 
 use crate::error::Result;
 
+/// The longest train of datagrams one receive with offload may hand over: the largest UDP
+/// payload.
+pub const RECEIVE_OFFLOAD_BYTES: usize = 65_535;
+
+/// What [`Conn::recv_batch_from`] wrote into one buffer: a datagram, or, with receive
+/// offload, a train of datagrams of one size from one source (the last may be shorter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// The bytes written into the buffer.
+    pub len: usize,
+    /// Where they came from.
+    pub from: SocketAddr,
+    /// The size of each datagram of a train; 0 for a single datagram.
+    pub segment: usize,
+}
+
+impl Received {
+    /// A single datagram of `len` bytes from `from`.
+    pub fn one(len: usize, from: SocketAddr) -> Self {
+        Received {
+            len,
+            from,
+            segment: 0,
+        }
+    }
+
+    /// The datagrams in `buf` (the buffer this was received into), in order.
+    pub fn datagrams<'a>(&self, buf: &'a [u8]) -> std::slice::Chunks<'a, u8> {
+        let bytes = &buf[..self.len.min(buf.len())];
+        // A single datagram is one chunk of its own length (an empty one, none).
+        let size = if self.segment == 0 { bytes.len() } else { self.segment };
+        bytes.chunks(size.max(1))
+    }
+}
+
 #[async_trait]
 pub trait Conn {
     async fn connect(&self, addr: SocketAddr) -> Result<()>;
@@ -56,17 +91,29 @@ pub trait Conn {
     /// Receives at least one datagram, one into each of `bufs` from the first, writing each
     /// one's length and source into `received` (as long as `bufs`); returns how many. A
     /// connection that can take several waiting datagrams in one system call does so; the
-    /// default takes one, as [`Conn::recv_from`].
+    /// default takes one, as [`Conn::recv_from`]. After [`Conn::enable_receive_offload`]
+    /// said yes, a buffer may hold a train of datagrams ([`Received::datagrams`] cuts it).
     async fn recv_batch_from(
         &self,
         bufs: &mut [&mut [u8]],
-        received: &mut [(usize, SocketAddr)],
+        received: &mut [Received],
     ) -> Result<usize> {
         let (Some(buf), Some(slot)) = (bufs.first_mut(), received.first_mut()) else {
             return Ok(0);
         };
-        *slot = self.recv_from(buf).await?;
+        let (len, from) = self.recv_from(buf).await?;
+        *slot = Received::one(len, from);
         Ok(1)
+    }
+
+    /// Asks that [`Conn::recv_batch_from`] hand over a train of equal-sized datagrams from
+    /// one source in one buffer where the system coalesced them (UDP generic receive
+    /// offload: one trip through the network stack for the train); returns whether it will.
+    /// The caller then gives buffers of [`RECEIVE_OFFLOAD_BYTES`] and cuts each with
+    /// [`Received::datagrams`], and must read the connection only that way. The default,
+    /// and any system without the offload, says no and changes nothing.
+    fn enable_receive_offload(&self) -> bool {
+        false
     }
 
     fn local_addr(&self) -> Result<SocketAddr>;
