@@ -17,6 +17,11 @@ use toss_core::{Decision, Event, Events};
 use crate::args::{Args, Command};
 use crate::output::Output;
 
+/// mimalloc instead of the system's allocator: the WebRTC stack allocates and frees small
+/// buffers for every datagram, often on different threads, where glibc's arenas contend.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
