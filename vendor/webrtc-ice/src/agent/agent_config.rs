@@ -37,8 +37,11 @@ pub(crate) const DEFAULT_RELAY_ACCEPTANCE_MIN_WAIT: Duration = Duration::from_mi
 /// Max binding request before considering a pair failed.
 pub(crate) const DEFAULT_MAX_BINDING_REQUESTS: u16 = 7;
 
-/// The number of bytes that can be buffered before we start to error.
-pub(crate) const MAX_BUFFER_SIZE: usize = 1000 * 1000; // 1MB
+/// The number of bytes that can be buffered before we start to error: more than a whole
+/// SCTP receive window (1 MiB of payload, with each packet's DTLS and SCTP headers), so
+/// that a window the sender was allowed to send is never dropped here while the layers
+/// above catch up.
+pub(crate) const MAX_BUFFER_SIZE: usize = 4 * 1024 * 1024;
 
 /// Wait time before binding requests can be deleted.
 pub(crate) const MAX_BINDING_REQUEST_TIMEOUT: Duration = Duration::from_millis(4000);

@@ -19,8 +19,11 @@ use crate::util::Error;
 
 /// mux multiplexes packets on a single socket (RFC7983)
 ///
-/// The maximum amount of data that can be buffered before returning errors.
-const MAX_BUFFER_SIZE: usize = 1000 * 1000; // 1MB
+/// The maximum amount of data that can be buffered before returning errors: more than a
+/// whole SCTP receive window (1 MiB of payload, with each packet's DTLS and SCTP headers),
+/// so that a window the sender was allowed to send is never dropped here while DTLS and
+/// SCTP catch up.
+const MAX_BUFFER_SIZE: usize = 4 * 1024 * 1024;
 
 /// Config collects the arguments to mux.Mux construction into
 /// a single structure
