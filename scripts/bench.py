@@ -83,15 +83,15 @@ class Proc:
                 os.killpg(self.p.pid, signal.SIGKILL)
 
 
-def wait_port(port, limit=20.0):
+def wait_port(port, limit=20.0, host="127.0.0.1"):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        r = subprocess.run(ns(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]),
+        r = subprocess.run(ns(["bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"]),
                            stderr=subprocess.DEVNULL)
         if r.returncode == 0:
             return
         time.sleep(0.1)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+    raise SystemExit(f"nothing listens on {host}:{port}")
 
 
 def timed(cmd, where=NETNS, **kw):
@@ -339,28 +339,31 @@ def setup_latency(work):
 # 4. peers
 
 
-def magic_wormhole(work, src):
+def magic_wormhole(work, src, host="127.0.0.1", recv_ns=NETNS):
+    """magic-wormhole sends `src` from the benchmark's namespace to a receiver in `recv_ns`,
+    through a mailbox server and a transit relay of its own listening on `host` there."""
     if not shutil.which("wormhole") or not shutil.which("twist"):
         say("magic-wormhole: SKIPPED (install it with scripts/setup.sh --bench)")
         return
     db = work / f"mailbox-{time.monotonic_ns()}.sqlite"
-    mailbox = Proc(["twist", "wormhole-mailbox", "--port", "tcp:4000:interface=127.0.0.1",
+    mailbox = Proc(["twist", "wormhole-mailbox", "--port", f"tcp:4000:interface={host}",
                     "--channel-db", db], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    cwd=work)
-    relay = Proc(["twist", "transitrelay", "--port", "tcp:4001:interface=127.0.0.1"],
+    relay = Proc(["twist", "transitrelay", "--port", f"tcp:4001:interface={host}"],
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     try:
-        wait_port(4000)
-        wait_port(4001)
-        url = "ws://127.0.0.1:4000/v1"
-        opts = ["--relay-url", url, "--transit-helper", "tcp:127.0.0.1:4001"]
+        wait_port(4000, host=host)
+        wait_port(4001, host=host)
+        url = f"ws://{host}:4000/v1"
+        opts = ["--relay-url", url, "--transit-helper", f"tcp:{host}:4001"]
         sender = subprocess.Popen(ns(["wormhole"] + opts + ["send", "--code", "7-bench-wormhole", src]),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
         out = work / "wormhole-out"
         out.mkdir()
         time.sleep(1)
         p, wall, rss = timed(["wormhole"] + opts + ["receive", "--accept-file", "-o", out / "f.bin",
-                                                    "7-bench-wormhole"], cwd=work, timeout=1800)
+                                                    "7-bench-wormhole"], where=recv_ns, cwd=work,
+                             timeout=1800)
         sender.wait(timeout=60)
         same = subprocess.run(["cmp", src, out / "f.bin"]).returncode == 0
         mib = os.path.getsize(src) / MIB
@@ -520,6 +523,86 @@ def network(work):
         results["net_ipv6_lan"] = {"mib": NET_MIB, "runs": lan}
     finally:
         subprocess.run(["ip", "netns", "del", LAN_NS], stderr=subprocess.DEVNULL)
+        src.unlink()
+
+
+ROUTER_NS = "tossbench-router"
+FAR_NS = "tossbench-far"
+ROUTED_RUNS = 1 if QUICK else 5
+
+
+def setup_routed():
+    """The benchmark's namespace and a far one (`FAR_NS`) on two subnets joined by a router
+    namespace, every link 1500 bytes and carrying datagrams one by one, as a wire does
+    (`gso_max_segs 1`: the sender's offloaded trains are cut before the wire, and a TCP
+    stream's segments too). The benchmark's side is 10.81.1.2, the far side 10.81.2.2."""
+    for name in (ROUTER_NS, FAR_NS):
+        subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "link", "add", "tbra", "netns", ROUTER_NS, "type", "veth", "peer", "name",
+                    "tbar", "netns", NETNS], check=True)
+    subprocess.run(["ip", "link", "add", "tbrb", "netns", ROUTER_NS, "type", "veth", "peer", "name",
+                    "tbbr", "netns", FAR_NS], check=True)
+    for name in (NETNS, ROUTER_NS, FAR_NS):
+        subprocess.run(ns(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"], name), check=True)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    subprocess.run(ns(["sysctl", "-qw", "net.ipv4.ip_forward=1"], ROUTER_NS), check=True)
+    for where, dev, addr, gateway in ((NETNS, "tbar", "10.81.1.2/24", "10.81.1.1"),
+                                      (ROUTER_NS, "tbra", "10.81.1.1/24", None),
+                                      (ROUTER_NS, "tbrb", "10.81.2.1/24", None),
+                                      (FAR_NS, "tbbr", "10.81.2.2/24", "10.81.2.1")):
+        for cmd in (["addr", "add", addr, "dev", dev], ["link", "set", dev, "mtu", "1500", "up"],
+                    ["link", "set", dev, "gso_max_segs", "1"]):
+            subprocess.run(["ip", "-n", where] + cmd, check=True)
+        if gateway:
+            subprocess.run(["ip", "-n", where, "route", "add", "default", "via", gateway], check=True)
+
+
+def teardown_routed():
+    subprocess.run(["ip", "-n", NETNS, "link", "del", "tbar"], stderr=subprocess.DEVNULL)
+    subprocess.run(ns(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0"]), stderr=subprocess.DEVNULL)
+    for name in (ROUTER_NS, FAR_NS):
+        subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
+
+
+def routed(work):
+    """Two computers on two subnets behind a router, 1500-byte links: Toss with default
+    settings (it starts at 1191-byte packets and probes up to what the path carries), Toss
+    held to 1191-byte packets, and magic-wormhole, each sending the same file to the far
+    side, in rounds; each run's packet size and rate, receiver start to exit."""
+    setup_routed()
+    src = work / "routed.bin"
+    random_file(src, NET_MIB)
+    port = SIGNAL_PORT + 3
+    server = Proc([RELEASE / "toss-signal", "--listen", f"10.81.1.2:{port}"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rounds = []
+    try:
+        wait_port(port, host="10.81.1.2")
+        common = ["--signal", f"ws://10.81.1.2:{port}", "--no-discovery", "--json"]
+        for i in range(ROUTED_RUNS):
+            row = {}
+            for name, extra in (("probed", []), ("small", ["--small-packets"])):
+                os.sync()
+                r = toss_transfer(work, src, common=common + extra, recv_ns=FAR_NS)
+                row[name] = {"mib_per_s": r["mib"] / r["wall"], "path": path_words(r),
+                             "packet_size": r["packet_size"], "probed": r["probed"],
+                             "identical": r["identical"]}
+                say(f"routed, round {i + 1} of {ROUTED_RUNS}, Toss {'default' if not extra else '--small-packets'}: "
+                    f"{row[name]['mib_per_s']:.1f} MiB/s receiver start to exit ({path_words(r)}; "
+                    f"byte-identical: {r['identical']})")
+            w = magic_wormhole(work, src, host="10.81.1.2", recv_ns=FAR_NS)
+            if w:
+                row["wormhole"] = w["mib_per_s"]
+                for name in ("probed", "small"):
+                    row[name]["ratio"] = row[name]["mib_per_s"] / w["mib_per_s"]
+                say(f"routed, round {i + 1}: Toss / magic-wormhole {row['probed']['ratio']:.2f} "
+                    f"(probed), {row['small']['ratio']:.2f} (1191-byte packets)")
+            rounds.append(row)
+        results["routed"] = {"mib": NET_MIB, "rounds": rounds}
+    finally:
+        server.stop()
+        teardown_routed()
         src.unlink()
 
 
@@ -718,7 +801,8 @@ def main():
         steps = {"raw": raw_webrtc, "toss": lambda: toss_end_to_end(work),
                  "setup": lambda: setup_latency(work), "peers": lambda: peers(work),
                  "memory": lambda: memory(work), "signal": lambda: signal_load(work),
-                 "net": lambda: network(work), "group": lambda: group(work)}
+                 "net": lambda: network(work), "routed": lambda: routed(work),
+                 "group": lambda: group(work)}
         for name, step in steps.items():
             if not only or name in only:
                 # The previous step's files leave the disk while this one runs otherwise:
@@ -789,6 +873,14 @@ def summary():
         if "slow_cost" in g:
             say(f"  the fast receivers beside a slow one / without it: " +
                 ", ".join(f"{r['slow_cost']:.2f}" for r in g["rounds"]))
+    routed_runs = results.get("routed")
+    if routed_runs and all("wormhole" in r for r in routed_runs["rounds"]):
+        for name, what in (("probed", "default settings (probing)"), ("small", "1191-byte packets")):
+            ratios = [r[name]["ratio"] for r in routed_runs["rounds"]]
+            sizes = sorted({r[name]["probed"] or r[name]["packet_size"] for r in routed_runs["rounds"]})
+            say(f"routed 1500-byte path, Toss {what} / magic-wormhole: median "
+                f"{statistics.median(ratios):.2f} (rounds " + ", ".join(f"{x:.2f}" for x in ratios)
+                + f"; packet sizes {sizes})")
     for key, what in (("net_own_addresses", "this computer's own addresses, default settings"),
                       ("net_ipv6_lan", "the IPv6 LAN")):
         net = results.get(key)
