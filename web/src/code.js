@@ -1,6 +1,7 @@
 // web/src/code.js: the code a person reads out (`42-orbit-lemon`), parsed as the core parses
 // it (crates/core/src/code.rs): any case, spaces or dashes between the parts, a nameplate of
-// at most 8 digits without leading zeros, and two words from the word list.
+// at most 8 digits (canonical: a number without leading zeros, after one 0 for a room on the
+// sender's local network), and two words from the word list.
 //
 // Place: beside crypto.js, under the session. Pure; no DOM, no network.
 // What it must never do: accept a code the core would refuse, or say more than one sentence.
@@ -41,7 +42,11 @@ function parseNameplate(part) {
   if (part.length === 0 || part.length > MAX_NAMEPLATE_DIGITS || !/^[0-9]+$/u.test(part)) {
     throw new CodeError(`a code starts with a number, like the 42 in 42-orbit-lemon (got "${part}")`);
   }
-  return part.replace(/^0+(?=.)/u, "");
+  const number = part.replace(/^0+/u, "");
+  if (number.length === 0) {
+    throw new CodeError(`a code starts with a number, like the 42 in 42-orbit-lemon (got "${part}")`);
+  }
+  return (number.length < part.length ? "0" : "") + number;
 }
 
 /**

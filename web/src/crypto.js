@@ -283,12 +283,12 @@ function compareBytes(a, b) {
 // ---------------------------------------------------------------------------------------------
 // Toss on top of SPAKE2
 
-const NAMEPLATE = /^(0|[1-9][0-9]{0,7})$/;
+const NAMEPLATE = /^(0[1-9][0-9]{0,6}|[1-9][0-9]{0,7})$/;
 
 function checkNameplate(nameplate) {
   if (typeof nameplate !== "string" || !NAMEPLATE.test(nameplate)) {
     throw new TypeError(
-      'a nameplate is the canonical number of a room ("42", not "042"), as the core prints it',
+      'a nameplate is the canonical number of a room ("42", or "042" on a local network; not "0042"), as the core prints it',
     );
   }
   return nameplate;

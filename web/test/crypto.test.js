@@ -409,10 +409,10 @@ describe("the session API", () => {
     const exchange = exchange0();
     const randomness = fromHex(exchange.sender.randomness_hex);
     const password = exchange.spake2_password;
-    // The core's nameplate is canonical: "042" would be another identity, so another key.
+    // The core's nameplate is canonical: "0042" would be another identity, so another key.
     const startWith = (nameplate, words, bytes) =>
       Pake.startWithRandomness(nameplate, words, bytes);
-    assert.throws(() => startWith(`0${exchange.nameplate}`, password, randomness), TypeError);
+    assert.throws(() => startWith(`00${exchange.nameplate}`, password, randomness), TypeError);
     assert.throws(() => startWith(exchange.nameplate, `${password}x`, randomness), TypeError);
     assert.throws(() => startWith(exchange.nameplate, password, randomness.subarray(1)), TypeError);
     assert.throws(() => startWith(Number(exchange.nameplate), password, randomness), TypeError);

@@ -19,8 +19,10 @@ import { checkOffer, RECEIVE_WINDOW, receiveFiles, sendFiles } from "../src/tran
 
 describe("codes", () => {
   it("parses what people type, as the core does", () => {
-    assert.deepEqual(parseCode("  042 Orbit-LEMON "), { nameplate: "42", password: "orbit-lemon", text: "42-orbit-lemon" });
-    assert.equal(parseCode("0-acid-acid").nameplate, "0");
+    assert.deepEqual(parseCode("  42 Orbit-LEMON "), { nameplate: "42", password: "orbit-lemon", text: "42-orbit-lemon" });
+    // A leading 0: a room on the sender's local network, another room than a server's 42.
+    assert.deepEqual(parseCode("0042 orbit lemon"), { nameplate: "042", password: "orbit-lemon", text: "042-orbit-lemon" });
+    assert.throws(() => parseCode("0-acid-acid"), /starts with a number/u);
   });
 
   it("refuses with the core's sentences", () => {

@@ -218,6 +218,11 @@ fn a_code_works_with_no_server_anywhere_and_its_words_never_cross_the_network() 
             .is_some_and(|m| m.contains("this code works on this local network only")),
         "{notice}"
     );
+    // The code says where its room is: a 0 first, which no signaling server hands out.
+    assert!(
+        code.starts_with('0') && !code.starts_with("00"),
+        "a local network's code starts with one 0: {code}"
+    );
 
     let receiver = toss(&lan.b, &["receive", "--json", "--yes", "--out"])
         .arg(&out)

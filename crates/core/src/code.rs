@@ -1,8 +1,10 @@
 //! The code a person reads out: `NAMEPLATE-word-word`, e.g. `42-orbit-lemon`.
 //!
 //! The nameplate names the room on the signaling server; the two words are the password
-//! (16 bits) and never leave the two peers. This module only parses and prints codes; it
-//! knows nothing of servers or keys.
+//! (16 bits) and never leave the two peers. A nameplate that starts with a 0 (`042-...`)
+//! names a room on a sender's own rendezvous on its local network, which no signaling
+//! server hands out. This module only parses and prints codes; it knows nothing of servers
+//! or keys.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,6 +25,12 @@ impl Nameplate {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether it names a room on a sender's own rendezvous on its local network (it
+    /// starts with a 0): such a room is looked for there, and never on a signaling server.
+    pub fn is_local_network(&self) -> bool {
+        self.0.starts_with('0')
+    }
 }
 
 impl FromStr for Nameplate {
@@ -34,11 +42,14 @@ impl FromStr for Nameplate {
         {
             return Err(CodeError::BadNameplate(s.to_owned()));
         }
-        // Canonical form without leading zeros, so "042" and "42" name the same room.
-        let trimmed = s.trim_start_matches('0');
-        Ok(Nameplate(
-            if trimmed.is_empty() { "0" } else { trimmed }.to_owned(),
-        ))
+        // Canonical form: a number without leading zeros, after one 0 for a room on the
+        // local network ("0042" and "042" name the same one; "42" is another, a server's).
+        let number = s.trim_start_matches('0');
+        if number.is_empty() {
+            return Err(CodeError::BadNameplate(s.to_owned()));
+        }
+        let mark = if number.len() < s.len() { "0" } else { "" };
+        Ok(Nameplate(format!("{mark}{number}")))
     }
 }
 
@@ -181,8 +192,26 @@ mod tests {
         let code: Code = "42-orbit-lemon".parse().expect("valid");
         assert_eq!(code.to_string(), "42-orbit-lemon");
         assert_eq!(code.nameplate().as_str(), "42");
-        let loose: Code = "  042 Orbit  LEMON ".parse().expect("valid");
+        assert!(!code.nameplate().is_local_network());
+        let loose: Code = "  42 Orbit  LEMON ".parse().expect("valid");
         assert_eq!(loose, code);
+    }
+
+    #[test]
+    fn a_leading_zero_marks_a_room_on_the_local_network() {
+        let code: Code = "042-orbit-lemon".parse().expect("valid");
+        assert_eq!(code.nameplate().as_str(), "042");
+        assert!(code.nameplate().is_local_network());
+        assert_eq!(code.to_string(), "042-orbit-lemon");
+        let typed: Code = " 0042 orbit lemon".parse().expect("valid");
+        assert_eq!(typed, code, "more zeros name the same room");
+        assert_ne!(code, "42-orbit-lemon".parse::<Code>().expect("valid"));
+        for no_room in ["0", "000"] {
+            assert_eq!(
+                format!("{no_room}-orbit-lemon").parse::<Code>(),
+                Err(CodeError::BadNameplate(no_room.into()))
+            );
+        }
     }
 
     #[test]

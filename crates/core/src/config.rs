@@ -101,8 +101,8 @@ pub enum Reach {
     /// public, or told so).
     Server,
     /// The signaling server, and the local network where it helps: a sender whose server
-    /// cannot be reached hosts the rendezvous itself and announces it (mDNS), and a
-    /// receiver looks for the code's sender on the network while asking the server.
+    /// cannot be reached hosts the rendezvous itself and announces it (mDNS; its code then
+    /// starts with a 0), and a receiver looks for such a code's sender on the network.
     #[default]
     ServerThenLan,
     /// The local network only: the sender hosts the rendezvous and announces it; the

@@ -123,12 +123,8 @@ pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Time allowed from the code being typed to the data channel opening.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a receiver looks on the local network for the sender of a code.
+/// How long a receiver looks on the local network for the sender of a code made there.
 pub const LAN_FIND_WAIT: Duration = Duration::from_secs(5);
-
-/// How long a receiver looks for the code's sender on the local network before asking the
-/// signaling server for the room (mDNS answers on a LAN take tens of milliseconds).
-pub const LAN_HEAD_START: Duration = Duration::from_millis(300);
 
 /// How long `toss devices` and a send to a named device watch the network.
 pub const NEARBY_WAIT: Duration = Duration::from_secs(3);

@@ -23,6 +23,9 @@ impl EmbeddedServer {
         let listen = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
         let mut config = toss_signal::Config::new(listen);
         config.announce_rooms = inbox;
+        // A code made here says so (it starts with a 0): a receiver looks for it on the
+        // local network and never asks a signaling server.
+        config.local_codes = !inbox;
         if inbox {
             // An inbox's rooms are joined by its owner alone, over loopback, with the public
             // nearby password: no join there is a guess, and a budget would only let a

@@ -1,15 +1,15 @@
 //! Finding the room. A sender opens it on the signaling server, on a rendezvous of its own
-//! on the local network, or in a nearby device's inbox; a receiver asks the server and
-//! looks on the local network side by side. [`Reach`] says which of these a session may
-//! use. What happens in the room is `session`'s business; what comes after is `handle`'s.
+//! on the local network (its code then starts with a 0), or in a nearby device's inbox; a
+//! receiver looks where its code says. [`Reach`] says which of these a session may use.
+//! What happens in the room is `session`'s business; what comes after is `handle`'s.
 
 use crate::code::{Code, Password};
 use crate::config::{page_link, Config, Reach};
-use crate::defaults::{LAN_FIND_WAIT, LAN_HEAD_START};
+use crate::defaults::LAN_FIND_WAIT;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::lan::{self, Device, Knock, LanHost};
-use crate::session::{self, Allocated, Paired, SignalClient};
+use crate::session::{self, Allocated, Paired};
 
 /// A sender's open room, and the rendezvous hosting it when this sender is its own.
 pub(crate) struct Room {
@@ -115,63 +115,50 @@ pub(crate) fn at_knock(config: Config, knock: &Knock) -> Config {
     }
 }
 
-/// Joins the sender's room. With the local network in use, the sender is looked for there
-/// (mDNS) while the configured server is contacted; the server is asked for the room only
-/// after a short head start for the network, so that a code from a sender on this network
-/// does not end up in a stranger's room of the same number on the server. Whichever finds
-/// the room wins; a failure on one side waits for the other.
-///
-/// # Errors
-/// The one error that says best why neither found the room.
-pub(crate) async fn join(config: &Config, code: &Code) -> Result<Paired> {
-    if !config.reach.uses_local_network() {
-        return session::join(&config.signal, code).await;
-    }
-    let started = tokio::time::Instant::now();
-    let lan = join_on_lan(config, code);
-    let server = async {
-        if config.reach == Reach::LanOnly {
-            return Ok(None);
+/// Where a receiver looks for the room of a code.
+#[derive(Debug, PartialEq, Eq)]
+enum Look {
+    /// On the local network: the code was made by a sender's own rendezvous there.
+    Network,
+    /// On the signaling server.
+    Server,
+}
+
+/// Where to look for `code`'s room under `reach`, or why it cannot be looked for. A code
+/// says where its room is (a 0 at its start: on the sender's local network), so a receiver
+/// looks in that one place at once: a code from a server never waits on the network, and a
+/// code from the network never lands in a stranger's room of the same number on a server.
+fn look(reach: Reach, code: &Code) -> Result<Look> {
+    if code.nameplate().is_local_network() {
+        if reach.uses_local_network() {
+            Ok(Look::Network)
+        } else {
+            Err(Error::LocalNetwork(format!(
+                "the code {code} is for a transfer on the sender's local network (it starts with a 0), and this computer was told not to look on the network"
+            )))
         }
-        let client = SignalClient::connect(&config.signal).await?;
-        tokio::time::sleep_until(started + LAN_HEAD_START).await;
-        session::join_with(client, code).await.map(Some)
-    };
-    tokio::pin!(lan, server);
-    let (mut on_lan, mut on_server) = (None, None);
-    loop {
-        tokio::select! {
-            r = &mut lan, if on_lan.is_none() => match r {
-                Ok(Some(paired)) => return Ok(paired),
-                other => on_lan = Some(other),
-            },
-            r = &mut server, if on_server.is_none() => match r {
-                Ok(Some(paired)) => return Ok(paired),
-                other => on_server = Some(other),
-            },
-        }
-        match (on_lan.take(), on_server.take()) {
-            (Some(lan), Some(server)) => return Err(join_error(code, lan, server)),
-            (lan, server) => (on_lan, on_server) = (lan, server),
-        }
+    } else if reach.uses_server() {
+        Ok(Look::Server)
+    } else {
+        Err(Error::LocalNetwork(format!(
+            "the code {code} is for a transfer through a signaling server, and this computer was told to use the local network only"
+        )))
     }
 }
 
-/// The one error to show when neither the network nor the server had the room.
-fn join_error(code: &Code, lan: Result<Option<Paired>>, server: Result<Option<Paired>>) -> Error {
-    match (lan, server) {
-        // Found on the network and failed there (a wrong code, most likely).
-        (Err(e), _) => e,
-        (_, Err(Error::SignalUnreachable { url, .. })) => Error::LocalNetwork(format!(
-            "no transfer with the code {code} was found on this network, and the signaling server at {url} cannot be reached"
-        )),
-        (_, Err(Error::SignalCertificate { url, .. })) => Error::LocalNetwork(format!(
-            "no transfer with the code {code} was found on this network, and the signaling server at {url} showed a certificate this computer does not trust (add its CA to this computer's trusted certificates, or give it to toss with --signal-ca)"
-        )),
-        (_, Err(e)) => e,
-        (_, Ok(_)) => Error::LocalNetwork(format!(
-            "no transfer with the code {code} was found on this network: check the number at its start, and that both computers are on the same network"
-        )),
+/// Joins the sender's room: on the local network (mDNS) for a code made there, else on the
+/// configured server.
+///
+/// # Errors
+/// When the room cannot be found or joined where the code says it is.
+pub(crate) async fn join(config: &Config, code: &Code) -> Result<Paired> {
+    match look(config.reach, code)? {
+        Look::Server => session::join(&config.signal, code).await,
+        Look::Network => join_on_lan(config, code).await?.ok_or_else(|| {
+            Error::LocalNetwork(format!(
+                "no transfer with the code {code} was found on this network: check the number at its start, and that both computers are on the same network"
+            ))
+        }),
     }
 }
 
@@ -186,4 +173,38 @@ async fn join_on_lan(config: &Config, code: &Code) -> Result<Option<Paired>> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> Code {
+        text.parse().expect("a valid code")
+    }
+
+    #[test]
+    fn a_code_is_looked_for_where_it_says_its_room_is() {
+        let (server, network) = (code("42-orbit-lemon"), code("042-orbit-lemon"));
+        for reach in [Reach::ServerThenLan, Reach::Server, Reach::Loopback] {
+            assert_eq!(look(reach, &server).ok(), Some(Look::Server), "{reach:?}");
+        }
+        for reach in [Reach::ServerThenLan, Reach::LanOnly] {
+            assert_eq!(look(reach, &network).ok(), Some(Look::Network), "{reach:?}");
+        }
+    }
+
+    #[test]
+    fn a_code_whose_place_is_ruled_out_says_so() {
+        for reach in [Reach::Server, Reach::Loopback] {
+            let err = look(reach, &code("042-orbit-lemon")).expect_err("not on the network");
+            assert!(
+                err.to_string()
+                    .contains("local network (it starts with a 0)"),
+                "{err}"
+            );
+        }
+        let err = look(Reach::LanOnly, &code("42-orbit-lemon")).expect_err("not on a server");
+        assert!(err.to_string().contains("signaling server"), "{err}");
+    }
 }

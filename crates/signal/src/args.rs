@@ -432,6 +432,8 @@ mod tests {
             turn_per_hour,
             // The owner of an in-process server asks for this; the binary has no owner.
             announce_rooms,
+            // Only a sender's own rendezvous hands out local-network codes.
+            local_codes,
         } = config;
         assert_eq!(listen.to_string(), "127.0.0.1:9999");
         let tls = tls.expect("TLS files");
@@ -448,6 +450,7 @@ mod tests {
         );
         assert!(metrics);
         assert!(!announce_rooms);
+        assert!(!local_codes);
         assert_eq!(max_connections_per_ip, 3);
         assert_eq!(room_requests_per_ip_per_minute, 4);
         assert_eq!(guess_burst, 5);

@@ -236,6 +236,8 @@ pub(crate) struct RoomLimits {
     /// TURN credentials one client may get in one room (an allocator, this many per
     /// receiver its room takes).
     pub(crate) turn_per_room: u32,
+    /// Nameplates start with a 0 ([`crate::Config::local_codes`]).
+    pub(crate) local_codes: bool,
 }
 
 impl RoomLimits {
@@ -503,16 +505,18 @@ impl Rooms {
     }
 
     /// A random free nameplate, as short as the number of open rooms allows: one or two
-    /// digits on a quiet server, more only when it is busy.
+    /// digits on a quiet server, more only when it is busy; after a 0 on a server of
+    /// local-network codes.
     fn free_nameplate(&self) -> String {
         let mut rng = rand::thread_rng();
         let mut limit: u64 = 100;
         while (self.rooms.len() as u64) * 2 >= limit {
             limit *= 10;
         }
+        let mark = if self.limits.local_codes { "0" } else { "" };
         loop {
             for _ in 0..32 {
-                let candidate = rng.gen_range(1..limit).to_string();
+                let candidate = format!("{mark}{}", rng.gen_range(1..limit));
                 if !self.rooms.contains_key(&candidate) {
                     return candidate;
                 }

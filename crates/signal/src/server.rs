@@ -121,6 +121,11 @@ pub struct Config {
     /// ([`Server::take_room_announcements`]): for a server that is one device's inbox,
     /// where each room is someone asking to send to that device.
     pub announce_rooms: bool,
+    /// Nameplates start with a 0 (`042-orbit-lemon`), which no other server hands out:
+    /// for a sender's own rendezvous on its local network, whose codes say so, so that a
+    /// receiver looks for them there and never asks a signaling server (where a stranger's
+    /// room may have the same number).
+    pub local_codes: bool,
 }
 
 /// PEM files for TLS.
@@ -158,6 +163,7 @@ impl Config {
             turn_per_room: TURN_PER_ROOM,
             turn_per_hour: TURN_PER_HOUR,
             announce_rooms: false,
+            local_codes: false,
         }
     }
 }
@@ -278,6 +284,7 @@ impl Server {
             lifetime: config.room_lifetime,
             unpaired_idle: config.unpaired_idle,
             turn_per_room: config.turn_per_room,
+            local_codes: config.local_codes,
         };
         let (announce, announcements) = if config.announce_rooms {
             let (tx, rx) = mpsc::channel(ANNOUNCE_QUEUE);
