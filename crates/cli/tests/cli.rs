@@ -513,12 +513,16 @@ fn a_receiver_killed_half_way_resumes_from_its_part_file() -> TestResult {
     let album = tmp.path().join("album");
     std::fs::create_dir(&album)?;
     let small = random_file(&album.join("a-cover.jpg"), 300 * 1024 + 5)?;
-    let big = random_file(&album.join("b-concert.mov"), 160 * 1024 * 1024 + 77)?;
+    let big = random_file(&album.join("b-concert.mov"), 256 * 1024 * 1024 + 77)?;
     let total = (small.len() + big.len()) as u64;
     let out = tmp.path().join("out");
 
-    let sending = start_send(&signal, &[&album])?;
-    let mut recv = receive_yes(&signal, &out, &sending.code).spawn()?;
+    // Small packets and 256 MiB, to be mid-transfer at any speed seen on loopback: 160 MiB
+    // in large packets was seen to arrive between two progress events.
+    let sending = start_send_with(&signal, &["--small-packets"], &[&album])?;
+    let mut recv = receive_yes(&signal, &out, &sending.code)
+        .arg("--small-packets")
+        .spawn()?;
     let mut recv_lines = BufReader::new(recv.stdout.take().ok_or("stdout")?).lines();
     let had = wait_for_bytes(&mut recv_lines, total * 6 / 10, LIMIT)?;
     recv.kill()?;
