@@ -33,7 +33,7 @@ pub async fn listen<A: 'static + ToSocketAddrs>(laddr: A, config: Config) -> Res
                     Err(_) => return Box::pin(async { false }),
                 };
 
-                let mut reader = BufReader::new(pkts[0].as_slice());
+                let mut reader = BufReader::new(pkts[0]);
                 match RecordLayerHeader::unmarshal(&mut reader) {
                     Ok(h) => {
                         let content_type = h.content_type;

@@ -46,6 +46,10 @@ pub(crate) const DEFAULT_NAMED_CURVE: NamedCurve = NamedCurve::X25519;
 pub(crate) const INBOUND_BUFFER_SIZE: usize = 16384 + 2048 + 13;
 // Default replay protection window is specified by RFC 6347 Section 4.1.2.6
 pub(crate) const DEFAULT_REPLAY_PROTECTION_WINDOW: usize = 64;
+/// Application data records decrypted and waiting for [`DTLSConn::read`]: a batch of
+/// datagrams' worth (at most 16 KiB each), so that the reading task and the reader take
+/// turns per batch rather than per record.
+pub(crate) const DECRYPTED_AHEAD: usize = 32;
 
 pub static INVALID_KEYING_LABELS: &[&str] = &[
     "client finished",
@@ -56,11 +60,22 @@ pub static INVALID_KEYING_LABELS: &[&str] = &[
 
 type PacketSendRequest = (Vec<Packet>, Option<mpsc::Sender<Result<()>>>);
 
+/// An application data record as decrypted, its header still in front: handed to
+/// [`DTLSConn::read`] as it is, without copying the data out of it first.
+struct Decrypted(Vec<u8>);
+
+impl Decrypted {
+    /// The application data.
+    fn data(&self) -> &[u8] {
+        &self.0[RECORD_LAYER_HEADER_SIZE..]
+    }
+}
+
 struct ConnReaderContext {
     is_client: bool,
     replay_protection_window: usize,
     replay_detector: Vec<Box<dyn ReplayDetector + Send>>,
-    decrypted_tx: mpsc::Sender<Result<Vec<u8>>>,
+    decrypted_tx: mpsc::Sender<Result<Decrypted>>,
     encrypted_packets: Vec<Vec<u8>>,
     fragment_buffer: FragmentBuffer,
     cache: HandshakeCache,
@@ -76,7 +91,7 @@ struct ConnReaderContext {
 pub struct DTLSConn {
     conn: Arc<dyn Conn + Send + Sync>,
     pub(crate) cache: HandshakeCache, // caching of handshake messages for verifyData generation
-    decrypted_rx: Mutex<mpsc::Receiver<Result<Vec<u8>>>>, // Decrypted Application Data or error, pull by calling `Read`
+    decrypted_rx: Mutex<mpsc::Receiver<Result<Decrypted>>>, // Decrypted Application Data or error, pull by calling `Read`
     pub(crate) state: State,                              // Internal state
 
     handshake_completed_successfully: Arc<AtomicBool>,
@@ -294,7 +309,9 @@ impl DTLSConn {
             )
         };
 
-        let (decrypted_tx, decrypted_rx) = mpsc::channel(1);
+        // Records decrypted ahead of the reader: the reading task goes on through a batch of
+        // datagrams instead of handing over, and waiting for, one record at a time.
+        let (decrypted_tx, decrypted_rx) = mpsc::channel(DECRYPTED_AHEAD);
         let (handshake_tx, handshake_rx) = mpsc::channel(1);
         let (handshake_done_tx, handshake_done_rx) = mpsc::channel(1);
         let (packet_tx, mut packet_rx) = mpsc::channel(1);
@@ -452,12 +469,13 @@ impl DTLSConn {
 
         if let Some(out) = rx {
             match out {
-                Ok(val) => {
-                    let n = val.len();
+                Ok(record) => {
+                    let data = record.data();
+                    let n = data.len();
                     if p.len() < n {
                         return Err(Error::ErrBufferTooSmall);
                     }
-                    p[..n].copy_from_slice(&val);
+                    p[..n].copy_from_slice(data);
                     Ok(n)
                 }
                 Err(err) => Err(err),
@@ -922,7 +940,7 @@ impl DTLSConn {
         pkts: Vec<Vec<u8>>,
     ) -> Result<()> {
         for p in pkts {
-            let (_, alert, mut err) = DTLSConn::handle_incoming_packet(ctx, p, false).await; // don't re-enqueue
+            let (_, alert, mut err) = DTLSConn::handle_incoming_packet(ctx, &p, false).await; // don't re-enqueue
             if let Some(alert) = alert {
                 let alert_err = ctx
                     .packet_tx
@@ -965,10 +983,10 @@ impl DTLSConn {
 
     async fn handle_incoming_packet(
         ctx: &mut ConnReaderContext,
-        mut pkt: Vec<u8>,
+        pkt: &[u8],
         enqueue: bool,
     ) -> (bool, Option<Alert>, Option<Error>) {
-        let mut reader = BufReader::new(pkt.as_slice());
+        let mut reader = BufReader::new(pkt);
         let h = match RecordLayerHeader::unmarshal(&mut reader) {
             Ok(h) => h,
             Err(err) => {
@@ -1000,7 +1018,7 @@ impl DTLSConn {
                     "{}: received packet of next epoch, queuing packet",
                     srv_cli_str(ctx.is_client)
                 );
-                ctx.encrypted_packets.push(pkt);
+                ctx.encrypted_packets.push(pkt.to_vec());
             }
             return (false, None, None);
         }
@@ -1025,55 +1043,56 @@ impl DTLSConn {
             return (false, None, None);
         }
 
-        // Decrypt
+        // Decrypt, taking the cipher suite's lock once: the record decrypted is the one
+        // copy of its bytes made here.
+        let mut decrypted = None;
         if h.epoch != 0 {
-            let invalid_cipher_suite = {
-                let cipher_suite = ctx.cipher_suite.lock().await;
-                if cipher_suite.is_none() {
-                    true
-                } else if let Some(cipher_suite) = &*cipher_suite {
-                    !cipher_suite.is_initialized()
-                } else {
-                    false
+            let cipher_suite = ctx.cipher_suite.lock().await;
+            let cipher_suite = match &*cipher_suite {
+                Some(cipher_suite) if cipher_suite.is_initialized() => cipher_suite,
+                _ => {
+                    if enqueue {
+                        debug!(
+                            "{}: handshake not finished, queuing packet",
+                            srv_cli_str(ctx.is_client)
+                        );
+                        ctx.encrypted_packets.push(pkt.to_vec());
+                    }
+                    return (false, None, None);
                 }
             };
-            if invalid_cipher_suite {
-                if enqueue {
-                    debug!(
-                        "{}: handshake not finished, queuing packet",
-                        srv_cli_str(ctx.is_client)
-                    );
-                    ctx.encrypted_packets.push(pkt);
-                }
-                return (false, None, None);
-            }
+            match cipher_suite.decrypt(pkt) {
+                Ok(record) => decrypted = Some(record),
+                Err(err) => {
+                    debug!("{}: decrypt failed: {}", srv_cli_str(ctx.is_client), err);
 
-            let cipher_suite = ctx.cipher_suite.lock().await;
-            if let Some(cipher_suite) = &*cipher_suite {
-                pkt = match cipher_suite.decrypt(&pkt) {
-                    Ok(pkt) => pkt,
-                    Err(err) => {
-                        debug!("{}: decrypt failed: {}", srv_cli_str(ctx.is_client), err);
-
-                        // If we get an error for PSK we need to return an error.
-                        if cipher_suite.is_psk() {
-                            return (
-                                false,
-                                Some(Alert {
-                                    alert_level: AlertLevel::Fatal,
-                                    alert_description: AlertDescription::UnknownPskIdentity,
-                                }),
-                                None,
-                            );
-                        } else {
-                            return (false, None, None);
-                        }
+                    // If we get an error for PSK we need to return an error.
+                    if cipher_suite.is_psk() {
+                        return (
+                            false,
+                            Some(Alert {
+                                alert_level: AlertLevel::Fatal,
+                                alert_description: AlertDescription::UnknownPskIdentity,
+                            }),
+                            None,
+                        );
+                    } else {
+                        return (false, None, None);
                     }
-                };
+                }
             }
         }
+        // Application data goes to the reader as decrypted: its content is the data itself,
+        // so there is nothing to parse and nothing to copy out of it.
+        if let Some(record) = decrypted.take_if(|_| h.content_type == ContentType::ApplicationData)
+        {
+            ctx.replay_detector[h.epoch as usize].accept();
+            let _ = ctx.decrypted_tx.send(Ok(Decrypted(record))).await;
+            return (false, None, None);
+        }
+        let pkt: &[u8] = decrypted.as_deref().unwrap_or(pkt);
 
-        let is_handshake = match ctx.fragment_buffer.push(&pkt) {
+        let is_handshake = match ctx.fragment_buffer.push(pkt) {
             Ok(is_handshake) => is_handshake,
             Err(err) => {
                 // Decode error must be silently discarded
@@ -1122,7 +1141,7 @@ impl DTLSConn {
             return (true, None, None);
         }
 
-        let mut reader = BufReader::new(pkt.as_slice());
+        let mut reader = BufReader::new(pkt);
         let r = match RecordLayer::unmarshal(&mut reader) {
             Ok(r) => r,
             Err(err) => {
@@ -1172,7 +1191,7 @@ impl DTLSConn {
                             "{}: CipherSuite not initialized, queuing packet",
                             srv_cli_str(ctx.is_client)
                         );
-                        ctx.encrypted_packets.push(pkt);
+                        ctx.encrypted_packets.push(pkt.to_vec());
                     }
                     return (false, None, None);
                 }
@@ -1203,7 +1222,10 @@ impl DTLSConn {
 
                 ctx.replay_detector[h.epoch as usize].accept();
 
-                let _ = ctx.decrypted_tx.send(Ok(a.data)).await;
+                // Only a record that was not encrypted comes here (epoch 0, refused above).
+                let mut record = vec![0; RECORD_LAYER_HEADER_SIZE];
+                record.extend_from_slice(&a.data);
+                let _ = ctx.decrypted_tx.send(Ok(Decrypted(record))).await;
                 //TODO
                 /*select {
                     case self.decrypted < - content.data:
