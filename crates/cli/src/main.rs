@@ -190,8 +190,8 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                     ))),
                     Event::Receiver(tagged) => match tagged.event.as_ref() {
                         Event::CheckWords { verification } => Some((Some(tagged.receiver), format!(
-                            "Does receiver {}'s screen show \"{verification}\"? Send only if it does. [y/N] ",
-                            tagged.receiver,
+                            "Does the screen of {} show \"{verification}\"? Send only if it does. [y/N] ",
+                            out.receiver_name(tagged.receiver),
                         ))),
                         Event::Joiner { device, verification } => Some((Some(tagged.receiver), format!(
                             "Let in receiver {}{}? Only if its screen shows \"{verification}\". [y/N] ",

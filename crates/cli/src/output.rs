@@ -76,6 +76,20 @@ impl Output {
         out
     }
 
+    /// How a question names receiver `number` of a group: by its number, and its device
+    /// name where one is known ("receiver 2 (Bea's desk)").
+    pub(crate) fn receiver_name(&self, number: u32) -> String {
+        let device = self
+            .group
+            .as_ref()
+            .and_then(|g| g.each.get(&number))
+            .and_then(|r| r.device.as_deref());
+        match device {
+            Some(device) => format!("receiver {number} ({device})"),
+            None => format!("receiver {number}"),
+        }
+    }
+
     /// A group code's sender, for up to `receivers`.
     pub(crate) fn group(json: bool, receivers: u32) -> Self {
         Self {
@@ -348,5 +362,19 @@ impl Group {
             _ => {}
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_question_names_a_picked_device_by_its_name() {
+        let out = Output::devices(true, &["Bea's desk".to_owned(), "Cy".to_owned()]);
+        assert_eq!(out.receiver_name(1), "receiver 1 (Bea's desk)");
+        assert_eq!(out.receiver_name(2), "receiver 2 (Cy)");
+        assert_eq!(out.receiver_name(3), "receiver 3");
+        assert_eq!(Output::group(true, 3).receiver_name(2), "receiver 2");
     }
 }
