@@ -190,13 +190,12 @@ async fn async_main(args: Args) -> anyhow::Result<ExitCode> {
                     ))),
                     Event::Receiver(tagged) => match tagged.event.as_ref() {
                         Event::CheckWords { verification } => Some((Some(tagged.receiver), format!(
-                            "Does the screen of {} show \"{verification}\"? Send only if it does. [y/N] ",
+                            "{}: does its screen show \"{verification}\"? Send only if it does. [y/N] ",
                             out.receiver_name(tagged.receiver),
                         ))),
                         Event::Joiner { device, verification } => Some((Some(tagged.receiver), format!(
-                            "Let in receiver {}{}? Only if its screen shows \"{verification}\". [y/N] ",
-                            tagged.receiver,
-                            device.as_ref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                            "{}: let it in? Only if its screen shows \"{verification}\". [y/N] ",
+                            output::receiver_label(tagged.receiver, device.as_deref()),
                         ))),
                         _ => None,
                     },

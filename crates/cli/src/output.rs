@@ -32,6 +32,14 @@ struct Group {
     nearby: bool,
 }
 
+/// Receiver `number` of a group, with its device name where one is known.
+pub(crate) fn receiver_label(number: u32, device: Option<&str>) -> String {
+    match device {
+        Some(device) => format!("Receiver {number} ({device})"),
+        None => format!("Receiver {number}"),
+    }
+}
+
 /// One receiver of a group code.
 #[derive(Default)]
 struct Receiver {
@@ -76,18 +84,15 @@ impl Output {
         out
     }
 
-    /// How a question names receiver `number` of a group: by its number, and its device
-    /// name where one is known ("receiver 2 (Bea's desk)").
+    /// How receiver `number` of a group is named: by its number, and its device name where
+    /// one is known ("Receiver 2 (Bea's desk)").
     pub(crate) fn receiver_name(&self, number: u32) -> String {
         let device = self
             .group
             .as_ref()
             .and_then(|g| g.each.get(&number))
             .and_then(|r| r.device.as_deref());
-        match device {
-            Some(device) => format!("receiver {number} ({device})"),
-            None => format!("receiver {number}"),
-        }
+        receiver_label(number, device)
     }
 
     /// A group code's sender, for up to `receivers`.
@@ -286,10 +291,7 @@ impl Group {
         };
         let number = *receiver;
         let me = self.each.entry(number).or_default();
-        let name = match &me.device {
-            Some(device) => format!("Receiver {number} ({device})"),
-            None => format!("Receiver {number}"),
-        };
+        let name = receiver_label(number, me.device.as_deref());
         let say = |line: String| {
             // Bars are drawn only on a terminal; elsewhere each line is printed as it is.
             if self.bars.is_hidden() {
@@ -309,10 +311,7 @@ impl Group {
                 verification,
             } => {
                 me.device.clone_from(device);
-                let name = match device {
-                    Some(device) => format!("Receiver {number} ({device})"),
-                    None => format!("Receiver {number}"),
-                };
+                let name = receiver_label(number, device.as_deref());
                 say(format!("{name} is connected and shows: {verification}"));
             }
             Event::CheckWords { verification } => say(format!(
@@ -372,9 +371,9 @@ mod tests {
     #[test]
     fn a_question_names_a_picked_device_by_its_name() {
         let out = Output::devices(true, &["Bea's desk".to_owned(), "Cy".to_owned()]);
-        assert_eq!(out.receiver_name(1), "receiver 1 (Bea's desk)");
-        assert_eq!(out.receiver_name(2), "receiver 2 (Cy)");
-        assert_eq!(out.receiver_name(3), "receiver 3");
-        assert_eq!(Output::group(true, 3).receiver_name(2), "receiver 2");
+        assert_eq!(out.receiver_name(1), "Receiver 1 (Bea's desk)");
+        assert_eq!(out.receiver_name(2), "Receiver 2 (Cy)");
+        assert_eq!(out.receiver_name(3), "Receiver 3");
+        assert_eq!(Output::group(true, 3).receiver_name(2), "Receiver 2");
     }
 }

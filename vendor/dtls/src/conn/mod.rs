@@ -1208,29 +1208,17 @@ impl DTLSConn {
                     ctx.replay_detector[h.epoch as usize].accept();
                 }
             }
-            Content::ApplicationData(a) => {
-                if h.epoch == 0 {
-                    return (
-                        false,
-                        Some(Alert {
-                            alert_level: AlertLevel::Fatal,
-                            alert_description: AlertDescription::UnexpectedMessage,
-                        }),
-                        Some(Error::ErrApplicationDataEpochZero),
-                    );
-                }
-
-                ctx.replay_detector[h.epoch as usize].accept();
-
-                // Only a record that was not encrypted comes here (epoch 0, refused above).
-                let mut record = vec![0; RECORD_LAYER_HEADER_SIZE];
-                record.extend_from_slice(&a.data);
-                let _ = ctx.decrypted_tx.send(Ok(Decrypted(record))).await;
-                //TODO
-                /*select {
-                    case self.decrypted < - content.data:
-                    case < -c.closed.Done():
-                }*/
+            Content::ApplicationData(_) => {
+                // Encrypted application data went to the reader above, before any parsing:
+                // what comes here was not encrypted (epoch 0), which is refused.
+                return (
+                    false,
+                    Some(Alert {
+                        alert_level: AlertLevel::Fatal,
+                        alert_description: AlertDescription::UnexpectedMessage,
+                    }),
+                    Some(Error::ErrApplicationDataEpochZero),
+                );
             }
             _ => {
                 return (
