@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
+use mdns_sd::{DaemonEvent, ServiceDaemon, ServiceEvent, ServiceInfo};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -95,7 +95,13 @@ pub enum NearbyEvent {
 struct Announcement {
     daemon: ServiceDaemon,
     fullname: String,
+    /// The daemon's events, until the announcement is known to be out.
+    monitor: Option<mdns_sd::Receiver<DaemonEvent>>,
 }
+
+/// Longest wait for an announcement to go out: mDNS first probes that its names are free
+/// (about a second) and answers nobody until then.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(3);
 
 impl Announcement {
     fn register(id: &str, port: u16, props: &[(&str, &str)]) -> Result<Self> {
@@ -105,8 +111,37 @@ impl Announcement {
             .map_err(mdns_error)?
             .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
+        let monitor = daemon.monitor().map_err(mdns_error)?;
         daemon.register(info).map_err(mdns_error)?;
-        Ok(Self { daemon, fullname })
+        Ok(Self {
+            daemon,
+            fullname,
+            monitor: Some(monitor),
+        })
+    }
+
+    /// Returns once the network has been told, so that a device asking from then on is
+    /// answered at once; or after [`ANNOUNCE_WAIT`] on a computer too busy to say (the
+    /// daemon goes on announcing when it can).
+    async fn until_announced(&mut self) {
+        let Some(monitor) = self.monitor.take() else {
+            return;
+        };
+        let fullname = &self.fullname;
+        let announced = async {
+            while let Ok(event) = monitor.recv_async().await {
+                if matches!(&event, DaemonEvent::Announce(name, _) if name == fullname) {
+                    return true;
+                }
+            }
+            false
+        };
+        if !matches!(
+            tokio::time::timeout(ANNOUNCE_WAIT, announced).await,
+            Ok(true)
+        ) {
+            tracing::debug!("{fullname} not announced yet after {ANNOUNCE_WAIT:?}");
+        }
     }
 }
 
@@ -184,11 +219,10 @@ impl LanHost {
             ("role", "code"),
             ("nameplate", nameplate),
         ];
-        self.announcement = Some(Announcement::register(
-            &self.id,
-            self.server.port(),
-            &props,
-        )?);
+        let mut announcement = Announcement::register(&self.id, self.server.port(), &props)?;
+        // Not waited for: a code is read out and typed, which takes longer than the probe.
+        announcement.monitor = None;
+        self.announcement = Some(announcement);
         Ok(())
     }
 }
@@ -210,7 +244,7 @@ impl std::fmt::Debug for Nearby {
 
 impl Nearby {
     /// Announces this device as `device_name` and starts watching the network; the list of
-    /// other devices and every knock go to `events`.
+    /// other devices and every knock go to `events`. Returns once the announcement is out.
     ///
     /// # Errors
     /// When the inbox cannot listen or mDNS cannot start.
@@ -224,7 +258,9 @@ impl Nearby {
             ("device", name.as_str()),
             ("role", "inbox"),
         ];
-        let announcement = Announcement::register(&id, port, &props)?;
+        let mut announcement = Announcement::register(&id, port, &props)?;
+        // Only then is "visible" true: a device that looks from now on finds this one.
+        announcement.until_announced().await;
         let mut browser = Browser::start(Some(id.clone()))?;
         let mut tasks = Vec::new();
         let list_events = events.clone();
