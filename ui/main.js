@@ -325,7 +325,8 @@ function onNearby(status) {
         : null,
   };
   if (state.dropTarget && !state.nearby.devices.some((d) => d.id === state.dropTarget)) state.dropTarget = null;
-  state.selected = state.selected.filter((id) => state.nearby.devices.some((d) => d.id === id));
+  // Picks stay when a device drops off the list: a device that flickers out and back (its
+  // announcement refreshed) is still picked, and one that is gone is simply not sent to.
   render();
 }
 
@@ -502,7 +503,7 @@ const actions = {
     if (event && (event.ctrlKey || event.metaKey || event.shiftKey)) {
       state.selected = state.selected.includes(id) ? state.selected.filter((x) => x !== id) : [...state.selected, id];
       render();
-      const n = state.selected.length;
+      const n = selectedDevices().length;
       announce(n ? `${n} ${n === 1 ? "device" : "devices"} picked.` : "No device picked.");
       return;
     }

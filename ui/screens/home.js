@@ -241,8 +241,10 @@ export function createHomeScreen(section, actions) {
       );
 
       const nearby = state.nearby;
-      devices.update(nearby.devices, state.dropTarget, nearby.shared_names, state.selected);
-      const picked = state.selected.length;
+      // Picks of devices that are off the list just now neither show nor count.
+      const picks = state.selected.filter((id) => nearby.devices.some((d) => d.id === id));
+      devices.update(nearby.devices, state.dropTarget, nearby.shared_names, picks);
+      const picked = picks.length;
       setText(
         selectionText,
         picked > 1

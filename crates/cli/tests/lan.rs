@@ -9,6 +9,8 @@
 //!   nothing of the code's words.
 //! - `toss devices` on `a` sees `toss receive` (waiting, no code) on `b` within its 3 s;
 //!   `toss send --to` sends a folder straight to it, both sides show the same words.
+//! - `toss send --to A --to B` asks about each device by its name with the words its screen
+//!   shows, and the folder reaches both.
 //!
 //! Namespaces need root: the tests are ignored as "needs root", and `make test` runs them
 //! when it runs as root (CI does).
@@ -460,5 +462,90 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
             .is_some_and(|m| m.contains("no nearby device called \"Nobody\"")),
         "{error}"
     );
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs root"]
+fn one_send_to_two_nearby_devices_asks_about_each_by_name_and_both_get_the_folder() -> TestResult {
+    let lan = lan("m")?;
+    let tmp = tempfile::tempdir()?;
+    let folder = make_folder(tmp.path())?;
+    let names = ["Bea's desk", "Cy's laptop"];
+    let mut waiting = Vec::new();
+    for name in names {
+        let out = tmp.path().join(format!("out {name}"));
+        std::fs::create_dir(&out)?;
+        let mut receiver = toss(
+            &lan.b,
+            &["receive", "--json", "--device-name", name, "--out"],
+        )
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+        // Each one's user accepts when the offer is shown.
+        receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
+        waiting.push((name, out, Waiting::until_visible(receiver)?));
+    }
+
+    let mut sent = toss(
+        &lan.a,
+        &[
+            "send",
+            "--json",
+            "--device-name",
+            "Al's laptop",
+            "--to",
+            "bea's desk",
+            "--to",
+            "CY'S LAPTOP",
+        ],
+    )
+    .arg(&folder)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()?;
+    // Al compares the words with each screen in turn, and says yes twice.
+    sent.stdin.take().ok_or("no stdin")?.write_all(b"y\ny\n")?;
+    let sent = finish(sent)?;
+    let asked = String::from_utf8_lossy(&sent.stderr).into_owned();
+    let sender_events = events(&sent);
+    assert!(sent.status.success(), "{asked}");
+    assert!(
+        sender_events
+            .iter()
+            .any(|e| e["event"] == "done" && e.get("receiver").is_none()),
+        "{sender_events:?}"
+    );
+
+    let mut words = Vec::new();
+    for (name, out, receiver) in waiting {
+        let got = receiver.finish()?;
+        assert!(find(&got, "done").is_some(), "{name}: {got:?}");
+        let offer = find(&got, "offer").ok_or("no offer")?;
+        assert_eq!(offer["device"], "Al's laptop");
+        assert_same_folder(&folder, &out.join("holiday"));
+        // The sender was asked about this device by its name, with the words its screen
+        // showed, before anything was offered to it.
+        let shown = find(&got, "peer_connected").ok_or("no words")?["verification"]
+            .as_str()
+            .ok_or("words are text")?
+            .to_owned();
+        assert!(
+            asked.contains(&format!("({name}): does its screen show \"{shown}\"")),
+            "{name} ({shown}) was not asked about: {asked}"
+        );
+        assert!(
+            sender_events
+                .iter()
+                .any(|e| e["event"] == "check_words" && e["verification"] == shown.as_str()),
+            "{sender_events:?}"
+        );
+        words.push(shown);
+    }
+    assert_ne!(words[0], words[1], "each connection has its own words");
     Ok(())
 }

@@ -400,6 +400,7 @@ impl Browser {
                     let Some(device) = device_of(&service) else {
                         if self.seen.remove(&fullname).is_some() {
                             // It lost its last IPv4 address: it cannot be reached now.
+                            tracing::debug!("nearby: {fullname} has no IPv4 address now");
                             return Some(self.list());
                         }
                         // A Toss whose IPv4 address had not come yet: ask once more soon.
@@ -415,9 +416,15 @@ impl Browser {
                     if self.own_id.as_deref() == Some(device.id.as_str()) {
                         continue;
                     }
+                    tracing::debug!(
+                        "nearby: {fullname} is {:?} at {:?}",
+                        device.name,
+                        device.urls
+                    );
                     self.seen.insert(fullname, device.clone()) != Some(device)
                 }
                 ServiceEvent::ServiceRemoved(_, fullname) => {
+                    tracing::debug!("nearby: {fullname} left");
                     let removed = self.seen.remove(&fullname).is_some();
                     if self.gone.len() < MAX_RETRIED {
                         self.gone.insert(fullname, now);

@@ -250,7 +250,10 @@ impl Desktop {
             }
             None => Command::new(bin_tauri_driver()?),
         };
+        // The app's log (nearby devices at debug), shown if the test fails.
+        let log = std::fs::File::create(home.join("app.log"))?;
         let driver = driver
+            .env("TOSS_LOG", "warn,toss_core::lan=debug")
             .envs(around.env.iter().map(|(k, v)| (k, v)))
             .args([
                 "--port",
@@ -267,7 +270,7 @@ impl Desktop {
             .env("DBUS_SESSION_BUS_ADDRESS", "disabled:")
             .env("NO_AT_BRIDGE", "1")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .process_group(0)
             .spawn()?;
         let mut this_driver = driver;
@@ -680,6 +683,17 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         kill_group(&mut self.driver);
         kill_group(&mut self.xvfb);
+        if std::thread::panicking() {
+            // The test failed: the end of what the app logged says what it saw.
+            let log = std::fs::read_to_string(self.home.join("app.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(80)..];
+            eprintln!(
+                "The app's log, last {} lines:\n{}",
+                tail.len(),
+                tail.join("\n")
+            );
+        }
     }
 }
 
