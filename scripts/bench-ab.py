@@ -7,7 +7,8 @@ BEFORE_DIR holds `toss` release binaries built before the change (copy them out 
 $CARGO_TARGET_DIR/release before rebuilding); "after" is the current release build. Each round
 sends a MIB (default 256) random file with `toss send` -> `toss receive --yes` through the
 current `toss-signal`, at 8220-byte and then 1191-byte packets, before then after, and then
-with magic-wormhole, and prints every rate (receiver start to exit) and the medians.
+with magic-wormhole, and prints every rate (receiver start to exit), the receiver's CPU time
+(user + system) and the medians.
 """
 
 import os
@@ -35,7 +36,7 @@ def main():
                          "--max-connections-per-ip", "100000", "--room-requests-per-minute",
                          "1000000", "--guess-refill", "0"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rates = {}
+    rates, cpu = {}, {}
     try:
         bench.wait_port(bench.SIGNAL_PORT)
         src = work / "ab.bin"
@@ -49,7 +50,9 @@ def main():
                     rate = r["mib"] / r["wall"]
                     size = 1191 if small else bench.LARGE_PACKET
                     rates.setdefault(f"{size} {name}", []).append(rate)
-                    bench.say(f"round {n + 1}, {size}-byte packets, {name}: {rate:.1f} MiB/s "
+                    cpu.setdefault(f"{size} {name}", []).append(r["recv_cpu"])
+                    bench.say(f"round {n + 1}, {size}-byte packets, {name}: {rate:.1f} MiB/s, "
+                              f"receiver CPU {r['recv_cpu']:.2f} s "
                               f"(byte-identical: {r['identical']})")
             bench.RELEASE = after
             w = bench.magic_wormhole(work, src)
@@ -58,6 +61,9 @@ def main():
         for key, values in rates.items():
             bench.say(f"{key}: " + ", ".join(f"{v:.1f}" for v in values)
                       + f" MiB/s; median {statistics.median(values):.1f}")
+        for key, values in cpu.items():
+            bench.say(f"{key}, receiver CPU (user + system): " + ", ".join(f"{v:.2f}" for v in values)
+                      + f" s; median {statistics.median(values):.2f}")
     finally:
         server.stop()
         bench.teardown_namespace()

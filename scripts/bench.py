@@ -185,7 +185,9 @@ def toss_transfer(work, src, small_packets=False, out_root=None, common=None, re
     same = subprocess.run(["cmp", src, out / Path(src).name]).returncode == 0
     shutil.rmtree(out)
     mib = done["bytes"] / MIB
+    cpu = [float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", recv.stderr)]
     return {
+        "recv_cpu": sum(cpu) if len(cpu) == 2 else float("nan"),
         "mib": mib,
         "seconds": done["seconds"],
         "mib_per_s": mib / done["seconds"],
