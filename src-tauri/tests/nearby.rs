@@ -527,6 +527,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     app.click_when_enabled("#accept-button", UI).await?;
     let title = app.text_when_present("#done-title", UI).await?;
     assert!(title.starts_with("Received"), "{title}");
+    step("before waiting: Dee's send to end");
     let sent = finish(sender, UI)?;
     let sent_events = events(&sent);
     assert!(
@@ -546,6 +547,7 @@ async fn inner_nearby_devices_in_the_app() -> TestResult {
     app.click_when_enabled("#home-button", UI).await?;
     let secret = tmp.path().join("secret plans.txt");
     std::fs::write(&secret, b"for the second desktop only")?;
+    step("before waiting: the second app listed on Home");
     let second_button = app.device_center("#nearby-list", "Second desktop").await?;
     app.drop_file_onto(&secret, second_button, "#sending-heading")
         .await?;

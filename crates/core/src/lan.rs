@@ -327,6 +327,10 @@ const BROWSE_RETRY: Duration = Duration::from_secs(1);
 /// Toss announces under a new random id, so a real return never has the same name.
 const GONE_MEMORY: Duration = Duration::from_secs(10);
 
+/// Longest wait for the daemon to let go of the browse before a new one (it does at once;
+/// this only bounds a daemon that stopped answering).
+const HANDOVER: Duration = Duration::from_secs(2);
+
 /// Announcements remembered as retried or gone; past it, no more are remembered.
 const MAX_RETRIED: usize = 256;
 
@@ -334,6 +338,8 @@ const MAX_RETRIED: usize = 256;
 struct Browser {
     daemon: ServiceDaemon,
     events: mdns_sd::Receiver<ServiceEvent>,
+    /// The browse before the last, read to its end before `events`.
+    previous: Option<mdns_sd::Receiver<ServiceEvent>>,
     /// When to browse afresh.
     refresh_at: tokio::time::Instant,
     /// Announcements already asked about again because they came incomplete (once each).
@@ -354,6 +360,7 @@ impl Browser {
         Ok(Self {
             daemon,
             events,
+            previous: None,
             refresh_at: tokio::time::Instant::now() + BROWSE_REFRESH,
             retried: std::collections::HashSet::new(),
             gone: std::collections::HashMap::new(),
@@ -362,11 +369,15 @@ impl Browser {
         })
     }
 
-    /// Starts the browse again: a new query goes out and the daemon replays its cache.
+    /// Browses again: a new query goes out and the daemon replays its cache. Not a stop and
+    /// a start: stopping empties the daemon's cache, and with it the removals still due (a
+    /// goodbye takes a second to apply, a device that vanished goes when its record
+    /// expires), so a device that left would stay listed. The new browse takes the place of
+    /// the old one; the old one's last events are read first, until the daemon lets it go.
     fn rebrowse(&mut self) {
-        let _ = self.daemon.stop_browse(SERVICE_TYPE);
         if let Ok(events) = self.daemon.browse(SERVICE_TYPE) {
-            self.events = events;
+            // (Called only once the browse before has been let go of.)
+            self.previous = Some(std::mem::replace(&mut self.events, events));
         }
         self.refresh_at = tokio::time::Instant::now() + BROWSE_REFRESH;
     }
@@ -380,11 +391,22 @@ impl Browser {
     /// Waits until the set of devices changes and returns it; `None` when mDNS stopped.
     async fn next_change(&mut self) -> Option<Vec<Device>> {
         loop {
-            let event = tokio::select! {
-                event = self.events.recv_async() => event.ok()?,
-                _ = tokio::time::sleep_until(self.refresh_at) => {
-                    self.rebrowse();
-                    continue;
+            let event = if let Some(previous) = &self.previous {
+                match tokio::time::timeout(HANDOVER, previous.recv_async()).await {
+                    Ok(Ok(event)) => event,
+                    // Let go of (or given up on): on to the new browse.
+                    _ => {
+                        self.previous = None;
+                        continue;
+                    }
+                }
+            } else {
+                tokio::select! {
+                    event = self.events.recv_async() => event.ok()?,
+                    _ = tokio::time::sleep_until(self.refresh_at) => {
+                        self.rebrowse();
+                        continue;
+                    }
                 }
             };
             let now = tokio::time::Instant::now();

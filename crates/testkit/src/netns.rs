@@ -18,8 +18,9 @@ pub fn id() -> u32 {
     std::process::id() % 100_000
 }
 
-/// Network namespaces made for one test; deleting them takes their links and whatever
-/// was set up in them, and kills nothing else.
+/// Network namespaces made for one test; deleting them ends every process still inside
+/// (a peer that a failed test left waiting), then takes their links and whatever was set
+/// up in them.
 #[derive(Debug)]
 pub struct Namespaces(Vec<String>);
 
@@ -47,6 +48,15 @@ impl Namespaces {
 impl Drop for Namespaces {
     fn drop(&mut self) {
         for name in &self.0 {
+            let pids = Command::new("ip").args(["netns", "pids", name]).output();
+            if let Ok(pids) = pids {
+                let own = std::process::id().to_string();
+                for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                    if pid != own {
+                        let _ = Command::new("kill").args(["-KILL", pid]).status();
+                    }
+                }
+            }
             let _ = run(&["ip", "netns", "del", name]);
         }
     }

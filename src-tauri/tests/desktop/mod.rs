@@ -25,6 +25,9 @@ pub type Res<T> = toss_testkit::AnyResult<T>;
 /// Interval between polls of the UI.
 const POLL: Duration = Duration::from_millis(100);
 
+/// Lines of the app's log shown when a test fails.
+const LOG_TAIL: usize = 150;
+
 /// Longest wait for a helper process to come up.
 const STARTUP: Duration = Duration::from_secs(30);
 
@@ -368,13 +371,26 @@ impl Desktop {
             }
             if start.elapsed() > limit {
                 return Err(format!(
-                    "{what}; last WebDriver error: {last_error:?}; error shown: {:?}",
-                    self.error_text().await
+                    "{what}; last WebDriver error: {last_error:?}; error shown: {:?}\n{}",
+                    self.error_text().await,
+                    self.log_tail()
                 )
                 .into());
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// The end of the app's log (`app.log` in its home), for a failure's message.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.home.join("app.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+        format!(
+            "The app's log, last {} lines:\n{}",
+            tail.len(),
+            tail.join("\n")
+        )
     }
 
     pub async fn wait_displayed(&self, css: &str, limit: Duration) -> Res<()> {
@@ -685,14 +701,7 @@ impl Drop for Desktop {
         kill_group(&mut self.xvfb);
         if std::thread::panicking() {
             // The test failed: the end of what the app logged says what it saw.
-            let log = std::fs::read_to_string(self.home.join("app.log")).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(80)..];
-            eprintln!(
-                "The app's log, last {} lines:\n{}",
-                tail.len(),
-                tail.join("\n")
-            );
+            eprintln!("{}", self.log_tail());
         }
     }
 }
