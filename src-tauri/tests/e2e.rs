@@ -400,11 +400,9 @@ async fn the_app_sends_a_folder_to_three_receivers_with_one_code() -> TestResult
         // A receiver that failed or hung says what it was doing last.
         if !matches!(ended, Ok(status) if status.success()) {
             let log = std::fs::read_to_string(other.tmp.path().join(format!("{name}.log")))?;
-            let lines: Vec<&str> = log.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(60)..];
             panic!(
                 "{name}: {ended:?}; the end of its log:\n{}",
-                tail.join("\n")
+                desktop::last_lines(&log, 60)
             );
         }
         rest.join()

@@ -90,6 +90,31 @@ fn finish(child: Child) -> std::io::Result<Output> {
     toss_testkit::process::finish(child, LIMIT)
 }
 
+/// `toss receive --json` on `ns`, visible as `name` and saving into `out`, whose user says
+/// yes when the offer is shown.
+fn visible_receiver(ns: &str, name: &str, out: &Path) -> AnyResult<Waiting> {
+    let mut receiver = toss(ns, &["receive", "--json", "--device-name", name, "--out"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
+    Waiting::until_visible(receiver)
+}
+
+/// `toss ARGS PATH` on `ns` run to its end, its user giving `answers` as they are asked.
+fn send_answering(ns: &str, args: &[&str], path: &Path, answers: &[u8]) -> AnyResult<Output> {
+    let mut sent = toss(ns, args)
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    sent.stdin.take().ok_or("no stdin")?.write_all(answers)?;
+    Ok(finish(sent)?)
+}
+
 /// A `toss receive --json` waiting with no code, once it has said it is visible; the rest
 /// of its events are read on a thread.
 struct Waiting {
@@ -287,20 +312,8 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
             .is_some_and(|m| m.starts_with("--yes needs a code")),
         "{error}"
     );
-    let mut receiver = toss(
-        &lan.b,
-        &["receive", "--json", "--device-name", "Bea's desk", "--out"],
-    )
-    .arg(&out)
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()?;
-    // Bea's answer, read when the offer is shown.
-    receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
-
     // Once b says it is visible, a lists it within 3 s, at the first asking.
-    let receiver = Waiting::until_visible(receiver)?;
+    let receiver = visible_receiver(&lan.b, "Bea's desk", &out)?;
     let devices = toss(&lan.a, &["devices", "--json", "--wait", "3"]).output()?;
     assert!(devices.status.success());
     let listed = events(&devices);
@@ -310,7 +323,8 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
         .ok_or_else(|| format!("b is not listed: {listed:?}"))?;
     assert_eq!(bea["receives"], true);
 
-    let mut sent = toss(
+    // Al's answer to "does the other screen show the same words?", read when asked.
+    let sent = send_answering(
         &lan.a,
         &[
             "send",
@@ -320,15 +334,9 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
             "--to",
             "bea's desk",
         ],
-    )
-    .arg(&folder)
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()?;
-    // Al's answer to "does the other screen show the same words?", read when asked.
-    sent.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
-    let sent = finish(sent)?;
+        &folder,
+        b"y\n",
+    )?;
     let (sender_events, receiver_events) = (events(&sent), receiver.finish()?);
     assert!(
         find(&sender_events, "done").is_some(),
@@ -356,25 +364,13 @@ fn nearby_devices_see_each_other_and_a_folder_goes_straight_to_one() -> TestResu
     // Al sees other words than Bea's screen shows: nothing is offered, both are told.
     let out2 = tmp.path().join("out2");
     std::fs::create_dir(&out2)?;
-    let mut receiver = toss(
-        &lan.b,
-        &["receive", "--json", "--device-name", "Bea's desk", "--out"],
-    )
-    .arg(&out2)
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()?;
-    receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
-    let receiver = Waiting::until_visible(receiver)?;
-    let mut sent = toss(&lan.a, &["send", "--json", "--to", "bea's desk"])
-        .arg(&folder)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    sent.stdin.take().ok_or("no stdin")?.write_all(b"n\n")?;
-    let sent = finish(sent)?;
+    let receiver = visible_receiver(&lan.b, "Bea's desk", &out2)?;
+    let sent = send_answering(
+        &lan.a,
+        &["send", "--json", "--to", "bea's desk"],
+        &folder,
+        b"n\n",
+    )?;
     let refused = find(&events(&sent), "error").cloned().ok_or("no error")?;
     let received = receiver.finish()?;
     assert_eq!(
@@ -476,21 +472,12 @@ fn one_send_to_two_nearby_devices_asks_about_each_by_name_and_both_get_the_folde
     for name in names {
         let out = tmp.path().join(format!("out {name}"));
         std::fs::create_dir(&out)?;
-        let mut receiver = toss(
-            &lan.b,
-            &["receive", "--json", "--device-name", name, "--out"],
-        )
-        .arg(&out)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
         // Each one's user accepts when the offer is shown.
-        receiver.stdin.take().ok_or("no stdin")?.write_all(b"y\n")?;
-        waiting.push((name, out, Waiting::until_visible(receiver)?));
+        waiting.push((name, out.clone(), visible_receiver(&lan.b, name, &out)?));
     }
 
-    let mut sent = toss(
+    // Al compares the words with each screen in turn, and says yes twice.
+    let sent = send_answering(
         &lan.a,
         &[
             "send",
@@ -502,15 +489,9 @@ fn one_send_to_two_nearby_devices_asks_about_each_by_name_and_both_get_the_folde
             "--to",
             "CY'S LAPTOP",
         ],
-    )
-    .arg(&folder)
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()?;
-    // Al compares the words with each screen in turn, and says yes twice.
-    sent.stdin.take().ok_or("no stdin")?.write_all(b"y\ny\n")?;
-    let sent = finish(sent)?;
+        &folder,
+        b"y\ny\n",
+    )?;
     let asked = String::from_utf8_lossy(&sent.stderr).into_owned();
     let sender_events = events(&sent);
     assert!(sent.status.success(), "{asked}");

@@ -95,8 +95,6 @@ pub enum NearbyEvent {
 struct Announcement {
     daemon: ServiceDaemon,
     fullname: String,
-    /// The daemon's events, until the announcement is known to be out.
-    monitor: Option<mdns_sd::Receiver<DaemonEvent>>,
 }
 
 /// Longest wait for an announcement to go out: mDNS first probes that its names are free
@@ -104,30 +102,17 @@ struct Announcement {
 const ANNOUNCE_WAIT: Duration = Duration::from_secs(3);
 
 impl Announcement {
+    /// Registers the record and returns at once (mDNS announces it after its probe).
     fn register(id: &str, port: u16, props: &[(&str, &str)]) -> Result<Self> {
-        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
-        let host = format!("toss-{id}.local.");
-        let info = ServiceInfo::new(SERVICE_TYPE, id, &host, "", port, props)
-            .map_err(mdns_error)?
-            .enable_addr_auto();
-        let fullname = info.get_fullname().to_owned();
-        let monitor = daemon.monitor().map_err(mdns_error)?;
-        daemon.register(info).map_err(mdns_error)?;
-        Ok(Self {
-            daemon,
-            fullname,
-            monitor: Some(monitor),
-        })
+        Ok(Self::registered(id, port, props)?.0)
     }
 
-    /// Returns once the network has been told, so that a device asking from then on is
-    /// answered at once; or after [`ANNOUNCE_WAIT`] on a computer too busy to say (the
-    /// daemon goes on announcing when it can).
-    async fn until_announced(&mut self) {
-        let Some(monitor) = self.monitor.take() else {
-            return;
-        };
-        let fullname = &self.fullname;
+    /// Registers the record and returns once the network has been told, so that a device
+    /// asking from then on is answered at once; or after [`ANNOUNCE_WAIT`] on a computer too
+    /// busy to say (the daemon goes on announcing when it can).
+    async fn register_announced(id: &str, port: u16, props: &[(&str, &str)]) -> Result<Self> {
+        let (this, monitor) = Self::registered(id, port, props)?;
+        let fullname = &this.fullname;
         let announced = async {
             while let Ok(event) = monitor.recv_async().await {
                 if matches!(&event, DaemonEvent::Announce(name, _) if name == fullname) {
@@ -142,6 +127,24 @@ impl Announcement {
         ) {
             tracing::debug!("{fullname} not announced yet after {ANNOUNCE_WAIT:?}");
         }
+        Ok(this)
+    }
+
+    /// Registers the record; the daemon's events from just before come with it.
+    fn registered(
+        id: &str,
+        port: u16,
+        props: &[(&str, &str)],
+    ) -> Result<(Self, mdns_sd::Receiver<DaemonEvent>)> {
+        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
+        let host = format!("toss-{id}.local.");
+        let info = ServiceInfo::new(SERVICE_TYPE, id, &host, "", port, props)
+            .map_err(mdns_error)?
+            .enable_addr_auto();
+        let fullname = info.get_fullname().to_owned();
+        let monitor = daemon.monitor().map_err(mdns_error)?;
+        daemon.register(info).map_err(mdns_error)?;
+        Ok((Self { daemon, fullname }, monitor))
     }
 }
 
@@ -219,10 +222,12 @@ impl LanHost {
             ("role", "code"),
             ("nameplate", nameplate),
         ];
-        let mut announcement = Announcement::register(&self.id, self.server.port(), &props)?;
         // Not waited for: a code is read out and typed, which takes longer than the probe.
-        announcement.monitor = None;
-        self.announcement = Some(announcement);
+        self.announcement = Some(Announcement::register(
+            &self.id,
+            self.server.port(),
+            &props,
+        )?);
         Ok(())
     }
 }
@@ -258,9 +263,9 @@ impl Nearby {
             ("device", name.as_str()),
             ("role", "inbox"),
         ];
-        let mut announcement = Announcement::register(&id, port, &props)?;
-        // Only then is "visible" true: a device that looks from now on finds this one.
-        announcement.until_announced().await;
+        // Announced before this returns: "visible" is then true, and a device that looks
+        // from now on finds this one.
+        let announcement = Announcement::register_announced(&id, port, &props).await?;
         let mut browser = Browser::start(Some(id.clone()))?;
         let mut tasks = Vec::new();
         let list_events = events.clone();

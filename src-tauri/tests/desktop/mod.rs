@@ -31,6 +31,12 @@ const LOG_TAIL: usize = 150;
 /// Longest wait for a helper process to come up.
 const STARTUP: Duration = Duration::from_secs(30);
 
+/// The last `n` lines of `text`, for a failure's message.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// A binary of this workspace, built next to `toss-desktop` (only this crate can find it).
 pub fn bin(name: &str) -> PathBuf {
     toss_testkit::process::sibling(env!("CARGO_BIN_EXE_toss-desktop"), name)
@@ -384,13 +390,7 @@ impl Desktop {
     /// The end of the app's log (`app.log` in its home), for a failure's message.
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.home.join("app.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
-        format!(
-            "The app's log, last {} lines:\n{}",
-            tail.len(),
-            tail.join("\n")
-        )
+        format!("The app's log, its end:\n{}", last_lines(&log, LOG_TAIL))
     }
 
     pub async fn wait_displayed(&self, css: &str, limit: Duration) -> Res<()> {
